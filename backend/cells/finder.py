@@ -1,0 +1,217 @@
+"""Find white cells, platelets and red cells in a photo of a stained blood smear.
+
+How it works (every size is relative to the median red cell of the same photo, every
+threshold is measured on the photo itself, so neither magnification nor stain is assumed):
+1. Shrink the photo by an integer factor so its long side is about WORK_SIDE pixels.
+2. White-balance each channel by its bright background level (99th percentile), as integers.
+3. Darkness = how much light a pixel absorbs; cells are darker than background (Otsu).
+4. The median red-cell diameter D comes from the median depth (taxicab distance to the
+   background) of cell pixels, pale centres filled: touching cells do not bias it. Blobs of
+   about one red cell's area are reported as red cells; clumps are not split (yet).
+5. Stain = blue minus red after white balance: nuclei and platelets absorb red light, red
+   cells absorb green. Nucleus pixels are those bluer than the red cells by a margin that
+   scales with how dark the red cells are stained.
+6. Nucleus pixels within a fraction of D of each other are one object (lobes of a
+   neutrophil); big objects are white cells, small ones platelets. A white cell's box is its
+   nucleus box grown to the usual size of the cell around it.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from backend.cells.image_ops import (
+    block_mean,
+    city_block_distance,
+    components,
+    dilate_square,
+    fill_small_holes,
+    histogram_percentile,
+    label_components,
+    otsu_threshold,
+)
+
+WORK_SIDE = 320
+SCALE = 1024  # white-balanced channels: 1024 = background level
+MAX_PIXELS = 60_000_000
+# Median taxicab depth of a cell pixel x this = the red cell's diameter (fitted on dev boxes).
+DEPTH_TO_DIAMETER = 6.0
+
+
+class FinderError(ValueError):
+    """The image cannot be searched (wrong shape, too large); the message says why."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Tuned on the dev part of bccd-fields (photos numbered below HELD_OUT_FROM)."""
+
+    min_background: int = 40  # 99th-percentile level below which a photo is too dark to judge
+    min_cell_contrast: int = 40  # Otsu cut on darkness (of 1024) below which nothing is there
+    nucleus_margin: float = 1.0  # nucleus: stain > red-cell stain + margin * red-cell darkness
+    group_radius: float = 0.15  # nucleus pixels this close (x D) belong to one cell
+    wbc_min_area: float = 0.3  # nucleus area (x red-cell area) of the smallest white cell
+    wbc_edge_min_area: float = 0.3  # ... and of one cut by the photo's edge
+    platelet_min_area: float = 0.004
+    platelet_max_side: float = 0.45  # (x D)
+    wbc_grow: float = 0.1  # white-cell box: nucleus box + this x D on each side, joined with
+    cytoplasm_margin: float = 0.3  # the cytoplasm: stain > red-cell stain + this x darkness ...
+    cytoplasm_darkness: float = 0.7  # ... and darker than this x the cell/background cut
+    cytoplasm_reach: float = 0.3  # cytoplasm counts up to this x D beyond the nucleus box
+
+
+DEFAULT = Params()
+
+
+def working_factor(height: int, width: int) -> int:
+    return max(1, (max(height, width) + WORK_SIDE // 2) // WORK_SIDE)
+
+
+def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
+    """Cells in an (H, W, 3) uint8 RGB photo.
+
+    Returns [{"box": [x0, y0, x1, y1], "type": "wbc"|"platelet"|"rbc", "score": float}]
+    in pixels of the photo (x1, y1 exclusive), white cells first, each type sorted by box.
+    An empty list means no cells could be found (black, blank or featureless photo).
+    """
+    rgb = _checked(rgb)
+    factor = working_factor(*rgb.shape[:2])
+    work = block_mean(rgb, factor)
+    planes = _white_balanced(work, params)
+    if planes is None:
+        return []
+    red, green, blue = planes
+    darkness = np.clip((3 * SCALE - red - green - blue) // 3, 0, SCALE - 1)
+    cut = otsu_threshold(np.bincount(darkness.ravel(), minlength=SCALE))
+    if cut < params.min_cell_contrast:
+        return []
+    cells_mask = fill_small_holes(darkness > cut, darkness.size // 64)
+    red_cells = _red_cells(cells_mask)
+    if red_cells is None:
+        return []
+    diameter, rbc_boxes = red_cells
+    stain = blue - red
+    found = _stained_objects(stain, darkness, cells_mask, diameter, cut, params)
+    found += [{"box": box, "type": "rbc", "score": score} for box, score in rbc_boxes]
+    return _to_photo(found, factor, rgb.shape[:2])
+
+
+def _checked(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise FinderError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+    if rgb.shape[0] * rgb.shape[1] > MAX_PIXELS:
+        raise FinderError(
+            f"image of {rgb.shape[1]}x{rgb.shape[0]} pixels is larger than {MAX_PIXELS} pixels"
+        )
+    if min(rgb.shape[:2]) < 16:
+        raise FinderError(f"image of {rgb.shape[1]}x{rgb.shape[0]} pixels is too small")
+    return rgb
+
+
+def _white_balanced(work: np.ndarray, params: Params):
+    planes = []
+    for channel in range(3):
+        values = work[..., channel]
+        background = histogram_percentile(np.bincount(values.ravel(), minlength=256), 0.99)
+        if background < params.min_background:
+            return None
+        lut = (np.arange(256, dtype=np.int64) * SCALE) // background
+        planes.append(lut[values].astype(np.int32))
+    return planes
+
+
+def _red_cells(cells_mask: np.ndarray):
+    """Median red-cell diameter (working pixels) and red-cell boxes, or None if no cells.
+
+    The diameter comes from the median taxicab depth of cell pixels: for a disc it is a fixed
+    fraction of the diameter, and touching cells do not change it, unlike blob areas.
+    """
+    if cells_mask.all() or not cells_mask.any():
+        return None
+    depth = city_block_distance(cells_mask)[cells_mask]
+    diameter = DEPTH_TO_DIAMETER * float(np.sort(depth)[(depth.size - 1) // 2])
+    area = math.pi * diameter * diameter / 4.0
+    boxes = [
+        (blob["box"], 1.0)
+        for blob in components(cells_mask)
+        if 0.4 * area <= blob["area"] <= 1.6 * area
+    ]
+    return diameter, boxes
+
+
+def _stained_objects(stain, darkness, cells_mask, diameter, cut, params: Params) -> list[dict]:
+    cell_stain = stain[cells_mask]
+    cell_dark = darkness[cells_mask]
+    base = int(np.sort(cell_stain)[(cell_stain.size - 1) // 2])
+    dark = int(np.sort(cell_dark)[(cell_dark.size - 1) // 2])
+    threshold = base + params.nucleus_margin * dark
+    nucleus = stain > threshold
+    cytoplasm = nucleus | (
+        (stain > base + params.cytoplasm_margin * dark)
+        & (darkness > params.cytoplasm_darkness * cut)
+    )
+    cyto_labels = label_components(cytoplasm)
+    radius = _round_half_up(params.group_radius * diameter)
+    rbc_area = math.pi * diameter * diameter / 4.0
+    found = []
+    height, width = stain.shape
+    for obj in components(dilate_square(nucleus, radius), members=nucleus):
+        x0, y0, x1, y1 = obj["box"]
+        ratio = obj["area"] / rbc_area
+        on_edge = x0 == 0 or y0 == 0 or x1 == width or y1 == height
+        if ratio >= (params.wbc_edge_min_area if on_edge else params.wbc_min_area):
+            grow = params.wbc_grow * diameter
+            box = [x0 - grow, y0 - grow, x1 + grow, y1 + grow]
+            reach = _round_half_up(params.cytoplasm_reach * diameter)
+            box = _union(box, _cell_extent(cyto_labels, obj, reach))
+            found.append({"box": box, "type": "wbc", "score": min(1.0, ratio / 0.3)})
+        elif ratio >= params.platelet_min_area and max(x1 - x0, y1 - y0) <= (
+            params.platelet_max_side * diameter
+        ):
+            found.append({"box": obj["box"], "type": "platelet", "score": min(1.0, ratio / 0.02)})
+    return found
+
+
+def _cell_extent(labels: np.ndarray, nucleus: dict, reach: int) -> list[int]:
+    """Box of the cytoplasm joined to a nucleus, at most `reach` pixels beyond its box."""
+    x0, y0, x1, y1 = nucleus["box"]
+    height, width = labels.shape
+    wx0, wy0 = max(0, x0 - reach), max(0, y0 - reach)
+    wx1, wy1 = min(width, x1 + reach), min(height, y1 + reach)
+    own = np.unique(labels[nucleus["pixels"]])
+    inside = np.isin(labels[wy0:wy1, wx0:wx1], own[own > 0])
+    ys, xs = np.nonzero(inside)
+    return [
+        wx0 + int(xs.min()),
+        wy0 + int(ys.min()),
+        wx0 + int(xs.max()) + 1,
+        wy0 + int(ys.max()) + 1,
+    ]
+
+
+def _round_half_up(value: float) -> int:
+    # Python's round() rounds halves to even, JavaScript's Math.round up: use neither.
+    return math.floor(value + 0.5)
+
+
+def _union(a, b):
+    return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+
+
+def _to_photo(found: list[dict], factor: int, shape) -> list[dict]:
+    height, width = shape
+    order = {"wbc": 0, "platelet": 1, "rbc": 2}
+    out = []
+    for cell in found:
+        x0, y0, x1, y1 = cell["box"]
+        box = [
+            max(0, math.floor(x0 * factor)),
+            max(0, math.floor(y0 * factor)),
+            min(width, math.ceil(x1 * factor)),
+            min(height, math.ceil(y1 * factor)),
+        ]
+        out.append({"box": box, "type": cell["type"], "score": round(float(cell["score"]), 3)})
+    out.sort(key=lambda c: (order[c["type"]], c["box"]))
+    return out

@@ -196,6 +196,10 @@ def _round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+def _score(value: float) -> float:
+    return math.floor(value * 1000 + 0.5) / 1000
+
+
 def _union(a, b):
     return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
 
@@ -212,6 +216,6 @@ def _to_photo(found: list[dict], factor: int, shape) -> list[dict]:
             min(width, math.ceil(x1 * factor)),
             min(height, math.ceil(y1 * factor)),
         ]
-        out.append({"box": box, "type": cell["type"], "score": round(float(cell["score"]), 3)})
+        out.append({"box": box, "type": cell["type"], "score": _score(cell["score"])})
     out.sort(key=lambda c: (order[c["type"]], c["box"]))
     return out

@@ -1,0 +1,433 @@
+// Cell finder for the PWA: the JavaScript twin of backend/cells/finder.py (and framing.py).
+//
+// One plain ES module with no dependencies; it runs in a page and in a Web Worker. Every
+// step mirrors the Python code line for line, on integers where Python uses integers, so
+// both return the same boxes (tests/test_cell_finder_parity.py holds them together).
+// Read backend/cells/finder.py for why each step is there.
+
+export const WORK_SIDE = 320;
+export const SCALE = 1024; // white-balanced channels: 1024 = background level
+export const MAX_PIXELS = 60000000;
+export const DEPTH_TO_DIAMETER = 6.0;
+
+export const DEFAULT_PARAMS = Object.freeze({
+  minBackground: 40,
+  minCellContrast: 40,
+  nucleusMargin: 1.0,
+  groupRadius: 0.15,
+  wbcMinArea: 0.3,
+  wbcEdgeMinArea: 0.3,
+  plateletMinArea: 0.004,
+  plateletMaxSide: 0.45,
+  wbcGrow: 0.1,
+  cytoplasmMargin: 0.3,
+  cytoplasmDarkness: 0.7,
+  cytoplasmReach: 0.3,
+});
+
+export class FinderError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'FinderError';
+  }
+}
+
+const TYPE_ORDER = { wbc: 0, platelet: 1, rbc: 2 };
+
+export function workingFactor(height, width) {
+  return Math.max(1, Math.floor((Math.max(height, width) + WORK_SIDE / 2) / WORK_SIDE));
+}
+
+// image: an ImageData or any {data, width, height} with RGBA (4) or RGB (3) bytes per pixel.
+// Returns [{box: [x0, y0, x1, y1], type: 'wbc'|'platelet'|'rbc', score}] in photo pixels
+// (x1, y1 exclusive), white cells first; [] when no cells can be found.
+export function findCells(image, params = DEFAULT_PARAMS) {
+  const { width, height, channels } = checked(image);
+  const factor = workingFactor(height, width);
+  const work = blockMean(image.data, width, height, channels, factor);
+  const planes = whiteBalanced(work, params);
+  if (planes === null) return [];
+  const [red, green, blue] = planes;
+  const n = work.width * work.height;
+  const darkness = new Int32Array(n);
+  const hist = new Float64Array(SCALE);
+  for (let i = 0; i < n; i++) {
+    const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
+    darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
+    hist[darkness[i]] += 1;
+  }
+  const cut = otsuThreshold(hist);
+  if (cut < params.minCellContrast) return [];
+  const raw = new Uint8Array(n);
+  for (let i = 0; i < n; i++) raw[i] = darkness[i] > cut ? 1 : 0;
+  const cellsMask = fillSmallHoles(raw, work.width, work.height, Math.floor(n / 64));
+  const redCells = findRedCells(cellsMask, work.width, work.height);
+  if (redCells === null) return [];
+  const stain = new Int32Array(n);
+  for (let i = 0; i < n; i++) stain[i] = blue[i] - red[i];
+  const found = stainedObjects(stain, darkness, cellsMask, work, redCells.diameter, cut, params);
+  for (const box of redCells.boxes) found.push({ box, type: 'rbc', score: 1.0 });
+  return toPhoto(found, factor, width, height);
+}
+
+function checked(image) {
+  const { data, width, height } = image || {};
+  if (!data || !Number.isInteger(width) || !Number.isInteger(height)) {
+    throw new FinderError('expected an ImageData-like {data, width, height}');
+  }
+  const channels = data.length / (width * height);
+  if (channels !== 3 && channels !== 4) {
+    throw new FinderError(`expected 3 or 4 bytes per pixel, got ${data.length} bytes for ${width}x${height}`);
+  }
+  if (width * height > MAX_PIXELS) {
+    throw new FinderError(`image of ${width}x${height} pixels is larger than ${MAX_PIXELS} pixels`);
+  }
+  if (Math.min(width, height) < 16) {
+    throw new FinderError(`image of ${width}x${height} pixels is too small`);
+  }
+  return { width, height, channels };
+}
+
+export function blockMean(data, width, height, channels, factor) {
+  const w = Math.floor(width / factor);
+  const h = Math.floor(height / factor);
+  const planes = [new Int32Array(w * h), new Int32Array(w * h), new Int32Array(w * h)];
+  const area = factor * factor;
+  const rowSums = new Float64Array(w * 3);
+  for (let y = 0; y < h; y++) {
+    rowSums.fill(0);
+    for (let dy = 0; dy < factor; dy++) {
+      let p = ((y * factor + dy) * width) * channels;
+      for (let x = 0; x < w; x++) {
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        for (let dx = 0; dx < factor; dx++) {
+          r += data[p];
+          g += data[p + 1];
+          b += data[p + 2];
+          p += channels;
+        }
+        rowSums[3 * x] += r;
+        rowSums[3 * x + 1] += g;
+        rowSums[3 * x + 2] += b;
+      }
+    }
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      planes[0][i] = Math.floor(rowSums[3 * x] / area);
+      planes[1][i] = Math.floor(rowSums[3 * x + 1] / area);
+      planes[2][i] = Math.floor(rowSums[3 * x + 2] / area);
+    }
+  }
+  return { planes, width: w, height: h };
+}
+
+export function histogramPercentile(hist, fraction) {
+  let total = 0;
+  for (let i = 0; i < hist.length; i++) total += hist[i];
+  const target = fraction * total;
+  let cumulative = 0;
+  for (let i = 0; i < hist.length; i++) {
+    cumulative += hist[i];
+    if (cumulative >= target) return i;
+  }
+  return hist.length - 1;
+}
+
+export function otsuThreshold(hist) {
+  let total = 0;
+  let weightedTotal = 0;
+  for (let i = 0; i < hist.length; i++) {
+    total += hist[i];
+    weightedTotal += i * hist[i];
+  }
+  let bestBin = 0;
+  let bestScore = -1.0;
+  let below = 0;
+  let weightedBelow = 0;
+  for (let i = 0; i < hist.length; i++) {
+    below += hist[i];
+    weightedBelow += i * hist[i];
+    const above = total - below;
+    if (below === 0 || above === 0) continue;
+    const gap = weightedBelow / below - (weightedTotal - weightedBelow) / above;
+    const score = below * above * (gap * gap);
+    if (score > bestScore) {
+      bestBin = i;
+      bestScore = score;
+    }
+  }
+  return bestBin;
+}
+
+function whiteBalanced(work, params) {
+  const out = [];
+  for (let c = 0; c < 3; c++) {
+    const values = work.planes[c];
+    const hist = new Float64Array(256);
+    for (let i = 0; i < values.length; i++) hist[values[i]] += 1;
+    const background = histogramPercentile(hist, 0.99);
+    if (background < params.minBackground) return null;
+    const lut = new Int32Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = Math.floor((v * SCALE) / background);
+    const plane = new Int32Array(values.length);
+    for (let i = 0; i < values.length; i++) plane[i] = lut[values[i]];
+    out.push(plane);
+  }
+  return out;
+}
+
+// Binary dilation by a (2r+1)-pixel square, outside the image empty: a running count of set
+// pixels along rows, then along columns.
+export function dilateSquare(mask, width, height, radius) {
+  if (radius <= 0) return mask.slice();
+  const rows = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    let count = 0;
+    for (let x = 0; x < Math.min(radius, width); x++) count += mask[o + x];
+    for (let x = 0; x < width; x++) {
+      if (x + radius < width) count += mask[o + x + radius];
+      if (x - radius - 1 >= 0) count -= mask[o + x - radius - 1];
+      rows[o + x] = count > 0 ? 1 : 0;
+    }
+  }
+  const out = new Uint8Array(mask.length);
+  for (let x = 0; x < width; x++) {
+    let count = 0;
+    for (let y = 0; y < Math.min(radius, height); y++) count += rows[y * width + x];
+    for (let y = 0; y < height; y++) {
+      if (y + radius < height) count += rows[(y + radius) * width + x];
+      if (y - radius - 1 >= 0) count -= rows[(y - radius - 1) * width + x];
+      out[y * width + x] = count > 0 ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+// Labels the pixels where mask[i] === value; 8- or 4-connected. Returns {labels, count}.
+export function labelComponents(mask, width, height, eightConnected = true, value = 1) {
+  const labels = new Int32Array(mask.length);
+  const stack = new Int32Array(mask.length);
+  let count = 0;
+  for (let start = 0; start < mask.length; start++) {
+    if (mask[start] !== value || labels[start] !== 0) continue;
+    count += 1;
+    labels[start] = count;
+    let top = 0;
+    stack[top++] = start;
+    while (top > 0) {
+      const p = stack[--top];
+      const px = p % width;
+      const py = (p - px) / width;
+      for (let dy = -1; dy <= 1; dy++) {
+        const y = py + dy;
+        if (y < 0 || y >= height) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          if (dx === 0 && dy === 0) continue;
+          if (!eightConnected && dx !== 0 && dy !== 0) continue;
+          const x = px + dx;
+          if (x < 0 || x >= width) continue;
+          const q = y * width + x;
+          if (mask[q] === value && labels[q] === 0) {
+            labels[q] = count;
+            stack[top++] = q;
+          }
+        }
+      }
+    }
+  }
+  return { labels, count };
+}
+
+export function fillSmallHoles(mask, width, height, maxArea) {
+  const { labels, count } = labelComponents(mask, width, height, false, 0);
+  const out = mask.slice();
+  if (count === 0) return out;
+  const areas = new Int32Array(count + 1);
+  for (let i = 0; i < labels.length; i++) areas[labels[i]] += 1;
+  const fillable = new Uint8Array(count + 1);
+  for (let k = 1; k <= count; k++) fillable[k] = areas[k] <= maxArea ? 1 : 0;
+  for (let x = 0; x < width; x++) {
+    fillable[labels[x]] = 0;
+    fillable[labels[(height - 1) * width + x]] = 0;
+  }
+  for (let y = 0; y < height; y++) {
+    fillable[labels[y * width]] = 0;
+    fillable[labels[y * width + width - 1]] = 0;
+  }
+  for (let i = 0; i < labels.length; i++) if (fillable[labels[i]]) out[i] = 1;
+  return out;
+}
+
+// Taxicab distance to the nearest pixel outside the mask (the image edge is not outside).
+export function cityBlockDistance(mask, width, height) {
+  const far = width + height + 1;
+  const dist = new Int32Array(mask.length);
+  for (let i = 0; i < mask.length; i++) dist[i] = mask[i] ? far : 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (dist[i] === 0) continue;
+      if (y > 0 && dist[i - width] + 1 < dist[i]) dist[i] = dist[i - width] + 1;
+      if (x > 0 && dist[i - 1] + 1 < dist[i]) dist[i] = dist[i - 1] + 1;
+    }
+  }
+  for (let y = height - 1; y >= 0; y--) {
+    for (let x = width - 1; x >= 0; x--) {
+      const i = y * width + x;
+      if (dist[i] === 0) continue;
+      if (y < height - 1 && dist[i + width] + 1 < dist[i]) dist[i] = dist[i + width] + 1;
+      if (x < width - 1 && dist[i + 1] + 1 < dist[i]) dist[i] = dist[i + 1] + 1;
+    }
+  }
+  return dist;
+}
+
+// Components of `mask` (8-connected) with area, box and pixel indices of their `members`.
+export function components(mask, width, height, members = mask) {
+  const { labels, count } = labelComponents(mask, width, height, true, 1);
+  const found = [];
+  const byLabel = new Array(count + 1).fill(null);
+  for (let i = 0; i < labels.length; i++) {
+    const k = labels[i];
+    if (k === 0 || !members[i]) continue;
+    const x = i % width;
+    const y = (i - x) / width;
+    let c = byLabel[k];
+    if (c === null) {
+      c = { area: 0, box: [x, y, x + 1, y + 1], pixels: [] };
+      byLabel[k] = c;
+      found.push(c);
+    }
+    c.area += 1;
+    c.pixels.push(i);
+    if (x < c.box[0]) c.box[0] = x;
+    if (y < c.box[1]) c.box[1] = y;
+    if (x + 1 > c.box[2]) c.box[2] = x + 1;
+    if (y + 1 > c.box[3]) c.box[3] = y + 1;
+  }
+  return found;
+}
+
+function lowerMedian(values) {
+  const sorted = Int32Array.from(values).sort();
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+function findRedCells(cellsMask, width, height) {
+  let inside = 0;
+  for (let i = 0; i < cellsMask.length; i++) inside += cellsMask[i];
+  if (inside === 0 || inside === cellsMask.length) return null;
+  const dist = cityBlockDistance(cellsMask, width, height);
+  const depth = new Int32Array(inside);
+  let j = 0;
+  for (let i = 0; i < cellsMask.length; i++) if (cellsMask[i]) depth[j++] = dist[i];
+  const diameter = DEPTH_TO_DIAMETER * lowerMedian(depth);
+  const area = (Math.PI * diameter * diameter) / 4.0;
+  const boxes = [];
+  for (const blob of components(cellsMask, width, height)) {
+    if (0.4 * area <= blob.area && blob.area <= 1.6 * area) boxes.push(blob.box);
+  }
+  return { diameter, boxes };
+}
+
+function roundHalfUp(value) {
+  return Math.floor(value + 0.5);
+}
+
+function stainedObjects(stain, darkness, cellsMask, work, diameter, cut, params) {
+  const { width, height } = work;
+  const n = width * height;
+  const cellStain = [];
+  const cellDark = [];
+  for (let i = 0; i < n; i++) {
+    if (cellsMask[i]) {
+      cellStain.push(stain[i]);
+      cellDark.push(darkness[i]);
+    }
+  }
+  const base = lowerMedian(cellStain);
+  const dark = lowerMedian(cellDark);
+  const threshold = base + params.nucleusMargin * dark;
+  const nucleus = new Uint8Array(n);
+  const cytoplasm = new Uint8Array(n);
+  const cytoStain = base + params.cytoplasmMargin * dark;
+  const cytoDark = params.cytoplasmDarkness * cut;
+  for (let i = 0; i < n; i++) {
+    nucleus[i] = stain[i] > threshold ? 1 : 0;
+    cytoplasm[i] = nucleus[i] || (stain[i] > cytoStain && darkness[i] > cytoDark) ? 1 : 0;
+  }
+  const cytoLabels = labelComponents(cytoplasm, width, height, true, 1).labels;
+  const radius = roundHalfUp(params.groupRadius * diameter);
+  const rbcArea = (Math.PI * diameter * diameter) / 4.0;
+  const found = [];
+  const grouped = dilateSquare(nucleus, width, height, radius);
+  for (const obj of components(grouped, width, height, nucleus)) {
+    const [x0, y0, x1, y1] = obj.box;
+    const ratio = obj.area / rbcArea;
+    const onEdge = x0 === 0 || y0 === 0 || x1 === width || y1 === height;
+    if (ratio >= (onEdge ? params.wbcEdgeMinArea : params.wbcMinArea)) {
+      const grow = params.wbcGrow * diameter;
+      const reach = roundHalfUp(params.cytoplasmReach * diameter);
+      const box = union([x0 - grow, y0 - grow, x1 + grow, y1 + grow], cellExtent(cytoLabels, work, obj, reach));
+      found.push({ box, type: 'wbc', score: Math.min(1.0, ratio / 0.3) });
+    } else if (ratio >= params.plateletMinArea && Math.max(x1 - x0, y1 - y0) <= params.plateletMaxSide * diameter) {
+      found.push({ box: obj.box, type: 'platelet', score: Math.min(1.0, ratio / 0.02) });
+    }
+  }
+  return found;
+}
+
+function cellExtent(labels, work, nucleus, reach) {
+  const { width, height } = work;
+  const [x0, y0, x1, y1] = nucleus.box;
+  const wx0 = Math.max(0, x0 - reach);
+  const wy0 = Math.max(0, y0 - reach);
+  const wx1 = Math.min(width, x1 + reach);
+  const wy1 = Math.min(height, y1 + reach);
+  const own = new Set();
+  for (const i of nucleus.pixels) if (labels[i] > 0) own.add(labels[i]);
+  const box = [Infinity, Infinity, -Infinity, -Infinity];
+  for (let y = wy0; y < wy1; y++) {
+    for (let x = wx0; x < wx1; x++) {
+      if (!own.has(labels[y * width + x])) continue;
+      if (x < box[0]) box[0] = x;
+      if (y < box[1]) box[1] = y;
+      if (x + 1 > box[2]) box[2] = x + 1;
+      if (y + 1 > box[3]) box[3] = y + 1;
+    }
+  }
+  return box;
+}
+
+function union(a, b) {
+  return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+}
+
+function roundScore(score) {
+  return Math.round(score * 1000) / 1000;
+}
+
+function toPhoto(found, factor, width, height) {
+  const out = found.map((cell) => {
+    const [x0, y0, x1, y1] = cell.box;
+    return {
+      box: [
+        Math.max(0, Math.floor(x0 * factor)),
+        Math.max(0, Math.floor(y0 * factor)),
+        Math.min(width, Math.ceil(x1 * factor)),
+        Math.min(height, Math.ceil(y1 * factor)),
+      ],
+      type: cell.type,
+      score: roundScore(cell.score),
+    };
+  });
+  out.sort((a, b) => {
+    if (a.type !== b.type) return TYPE_ORDER[a.type] - TYPE_ORDER[b.type];
+    for (let k = 0; k < 4; k++) if (a.box[k] !== b.box[k]) return a.box[k] - b.box[k];
+    return 0;
+  });
+  return out;
+}

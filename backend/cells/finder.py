@@ -83,7 +83,8 @@ def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
         return []
     red, green, blue = planes
     darkness = np.clip((3 * SCALE - red - green - blue) // 3, 0, SCALE - 1)
-    cut = otsu_threshold(np.bincount(darkness.ravel(), minlength=SCALE))
+    stain = blue - red
+    cut = _cell_cut(darkness, stain)
     if cut < params.min_cell_contrast:
         return []
     cells_mask = fill_small_holes(darkness > cut, darkness.size // 64)
@@ -91,7 +92,6 @@ def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
     if red_cells is None:
         return []
     diameter, rbc_boxes = red_cells
-    stain = blue - red
     found = _stained_objects(stain, darkness, cells_mask, diameter, cut, params)
     found += [{"box": box, "type": "rbc", "score": score} for box, score in rbc_boxes]
     return _to_photo(found, factor, rgb.shape[:2])
@@ -120,6 +120,22 @@ def _white_balanced(work: np.ndarray, params: Params):
         lut = (np.arange(256, dtype=np.int64) * SCALE) // background
         planes.append(lut[values].astype(np.int32))
     return planes
+
+
+def _cell_cut(darkness: np.ndarray, stain: np.ndarray) -> int:
+    """Darkness above which a pixel belongs to a cell.
+
+    Otsu's cut usually parts cells from background. Where red cells are pale and a white
+    cell is dark (a close-up of one white cell), it parts the white cell from everything
+    else instead: then the pixels above the cut are bluer than the background, and the cut
+    is sought again among the pixels below it.
+    """
+    hist = np.bincount(darkness.ravel(), minlength=SCALE)
+    cut = otsu_threshold(hist)
+    above = stain[darkness > cut]
+    if above.size and int(np.sort(above)[(above.size - 1) // 2]) > 0:
+        cut = otsu_threshold(hist[: cut + 1])
+    return cut
 
 
 def _red_cells(cells_mask: np.ndarray):

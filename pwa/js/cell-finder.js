@@ -50,21 +50,19 @@ export function findCells(image, params = DEFAULT_PARAMS) {
   const [red, green, blue] = planes;
   const n = work.width * work.height;
   const darkness = new Int32Array(n);
-  const hist = new Float64Array(SCALE);
+  const stain = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
     darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
-    hist[darkness[i]] += 1;
+    stain[i] = blue[i] - red[i];
   }
-  const cut = otsuThreshold(hist);
+  const cut = cellCut(darkness, stain);
   if (cut < params.minCellContrast) return [];
   const raw = new Uint8Array(n);
   for (let i = 0; i < n; i++) raw[i] = darkness[i] > cut ? 1 : 0;
   const cellsMask = fillSmallHoles(raw, work.width, work.height, Math.floor(n / 64));
   const redCells = findRedCells(cellsMask, work.width, work.height);
   if (redCells === null) return [];
-  const stain = new Int32Array(n);
-  for (let i = 0; i < n; i++) stain[i] = blue[i] - red[i];
   const found = stainedObjects(stain, darkness, cellsMask, work, redCells.diameter, cut, params);
   for (const box of redCells.boxes) found.push({ box, type: 'rbc', score: 1.0 });
   return toPhoto(found, factor, width, height);
@@ -159,6 +157,18 @@ export function otsuThreshold(hist) {
     }
   }
   return bestBin;
+}
+
+// Otsu's cut on darkness; sought again below it when what lies above is bluer than the
+// background (a dark white cell among pale red cells), as in finder.py's _cell_cut.
+function cellCut(darkness, stain) {
+  const hist = new Float64Array(SCALE);
+  for (let i = 0; i < darkness.length; i++) hist[darkness[i]] += 1;
+  let cut = otsuThreshold(hist);
+  const above = [];
+  for (let i = 0; i < darkness.length; i++) if (darkness[i] > cut) above.push(stain[i]);
+  if (above.length > 0 && lowerMedian(above) > 0) cut = otsuThreshold(hist.subarray(0, cut + 1));
+  return cut;
 }
 
 function whiteBalanced(work, params) {

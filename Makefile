@@ -42,3 +42,9 @@ format: python-deps
 test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Cell finder figures (issue 6): white-cell recall/precision on bccd-fields, robustness,
+# time per 640x480 photo in Python and in headless Chromium (same run).
+.PHONY: bench-finder
+bench-finder: setup system-deps
+	$(BIN)/python -m backend.cells.bench

@@ -6,14 +6,18 @@ threshold is measured on the photo itself, so neither magnification nor stain is
 2. White-balance each channel by its bright background level (99th percentile), as integers.
 3. Darkness = how much light a pixel absorbs; cells are darker than background (Otsu).
 4. The median red-cell diameter D comes from the median depth (taxicab distance to the
-   background) of cell pixels, pale centres filled: touching cells do not bias it. Blobs of
-   about one red cell's area are reported as red cells; clumps are not split (yet).
+   background) of cell pixels, pale centres filled: touching cells do not bias it.
 5. Stain = blue minus red after white balance: nuclei and platelets absorb red light, red
    cells absorb green. Nucleus pixels are those bluer than the red cells by a margin that
    scales with how dark the red cells are stained.
-6. Nucleus pixels within a fraction of D of each other are one object (lobes of a
-   neutrophil); big objects are white cells, small ones platelets. A white cell's box is its
-   nucleus box grown to the usual size of the cell around it.
+6. White cells: nucleus pixels within a fraction of D of each other are one object (lobes
+   of a neutrophil); an object of at least a fraction of a red cell's area is a white cell.
+   Its box is the nucleus box, a little grown, joined with the faintly stained cytoplasm
+   connected to it (up to a reach relative to D).
+7. Platelets: small stained specks (relative to a red cell) away from white cells, lying
+   mostly on background; boxed at least a fixed fraction of D wide.
+8. Red cells: blobs of about one red cell's area; larger blobs (touching cells) are split
+   at their deepest points, one D apart at least, each boxed D wide.
 """
 
 import math
@@ -53,8 +57,17 @@ class Params:
     group_radius: float = 0.15  # nucleus pixels this close (x D) belong to one cell
     wbc_min_area: float = 0.3  # nucleus area (x red-cell area) of the smallest white cell
     wbc_edge_min_area: float = 0.3  # ... and of one cut by the photo's edge
-    platelet_min_area: float = 0.004
+    rbc_min_area: float = 0.4  # (x median red-cell area) smaller blobs are not red cells
+    rbc_max_area: float = 1.6  # larger blobs are clumps, split at their deepest points ...
+    rbc_centre_depth: float = 0.25  # ... at least this x D deep ...
+    rbc_spacing: float = 0.7  # ... and this x D apart
+    platelet_margin: float = 1.0  # platelet: stain > red-cell stain + this x darkness
+    platelet_min_area: float = 0.004  # (x red-cell area)
+    platelet_max_area: float = 0.1
     platelet_max_side: float = 0.45  # (x D)
+    platelet_grow: float = 0.05  # (x D) on each side of the speck ...
+    platelet_min_side: float = 0.37  # ... and a box at least this x D wide and high
+    platelet_max_cover: float = 0.7  # at most this much of its box lies on cells
     wbc_grow: float = 0.1  # white-cell box: nucleus box + this x D on each side, joined with
     cytoplasm_margin: float = 0.3  # the cytoplasm: stain > red-cell stain + this x darkness ...
     cytoplasm_darkness: float = 0.7  # ... and darker than this x the cell/background cut
@@ -88,12 +101,14 @@ def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
     if cut < params.min_cell_contrast:
         return []
     cells_mask = fill_small_holes(darkness > cut, darkness.size // 64)
-    red_cells = _red_cells(cells_mask)
-    if red_cells is None:
+    measured = _red_cell_diameter(cells_mask)
+    if measured is None:
         return []
-    diameter, rbc_boxes = red_cells
-    found = _stained_objects(stain, darkness, cells_mask, diameter, cut, params)
-    found += [{"box": box, "type": "rbc", "score": score} for box, score in rbc_boxes]
+    diameter, depth = measured
+    found, base, dark = _white_cells(stain, darkness, cells_mask, diameter, cut, params)
+    white_boxes = [c["box"] for c in found]
+    found += _platelets(stain, cells_mask, base, dark, diameter, white_boxes, params)
+    found += _red_cells(cells_mask, depth, diameter, white_boxes, params)
     return _to_photo(found, factor, rgb.shape[:2])
 
 
@@ -138,26 +153,69 @@ def _cell_cut(darkness: np.ndarray, stain: np.ndarray) -> int:
     return cut
 
 
-def _red_cells(cells_mask: np.ndarray):
-    """Median red-cell diameter (working pixels) and red-cell boxes, or None if no cells.
+def _red_cell_diameter(cells_mask: np.ndarray):
+    """Median red-cell diameter (working pixels) and the depth map, or None if no cells.
 
     The diameter comes from the median taxicab depth of cell pixels: for a disc it is a fixed
     fraction of the diameter, and touching cells do not change it, unlike blob areas.
     """
     if cells_mask.all() or not cells_mask.any():
         return None
-    depth = city_block_distance(cells_mask)[cells_mask]
-    diameter = DEPTH_TO_DIAMETER * float(np.sort(depth)[(depth.size - 1) // 2])
+    depth = city_block_distance(cells_mask)
+    inside = depth[cells_mask]
+    return DEPTH_TO_DIAMETER * float(np.sort(inside)[(inside.size - 1) // 2]), depth
+
+
+def _red_cells(cells_mask, depth, diameter, white_cells, params: Params) -> list[dict]:
+    """Blobs of about one red cell's area, and clumps split at their deepest points."""
     area = math.pi * diameter * diameter / 4.0
-    boxes = [
-        (blob["box"], 1.0)
-        for blob in components(cells_mask)
-        if 0.4 * area <= blob["area"] <= 1.6 * area
-    ]
-    return diameter, boxes
+    half = diameter / 2.0
+    found = []
+    for blob in components(cells_mask):
+        if blob["area"] < params.rbc_min_area * area:
+            continue
+        if blob["area"] <= params.rbc_max_area * area:
+            centres = [
+                ((blob["box"][0] + blob["box"][2]) / 2.0, (blob["box"][1] + blob["box"][3]) / 2.0)
+            ]
+            boxes = [blob["box"]]
+        else:
+            centres = _clump_centres(blob, depth, diameter, params)
+            bx0, by0, bx1, by1 = blob["box"]
+            boxes = [
+                [
+                    max(bx0, x - half),
+                    max(by0, y - half),
+                    min(bx1, x + 1 + half),
+                    min(by1, y + 1 + half),
+                ]
+                for x, y in centres
+            ]
+        for (cx, cy), box in zip(centres, boxes, strict=True):
+            if not any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in white_cells):
+                found.append({"box": box, "type": "rbc", "score": 1.0})
+    return found
 
 
-def _stained_objects(stain, darkness, cells_mask, diameter, cut, params: Params) -> list[dict]:
+def _clump_centres(blob: dict, depth: np.ndarray, diameter: float, params: Params):
+    """Greedy: the deepest pixel is a cell's centre; none closer than the spacing to another."""
+    lowest = params.rbc_centre_depth * diameter
+    ys, xs = blob["pixels"]
+    values = depth[ys, xs]
+    deep = values >= lowest
+    ys, xs, values = ys[deep], xs[deep], values[deep]
+    order = np.lexsort((ys * depth.shape[1] + xs, -values))
+    reach = params.rbc_spacing * diameter
+    spacing = reach * reach
+    centres = []
+    for i in order.tolist():
+        x, y = int(xs[i]), int(ys[i])
+        if all((x - cx) ** 2 + (y - cy) ** 2 >= spacing for cx, cy in centres):
+            centres.append((x, y))
+    return centres
+
+
+def _white_cells(stain, darkness, cells_mask, diameter, cut, params: Params) -> list[dict]:
     cell_stain = stain[cells_mask]
     cell_dark = darkness[cells_mask]
     base = int(np.sort(cell_stain)[(cell_stain.size - 1) // 2])
@@ -183,10 +241,34 @@ def _stained_objects(stain, darkness, cells_mask, diameter, cut, params: Params)
             reach = _round_half_up(params.cytoplasm_reach * diameter)
             box = _union(box, _cell_extent(cyto_labels, obj, reach))
             found.append({"box": box, "type": "wbc", "score": min(1.0, ratio / 0.3)})
-        elif ratio >= params.platelet_min_area and max(x1 - x0, y1 - y0) <= (
-            params.platelet_max_side * diameter
-        ):
-            found.append({"box": obj["box"], "type": "platelet", "score": min(1.0, ratio / 0.02)})
+    return found, base, dark
+
+
+def _platelets(stain, cells_mask, base, dark, diameter, white_cells, params: Params):
+    """Small stained specks, away from white cells, mostly on background (not on a red cell)."""
+    rbc_area = math.pi * diameter * diameter / 4.0
+    grow = params.platelet_grow * diameter
+    height, width = stain.shape
+    found = []
+    for obj in components(stain > base + params.platelet_margin * dark):
+        x0, y0, x1, y1 = obj["box"]
+        ratio = obj["area"] / rbc_area
+        if not params.platelet_min_area <= ratio <= params.platelet_max_area:
+            continue
+        if max(x1 - x0, y1 - y0) > params.platelet_max_side * diameter:
+            continue
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in white_cells):
+            continue
+        half_w = max((x1 - x0) / 2.0 + grow, params.platelet_min_side * diameter / 2.0)
+        half_h = max((y1 - y0) / 2.0 + grow, params.platelet_min_side * diameter / 2.0)
+        box = [cx - half_w, cy - half_h, cx + half_w, cy + half_h]
+        bx0, by0 = max(0, math.floor(box[0])), max(0, math.floor(box[1]))
+        bx1, by1 = min(width, math.ceil(box[2])), min(height, math.ceil(box[3]))
+        cover = int(cells_mask[by0:by1, bx0:bx1].sum()) / ((bx1 - bx0) * (by1 - by0))
+        if cover > params.platelet_max_cover:
+            continue
+        found.append({"box": box, "type": "platelet", "score": min(1.0, ratio / 0.02)})
     return found
 
 

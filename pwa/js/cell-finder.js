@@ -17,8 +17,17 @@ export const DEFAULT_PARAMS = Object.freeze({
   groupRadius: 0.15,
   wbcMinArea: 0.3,
   wbcEdgeMinArea: 0.3,
+  rbcMinArea: 0.4,
+  rbcMaxArea: 1.6,
+  rbcCentreDepth: 0.25,
+  rbcSpacing: 0.7,
+  plateletMargin: 1.0,
   plateletMinArea: 0.004,
+  plateletMaxArea: 0.1,
   plateletMaxSide: 0.45,
+  plateletGrow: 0.05,
+  plateletMinSide: 0.37,
+  plateletMaxCover: 0.7,
   wbcGrow: 0.1,
   cytoplasmMargin: 0.3,
   cytoplasmDarkness: 0.7,
@@ -61,10 +70,13 @@ export function findCells(image, params = DEFAULT_PARAMS) {
   const raw = new Uint8Array(n);
   for (let i = 0; i < n; i++) raw[i] = darkness[i] > cut ? 1 : 0;
   const cellsMask = fillSmallHoles(raw, work.width, work.height, Math.floor(n / 64));
-  const redCells = findRedCells(cellsMask, work.width, work.height);
-  if (redCells === null) return [];
-  const found = stainedObjects(stain, darkness, cellsMask, work, redCells.diameter, cut, params);
-  for (const box of redCells.boxes) found.push({ box, type: 'rbc', score: 1.0 });
+  const measured = redCellDiameter(cellsMask, work.width, work.height);
+  if (measured === null) return [];
+  const { diameter, depth } = measured;
+  const { found, base, dark } = whiteCells(stain, darkness, cellsMask, work, diameter, cut, params);
+  const whiteBoxes = found.map((c) => c.box);
+  found.push(...platelets(stain, cellsMask, work, base, dark, diameter, whiteBoxes, params));
+  found.push(...redCells(cellsMask, work, depth, diameter, whiteBoxes, params));
   return toPhoto(found, factor, width, height);
 }
 
@@ -217,6 +229,7 @@ export function dilateSquare(mask, width, height, radius) {
 }
 
 // Labels the pixels where mask[i] === value; 8- or 4-connected. Returns {labels, count}.
+// (Label numbers may differ from scipy's; only which pixels share a label matters.)
 export function labelComponents(mask, width, height, eightConnected = true, value = 1) {
   const labels = new Int32Array(mask.length);
   const stack = new Int32Array(mask.length);
@@ -230,22 +243,20 @@ export function labelComponents(mask, width, height, eightConnected = true, valu
     while (top > 0) {
       const p = stack[--top];
       const px = p % width;
-      const py = (p - px) / width;
-      for (let dy = -1; dy <= 1; dy++) {
-        const y = py + dy;
-        if (y < 0 || y >= height) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          if (dx === 0 && dy === 0) continue;
-          if (!eightConnected && dx !== 0 && dy !== 0) continue;
-          const x = px + dx;
-          if (x < 0 || x >= width) continue;
-          const q = y * width + x;
-          if (mask[q] === value && labels[q] === 0) {
-            labels[q] = count;
-            stack[top++] = q;
-          }
-        }
-      }
+      const left = px > 0;
+      const right = px < width - 1;
+      const up = p >= width;
+      const down = p < mask.length - width;
+      let q;
+      if (left && mask[(q = p - 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (right && mask[(q = p + 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (up && mask[(q = p - width)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (down && mask[(q = p + width)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (!eightConnected) continue;
+      if (up && left && mask[(q = p - width - 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (up && right && mask[(q = p - width + 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (down && left && mask[(q = p + width - 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (down && right && mask[(q = p + width + 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
     }
   }
   return { labels, count };
@@ -322,40 +333,125 @@ export function components(mask, width, height, members = mask) {
 }
 
 function lowerMedian(values) {
-  const sorted = Int32Array.from(values).sort();
+  const sorted = (values instanceof Int32Array ? values.slice() : Int32Array.from(values)).sort();
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-function findRedCells(cellsMask, width, height) {
+function redCellDiameter(cellsMask, width, height) {
   let inside = 0;
   for (let i = 0; i < cellsMask.length; i++) inside += cellsMask[i];
   if (inside === 0 || inside === cellsMask.length) return null;
-  const dist = cityBlockDistance(cellsMask, width, height);
-  const depth = new Int32Array(inside);
+  const depth = cityBlockDistance(cellsMask, width, height);
+  const values = new Int32Array(inside);
   let j = 0;
-  for (let i = 0; i < cellsMask.length; i++) if (cellsMask[i]) depth[j++] = dist[i];
-  const diameter = DEPTH_TO_DIAMETER * lowerMedian(depth);
+  for (let i = 0; i < cellsMask.length; i++) if (cellsMask[i]) values[j++] = depth[i];
+  return { diameter: DEPTH_TO_DIAMETER * lowerMedian(values), depth };
+}
+
+function insideAny(boxes, cx, cy) {
+  return boxes.some((b) => b[0] <= cx && cx <= b[2] && b[1] <= cy && cy <= b[3]);
+}
+
+function redCells(cellsMask, work, depth, diameter, whiteBoxes, params) {
+  const { width, height } = work;
   const area = (Math.PI * diameter * diameter) / 4.0;
-  const boxes = [];
+  const half = diameter / 2.0;
+  const found = [];
   for (const blob of components(cellsMask, width, height)) {
-    if (0.4 * area <= blob.area && blob.area <= 1.6 * area) boxes.push(blob.box);
+    if (blob.area < params.rbcMinArea * area) continue;
+    let centres;
+    let boxes;
+    if (blob.area <= params.rbcMaxArea * area) {
+      centres = [[(blob.box[0] + blob.box[2]) / 2.0, (blob.box[1] + blob.box[3]) / 2.0]];
+      boxes = [blob.box];
+    } else {
+      centres = clumpCentres(blob, depth, width, diameter, params);
+      const [bx0, by0, bx1, by1] = blob.box;
+      boxes = centres.map(([x, y]) => [
+        Math.max(bx0, x - half),
+        Math.max(by0, y - half),
+        Math.min(bx1, x + 1 + half),
+        Math.min(by1, y + 1 + half),
+      ]);
+    }
+    for (let k = 0; k < centres.length; k++) {
+      if (!insideAny(whiteBoxes, centres[k][0], centres[k][1])) {
+        found.push({ box: boxes[k], type: 'rbc', score: 1.0 });
+      }
+    }
   }
-  return { diameter, boxes };
+  return found;
+}
+
+// Greedy, as finder.py's _clump_centres: deepest pixels first (ties: raster order), none
+// closer than the spacing to a centre already taken.
+function clumpCentres(blob, depth, width, diameter, params) {
+  const lowest = params.rbcCentreDepth * diameter;
+  const order = blob.pixels.filter((i) => depth[i] >= lowest).sort((a, b) => depth[b] - depth[a] || a - b);
+  const reach = params.rbcSpacing * diameter;
+  const spacing = reach * reach;
+  const centres = [];
+  for (const i of order) {
+    const x = i % width;
+    const y = (i - x) / width;
+    let free = true;
+    for (const [cx, cy] of centres) {
+      if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < spacing) {
+        free = false;
+        break;
+      }
+    }
+    if (free) centres.push([x, y]);
+  }
+  return centres;
+}
+
+function platelets(stain, cellsMask, work, base, dark, diameter, whiteBoxes, params) {
+  const { width, height } = work;
+  const rbcArea = (Math.PI * diameter * diameter) / 4.0;
+  const grow = params.plateletGrow * diameter;
+  const threshold = base + params.plateletMargin * dark;
+  const mask = new Uint8Array(stain.length);
+  for (let i = 0; i < stain.length; i++) mask[i] = stain[i] > threshold ? 1 : 0;
+  const found = [];
+  for (const obj of components(mask, width, height)) {
+    const [x0, y0, x1, y1] = obj.box;
+    const ratio = obj.area / rbcArea;
+    if (!(params.plateletMinArea <= ratio && ratio <= params.plateletMaxArea)) continue;
+    if (Math.max(x1 - x0, y1 - y0) > params.plateletMaxSide * diameter) continue;
+    const cx = (x0 + x1) / 2.0;
+    const cy = (y0 + y1) / 2.0;
+    if (insideAny(whiteBoxes, cx, cy)) continue;
+    const halfW = Math.max((x1 - x0) / 2.0 + grow, (params.plateletMinSide * diameter) / 2.0);
+    const halfH = Math.max((y1 - y0) / 2.0 + grow, (params.plateletMinSide * diameter) / 2.0);
+    const box = [cx - halfW, cy - halfH, cx + halfW, cy + halfH];
+    const bx0 = Math.max(0, Math.floor(box[0]));
+    const by0 = Math.max(0, Math.floor(box[1]));
+    const bx1 = Math.min(width, Math.ceil(box[2]));
+    const by1 = Math.min(height, Math.ceil(box[3]));
+    let covered = 0;
+    for (let y = by0; y < by1; y++) for (let x = bx0; x < bx1; x++) covered += cellsMask[y * width + x];
+    if (covered / ((bx1 - bx0) * (by1 - by0)) > params.plateletMaxCover) continue;
+    found.push({ box, type: 'platelet', score: Math.min(1.0, ratio / 0.02) });
+  }
+  return found;
 }
 
 function roundHalfUp(value) {
   return Math.floor(value + 0.5);
 }
 
-function stainedObjects(stain, darkness, cellsMask, work, diameter, cut, params) {
+function whiteCells(stain, darkness, cellsMask, work, diameter, cut, params) {
   const { width, height } = work;
   const n = width * height;
-  const cellStain = [];
-  const cellDark = [];
-  for (let i = 0; i < n; i++) {
+  let inside = 0;
+  for (let i = 0; i < n; i++) inside += cellsMask[i];
+  const cellStain = new Int32Array(inside);
+  const cellDark = new Int32Array(inside);
+  for (let i = 0, j = 0; i < n; i++) {
     if (cellsMask[i]) {
-      cellStain.push(stain[i]);
-      cellDark.push(darkness[i]);
+      cellStain[j] = stain[i];
+      cellDark[j++] = darkness[i];
     }
   }
   const base = lowerMedian(cellStain);
@@ -383,11 +479,9 @@ function stainedObjects(stain, darkness, cellsMask, work, diameter, cut, params)
       const reach = roundHalfUp(params.cytoplasmReach * diameter);
       const box = union([x0 - grow, y0 - grow, x1 + grow, y1 + grow], cellExtent(cytoLabels, work, obj, reach));
       found.push({ box, type: 'wbc', score: Math.min(1.0, ratio / 0.3) });
-    } else if (ratio >= params.plateletMinArea && Math.max(x1 - x0, y1 - y0) <= params.plateletMaxSide * diameter) {
-      found.push({ box: obj.box, type: 'platelet', score: Math.min(1.0, ratio / 0.02) });
     }
   }
-  return found;
+  return { found, base, dark };
 }
 
 function cellExtent(labels, work, nucleus, reach) {

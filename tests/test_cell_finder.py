@@ -1,5 +1,6 @@
 """The cell finder on real annotated smear photos (bccd-fields) and on bad input."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -34,6 +35,23 @@ def white_cell_counts(photos, transform=lambda rgb: (rgb, 1.0)):
     return total
 
 
+@functools.cache
+def finder_on_part(part: str):
+    """(found cells, annotated cells) of every photo of a part, computed once per session."""
+    return [(find_cells(load(photo)), read_voc_boxes(photo)) for photo in bccd_photos(part)]
+
+
+def counts_on_part(part: str, kind: str, iou: float = 0.5):
+    total = np.zeros(3, dtype=int)
+    for found, truth in finder_on_part(part):
+        total += match_counts(
+            [c["box"] for c in found if c["type"] == kind],
+            [c["box"] for c in truth if c["type"] == kind],
+            iou,
+        )
+    return total
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("part", "min_recall", "min_precision"),
@@ -41,7 +59,20 @@ def white_cell_counts(photos, transform=lambda rgb: (rgb, 1.0)):
     [("dev", 0.97, 0.93), ("held-out", 0.97, 0.90)],
 )
 def test_white_cells_found_on_annotated_photos(part, min_recall, min_precision):
-    hits, found, annotated = white_cell_counts(bccd_photos(part))
+    hits, found, annotated = counts_on_part(part, "wbc")
+    assert hits / annotated >= min_recall, (hits, found, annotated)
+    assert hits / found >= min_precision, (hits, found, annotated)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "min_recall", "min_precision"),
+    # No targets for these; floors just under what was measured on all 162 photos
+    # (red cells 0.594 / 0.463 -- many red cells are not annotated --, platelets 0.674 / 0.608).
+    [("rbc", 0.55, 0.42), ("platelet", 0.6, 0.55)],
+)
+def test_red_cells_and_platelets_found_on_annotated_photos(kind, min_recall, min_precision):
+    hits, found, annotated = counts_on_part("dev", kind) + counts_on_part("held-out", kind)
     assert hits / annotated >= min_recall, (hits, found, annotated)
     assert hits / found >= min_precision, (hits, found, annotated)
 

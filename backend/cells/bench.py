@@ -65,6 +65,24 @@ def restained(rgb):
     return np.clip(rgb * np.array([0.85, 0.95, 0.8]) + 20, 0, 255).astype(np.uint8), 1.0, 1.0
 
 
+def stain_mixed(rgb):
+    # Nuclei more magenta, red cells more violet: another lab's eosin/azure balance.
+    mix = np.array([[0.85, 0.1, 0.05], [0.05, 0.85, 0.1], [0.1, 0.0, 0.9]])
+    return np.clip(rgb @ mix.T, 0, 255).astype(np.uint8), 1.0, 1.0
+
+
+def defocused(rgb):
+    from PIL import ImageFilter
+
+    out = Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(2.0))
+    return np.asarray(out), 1.0, 1.0
+
+
+def dim_low_contrast(rgb):
+    # Under-exposed, flat: levels squeezed into 60..180.
+    return (60 + rgb.astype(np.float64) * (120 / 255)).astype(np.uint8), 1.0, 1.0
+
+
 def python_times(photos, repeats):
     times = []
     for photo in photos:
@@ -111,6 +129,9 @@ def main(argv=None):
         ("half magnification", resized(0.5)),
         ("1.6x magnification", resized(1.6)),
         ("other stain and lamp", restained),
+        ("channel-mixed stain", stain_mixed),
+        ("defocused (blur 2 px)", defocused),
+        ("dim, low contrast", dim_low_contrast),
     ):
         report["robustness_all_photos"][name] = score(photos, "wbc", transform)
     for kind in ("rbc", "platelet"):

@@ -52,17 +52,22 @@ def browser_results(tmp_path_factory):
     """The browser's results for the 20 photos, plus a black photo under the key 'black'."""
     from backend.cells.browser_harness import browser_finder
 
-    black = tmp_path_factory.mktemp("photos") / "black.png"
+    folder = tmp_path_factory.mktemp("photos")
+    black = folder / "black.png"
     Image.fromarray(np.zeros((480, 640, 3), dtype=np.uint8)).save(black)
+    big = folder / "big.jpg"
+    Image.open(bccd_photos("held-out")[0]).resize((6000, 4000)).save(big, quality=90)
     photos = parity_photos()
-    with browser_finder([*photos, black]) as find:
+    with browser_finder([*photos, black, big]) as find:
         results = {photo: find(photo) for photo in photos}
         results["black"] = find(black)
+        results["big"] = (big, find(big))
+        results["tiny error"] = find.page.evaluate("window.errorForTinyImage()")
         yield results
 
 
 def test_twenty_photos_are_compared(browser_results):
-    fields = [r for key, r in browser_results.items() if key != "black"]
+    fields = [r for key, r in browser_results.items() if isinstance(key, Path)]
     assert len(fields) == 20
     assert sum(any(c["type"] == "wbc" for c in r["cells"]) for r in fields) >= 18
 
@@ -79,3 +84,16 @@ def test_browser_boxes_match_python_boxes(browser_results, index):
 
 def test_browser_finds_nothing_in_a_black_photo(browser_results):
     assert browser_results["black"]["cells"] == []
+
+
+def test_browser_searches_a_6000x4000_photo_like_python(browser_results):
+    big, result = browser_results["big"]
+    assert (result["width"], result["height"]) == (6000, 4000)
+    python_cells = find_cells(load_photo(str(big)))
+    assert any(c["type"] == "wbc" for c in python_cells)
+    missing, extra = unmatched(python_cells, result["cells"])
+    assert not missing and not extra, f"python-only {missing}, browser-only {extra}"
+
+
+def test_browser_gives_a_clear_error_for_a_tiny_image(browser_results):
+    assert browser_results["tiny error"] == "FinderError: image of 4x4 pixels is too small"

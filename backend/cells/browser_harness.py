@@ -74,6 +74,16 @@ window.findInWorker = (url, repeats = 0) => new Promise((resolve, reject) => {
   waiting.set(id, [resolve, reject]);
   worker.postMessage({ id, url, repeats });
 });
+// Runs findCells on a tiny image in the page itself: the error a caller would see.
+window.errorForTinyImage = async () => {
+  const { findCells } = await import('/js/cell-finder.js');
+  try {
+    findCells({ data: new Uint8ClampedArray(4 * 4 * 4), width: 4, height: 4 });
+    return null;
+  } catch (error) {
+    return `${error.name}: ${error.message}`;
+  }
+};
 window.ready = true;
 </script>"""
 
@@ -138,6 +148,7 @@ def browser_finder(photos: list[Path]):
                     url = f"/photos/{by_path[Path(photo)]}"
                     return page.evaluate("([u, r]) => window.findInWorker(u, r)", [url, repeats])
 
+                find.page = page
                 yield find
             finally:
                 context.close()

@@ -10,6 +10,7 @@ from PIL import Image
 from backend.cells.annotations import bccd_photos, datasets_root
 from backend.cells.finder import find_cells
 from backend.find_cells import load_photo
+from tests.finder_support import low_magnification_mosaics
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 TOLERANCE = 2
@@ -57,11 +58,14 @@ def browser_results(tmp_path_factory):
     Image.fromarray(np.zeros((480, 640, 3), dtype=np.uint8)).save(black)
     big = folder / "big.jpg"
     Image.open(bccd_photos("held-out")[0]).resize((6000, 4000)).save(big, quality=90)
+    mosaic = folder / "low-magnification.png"  # lossless: the same pixels in both
+    Image.fromarray(next(low_magnification_mosaics("held-out"))[0]).save(mosaic)
     photos = parity_photos()
-    with browser_finder([*photos, black, big]) as find:
+    with browser_finder([*photos, black, big, mosaic]) as find:
         results = {photo: find(photo) for photo in photos}
         results["black"] = find(black)
         results["big"] = (big, find(big))
+        results["low magnification"] = (mosaic, find(mosaic))
         results["tiny error"] = find.page.evaluate("window.errorForTinyImage()")
         yield results
 
@@ -86,9 +90,10 @@ def test_browser_finds_nothing_in_a_black_photo(browser_results):
     assert browser_results["black"]["cells"] == []
 
 
-def test_browser_searches_a_6000x4000_photo_like_python(browser_results):
-    big, result = browser_results["big"]
-    assert (result["width"], result["height"]) == (6000, 4000)
+@pytest.mark.parametrize("key", ["big", "low magnification"])
+def test_browser_searches_large_photos_like_python(browser_results, key):
+    # 6000x4000 (shrunk 19x) and a 1280x960 low-magnification photo (searched again at 2x).
+    big, result = browser_results[key]
     python_cells = find_cells(load_photo(str(big)))
     assert any(c["type"] == "wbc" for c in python_cells)
     missing, extra = unmatched(python_cells, result["cells"])

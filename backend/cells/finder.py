@@ -2,7 +2,8 @@
 
 How it works (every size is relative to the median red cell of the same photo, every
 threshold is measured on the photo itself, so neither magnification nor stain is assumed):
-1. Shrink the photo by an integer factor so its long side is about WORK_SIDE pixels.
+1. Shrink the photo by an integer factor so its long side is about WORK_SIDE pixels (and
+   search again less shrunk if its red cells come out too small to judge).
 2. White-balance each channel by its bright background level (99th percentile), as integers.
 3. Darkness = how much light a pixel absorbs; cells are darker than background (Otsu).
 4. The median red-cell diameter D comes from the median depth (taxicab distance to the
@@ -41,6 +42,11 @@ SCALE = 1024  # white-balanced channels: 1024 = background level
 MAX_PIXELS = 60_000_000
 # Median taxicab depth of a cell pixel x this = the red cell's diameter (fitted on dev boxes).
 DEPTH_TO_DIAMETER = 6.0
+# Red cells narrower than MIN_DIAMETER working pixels are too coarse to judge: search again
+# at a finer scale, aiming at TARGET_DIAMETER, without exceeding MAX_WORK_PIXELS.
+MIN_DIAMETER = 24.0
+TARGET_DIAMETER = 32.0
+MAX_WORK_PIXELS = 1_000_000
 
 
 class FinderError(ValueError):
@@ -90,26 +96,47 @@ def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
     """
     rgb = _checked(rgb)
     factor = working_factor(*rgb.shape[:2])
-    work = block_mean(rgb, factor)
+    found, diameter = _search(block_mean(rgb, factor), params)
+    finer = _finer_factor(rgb.shape[:2], factor, diameter)
+    if finer < factor:
+        factor = finer
+        found, diameter = _search(block_mean(rgb, factor), params)
+    return _to_photo(found, factor, rgb.shape[:2])
+
+
+def _finer_factor(shape, factor: int, diameter: float | None) -> int:
+    """A smaller shrink factor when red cells came out too small to judge (a big photo at
+    low magnification), so that D becomes about TARGET_DIAMETER working pixels."""
+    if diameter is None or diameter >= MIN_DIAMETER or factor == 1:
+        return factor
+    height, width = shape
+    least = 1
+    while (height // least) * (width // least) > MAX_WORK_PIXELS:
+        least += 1
+    return max(least, math.floor(factor * diameter / TARGET_DIAMETER))
+
+
+def _search(work: np.ndarray, params: Params):
+    """Cells in working pixels (float boxes) and D, or ([], None) when there are none."""
     planes = _white_balanced(work, params)
     if planes is None:
-        return []
+        return [], None
     red, green, blue = planes
     darkness = np.clip((3 * SCALE - red - green - blue) // 3, 0, SCALE - 1)
     stain = blue - red
     cut = _cell_cut(darkness, stain)
     if cut < params.min_cell_contrast:
-        return []
+        return [], None
     cells_mask = fill_small_holes(darkness > cut, darkness.size // 64)
     measured = _red_cell_diameter(cells_mask)
     if measured is None:
-        return []
+        return [], None
     diameter, depth = measured
     found, base, dark = _white_cells(stain, darkness, cells_mask, diameter, cut, params)
     white_boxes = [c["box"] for c in found]
     found += _platelets(stain, cells_mask, base, dark, diameter, white_boxes, params)
     found += _red_cells(cells_mask, depth, diameter, white_boxes, params)
-    return _to_photo(found, factor, rgb.shape[:2])
+    return found, diameter
 
 
 def _checked(rgb: np.ndarray) -> np.ndarray:

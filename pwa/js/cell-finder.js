@@ -9,6 +9,9 @@ export const WORK_SIDE = 320;
 export const SCALE = 1024; // white-balanced channels: 1024 = background level
 export const MAX_PIXELS = 60000000;
 export const DEPTH_TO_DIAMETER = 6.0;
+export const MIN_DIAMETER = 24.0;
+export const TARGET_DIAMETER = 32.0;
+export const MAX_WORK_PIXELS = 1000000;
 
 export const DEFAULT_PARAMS = Object.freeze({
   minBackground: 40,
@@ -52,10 +55,28 @@ export function workingFactor(height, width) {
 // (x1, y1 exclusive), white cells first; [] when no cells can be found.
 export function findCells(image, params = DEFAULT_PARAMS) {
   const { width, height, channels } = checked(image);
-  const factor = workingFactor(height, width);
-  const work = blockMean(image.data, width, height, channels, factor);
+  let factor = workingFactor(height, width);
+  let result = search(blockMean(image.data, width, height, channels, factor), params);
+  const finer = finerFactor(height, width, factor, result.diameter);
+  if (finer < factor) {
+    factor = finer;
+    result = search(blockMean(image.data, width, height, channels, factor), params);
+  }
+  return toPhoto(result.found, factor, width, height);
+}
+
+// A smaller shrink factor when red cells came out too small to judge (finder.py's _finer_factor).
+function finerFactor(height, width, factor, diameter) {
+  if (diameter === null || diameter >= MIN_DIAMETER || factor === 1) return factor;
+  let least = 1;
+  while (Math.floor(height / least) * Math.floor(width / least) > MAX_WORK_PIXELS) least += 1;
+  return Math.max(least, Math.floor((factor * diameter) / TARGET_DIAMETER));
+}
+
+function search(work, params) {
+  const none = { found: [], diameter: null };
   const planes = whiteBalanced(work, params);
-  if (planes === null) return [];
+  if (planes === null) return none;
   const [red, green, blue] = planes;
   const n = work.width * work.height;
   const darkness = new Int32Array(n);
@@ -66,18 +87,18 @@ export function findCells(image, params = DEFAULT_PARAMS) {
     stain[i] = blue[i] - red[i];
   }
   const cut = cellCut(darkness, stain);
-  if (cut < params.minCellContrast) return [];
+  if (cut < params.minCellContrast) return none;
   const raw = new Uint8Array(n);
   for (let i = 0; i < n; i++) raw[i] = darkness[i] > cut ? 1 : 0;
   const cellsMask = fillSmallHoles(raw, work.width, work.height, Math.floor(n / 64));
   const measured = redCellDiameter(cellsMask, work.width, work.height);
-  if (measured === null) return [];
+  if (measured === null) return none;
   const { diameter, depth } = measured;
   const { found, base, dark } = whiteCells(stain, darkness, cellsMask, work, diameter, cut, params);
   const whiteBoxes = found.map((c) => c.box);
   found.push(...platelets(stain, cellsMask, work, base, dark, diameter, whiteBoxes, params));
   found.push(...redCells(cellsMask, work, depth, diameter, whiteBoxes, params));
-  return toPhoto(found, factor, width, height);
+  return { found, diameter };
 }
 
 function checked(image) {

@@ -44,6 +44,7 @@ MAX_PIXELS = 60_000_000
 DEPTH_TO_DIAMETER = 6.0
 # Red cells narrower than MIN_DIAMETER working pixels are too coarse to judge: search again
 # at a finer scale, aiming at TARGET_DIAMETER, without exceeding MAX_WORK_PIXELS.
+CLUMP_SCORE = 0.5
 MIN_DIAMETER = 24.0
 TARGET_DIAMETER = 32.0
 MAX_WORK_PIXELS = 1_000_000
@@ -92,6 +93,9 @@ def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
 
     Returns [{"box": [x0, y0, x1, y1], "type": "wbc"|"platelet"|"rbc", "score": float}]
     in pixels of the photo (x1, y1 exclusive), white cells first, each type sorted by box.
+    Scores are in (0, 1]: a white cell's is its nucleus area over a red cell's (capped; the
+    false finds on bccd mostly score low), a platelet's its area over 2% of a red cell's,
+    a red cell's 1 when it stands alone and CLUMP_SCORE when split out of a clump.
     An empty list means no cells could be found (black, blank or featureless photo).
     """
     rgb = _checked(rgb)
@@ -206,8 +210,10 @@ def _red_cells(cells_mask, depth, diameter, white_cells, params: Params) -> list
                 ((blob["box"][0] + blob["box"][2]) / 2.0, (blob["box"][1] + blob["box"][3]) / 2.0)
             ]
             boxes = [blob["box"]]
+            score = 1.0
         else:
             centres = _clump_centres(blob, depth, diameter, params)
+            score = CLUMP_SCORE
             bx0, by0, bx1, by1 = blob["box"]
             boxes = [
                 [
@@ -220,7 +226,7 @@ def _red_cells(cells_mask, depth, diameter, white_cells, params: Params) -> list
             ]
         for (cx, cy), box in zip(centres, boxes, strict=True):
             if not any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in white_cells):
-                found.append({"box": box, "type": "rbc", "score": 1.0})
+                found.append({"box": box, "type": "rbc", "score": score})
     return found
 
 
@@ -267,7 +273,7 @@ def _white_cells(stain, darkness, cells_mask, diameter, cut, params: Params) -> 
             box = [x0 - grow, y0 - grow, x1 + grow, y1 + grow]
             reach = _round_half_up(params.cytoplasm_reach * diameter)
             box = _union(box, _cell_extent(cyto_labels, obj, reach))
-            found.append({"box": box, "type": "wbc", "score": min(1.0, ratio / 0.3)})
+            found.append({"box": box, "type": "wbc", "score": min(1.0, ratio)})
     return found, base, dark
 
 

@@ -9,6 +9,7 @@ export const WORK_SIDE = 320;
 export const SCALE = 1024; // white-balanced channels: 1024 = background level
 export const MAX_PIXELS = 60000000;
 export const DEPTH_TO_DIAMETER = 6.0;
+export const CLUMP_SCORE = 0.5;
 export const MIN_DIAMETER = 24.0;
 export const TARGET_DIAMETER = 32.0;
 export const MAX_WORK_PIXELS = 1000000;
@@ -52,7 +53,9 @@ export function workingFactor(height, width) {
 
 // image: an ImageData or any {data, width, height} with RGBA (4) or RGB (3) bytes per pixel.
 // Returns [{box: [x0, y0, x1, y1], type: 'wbc'|'platelet'|'rbc', score}] in photo pixels
-// (x1, y1 exclusive), white cells first; [] when no cells can be found.
+// (x1, y1 exclusive), white cells first; [] when no cells can be found. Scores as in
+// finder.py: white cell = nucleus area / red-cell area (capped at 1), platelet = area / 2% of
+// a red cell's, red cell = 1 alone or CLUMP_SCORE when split out of a clump.
 export function findCells(image, params = DEFAULT_PARAMS) {
   const { width, height, channels } = checked(image);
   let factor = workingFactor(height, width);
@@ -382,11 +385,14 @@ function redCells(cellsMask, work, depth, diameter, whiteBoxes, params) {
     if (blob.area < params.rbcMinArea * area) continue;
     let centres;
     let boxes;
+    let score;
     if (blob.area <= params.rbcMaxArea * area) {
       centres = [[(blob.box[0] + blob.box[2]) / 2.0, (blob.box[1] + blob.box[3]) / 2.0]];
       boxes = [blob.box];
+      score = 1.0;
     } else {
       centres = clumpCentres(blob, depth, width, diameter, params);
+      score = CLUMP_SCORE;
       const [bx0, by0, bx1, by1] = blob.box;
       boxes = centres.map(([x, y]) => [
         Math.max(bx0, x - half),
@@ -397,7 +403,7 @@ function redCells(cellsMask, work, depth, diameter, whiteBoxes, params) {
     }
     for (let k = 0; k < centres.length; k++) {
       if (!insideAny(whiteBoxes, centres[k][0], centres[k][1])) {
-        found.push({ box: boxes[k], type: 'rbc', score: 1.0 });
+        found.push({ box: boxes[k], type: 'rbc', score });
       }
     }
   }
@@ -499,7 +505,7 @@ function whiteCells(stain, darkness, cellsMask, work, diameter, cut, params) {
       const grow = params.wbcGrow * diameter;
       const reach = roundHalfUp(params.cytoplasmReach * diameter);
       const box = union([x0 - grow, y0 - grow, x1 + grow, y1 + grow], cellExtent(cytoLabels, work, obj, reach));
-      found.push({ box, type: 'wbc', score: Math.min(1.0, ratio / 0.3) });
+      found.push({ box, type: 'wbc', score: Math.min(1.0, ratio) });
     }
   }
   return { found, base, dark };

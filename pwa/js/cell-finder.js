@@ -111,7 +111,9 @@ function checked(image) {
   }
   const channels = data.length / (width * height);
   if (channels !== 3 && channels !== 4) {
-    throw new FinderError(`expected 3 or 4 bytes per pixel, got ${data.length} bytes for ${width}x${height}`);
+    throw new FinderError(
+      `expected 3 or 4 bytes per pixel, got ${data.length} bytes for ${width}x${height}`,
+    );
   }
   if (width * height > MAX_PIXELS) {
     throw new FinderError(`image of ${width}x${height} pixels is larger than ${MAX_PIXELS} pixels`);
@@ -258,12 +260,17 @@ export function labelComponents(mask, width, height, eightConnected = true, valu
   const labels = new Int32Array(mask.length);
   const stack = new Int32Array(mask.length);
   let count = 0;
+  let top = 0;
+  const take = (q) => {
+    if (mask[q] === value && labels[q] === 0) {
+      labels[q] = count;
+      stack[top++] = q;
+    }
+  };
   for (let start = 0; start < mask.length; start++) {
     if (mask[start] !== value || labels[start] !== 0) continue;
     count += 1;
-    labels[start] = count;
-    let top = 0;
-    stack[top++] = start;
+    take(start);
     while (top > 0) {
       const p = stack[--top];
       const px = p % width;
@@ -271,16 +278,15 @@ export function labelComponents(mask, width, height, eightConnected = true, valu
       const right = px < width - 1;
       const up = p >= width;
       const down = p < mask.length - width;
-      let q;
-      if (left && mask[(q = p - 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
-      if (right && mask[(q = p + 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
-      if (up && mask[(q = p - width)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
-      if (down && mask[(q = p + width)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (left) take(p - 1);
+      if (right) take(p + 1);
+      if (up) take(p - width);
+      if (down) take(p + width);
       if (!eightConnected) continue;
-      if (up && left && mask[(q = p - width - 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
-      if (up && right && mask[(q = p - width + 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
-      if (down && left && mask[(q = p + width - 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
-      if (down && right && mask[(q = p + width + 1)] === value && labels[q] === 0) { labels[q] = count; stack[top++] = q; }
+      if (up && left) take(p - width - 1);
+      if (up && right) take(p - width + 1);
+      if (down && left) take(p + width - 1);
+      if (down && right) take(p + width + 1);
     }
   }
   return { labels, count };
@@ -414,7 +420,9 @@ function redCells(cellsMask, work, depth, diameter, whiteBoxes, params) {
 // closer than the spacing to a centre already taken.
 function clumpCentres(blob, depth, width, diameter, params) {
   const lowest = params.rbcCentreDepth * diameter;
-  const order = blob.pixels.filter((i) => depth[i] >= lowest).sort((a, b) => depth[b] - depth[a] || a - b);
+  const order = blob.pixels
+    .filter((i) => depth[i] >= lowest)
+    .sort((a, b) => depth[b] - depth[a] || a - b);
   const reach = params.rbcSpacing * diameter;
   const spacing = reach * reach;
   const centres = [];
@@ -457,7 +465,9 @@ function platelets(stain, cellsMask, work, base, dark, diameter, whiteBoxes, par
     const bx1 = Math.min(width, Math.ceil(box[2]));
     const by1 = Math.min(height, Math.ceil(box[3]));
     let covered = 0;
-    for (let y = by0; y < by1; y++) for (let x = bx0; x < bx1; x++) covered += cellsMask[y * width + x];
+    for (let y = by0; y < by1; y++) {
+      for (let x = bx0; x < bx1; x++) covered += cellsMask[y * width + x];
+    }
     if (covered / ((bx1 - bx0) * (by1 - by0)) > params.plateletMaxCover) continue;
     found.push({ box, type: 'platelet', score: Math.min(1.0, ratio / 0.02) });
   }
@@ -504,7 +514,8 @@ function whiteCells(stain, darkness, cellsMask, work, diameter, cut, params) {
     if (ratio >= (onEdge ? params.wbcEdgeMinArea : params.wbcMinArea)) {
       const grow = params.wbcGrow * diameter;
       const reach = roundHalfUp(params.cytoplasmReach * diameter);
-      const box = union([x0 - grow, y0 - grow, x1 + grow, y1 + grow], cellExtent(cytoLabels, work, obj, reach));
+      const grown = [x0 - grow, y0 - grow, x1 + grow, y1 + grow];
+      const box = union(grown, cellExtent(cytoLabels, work, obj, reach));
       found.push({ box, type: 'wbc', score: Math.min(1.0, ratio) });
     }
   }

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.cells.annotations import bccd_photos, match_counts, read_voc_boxes
+from backend.cells.annotations import bccd_photos, datasets_root, match_counts, read_voc_boxes
 from backend.cells.finder import FinderError, _finer_factor, find_cells
 from tests.finder_support import low_magnification_mosaics
 
@@ -216,3 +216,12 @@ def test_white_cells_found_in_large_low_magnification_photos():
     hits, found, annotated = total
     # Measured 0.906 / 0.906 on these 32 cells (0.934 / 0.929 on all 167 of 'all').
     assert hits / annotated >= 0.85 and hits / found >= 0.85, total
+
+
+def test_no_white_cell_in_real_photos_without_one():
+    # Single red cells on black (NIH malaria crops, another camera and stain): nothing to frame.
+    malaria = sorted((datasets_root() / "malaria" / "val").glob("*/*"))[::8]
+    assert len(malaria) >= 15
+    for path in malaria:
+        cells = find_cells(load(path))
+        assert not [c for c in cells if c["type"] == "wbc"], path.name

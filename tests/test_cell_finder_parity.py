@@ -60,12 +60,19 @@ def browser_results(tmp_path_factory):
     Image.open(bccd_photos("held-out")[0]).resize((6000, 4000)).save(big, quality=90)
     mosaic = folder / "low-magnification.png"  # lossless: the same pixels in both
     Image.fromarray(next(low_magnification_mosaics("held-out"))[0]).save(mosaic)
+    # A phone photo stored sideways with EXIF orientation 6: both must search it upright.
+    upright = Image.open(bccd_photos("held-out")[1]).convert("RGB")
+    sideways = folder / "sideways.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.transpose(Image.Transpose.ROTATE_90).save(sideways, quality=95, exif=exif.tobytes())
     photos = parity_photos()
-    with browser_finder([*photos, black, big, mosaic]) as find:
+    with browser_finder([*photos, black, big, mosaic, sideways]) as find:
         results = {photo: find(photo) for photo in photos}
         results["black"] = find(black)
         results["big"] = (big, find(big))
         results["low magnification"] = (mosaic, find(mosaic))
+        results["exif sideways"] = (sideways, find(sideways))
         results["tiny error"] = find.page.evaluate("window.errorForTinyImage()")
         yield results
 
@@ -90,11 +97,14 @@ def test_browser_finds_nothing_in_a_black_photo(browser_results):
     assert browser_results["black"]["cells"] == []
 
 
-@pytest.mark.parametrize("key", ["big", "low magnification"])
-def test_browser_searches_large_photos_like_python(browser_results, key):
-    # 6000x4000 (shrunk 19x) and a 1280x960 low-magnification photo (searched again at 2x).
-    big, result = browser_results[key]
-    python_cells = find_cells(load_photo(str(big)))
+@pytest.mark.parametrize("key", ["big", "low magnification", "exif sideways"])
+def test_browser_searches_other_photos_like_python(browser_results, key):
+    # 6000x4000 (shrunk 19x), a 1280x960 low-magnification photo (searched again at 2x) and
+    # a photo stored sideways whose EXIF orientation says how to show it.
+    path, result = browser_results[key]
+    rgb = load_photo(str(path))
+    assert (result["height"], result["width"]) == rgb.shape[:2]
+    python_cells = find_cells(rgb)
     assert any(c["type"] == "wbc" for c in python_cells)
     missing, extra = unmatched(python_cells, result["cells"])
     assert not missing and not extra, f"python-only {missing}, browser-only {extra}"

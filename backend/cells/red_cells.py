@@ -26,7 +26,7 @@ def red_cell_diameter(cells_mask: np.ndarray):
     return DEPTH_TO_DIAMETER * float(np.sort(inside)[(inside.size - 1) // 2]), depth
 
 
-def red_cells(cells_mask, depth, diameter, white_cells, params: Params) -> list[dict]:
+def red_cells(cells_mask, depth, diameter, white_boxes, params: Params) -> list[dict]:
     """Blobs of about one red cell's area, and clumps split at their deepest points."""
     area = math.pi * diameter * diameter / 4.0
     half = diameter / 2.0
@@ -54,7 +54,7 @@ def red_cells(cells_mask, depth, diameter, white_cells, params: Params) -> list[
                 for x, y in centres
             ]
         for (cx, cy), box in zip(centres, boxes, strict=True):
-            if not any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in white_cells):
+            if not any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in white_boxes):
                 found.append({"box": box, "type": "rbc", "score": score})
     return found
 

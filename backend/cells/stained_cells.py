@@ -8,7 +8,13 @@ from backend.cells.image_ops import components, dilate_square, label_components
 from backend.cells.params import Params
 
 
-def white_cells(stain, darkness, cells_mask, diameter, cut, params: Params) -> list[dict]:
+def white_cells(stain, darkness, cells_mask, diameter, cut, params: Params):
+    """White cells (boxes in working pixels), and the red cells' median stain and darkness.
+
+    Nucleus: bluer than the median cell pixel by `nucleus_margin` x the cells' median darkness.
+    Nucleus pixels within `group_radius` x D are one cell (lobes); its box joins the faintly
+    stained, dark-enough cytoplasm connected to it.
+    """
     cell_stain = stain[cells_mask]
     cell_dark = darkness[cells_mask]
     base = int(np.sort(cell_stain)[(cell_stain.size - 1) // 2])
@@ -37,7 +43,7 @@ def white_cells(stain, darkness, cells_mask, diameter, cut, params: Params) -> l
     return found, base, dark
 
 
-def platelets(stain, cells_mask, base, dark, diameter, white_cells, params: Params):
+def platelets(stain, cells_mask, base, dark, diameter, white_boxes, params: Params):
     """Small stained specks, away from white cells, mostly on background (not on a red cell)."""
     rbc_area = math.pi * diameter * diameter / 4.0
     grow = params.platelet_grow * diameter
@@ -51,7 +57,7 @@ def platelets(stain, cells_mask, base, dark, diameter, white_cells, params: Para
         if max(x1 - x0, y1 - y0) > params.platelet_max_side * diameter:
             continue
         cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-        if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in white_cells):
+        if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in white_boxes):
             continue
         half_w = max((x1 - x0) / 2.0 + grow, params.platelet_min_side * diameter / 2.0)
         half_h = max((y1 - y0) / 2.0 + grow, params.platelet_min_side * diameter / 2.0)

@@ -1,0 +1,125 @@
+// Pillow's resize (Image.resize with BILINEAR/BICUBIC/BOX, the antialiased "resample with
+// support" path of libImaging/Resample.c, 8-bit fixed point), ported exactly so that the phone
+// feeds the model the very pixels backend.classify feeds it: same label, same confidence.
+
+const PRECISION_BITS = 32 - 8 - 2;
+
+const FILTERS = {
+  box: { support: 0.5, f: (x) => (x > -0.5 && x <= 0.5 ? 1.0 : 0.0) },
+  bilinear: {
+    support: 1.0,
+    f: (x) => {
+      const a = Math.abs(x);
+      return a < 1.0 ? 1.0 - a : 0.0;
+    },
+  },
+  bicubic: {
+    support: 2.0,
+    f: (x) => {
+      const a = -0.5;
+      const v = Math.abs(x);
+      if (v < 1.0) return ((a + 2.0) * v - (a + 3.0)) * v * v + 1;
+      if (v < 2.0) return (((v - 5) * v + 8) * v - 4) * a;
+      return 0.0;
+    },
+  },
+};
+
+function precomputeCoeffs(inSize, outSize, filter) {
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1.0);
+  const support = filter.support * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const kk = new Int32Array(outSize * ksize);
+  const bounds = new Int32Array(outSize * 2);
+  const weights = new Float64Array(ksize);
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const ss = 1.0 / filterscale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    let ww = 0.0;
+    for (let x = 0; x < xmax; x++) {
+      weights[x] = filter.f((x + xmin - center + 0.5) * ss);
+      ww += weights[x];
+    }
+    for (let x = 0; x < xmax; x++) {
+      const w = ww !== 0.0 ? weights[x] / ww : weights[x];
+      // C's (int) cast truncates toward zero after the +-0.5 rounding offset.
+      kk[xx * ksize + x] = Math.trunc(w < 0 ? -0.5 + w * (1 << PRECISION_BITS) : 0.5 + w * (1 << PRECISION_BITS));
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = xmax;
+  }
+  return { ksize, kk, bounds };
+}
+
+function clip8(v) {
+  if (v >= 2 ** (PRECISION_BITS + 8)) return 255;
+  if (v <= 0) return 0;
+  return Math.floor(v / (1 << PRECISION_BITS));
+}
+
+// Resamples along one axis. `stride` and `step` describe how to walk the source: for the
+// horizontal pass a row is contiguous (step = channels), for the vertical pass a column is.
+function resampleAxis(src, srcW, srcH, outW, outH, coeffs, horizontal) {
+  const out = new Uint8ClampedArray(outW * outH * 3);
+  const { ksize, kk, bounds } = coeffs;
+  const half = 1 << (PRECISION_BITS - 1);
+  for (let y = 0; y < outH; y++) {
+    for (let x = 0; x < outW; x++) {
+      const i = horizontal ? x : y;
+      const min = bounds[i * 2];
+      const n = bounds[i * 2 + 1];
+      let r = half;
+      let g = half;
+      let b = half;
+      for (let k = 0; k < n; k++) {
+        const w = kk[i * ksize + k];
+        const p = horizontal ? (y * srcW + min + k) * 3 : ((min + k) * srcW + x) * 3;
+        r += src[p] * w;
+        g += src[p + 1] * w;
+        b += src[p + 2] * w;
+      }
+      const o = (y * outW + x) * 3;
+      out[o] = clip8(r);
+      out[o + 1] = clip8(g);
+      out[o + 2] = clip8(b);
+    }
+  }
+  return out;
+}
+
+/**
+ * Resize packed RGB uint8 pixels (width*height*3) like PIL's Image.resize((outW, outH), method).
+ * @returns {Uint8ClampedArray} packed RGB of outW*outH*3
+ */
+export function pilResize(rgb, width, height, outW, outH, method = "bilinear") {
+  const filter = FILTERS[method];
+  if (!filter) throw new Error(`unsupported resize method "${method}"`);
+  let pixels = rgb;
+  let w = width;
+  if (outW !== width) {
+    pixels = resampleAxis(pixels, w, height, outW, height, precomputeCoeffs(width, outW, filter), true);
+    w = outW;
+  }
+  if (outH !== height) {
+    pixels = resampleAxis(pixels, w, height, w, outH, precomputeCoeffs(height, outH, filter), false);
+  }
+  return pixels;
+}
+
+/** RGBA (canvas ImageData) -> packed RGB, dropping alpha as PIL's convert("RGB") does. */
+export function rgbaToRgb(rgba, crop, fullWidth) {
+  const out = new Uint8ClampedArray(crop.w * crop.h * 3);
+  for (let y = 0; y < crop.h; y++) {
+    for (let x = 0; x < crop.w; x++) {
+      const s = ((crop.y + y) * fullWidth + crop.x + x) * 4;
+      const o = (y * crop.w + x) * 3;
+      out[o] = rgba[s];
+      out[o + 1] = rgba[s + 1];
+      out[o + 2] = rgba[s + 2];
+    }
+  }
+  return out;
+}

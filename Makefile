@@ -14,7 +14,7 @@ export HEMATOVISION_WEIGHTS ?= $(abspath ../shared/weights)
 export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup python-deps system-deps run test lint format
+.PHONY: setup python-deps system-deps run test lint format db-upgrade
 
 setup: python-deps
 
@@ -42,3 +42,14 @@ format: python-deps
 test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Schema first, then the first admin, then the committed model releases; all three are idempotent.
+db-upgrade: setup
+	mkdir -p instance
+	$(BIN)/flask db upgrade
+
+run: db-upgrade
+	$(BIN)/flask users ensure-admin
+	$(BIN)/flask models publish-all tflite_models
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - \
+		--forwarded-allow-ips 127.0.0.1 "backend:create_app()"

@@ -1,0 +1,79 @@
+"""Hematovision backend: the extension singletons and the application factory."""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_jwt_extended import JWTManager
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend.config import INSTANCE_DIR, REPO_ROOT, Config
+
+db = SQLAlchemy()
+migrate = Migrate(directory=str(REPO_ROOT / "migrations"))
+login = LoginManager()
+login.login_view = "dashboard.login"  # the dashboard blueprint (issue 5) provides it
+jwt = JWTManager()
+csrf = CSRFProtect()
+
+
+def create_app(config_class: type = Config) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(config_class)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _init_extensions(app)
+    _register_blueprints(app)
+    if app.config["PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from backend import models  # noqa: F401  (registers the tables)
+    from backend.auth import tokens  # noqa: F401  (registers the JWT callbacks)
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    login.init_app(app)
+    jwt.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        _tune_sqlite(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """WAL lets readers proceed during a write; foreign keys are off by default in SQLite."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        cursor = dbapi_conn.cursor()
+        if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from backend.audit import bp as audit_bp
+    from backend.auth import bp as auth_bp
+    from backend.errors import register_error_handlers
+    from backend.model_delivery import bp as models_bp
+    from backend.model_delivery.cli import models_cli
+    from backend.sync import bp as sync_bp
+    from backend.users import bp as users_bp
+    from backend.users.cli import users_cli
+
+    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp):
+        app.register_blueprint(bp)
+        csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
+    app.cli.add_command(users_cli)
+    app.cli.add_command(models_cli)
+    register_error_handlers(app)

@@ -1,0 +1,92 @@
+"""Checking that an uploaded release is a real TFLite model that matches its model.json."""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from backend.errors import ApiError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,49}$")
+TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier at bytes 4..8 of every .tflite
+
+
+@dataclass(frozen=True)
+class Release:
+    meta: dict[str, Any]
+    meta_bytes: bytes
+    model_bytes: bytes
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def version(self) -> str:
+        return self.meta["version"]
+
+    @property
+    def sha256(self) -> str:
+        return self.meta["sha256"]
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, "invalid_model", message)
+
+
+def check_release(meta_bytes: bytes, model_bytes: bytes) -> Release:
+    meta = _parse_meta(meta_bytes)
+    if model_bytes[4:8] != TFLITE_IDENTIFIER:
+        raise invalid("The model file is not a TFLite flatbuffer (no TFL3 identifier).")
+    digest = hashlib.sha256(model_bytes).hexdigest()
+    if digest != meta["sha256"].lower():
+        raise invalid(f"model.json sha256 {meta['sha256']} does not match the file ({digest}).")
+    if "size_bytes" in meta and meta["size_bytes"] != len(model_bytes):
+        raise invalid(
+            f"model.json size_bytes {meta['size_bytes']} != file size {len(model_bytes)}."
+        )
+    _check_loads(model_bytes, len(meta["labels"]))
+    return Release(dict(meta, sha256=digest), meta_bytes, model_bytes)
+
+
+def _parse_meta(meta_bytes: bytes) -> dict[str, Any]:
+    try:
+        meta = json.loads(meta_bytes)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise invalid(f"model.json is not valid JSON: {e}") from None
+    if not isinstance(meta, dict):
+        raise invalid("model.json must be a JSON object.")
+    for key, pattern in (("name", NAME_PATTERN), ("version", VERSION_PATTERN)):
+        if not isinstance(meta.get(key), str) or not pattern.match(meta[key]):
+            raise invalid(f"model.json '{key}' is missing or has characters not allowed.")
+    labels = meta.get("labels")
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(x, str) and x for x in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise invalid("model.json 'labels' must be a non-empty list of distinct strings.")
+    if not isinstance(meta.get("sha256"), str) or not re.fullmatch(
+        r"[0-9a-fA-F]{64}", meta["sha256"]
+    ):
+        raise invalid("model.json 'sha256' must be the file's SHA-256 in hex.")
+    return meta
+
+
+def _check_loads(model_bytes: bytes, n_labels: int) -> None:
+    """Loads the model in the TFLite runtime: a corrupt file or a label count that does not
+    match the output tensor is refused here, not on the phones."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_content=model_bytes)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        raise invalid(f"The TFLite runtime cannot load the model: {e}") from None
+    outputs = interpreter.get_output_details()
+    width = int(outputs[0]["shape"][-1]) if outputs else 0
+    if width != n_labels:
+        raise invalid(f"The model outputs {width} classes but model.json lists {n_labels} labels.")

@@ -1,0 +1,82 @@
+"""Idempotent storage of a batch of synced predictions.
+
+Each record is inserted with ON CONFLICT DO NOTHING on its uuid and the database reports which
+rows it really inserted; every other valid record is compared with the stored one by content
+hash. So a re-sent record is a `duplicate`, a different record under a known id is a `conflict`
+(the first one stays), and two clients racing on the same ids cannot both create one."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend import db
+from backend.models import Prediction, User
+from backend.models.types import utcnow
+from backend.sync.validation import CleanRecord, RecordError, clean_record
+
+
+def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    first: dict[str, CleanRecord] = {}
+    cleaned: list[CleanRecord | None] = []
+    for raw in raw_records:
+        try:
+            record = clean_record(raw)
+        except RecordError as e:
+            cleaned.append(None)
+            results.append({"id": _raw_id(raw), "status": "invalid", "error": str(e)})
+            continue
+        cleaned.append(record)
+        results.append({"id": record.id, "status": None})
+        first.setdefault(record.id, record)
+    created = _insert_new(list(first.values()), user)
+    stored = _stored(list(first))
+    for result, record in zip(results, cleaned, strict=True):
+        if record is not None:
+            _settle(result, record, created, stored[record.id], user)
+    return results
+
+
+def _settle(result: dict, record: CleanRecord, created: set, stored: Prediction, user) -> None:
+    if record.id in created:
+        created.discard(record.id)  # a second copy in the same batch is a duplicate
+        result["status"] = "created"
+    elif stored.synced_by_id != user.id:
+        result["status"] = "conflict"
+        result["error"] = "this id was already synced by another account"
+    elif stored.content_hash == record.content_hash:
+        result["status"] = "duplicate"
+    else:
+        result["status"] = "conflict"
+        result["error"] = "this id was already synced with different content; the first is kept"
+
+
+def _raw_id(raw: Any) -> str | None:
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return value[:64] if isinstance(value, str) else None
+
+
+def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
+    if not records:
+        return set()
+    now = utcnow()
+    rows = [
+        dict(r.fields, id=r.id, content_hash=r.content_hash, synced_by_id=user.id, synced_at=now)
+        for r in records
+    ]
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Prediction)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Prediction.id)
+    )
+    return set(db.session.scalars(statement))
+
+
+def _stored(ids: list[str]) -> dict[str, Prediction]:
+    if not ids:
+        return {}
+    query = sa.select(Prediction).where(Prediction.id.in_(ids))
+    return {p.id: p for p in db.session.scalars(query)}

@@ -14,9 +14,24 @@ export HEMATOVISION_WEIGHTS ?= $(abspath ../shared/weights)
 export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup python-deps system-deps run test lint format db-upgrade
+.PHONY: setup python-deps system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade
 
-setup: python-deps
+setup: python-deps pwa-build
+
+# The PWA's npm packages (LiteRT.js, esbuild) and pwa/vendor/: the bundled inference worker and
+# service worker (a new app version whenever a shell file changes) and the precompressed WASM.
+pwa-deps: pwa/node_modules/.package-lock.json
+
+pwa/node_modules/.package-lock.json: pwa/package.json pwa/package-lock.json
+	cd pwa && npm ci --no-audit --no-fund
+
+pwa-build: pwa-deps
+	cd pwa && npm run --silent build
+
+# In headless Chromium: LiteRT.js per-image latency vs ai-edge-litert on the same images, cold
+# offline start to first result, bytes of the first visit. Prints the figures (not a test).
+bench-pwa: setup system-deps
+	$(BIN)/python -m tests.bench_pwa
 
 python-deps: $(BIN)/.deps-installed
 

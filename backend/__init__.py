@@ -74,6 +74,9 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
+    from backend.app_shell import bp as app_shell_bp
+
+    app.register_blueprint(app_shell_bp)  # the PWA at / (GET only, nothing to protect by CSRF)
     app.cli.add_command(users_cli)
     app.cli.add_command(models_cli)
     register_error_handlers(app)

@@ -4,7 +4,7 @@
 // them as-is. Run by `npm run build` (the Makefile's `setup` does it after `npm ci`).
 import { build } from "esbuild";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 
@@ -15,7 +15,18 @@ const wasmSrc = join(here, "node_modules/@litertjs/core/wasm");
 // without relaxed SIMD (Safari). No threaded build: the app is not cross-origin isolated.
 const WASM_BUILDS = ["litert_wasm_internal", "litert_wasm_compat_internal"];
 
-rmSync(vendor, { recursive: true, force: true });
+function compress(path) {
+  const data = readFileSync(path);
+  writeFileSync(path + ".gz", gzipSync(data, { level: 9 }));
+  const params = { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length };
+  writeFileSync(path + ".br", brotliCompressSync(data, { params }));
+}
+
+// The WASM files are kept between builds (compressing 2 x 9 MB with brotli 11 takes a minute);
+// they are recopied when the installed LiteRT.js differs.
+for (const entry of existsSync(vendor) ? readdirSync(vendor) : []) {
+  if (entry !== "wasm") rmSync(join(vendor, entry), { recursive: true, force: true });
+}
 mkdirSync(join(vendor, "wasm"), { recursive: true });
 
 await build({
@@ -68,25 +79,19 @@ await build({
 });
 writeFileSync(join(vendor, "version.json"), JSON.stringify({ appVersion, runtimeVersion, shellFiles }, null, 1));
 
+function sameFile(a, b) {
+  return existsSync(b) && existsSync(b + ".br") && readFileSync(a).equals(readFileSync(b));
+}
 for (const name of WASM_BUILDS) {
   for (const ext of [".js", ".wasm"]) {
-    copyFileSync(join(wasmSrc, name + ext), join(vendor, "wasm", name + ext));
-  }
-}
-
-function compressTree(dir) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) compressTree(path);
-    else if (/\.(js|wasm)$/.test(entry.name)) {
-      const data = readFileSync(path);
-      writeFileSync(path + ".gz", gzipSync(data, { level: 9 }));
-      writeFileSync(
-        path + ".br",
-        brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
-      );
+    const from = join(wasmSrc, name + ext);
+    const to = join(vendor, "wasm", name + ext);
+    if (!sameFile(from, to)) {
+      copyFileSync(from, to);
+      compress(to);
     }
   }
 }
-compressTree(vendor);
+
+for (const file of ["inference-worker.js", "sw.js"]) compress(join(vendor, file));
 console.log(`pwa/vendor built: app ${appVersion}, LiteRT.js ${runtimeVersion}`);

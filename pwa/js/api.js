@@ -94,7 +94,8 @@ async function refreshAccess(auth) {
 /** An authenticated request; refreshes the access token once on 401. Returns the Response. */
 export async function authFetch(path, options = {}) {
   let auth = await getAuth();
-  if (!auth || !auth.refresh) throw new ApiError(401, "not_logged_in", "Log in to sync and to download models.");
+  if (auth && auth.expired) throw new ApiError(401, "login_expired", "Your login has expired. Log in again to sync.");
+  if (!auth || !auth.refresh) throw new ApiError(401, "not_logged_in", "Log in (Account) to sync your results.");
   let response = await send(path, { ...options, token: auth.access });
   if (response.status === 401) {
     auth = await refreshAccess(auth);

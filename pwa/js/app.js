@@ -97,9 +97,18 @@ class App {
   listen() {
     window.addEventListener("online", () => this.afterConnect());
     window.addEventListener("offline", () => this.render());
+    // navigator.onLine can say "online" on a network without the server: retry now and then.
+    setInterval(() => {
+      const pending = this.state.records.some((r) => r.syncState === "pending");
+      if (pending && navigator.onLine && document.visibilityState === "visible" && this.state.auth) {
+        this.sync();
+      }
+    }, 60_000);
     if (navigator.serviceWorker) {
       navigator.serviceWorker.addEventListener("message", async (event) => {
-        if (event.data && event.data.type === "synced") await this.reloadState();
+        if (!event.data) return;
+        if (event.data.type === "synced") await this.reloadState();
+        if (event.data.type === "sync-failed") this.notice.error(`Sync failed: ${event.data.message} Your results are kept on this phone.`);
       });
     }
   }
@@ -160,9 +169,10 @@ class App {
   }
 
   async afterConnect() {
-    if (!navigator.onLine || !(this.state.auth && this.state.auth.refresh)) return this.render();
+    if (!navigator.onLine) return this.render();
     await this.guard(this.updateModels)();
-    await this.guard(this.sync)();
+    if (this.state.auth && this.state.auth.refresh) await this.guard(this.sync)();
+    else this.render();
   }
 
   async login(username, password) {
@@ -274,11 +284,13 @@ class App {
     this.render();
   }
 
-  requestSync() {
-    if (this.registration && this.registration.sync) {
-      this.registration.sync.register("hv-outbox").catch(() => {});
+  /** Syncs now when online; otherwise (or when that fails) leaves it to Background Sync,
+   * where the browser has it, and to the next `online` event or app start. */
+  async requestSync() {
+    const ok = navigator.onLine && (await this.sync());
+    if (!ok && this.registration && this.registration.sync) {
+      await this.registration.sync.register("hv-outbox").catch(() => {});
     }
-    if (navigator.onLine) this.guard(this.sync)();
   }
 
   /** Replays the outbox once at a time; failures keep every record pending. */
@@ -290,6 +302,7 @@ class App {
         const summary = await replayOutbox();
         if (verbose) this.notice.info(`Synced ${summary.synced} result(s).`);
         if (summary.failed) this.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`);
+        return true;
       } catch (error) {
         if (error instanceof OfflineError) {
           if (verbose) this.notice.error(error.message);
@@ -299,6 +312,7 @@ class App {
         } else {
           this.notice.error(`Sync failed: ${error.message} Your results are kept on this phone and sent later.`);
         }
+        return false;
       } finally {
         this.syncing = null;
         await this.reloadState();
@@ -345,4 +359,5 @@ class App {
 
 const app = new App();
 window.hematovision = app; // for the browser tests and the console
+app.db = db;
 app.start().catch((error) => app.notice.error(`The app could not start: ${error.message}`));

@@ -2,7 +2,7 @@
 // version is downloaded, checked against its sha256, put in the "hv-models" cache (which app
 // updates never clear) and only then made current, so a half download never replaces a working
 // model. The model list and each model.json live in IndexedDB.
-import { ApiError, authFetch, authJson, getAuth, parseError } from "./api.js";
+import { ApiError, OfflineError, parseError } from "./api.js";
 import { StorageFullError, getSetting, setSetting } from "./db.js";
 
 export const MODEL_CACHE = "hv-models";
@@ -23,8 +23,14 @@ function metaUrlOf(entry) {
   return entry.meta_url || entry.model_json_url || entry.url.replace(/[^/]+$/, "model.json");
 }
 
+// Models are public on the server (their URLs carry the version, cached for a year).
 async function download(url) {
-  const response = (await getAuth()) ? await authFetch(url) : await fetch(url);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch {
+    throw new OfflineError();
+  }
   if (!response.ok) throw await parseError(response);
   return response;
 }
@@ -50,7 +56,7 @@ export class ModelStore {
 
   /** Downloads what is new on the server. Returns [{name, version, previous}] of updated models. */
   async update() {
-    const listing = await authJson("/api/models");
+    const listing = await (await download("/api/models")).json();
     const released = Array.isArray(listing) ? listing : listing.models;
     const models = await this.installed();
     const updated = [];

@@ -20,6 +20,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 DATASETS = Path(os.environ.get("HEMATOVISION_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
 MODELS_ROOT = Path(os.environ.get("HEMATOVISION_PWA_MODELS", REPO_ROOT / "tflite_models"))
 PASSWORD = "pwa test password 42"
+ACCOUNTS = {"tech": "technician", "viewer": "viewer", "admin": "admin"}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -92,7 +93,7 @@ class LiveServer:
             db.create_all()
             from backend.users.accounts import create_user
 
-            for username, role in (("tech", "technician"), ("viewer", "viewer"), ("admin", "admin")):
+            for username, role in ACCOUNTS.items():
                 create_user(username, PASSWORD, role)
             db.session.commit()
         for folder in models.values():
@@ -115,7 +116,8 @@ class LiveServer:
         meta = json.loads((folder / "model.json").read_text())
         meta.update(meta_changes or {})
         with self.app.app_context():
-            release = check_release(json.dumps(meta).encode(), (folder / "model.tflite").read_bytes())
+            model_bytes = (folder / "model.tflite").read_bytes()
+            release = check_release(json.dumps(meta).encode(), model_bytes)
             version, _ = store.publish(release, None)
             store.activate(version)
             db.session.commit()
@@ -209,14 +211,12 @@ def log_in(page, username: str = "tech", password: str = PASSWORD) -> None:
 
 
 def wait_for_models(page, count: int) -> None:
-    page.wait_for_function(
-        f"Number(document.body.dataset.models || 0) >= {count}", timeout=60_000
-    )
+    page.wait_for_function(f"Number(document.body.dataset.models || 0) >= {count}", timeout=60_000)
 
 
 def wait_until_offline_ready(page) -> None:
     """The service worker controls the page and its caches hold the shell and the runtime."""
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=30_000)
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
     page.evaluate("navigator.serviceWorker.ready")
 
 
@@ -242,7 +242,9 @@ def classify_files(page, files: list[Path]) -> list[dict]:
         page.wait_for_function("!document.querySelector('#classify-btn').disabled", timeout=30_000)
         page.click("#classify-btn")
         page.wait_for_function(
-            "([p]) => (document.body.dataset.lastResult || '') !== p", arg=[previous], timeout=30_000
+            "([p]) => (document.body.dataset.lastResult || '') !== p",
+            arg=[previous],
+            timeout=30_000,
         )
         record_id = page.evaluate("document.body.dataset.lastResult")
         results.append(record(page, record_id))

@@ -104,7 +104,8 @@ def test_rejected_sync_keeps_results_and_says_why(page, server):
         """async () => {
             const auth = await window.hematovision.db.getSetting('auth');
             for (const token of [auth.access, auth.refresh]) {
-                await fetch('/api/auth/logout', {method: 'POST', headers: {Authorization: 'Bearer ' + token}});
+                const headers = {Authorization: 'Bearer ' + token};
+                await fetch('/api/auth/logout', {method: 'POST', headers});
             }
         }"""
     )

@@ -171,14 +171,15 @@ class LiveServer:
             return [p.to_dict() for p in db.session.scalars(query)]
 
 
-def launch(playwright, profile: Path, viewport=PHONE, **options):
-    """A persistent Chromium context with a fresh profile (service workers, IndexedDB, caches)."""
+def launch(playwright, profile: Path, viewport=PHONE, extra_args=(), **options):
+    """A persistent Chromium context with a fresh profile (service workers, IndexedDB, caches).
+    `extra_args`: e.g. ["--use-fake-device-for-media-stream"] for a synthetic camera."""
     if profile.exists():
         shutil.rmtree(profile)
     return playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
+        args=CHROMIUM_ARGS + list(extra_args),
         headless=True,
         viewport=viewport,
         service_workers="allow",
@@ -190,7 +191,7 @@ def launch(playwright, profile: Path, viewport=PHONE, **options):
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path))  # the viewport, as a person sees it
     return path
 
 

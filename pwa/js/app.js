@@ -170,7 +170,12 @@ class App {
 
   async afterConnect() {
     if (!navigator.onLine) return this.render();
-    await this.guard(this.updateModels)();
+    try {
+      await this.updateModels();
+    } catch (error) {
+      // At start without a server the app simply works offline; other failures are told.
+      if (!(error instanceof OfflineError)) this.notice.error(error.message);
+    }
     if (this.state.auth && this.state.auth.refresh) await this.guard(this.sync)();
     else this.render();
   }
@@ -260,6 +265,7 @@ class App {
         syncError: null,
       };
       this.result.show(record, model.labels);
+      $("result").scrollIntoView({ block: "nearest" });
       try {
         await db.put("predictions", record);
       } catch (error) {

@@ -58,12 +58,14 @@ export class CapturePanel {
         audio: false,
       });
     } catch (error) {
-      const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
-      this.onError(
-        denied
-          ? "Camera access was denied. Allow the camera for this site in the browser settings, or use “Pick images”."
-          : `The camera could not be opened (${error.name || error}). Use “Pick images” instead.`,
-      );
+      const name = error && error.name;
+      if (name === "NotAllowedError" || name === "SecurityError") {
+        this.onError("Camera access was denied. Allow the camera for this site in the browser settings, or use “Pick images”.");
+      } else if (name === "NotFoundError" || name === "OverconstrainedError") {
+        this.onError("No camera was found on this device. Use “Pick images” instead.");
+      } else {
+        this.onError(`The camera could not be opened (${name || error}). Close other apps using it, or use “Pick images”.`);
+      }
       return;
     }
     this.video.srcObject = this.stream;

@@ -51,7 +51,21 @@ async function run(storeName, mode, work) {
     const tx = db.transaction(storeName, mode);
     const store = tx.objectStore(storeName);
     let result;
-    Promise.resolve(work(store)).then((value) => (result = value), reject);
+    const fail = (error) => {
+      reject(wrapError(error));
+      try {
+        tx.abort();
+      } catch {
+        // already finished
+      }
+    };
+    let pending;
+    try {
+      pending = Promise.resolve(work(store));
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then((value) => (result = value), fail);
     tx.oncomplete = () => resolve(result);
     tx.onerror = () => reject(wrapError(tx.error));
     tx.onabort = () => reject(wrapError(tx.error || new Error("storage transaction aborted")));

@@ -53,7 +53,7 @@ export class ResultCard {
     );
     this.q("#result-model").textContent = `Model: ${record.model_name} ${record.model_version}`;
     const select = this.q("#result-correct");
-    const none = new Option("— the model's label is right —", "");
+    const none = new Option("(as the model says)", "");
     select.replaceChildren(none, ...labels.map((l) => new Option(l, l)));
     select.value = record.corrected_label || "";
     this.showSync(record);

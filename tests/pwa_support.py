@@ -81,6 +81,7 @@ class LiveServer:
             MODEL_STORE = str(tmp / "models")
             UPLOAD_FOLDER = str(tmp / "uploads")
 
+        tmp.mkdir(parents=True, exist_ok=True)
         self.app = create_app(Config)
         self.tmp = tmp
         self.port = 0
@@ -98,7 +99,8 @@ class LiveServer:
             db.session.commit()
         for folder in models.values():
             self.publish(folder)
-        self.app.wsgi_app = self._holding(self.app.wsgi_app)
+        self.bytes_sent = 0
+        self.app.wsgi_app = self._counting(self._holding(self.app.wsgi_app))
 
     @property
     def url(self) -> str:
@@ -121,6 +123,16 @@ class LiveServer:
             version, _ = store.publish(release, None)
             store.activate(version)
             db.session.commit()
+
+    def _counting(self, wsgi_app):
+        """Counts the bytes of every response body (as sent: compressed where it was)."""
+
+        def app(environ, start_response):
+            for chunk in wsgi_app(environ, start_response):
+                self.bytes_sent += len(chunk)
+                yield chunk
+
+        return app
 
     def _holding(self, wsgi_app):
         """Test hooks on POST /api/sync/predictions, both applied after the server committed:
@@ -171,10 +183,11 @@ class LiveServer:
             return [p.to_dict() for p in db.session.scalars(query)]
 
 
-def launch(playwright, profile: Path, viewport=PHONE, extra_args=(), **options):
-    """A persistent Chromium context with a fresh profile (service workers, IndexedDB, caches).
+def launch(playwright, profile: Path, viewport=PHONE, extra_args=(), fresh=True, **options):
+    """A persistent Chromium context with a fresh profile (service workers, IndexedDB, caches);
+    fresh=False reopens an existing profile (a cold start of an installed app).
     `extra_args`: e.g. ["--use-fake-device-for-media-stream"] for a synthetic camera."""
-    if profile.exists():
+    if fresh and profile.exists():
         shutil.rmtree(profile)
     return playwright.chromium.launch_persistent_context(
         str(profile),

@@ -33,10 +33,10 @@ function describeOutputs(compiled, meta) {
     const shapes = details.map((d) => `[${[...d.shape]}]`).join(", ");
     throw new Error(`model outputs ${shapes} do not fit ${meta.labels.length} labels`);
   }
+  // model.json "outputs": [{name, position, shape, dtype, quantization: {scale, zero_point}}];
+  // matched by shape, as backend.classify tells the outputs apart.
   const quantOf = (detail) => {
-    const entry = (meta.outputs || []).find(
-      (o) => o.index === detail.index || (o.shape && sameShape(o.shape, [...detail.shape])),
-    );
+    const entry = (meta.outputs || []).find((o) => o.shape && sameShape(o.shape, [...detail.shape]));
     return entry ? entry.quantization : null;
   };
   return {

@@ -1,0 +1,194 @@
+"""`make bench-pwa`: the PWA in headless Chromium against the reference runtime, same run.
+
+1. Per-image inference time (p50, p95) of each released model in LiteRT.js (the app's worker,
+   one thread) against ai-edge-litert (num_threads=1) on the same test images; the ratio is the
+   figure (goal <= 2x). Both pure model time and the whole per-image path (decode, resize, run)
+   are printed.
+2. Cold offline start to first result: the installed app, browser restarted with the server
+   stopped and the network off, until the first image is classified and saved.
+3. Bytes the app downloads on its first visit with the WBC model (shell, runtime, model; as
+   sent, compressed where the server compresses; goal <= 6 MB).
+
+Not a test: it prints figures. Run: make bench-pwa  (or .venv/bin/python -m tests.bench_pwa)."""
+
+import argparse
+import base64
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests import pwa_support as pwa
+
+WARMUP = 3
+
+
+def pct(values, q):
+    return float(np.percentile(np.asarray(values), q))
+
+
+def reference_times(folder: Path, images: list[Path]) -> dict:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from backend.classify import Classifier, load_image
+
+    classifier = Classifier(folder, num_threads=1)
+    invoke, total = [], []
+    interpreter: Interpreter = classifier.interpreter
+    for image in images:
+        started = time.perf_counter()
+        rgb = load_image(str(image), classifier.size)
+        data = classifier._quantize(rgb)
+        interpreter.set_tensor(classifier.input["index"], data)
+        t0 = time.perf_counter()
+        interpreter.invoke()
+        invoke.append((time.perf_counter() - t0) * 1000)
+        classifier.classify_array(rgb)
+        total.append((time.perf_counter() - started) * 1000)
+    return {"invoke": invoke[WARMUP:], "total": total[WARMUP:]}
+
+
+BROWSER_RUN = """async ([name, images]) => {
+    const app = window.hematovision;
+    const model = app.state.models[name];
+    await app.inference.load(model, await app.store.bytes(model));
+    const invoke = [], total = [];
+    for (const b64 of images) {
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        const started = performance.now();
+        const out = await app.inference.classify(model, new Blob([bytes]), null);
+        total.push(performance.now() - started);
+        invoke.push(out.inferenceMs);
+    }
+    return {invoke, total};
+}"""
+
+
+def browser_times(page, name: str, images: list[Path]) -> dict:
+    encoded = [base64.b64encode(p.read_bytes()).decode() for p in images]
+    times = page.evaluate(BROWSER_RUN, [name, encoded])
+    return {k: v[WARMUP:] for k, v in times.items()}
+
+
+def line(label, browser, reference):
+    b50, b95 = pct(browser, 50), pct(browser, 95)
+    r50, r95 = pct(reference, 50), pct(reference, 95)
+    return (
+        f"  {label:<28} LiteRT.js p50 {b50:6.2f} ms  p95 {b95:6.2f} ms | "
+        f"ai-edge-litert p50 {r50:6.2f} ms  p95 {r95:6.2f} ms | ratio p50 {b50 / r50:4.2f}x"
+    )
+
+
+def first_visit_bytes(p, models, tmp: Path) -> tuple[int, dict]:
+    server = pwa.LiveServer(tmp / "visit", {"wbc-differential": models["wbc-differential"]})
+    server.start()
+    try:
+        context = pwa.launch(p, tmp / "visit-profile")
+        page = context.new_page()
+        pwa.open_app(page, server.url)
+        pwa.log_in(page)
+        pwa.wait_for_models(page, 1)
+        pwa.wait_until_offline_ready(page)
+        page.wait_for_timeout(1000)  # let the service worker finish precaching
+        sent = server.bytes_sent
+        model_bytes = (models["wbc-differential"] / "model.tflite").stat().st_size
+        context.close()
+    finally:
+        server.stop()
+    return sent, {"model": model_bytes}
+
+
+def cold_offline_start(p, models, tmp: Path, image: Path, runs: int) -> list[dict]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    server = pwa.LiveServer(tmp, {"wbc-differential": models["wbc-differential"]}).start()
+    profile = tmp / "cold-profile"
+    context = pwa.launch(p, profile)
+    page = context.new_page()
+    pwa.open_app(page, server.url)
+    pwa.log_in(page)
+    pwa.wait_for_models(page, 1)
+    pwa.wait_until_offline_ready(page)
+    url = server.url
+    context.close()
+    server.stop()
+    results = []
+    for _ in range(runs):
+        context = pwa.launch(p, profile, fresh=False, offline=True)
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_function("document.body.dataset.ready === 'true'", timeout=60_000)
+        ready = page.evaluate("performance.now()")
+        page.set_input_files("#file-input", str(image))
+        page.wait_for_function("!document.querySelector('#classify-btn').disabled")
+        page.click("#classify-btn")
+        page.wait_for_function("document.body.dataset.lastResult", timeout=60_000)
+        first = page.evaluate("performance.now()")
+        results.append({"ready_ms": ready, "first_result_ms": first})
+        context.close()
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench_pwa", description=__doc__)
+    parser.add_argument("--images", type=int, default=50, help="test images per model")
+    parser.add_argument("--cold-runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    models = pwa.released_models()
+    if "wbc-differential" not in models:
+        raise SystemExit(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
+    pwa.ensure_pwa_built()
+    datasets = {"wbc-differential": "pbc", "malaria-screen": "malaria"}
+    print(f"models: {', '.join(f'{n} {f.name}' for n, f in sorted(models.items()))}")
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        tmp = Path(tmp)
+        server = pwa.LiveServer(tmp / "speed", models).start()
+        context = pwa.launch(p, tmp / "speed-profile", viewport=pwa.DESKTOP)
+        page = context.new_page()
+        pwa.open_app(page, server.url)
+        pwa.log_in(page)
+        pwa.wait_for_models(page, len(models))
+        print(
+            "\n1. per-image time, one thread, same images, same run (first "
+            f"{WARMUP} dropped as warm-up)"
+        )
+        for name, folder in sorted(models.items()):
+            dataset = datasets.get(name)
+            if dataset is None:
+                continue
+            per_class = max(
+                1,
+                (args.images + WARMUP) // len(list((pwa.DATASETS / dataset / "test").iterdir()))
+                + 1,
+            )
+            images = pwa.dataset_images(dataset, per_class)[: args.images + WARMUP]
+            browser = browser_times(page, name, images)
+            reference = reference_times(folder, images)
+            print(f" {name} {folder.name} ({len(images) - WARMUP} images of {dataset}/test)")
+            print(line("model run (invoke)", browser["invoke"], reference["invoke"]))
+            print(line("decode+resize+run+rule", browser["total"], reference["total"]))
+        context.close()
+        server.stop()
+
+        print("\n2. cold offline start (browser restarted, server stopped, network off)")
+        image = pwa.dataset_images("pbc", 1)[0]
+        cold = cold_offline_start(p, models, tmp / "cold", image, args.cold_runs)
+        for key in ("ready_ms", "first_result_ms"):
+            values = [c[key] for c in cold]
+            runs = [round(v) for v in values]
+            print(f"  {key:<16} median {statistics.median(values):7.0f} ms  runs {runs}")
+
+        print("\n3. first visit with the WBC model (server-side count of response bytes)")
+        sent, parts = first_visit_bytes(p, models, tmp)
+        print(
+            f"  total {sent / 1e6:.2f} MB (goal <= 6 MB; ratio to goal {sent / 6e6:.2f}); "
+            f"of which the model file {parts['model'] / 1e6:.2f} MB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

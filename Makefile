@@ -14,7 +14,7 @@ export HEMATOVISION_WEIGHTS ?= $(abspath ../shared/weights)
 export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup python-deps system-deps run test lint format db-upgrade
+.PHONY: setup python-deps system-deps run test lint format bench-model models db-upgrade bench-backend
 
 setup: python-deps
 
@@ -53,3 +53,20 @@ run: db-upgrade
 	$(BIN)/flask models publish-all tflite_models
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - \
 		--forwarded-allow-ips 127.0.0.1 "backend:create_app()"
+
+# The two released models, retrained from ../shared/datasets (about 25-35 min together on 2 cores).
+# Change the version folder to release a new version; a release folder is never overwritten in git.
+WBC_VERSION ?= 1.0.0
+MALARIA_VERSION ?= 1.0.0
+models: python-deps
+	$(BIN)/python -m training.train --data pbc --out tflite_models/wbc-differential/$(WBC_VERSION) \
+		--ood malaria --image-size 160 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 8 \
+		--fine-tune-from block_6_expand
+	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
+		--ood pbc --image-size 160 --alpha 0.5 --head-epochs 3 --fine-tune-epochs 12 \
+		--fine-tune-from block_6_expand
+
+# Accuracy, macro-F1, ECE, size and latency (ai-edge-litert vs Keras, same run) of every released
+# model on its test split; a measurement, not a test. Writes build/bench-model.json.
+bench-model: python-deps
+	$(BIN)/python -m training.bench

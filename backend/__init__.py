@@ -67,11 +67,12 @@ def _register_blueprints(app: Flask) -> None:
     from backend.errors import register_error_handlers
     from backend.model_delivery import bp as models_bp
     from backend.model_delivery.cli import models_cli
+    from backend.predict import bp as predict_bp
     from backend.sync import bp as sync_bp
     from backend.users import bp as users_bp
     from backend.users.cli import users_cli
 
-    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp):
+    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
     app.cli.add_command(users_cli)

@@ -1,12 +1,22 @@
 """Every endpoint x {anonymous, viewer, technician, other technician, admin}."""
 
+import io
+
 import pytest
+from PIL import Image
 import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, User
 from tests.model_support import publish_folder, upload
 from tests.sync_support import make_record, push
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (48, 48), (170, 80, 140)).save(out, format="PNG")
+    return out.getvalue()
+
 
 WHO = ["anonymous", "viewer", "tech", "tech2", "admin"]
 ADMIN_ONLY = [401, 403, 403, 403]
@@ -47,6 +57,7 @@ MATRIX = [
     ("POST", "/api/models/cells/2.0.0/activate", None, ADMIN_ONLY + [200]),
     ("POST", "/api/models/cells/rollback", None, ADMIN_ONLY + [200]),
     ("GET", "/api/audit", None, ADMIN_ONLY + [200]),
+    ("POST", "/predict", "image", [401, 403, 200, 200, 200]),
 ]
 CASES = [
     pytest.param(method, url, body, who, expected[i], id=f"{method} {url} as {who}")
@@ -61,6 +72,9 @@ def test_authorization_matrix(app, client, auth, world, releases, method, url, b
     url = url.format(**world)
     if body == "upload":
         response = upload(client, headers, releases["v1"])
+    elif body == "image":
+        image = {"image": (io.BytesIO(_png()), "cell.png")}
+        response = client.post(url, data=image, headers=headers, content_type="multipart/form-data")
     else:
         payload = {"predictions": [make_record()]} if body == "new_record" else body
         response = client.open(url, method=method, json=payload, headers=headers)

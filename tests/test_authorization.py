@@ -3,8 +3,8 @@
 import io
 
 import pytest
-from PIL import Image
 import sqlalchemy as sa
+from PIL import Image
 
 from backend import db
 from backend.models import AuditEntry, User

@@ -15,7 +15,7 @@ export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup python-deps system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
-	bench-model models
+	bench-model models bench-backend
 
 setup: python-deps pwa-build
 
@@ -61,7 +61,6 @@ test: setup system-deps
 
 # Schema first, then the first admin, then the committed model releases; all three are idempotent.
 db-upgrade: setup
-	mkdir -p instance
 	$(BIN)/flask db upgrade
 
 run: db-upgrade

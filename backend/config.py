@@ -13,8 +13,10 @@ def _int(name: str, default: int) -> int:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-change-me"
-    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or SECRET_KEY
+    # None: create_app reads (or creates once) a random key in the instance folder, so every
+    # gunicorn worker and every restart signs with the same key without any setup.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
         f"sqlite:///{INSTANCE_DIR / 'hematovision.sqlite3'}"
     )
@@ -30,6 +32,8 @@ class Config:
     SYNC_MAX_RECORDS = _int("SYNC_MAX_RECORDS", 500)
     PREDICT_MAX_BYTES = _int("PREDICT_MAX_BYTES", 10 * 1024 * 1024)
     PREDICT_MAX_PIXELS = _int("PREDICT_MAX_PIXELS", 40_000_000)
+    # /predict uses this model when several are active and the request names none.
+    PREDICT_DEFAULT_MODEL = os.environ.get("PREDICT_DEFAULT_MODEL") or None
     MODEL_STORE = os.environ.get("MODEL_STORE") or str(INSTANCE_DIR / "models")
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE_DIR / "uploads")
     # Login throttling: failures inside the window before a lock, and the lock's length.

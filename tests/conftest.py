@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from backend import create_app, db
 from backend.config import TestConfig
+from tests.model_support import tiny_release
 from tests.pg_cluster import PostgresCluster
 
 PASSWORD = "correct horse battery"
@@ -54,7 +55,7 @@ def app(request, tmp_path):
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
-    app = create_app(_config(url, tmp_path))
+    app = create_app(_config(url, tmp_path), instance_path=tmp_path / "instance")
     with app.app_context():
         if request.param == "sqlite":
             db.create_all()
@@ -110,3 +111,13 @@ class AuthHelper:
 @pytest.fixture
 def auth(client):
     return AuthHelper(client)
+
+
+@pytest.fixture(scope="session")
+def releases(request) -> dict[str, Path]:
+    """Two real tiny TFLite releases of the model "cells" (built once, then cached)."""
+    cache = Path(request.config.cache.mkdir("tiny-tflite"))
+    return {
+        "v1": tiny_release(cache, version="1.0.0", seed=1),
+        "v2": tiny_release(cache, version="2.0.0", seed=2),
+    }

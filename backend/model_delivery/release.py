@@ -86,7 +86,9 @@ def _check_loads(model_bytes: bytes, n_labels: int) -> None:
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise invalid(f"The TFLite runtime cannot load the model: {e}") from None
-    outputs = interpreter.get_output_details()
-    width = int(outputs[0]["shape"][-1]) if outputs else 0
-    if width != n_labels:
-        raise invalid(f"The model outputs {width} classes but model.json lists {n_labels} labels.")
+    widths = [int(d["shape"][-1]) for d in interpreter.get_output_details() if len(d["shape"])]
+    if n_labels not in widths:
+        raise invalid(
+            f"No model output has {n_labels} classes (output widths {widths}) "
+            "as the labels in model.json need."
+        )

@@ -5,6 +5,7 @@ Chromium driven by Python Playwright with a fresh profile.
 Released models come from ``tflite_models/<name>/<version>/`` (``HEMATOVISION_PWA_MODELS`` may
 point at another folder of releases)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -100,7 +101,8 @@ class LiveServer:
         for folder in models.values():
             self.publish(folder)
         self.bytes_sent = 0
-        self.app.wsgi_app = self._counting(self._holding(self.app.wsgi_app))
+        self.next_app_version = None
+        self.app.wsgi_app = self._counting(self._holding(self._new_version(self.app.wsgi_app)))
 
     @property
     def url(self) -> str:
@@ -109,8 +111,6 @@ class LiveServer:
     def publish(self, folder: Path, meta_changes: dict | None = None) -> None:
         """Publishes and activates a release folder (model.json optionally changed, e.g. a new
         version number for the same file), as `flask models publish` does."""
-        import json
-
         from backend import db
         from backend.model_delivery import store
         from backend.model_delivery.release import check_release
@@ -123,6 +123,34 @@ class LiveServer:
             version, _ = store.publish(release, None)
             store.activate(version)
             db.session.commit()
+
+    def _new_version(self, wsgi_app):
+        """Test hook: with `next_app_version` set, /sw.js is served as a new app version (its
+        version string replaced), as after a deploy of changed shell files."""
+
+        def app(environ, start_response):
+            new = self.next_app_version
+            if not new or environ.get("PATH_INFO") != "/sw.js":
+                return wsgi_app(environ, start_response)
+            environ = dict(environ, HTTP_ACCEPT_ENCODING="identity")
+            captured = {}
+
+            def keep(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+
+            body = b"".join(wsgi_app(environ, keep))
+            if captured["status"].startswith("200"):
+                old = json.loads((PWA_DIR / "vendor" / "version.json").read_text())["appVersion"]
+                body = body.replace(old.encode(), new.encode())
+            headers = [
+                (k, v)
+                for k, v in captured["headers"]
+                if k.lower() not in ("etag", "content-length")
+            ]
+            start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
+            return [body]
+
+        return app
 
     def _counting(self, wsgi_app):
         """Counts the bytes of every response body (as sent: compressed where it was)."""

@@ -37,13 +37,15 @@ def assert_same(results, expected, images):
         assert got["label"] == want["label"], image
         assert got["confidence"] == pytest.approx(want["confidence"], abs=0.01), image
         assert got["status"] == want["status"], image
+        for label, p in want["probabilities"].items():
+            assert got["probabilities"][label] == pytest.approx(p, abs=0.01), (image, label)
 
 
 def test_installs_then_classifies_offline_like_backend_classify(models, server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    wbc = pwa.dataset_images("pbc", per_class=1)
-    malaria = pwa.dataset_images("malaria", per_class=2)
+    wbc = pwa.dataset_images("pbc", per_class=2)
+    malaria = pwa.dataset_images("malaria", per_class=3)
     with sync_playwright() as p:
         context = pwa.launch(p, tmp_path / "profile")
         page = context.new_page()

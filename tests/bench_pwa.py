@@ -35,7 +35,7 @@ def reference_times(folder: Path, images: list[Path]) -> dict:
 
     classifier = Classifier(folder, num_threads=1)
     model = classifier.model
-    invoke, total = [], []
+    invoke, total, results = [], [], []
     for image in images:
         started = time.perf_counter()
         rgb = load_image(str(image), classifier.size)
@@ -43,31 +43,46 @@ def reference_times(folder: Path, images: list[Path]) -> dict:
         t0 = time.perf_counter()
         model.interpreter.invoke()
         invoke.append((time.perf_counter() - t0) * 1000)
-        classifier.classify_array(rgb)  # runs the model again: the path's cost, counted once
+        results.append(classifier.classify_array(rgb))  # runs it again: counted once below
         total.append((time.perf_counter() - started) * 1000 - invoke[-1])
-    return {"invoke": invoke[WARMUP:], "total": total[WARMUP:]}
+    return {"invoke": invoke[WARMUP:], "total": total[WARMUP:], "results": results}
 
 
 BROWSER_RUN = """async ([name, images]) => {
     const app = window.hematovision;
     const model = app.state.models[name];
     await app.inference.load(model, await app.store.bytes(model));
-    const invoke = [], total = [];
+    const invoke = [], total = [], results = [];
     for (const b64 of images) {
         const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
         const started = performance.now();
         const out = await app.inference.classify(model, new Blob([bytes]), null);
         total.push(performance.now() - started);
         invoke.push(out.inferenceMs);
+        results.push(out);
     }
-    return {invoke, total};
+    return {invoke, total, results};
 }"""
 
 
 def browser_times(page, name: str, images: list[Path]) -> dict:
     encoded = [base64.b64encode(p.read_bytes()).decode() for p in images]
     times = page.evaluate(BROWSER_RUN, [name, encoded])
-    return {k: v[WARMUP:] for k, v in times.items()}
+    return {k: v if k == "results" else v[WARMUP:] for k, v in times.items()}
+
+
+def agreement(browser: list[dict], reference: list[dict]) -> str:
+    same = sum(
+        b["label"] == r["label"] and b["status"] == r["status"]
+        for b, r in zip(browser, reference, strict=True)
+    )
+    worst = max(
+        abs(b["probabilities"][k] - p)
+        for b, r in zip(browser, reference, strict=True)
+        for k, p in r["probabilities"].items()
+    )
+    n = len(reference)
+    return f"  same label and status on {same}/{n} images; max |probability difference| {worst:.4f}"
 
 
 def line(label, browser, reference):
@@ -168,6 +183,7 @@ def main(argv=None) -> int:
             print(f" {name} {folder.name} ({len(images) - WARMUP} images of {dataset}/test)")
             print(line("model run (invoke)", browser["invoke"], reference["invoke"]))
             print(line("decode+resize+run+rule", browser["total"], reference["total"]))
+            print(agreement(browser["results"], reference["results"]))
         context.close()
         server.stop()
 

@@ -6,6 +6,8 @@
    are printed.
 2. Cold offline start to first result: the installed app, browser restarted with the server
    stopped and the network off, until the first image is classified and saved.
+   The runtime not chosen (@tensorflow/tfjs-tflite, a devDependency) is timed on the same
+   model files and pixels for the record, or its error is printed.
 3. Bytes the app downloads on its first visit with the WBC model (shell, runtime, model; as
    sent, compressed where the server compresses; goal <= 6 MB).
 
@@ -85,6 +87,59 @@ def agreement(browser: list[dict], reference: list[dict]) -> str:
     return f"  same label and status on {same}/{n} images; max |probability difference| {worst:.4f}"
 
 
+# The runtime not chosen, measured in the same page for the record: @tensorflow/tfjs-tflite
+# (a devDependency, served only by this benchmark) in a worker at one thread, same model file,
+# the same resized pixels as backend.classify.load_image gives.
+TFJS_TFLITE_RUN = """async ([modelUrl, size, pixels]) => {
+    const o = location.origin, v = o + '/bench-vendor/';
+    const src = `importScripts('${v}tfjs-core/dist/tf-core.min.js',
+        '${v}tfjs-backend-cpu/dist/tf-backend-cpu.min.js', '${v}tfjs-tflite/dist/tf-tflite.min.js');
+      tflite.setWasmPath('${v}tfjs-tflite/wasm/');
+      onmessage = async (e) => {
+        try {
+          const model = await tflite.loadTFLiteModel(e.data.url, {numThreads: 1});
+          const times = [];
+          for (const b64 of e.data.pixels) {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const x = tf.tensor(Int32Array.from(bytes), [1, e.data.size, e.data.size, 3], 'int32');
+            const t = performance.now();
+            const y = model.predict(x);
+            (y instanceof tf.Tensor ? [y] : Object.values(y)).forEach(t => t.dataSync());
+            times.push(performance.now() - t);
+          }
+          postMessage({times});
+        } catch (error) { postMessage({error: String(error)}); }
+      };`;
+    const worker = new Worker(URL.createObjectURL(new Blob([src], {type: 'text/javascript'})));
+    const answer = await new Promise(done => {
+        worker.onmessage = e => done(e.data);
+        worker.onerror = e => done({error: e.message});
+        worker.postMessage({url: o + modelUrl, size, pixels});
+    });
+    worker.terminate();
+    return answer;
+}"""
+
+
+def tfjs_tflite_times(page, model_url: str, folder: Path, images: list[Path]) -> dict:
+    from backend.classify import Classifier, load_image
+
+    size = Classifier(folder, num_threads=1).size
+    pixels = [base64.b64encode(load_image(str(p), size).tobytes()).decode() for p in images]
+    answer = page.evaluate(TFJS_TFLITE_RUN, [model_url, size, pixels])
+    if "times" in answer:
+        answer["times"] = answer["times"][WARMUP:]
+    return answer
+
+
+def serve_tfjs_tflite(app) -> None:
+    from flask import send_from_directory
+
+    @app.get("/bench-vendor/<path:relative>")
+    def bench_vendor(relative):
+        return send_from_directory(pwa.PWA_DIR / "node_modules" / "@tensorflow", relative)
+
+
 def line(label, browser, reference):
     b50, b95 = pct(browser, 50), pct(browser, 95)
     r50, r95 = pct(reference, 50), pct(reference, 95)
@@ -158,7 +213,9 @@ def main(argv=None) -> int:
     print(f"models: {', '.join(f'{n} {f.name}' for n, f in sorted(models.items()))}")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         tmp = Path(tmp)
-        server = pwa.LiveServer(tmp / "speed", models).start()
+        server = pwa.LiveServer(tmp / "speed", models)
+        serve_tfjs_tflite(server.app)
+        server.start()
         context = pwa.launch(p, tmp / "speed-profile", viewport=pwa.DESKTOP)
         page = context.new_page()
         pwa.open_app(page, server.url)
@@ -184,6 +241,17 @@ def main(argv=None) -> int:
             print(line("model run (invoke)", browser["invoke"], reference["invoke"]))
             print(line("decode+resize+run+rule", browser["total"], reference["total"]))
             print(agreement(browser["results"], reference["results"]))
+            url = f"/api/models/{name}/{folder.name}/model.tflite"
+            other = tfjs_tflite_times(page, url, folder, images)
+            if "times" in other:
+                b50, t50 = pct(browser["invoke"], 50), pct(other["times"], 50)
+                print(
+                    f"  runtime not chosen: tfjs-tflite 0.0.1-alpha.10 model run p50 {t50:6.2f} ms "
+                    f"(LiteRT.js/tfjs-tflite {b50 / t50:4.2f}x)"
+                )
+            else:
+                error = other["error"]
+                print(f"  runtime not chosen: tfjs-tflite 0.0.1-alpha.10 cannot run it: {error}")
         context.close()
         server.stop()
 

@@ -73,7 +73,7 @@ class LiveServer:
     """create_app() on 127.0.0.1 in a thread. stop() and start() again keep the same port, so
     the browser's origin (and its service worker, caches and IndexedDB) stays the same."""
 
-    def __init__(self, tmp: Path, models: dict[str, Path]):
+    def __init__(self, tmp: Path, models: dict[str, Path], **config):
         from backend import create_app, db
         from backend.config import TestConfig
 
@@ -81,6 +81,9 @@ class LiveServer:
             SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp / 'pwa.sqlite3'}"
             MODEL_STORE = str(tmp / "models")
             UPLOAD_FOLDER = str(tmp / "uploads")
+
+        for key, value in config.items():
+            setattr(Config, key, value)
 
         tmp.mkdir(parents=True, exist_ok=True)
         self.app = create_app(Config)

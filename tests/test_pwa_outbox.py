@@ -118,3 +118,28 @@ def test_rejected_sync_keeps_results_and_says_why(page, server):
     pwa.log_in(page)
     page.wait_for_function(ALL_SYNCED, timeout=30_000)
     assert sorted(p["id"] for p in server.predictions()) == sorted(r["id"] for r in made)
+
+
+def test_an_expired_access_token_is_refreshed_and_the_sync_goes_through(models, tmp_path):
+    from datetime import timedelta
+
+    from playwright.sync_api import sync_playwright
+
+    server = pwa.LiveServer(tmp_path, models, JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=2)).start()
+    try:
+        with sync_playwright() as p:
+            context = pwa.launch(p, tmp_path / "profile")
+            page = context.new_page()
+            pwa.open_app(page, server.url)
+            pwa.log_in(page)
+            pwa.wait_for_models(page, 1)
+            old_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
+            page.wait_for_timeout(3000)  # the access token has expired
+            (made,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])
+            page.wait_for_function(ALL_SYNCED, timeout=30_000)
+            assert [p["id"] for p in server.predictions()] == [made["id"]]
+            new_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
+            assert new_access != old_access
+            context.close()
+    finally:
+        server.stop()

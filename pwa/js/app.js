@@ -49,6 +49,8 @@ class App {
       this.notice.error(`Offline mode could not be set up: ${e.message}`);
       return null;
     });
+    // Ask the browser not to evict this origin's storage (results wait here for a network).
+    if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
     this.deviceId = await db.getSetting("deviceId");
     if (!this.deviceId) {
       this.deviceId = crypto.randomUUID();

@@ -47,6 +47,17 @@ def test_a_new_model_version_reaches_the_app_and_is_used(wbc, tmp_path):
             assert new_version in page.inner_text("#model-list")
             assert [u.split("/")[-2] for u in cached_model_urls(page)] == [new_version]
 
+            # The browser evicted the model file: the next check downloads it again.
+            page.evaluate(
+                "caches.open('hv-models').then(c => c.keys()).then(ks => "
+                "caches.open('hv-models').then(c => Promise.all(ks.map(k => c.delete(k)))))"
+            )
+            assert cached_model_urls(page) == []
+            page.click("#notice-close")
+            page.click("#models-update")
+            pwa.wait_for_notice(page, "up to date")
+            assert [u.split("/")[-2] for u in cached_model_urls(page)] == [new_version]
+
             server.stop()
             context.set_offline(True)
             page.reload()

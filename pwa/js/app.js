@@ -158,6 +158,7 @@ class App {
 
   async prepareModel() {
     await this.inference.init();
+    await this.inference.keepOnly(Object.values(this.state.models));
     const model = this.model();
     if (!model) return;
     if (!this.inference.isLoaded(model)) await this.inference.load(model, await this.store.bytes(model));

@@ -43,6 +43,17 @@ export class InferenceClient {
     this.loaded.add(key);
   }
 
+  /** Frees the worker's copies of models that are no longer installed (e.g. replaced versions). */
+  async keepOnly(models) {
+    const keep = new Set(models.map((m) => InferenceClient.keyOf(m)));
+    for (const key of [...this.loaded]) {
+      if (!keep.has(key)) {
+        await this.ask({ type: "unload", key });
+        this.loaded.delete(key);
+      }
+    }
+  }
+
   isLoaded(model) {
     return this.loaded.has(InferenceClient.keyOf(model));
   }

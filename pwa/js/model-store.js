@@ -60,13 +60,16 @@ export class ModelStore {
     const released = Array.isArray(listing) ? listing : listing.models;
     const models = await this.installed();
     const updated = [];
+    const cache = await caches.open(MODEL_CACHE);
     for (const entry of released) {
       const have = models[entry.name];
-      if (have && have.version === entry.version && have.sha256 === entry.sha256) continue;
+      const current = have && have.version === entry.version && have.sha256 === entry.sha256;
+      // A model the browser evicted from the cache is downloaded again.
+      if (current && (await cache.match(have.url))) continue;
       models[entry.name] = await this.install(entry);
       await setSetting("models", models);
-      if (have && have.url !== entry.url) await (await caches.open(MODEL_CACHE)).delete(have.url);
-      updated.push({ name: entry.name, version: entry.version, previous: have ? have.version : null });
+      if (have && have.url !== models[entry.name].url) await cache.delete(have.url);
+      if (!current) updated.push({ name: entry.name, version: entry.version, previous: have ? have.version : null });
     }
     return updated;
   }

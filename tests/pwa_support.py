@@ -21,7 +21,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 DATASETS = Path(os.environ.get("HEMATOVISION_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
 MODELS_ROOT = Path(os.environ.get("HEMATOVISION_PWA_MODELS", REPO_ROOT / "tflite_models"))
 PASSWORD = "pwa test password 42"
-ACCOUNTS = {"tech": "technician", "viewer": "viewer", "admin": "admin"}
+ACCOUNTS = {"tech": "technician", "tech2": "technician", "viewer": "viewer", "admin": "admin"}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -200,6 +200,17 @@ class LiveServer:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+    def push_as(self, username: str, records: list[dict]) -> list[dict]:
+        """POST /api/sync/predictions as another account (through the real API)."""
+        client = self.app.test_client()
+        login = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+        response = client.post(
+            "/api/sync/predictions", json={"predictions": records}, headers=headers
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["results"]
 
     def predictions(self, ids=None) -> list:
         import sqlalchemy as sa

@@ -97,6 +97,33 @@ def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
     assert [p["id"] for p in server.predictions()] == [made["id"]]
 
 
+def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page, server):
+    images = pwa.dataset_images("pbc", per_class=1)[:2]
+    go_offline(page, server)
+    made = pwa.classify_files(page, images)
+    # Another phone already synced the first id with other content: the server keeps its own.
+    clash = {k: made[0][k] for k in ("id", "model_name", "model_version", "confidence")}
+    clash.update(
+        label="other",
+        status="review",
+        probabilities={"other": 1.0},
+        captured_at=made[0]["captured_at"],
+        device_id="another-phone",
+    )
+    assert server.push_as("tech2", [clash])[0]["status"] == "created"
+    go_online(page, server)
+    page.click("#tab-history")
+    page.wait_for_function(
+        "document.querySelector('#sync-badge').dataset.state === 'failed'", timeout=30_000
+    )
+    states = {r["id"]: r for r in pwa.all_records(page)}
+    assert states[made[0]["id"]]["syncState"] == "failed"
+    assert "another account" in states[made[0]["id"]]["syncError"]
+    assert states[made[1]["id"]]["syncState"] == "synced"
+    assert "another account" in page.inner_text(f"#history-list li[data-id='{made[0]['id']}']")
+    pwa.screenshot(page, "phone-360x640-sync-rejected")
+
+
 def test_rejected_sync_keeps_results_and_says_why(page, server):
     images = pwa.dataset_images("pbc", per_class=1)[:2]
     # The login is revoked on the server (as after a password change): refresh fails.

@@ -41,7 +41,8 @@ async function markResult(result) {
 
 function describeRejection(result) {
   if (result.status === "conflict") {
-    return "The server already has a different record with this id; it kept its own. Export this one as CSV.";
+    const why = result.error ? ` (${result.error})` : "";
+    return `The server already has a different record with this id${why}; it kept its own. This copy stays on the phone: export it as CSV.`;
   }
   return `The server rejected this record: ${result.error || result.status}.`;
 }

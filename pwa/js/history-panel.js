@@ -65,12 +65,17 @@ export class HistoryPanel {
       const why = document.createElement("div");
       why.className = "small";
       why.textContent = r.syncError;
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.className = "btn btn-small btn-secondary";
-      retry.textContent = "Retry";
-      retry.addEventListener("click", () => this.onRetry(r.id));
-      what.append(why, retry);
+      what.append(why);
+      // A conflict stays one (the server keeps the first record); a rejected record may pass
+      // later, e.g. once the phone's clock is right again.
+      if (!r.syncConflict) {
+        const retry = document.createElement("button");
+        retry.type = "button";
+        retry.className = "btn btn-small btn-secondary";
+        retry.textContent = "Retry";
+        retry.addEventListener("click", () => this.onRetry(r.id));
+        what.append(retry);
+      }
     }
     const state = document.createElement("span");
     state.className = "sync-state";

@@ -34,6 +34,7 @@ async function markResult(result) {
     ...record,
     syncState: accepted ? "synced" : "failed",
     syncError: accepted ? null : describeRejection(result),
+    syncConflict: result.status === "conflict",
     syncedAt: accepted ? new Date().toISOString() : null,
   }));
   return accepted;

@@ -224,7 +224,16 @@ class App {
     $("editor").hidden = false;
     $("queue-info").textContent = this.queue.length ? `${this.queue.length} more image(s) after this one.` : "";
     $("reset-btn").textContent = this.queue.length ? "Next image" : "New image";
-    await this.editor.show(file);
+    try {
+      await this.editor.show(file);
+    } catch (error) {
+      // An unreadable file is skipped; the next one of the batch (if any) is one tap away.
+      this.current = null;
+      this.editor.clear();
+      $("editor").hidden = !this.queue.length;
+      this.render();
+      throw error;
+    }
     this.render();
     $("classify-btn").focus();
   }

@@ -62,9 +62,11 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
     if not records:
         return set()
     now = utcnow()
+    # Sorted by id, so concurrent batches that share ids take their unique-index locks in the
+    # same order: PostgreSQL would otherwise deadlock two clients sending [a, b] and [b, a].
     rows = [
         dict(r.fields, id=r.id, content_hash=r.content_hash, synced_by_id=user.id, synced_at=now)
-        for r in records
+        for r in sorted(records, key=lambda r: r.id)
     ]
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     # One cached statement run with many parameter sets ("insertmanyvalues"): compiling a

@@ -188,6 +188,8 @@ def test_slide_counts_corrections_history_and_csv(wbc, browser_context, tmp_path
         pwa.screenshot(page, "desktop-1280x800-history")
         page.click("#tab-classify")
         pwa.screenshot(page, "desktop-1280x800-classify")
+        page.set_viewport_size({"width": 1024, "height": 768})  # a tablet in landscape
+        pwa.screenshot(page, "tablet-1024x768-classify")
 
         unlabelled = page.evaluate(
             """() => [...document.querySelectorAll('input, select, button')]

@@ -114,6 +114,9 @@ def test_camera_denied_then_allowed_captures_and_classifies(wbc, tmp_path):
             page.wait_for_function("document.body.dataset.lastResult")
             (saved,) = pwa.all_records(page)
             assert saved["label"] in page.evaluate("window.hematovision.model().labels")
+            # A camera frame is classified from its largest centred square.
+            crop = saved["crop"]
+            assert crop["w"] == crop["h"] > 0
             context.close()
     finally:
         server.stop()

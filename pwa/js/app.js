@@ -225,7 +225,7 @@ class App {
     $("queue-info").textContent = this.queue.length ? `${this.queue.length} more image(s) after this one.` : "";
     $("reset-btn").textContent = this.queue.length ? "Next image" : "New image";
     try {
-      await this.editor.show(file);
+      await this.editor.show(file, { square: Boolean(file.fromCamera) });
     } catch (error) {
       // An unreadable file is skipped; the next one of the batch (if any) is one tap away.
       this.current = null;

@@ -88,6 +88,8 @@ export class CapturePanel {
     // PNG: no second lossy compression between the sensor and the model.
     const blob = await canvas.convertToBlob({ type: "image/png" });
     this.stopCamera();
-    this.onImages([new File([blob], `camera-${Date.now()}.png`, { type: "image/png" })]);
+    const frame = new File([blob], `camera-${Date.now()}.png`, { type: "image/png" });
+    frame.fromCamera = true;
+    this.onImages([frame]);
   }
 }

@@ -1,6 +1,7 @@
 // The preview with a crop square the user moves (drag, arrow keys) and zooms (slider, wheel,
-// pinch, + and -) to centre one cell. At zoom 1 the crop is the whole image: exactly what
-// backend.classify sees for the same file. The crop is in image pixels.
+// pinch, + and -) to centre one cell. At zoom 1 the crop of a picked file is the whole image:
+// exactly what backend.classify sees for the same file; a camera frame (wide, the cell in the
+// middle of the eyepiece) starts at its largest centred square. The crop is in image pixels.
 const MAX_ZOOM = 6;
 
 export class CropEditor {
@@ -17,7 +18,8 @@ export class CropEditor {
     this.bindKeys();
   }
 
-  async show(blob) {
+  async show(blob, { square = false } = {}) {
+    this.square = square;
     if (this.bitmap) this.bitmap.close();
     this.bitmap = null;
     try {
@@ -35,7 +37,7 @@ export class CropEditor {
 
   /** The crop in image pixels, or null for the whole image. */
   crop() {
-    if (!this.bitmap || this.zoom <= 1) return null;
+    if (!this.bitmap || (this.zoom <= 1 && !this.square)) return null;
     const side = Math.min(this.bitmap.width, this.bitmap.height) / this.zoom;
     return {
       x: Math.round(this.center.x - side / 2),
@@ -55,8 +57,9 @@ export class CropEditor {
     if (!this.bitmap) return;
     const { width, height } = this.bitmap;
     const side = Math.min(width, height) / this.zoom;
-    const halfW = this.zoom <= 1 ? width / 2 : side / 2;
-    const halfH = this.zoom <= 1 ? height / 2 : side / 2;
+    const whole = this.zoom <= 1 && !this.square;
+    const halfW = whole ? width / 2 : side / 2;
+    const halfH = whole ? height / 2 : side / 2;
     this.center = {
       x: Math.min(width - halfW, Math.max(halfW, x)),
       y: Math.min(height - halfH, Math.max(halfH, y)),

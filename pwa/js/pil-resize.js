@@ -54,37 +54,64 @@ function precomputeCoeffs(inSize, outSize, filter) {
   return { ksize, kk, bounds };
 }
 
+const ONE = 1 << PRECISION_BITS;
+const MAX = 2 ** (PRECISION_BITS + 8);
+
+// Pillow's clip8: the sums stay below 2^31, so the shift is exact.
 function clip8(v) {
-  if (v >= 2 ** (PRECISION_BITS + 8)) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / (1 << PRECISION_BITS));
+  return v >= MAX ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS;
 }
 
-// Resamples along one axis. `stride` and `step` describe how to walk the source: for the
-// horizontal pass a row is contiguous (step = channels), for the vertical pass a column is.
-function resampleAxis(src, srcW, srcH, outW, outH, coeffs, horizontal) {
-  const out = new Uint8ClampedArray(outW * outH * 3);
-  const { ksize, kk, bounds } = coeffs;
-  const half = 1 << (PRECISION_BITS - 1);
-  for (let y = 0; y < outH; y++) {
+// One horizontal pass over packed RGB: every row, each output column from its input span.
+function horizontalPass(src, srcW, rows, outW, { ksize, kk, bounds }) {
+  const out = new Uint8ClampedArray(outW * rows * 3);
+  let o = 0;
+  for (let y = 0; y < rows; y++) {
+    const row = y * srcW * 3;
     for (let x = 0; x < outW; x++) {
-      const i = horizontal ? x : y;
-      const min = bounds[i * 2];
-      const n = bounds[i * 2 + 1];
-      let r = half;
-      let g = half;
-      let b = half;
-      for (let k = 0; k < n; k++) {
-        const w = kk[i * ksize + k];
-        const p = horizontal ? (y * srcW + min + k) * 3 : ((min + k) * srcW + x) * 3;
+      const n = bounds[x * 2 + 1];
+      const k0 = x * ksize;
+      let p = row + bounds[x * 2] * 3;
+      let r = ONE / 2;
+      let g = ONE / 2;
+      let b = ONE / 2;
+      for (let k = 0; k < n; k++, p += 3) {
+        const w = kk[k0 + k];
         r += src[p] * w;
         g += src[p + 1] * w;
         b += src[p + 2] * w;
       }
-      const o = (y * outW + x) * 3;
-      out[o] = clip8(r);
-      out[o + 1] = clip8(g);
-      out[o + 2] = clip8(b);
+      out[o++] = clip8(r);
+      out[o++] = clip8(g);
+      out[o++] = clip8(b);
+    }
+  }
+  return out;
+}
+
+// One vertical pass over packed RGB of width w: each output row from its input row span.
+function verticalPass(src, w, outH, { ksize, kk, bounds }) {
+  const out = new Uint8ClampedArray(w * outH * 3);
+  const stride = w * 3;
+  let o = 0;
+  for (let y = 0; y < outH; y++) {
+    const n = bounds[y * 2 + 1];
+    const k0 = y * ksize;
+    const first = bounds[y * 2] * stride;
+    for (let x = 0; x < stride; x += 3) {
+      let p = first + x;
+      let r = ONE / 2;
+      let g = ONE / 2;
+      let b = ONE / 2;
+      for (let k = 0; k < n; k++, p += stride) {
+        const wk = kk[k0 + k];
+        r += src[p] * wk;
+        g += src[p + 1] * wk;
+        b += src[p + 2] * wk;
+      }
+      out[o++] = clip8(r);
+      out[o++] = clip8(g);
+      out[o++] = clip8(b);
     }
   }
   return out;
@@ -97,10 +124,9 @@ function resampleAxis(src, srcW, srcH, outW, outH, coeffs, horizontal) {
 export function pilResize(rgb, width, height, outW, outH, method = "bilinear") {
   const filter = FILTERS[method];
   if (!filter) throw new Error(`unsupported resize method "${method}"`);
-  const horizontal = (pixels, h) =>
-    resampleAxis(pixels, width, h, outW, h, precomputeCoeffs(width, outW, filter), true);
-  const vertical = (pixels, w) =>
-    resampleAxis(pixels, w, height, w, outH, precomputeCoeffs(height, outH, filter), false);
+  const horizontal = (pixels, rows) =>
+    horizontalPass(pixels, width, rows, outW, precomputeCoeffs(width, outW, filter));
+  const vertical = (pixels, w) => verticalPass(pixels, w, outH, precomputeCoeffs(height, outH, filter));
   // Pillow 13 runs the vertical pass first when the height shrinks by more than twice what the
   // width shrinks (fitted exactly on 150 random size pairs against Pillow 13.0.0); the order
   // changes the rounding of the 8-bit intermediate image.

@@ -85,3 +85,9 @@ models: python-deps
 # model on its test split; a measurement, not a test. Writes build/bench-model.json.
 bench-model: python-deps
 	$(BIN)/python -m training.bench
+
+# Sync ingest (8 clients, batches of 100, gunicorn on loopback) against a raw SQLAlchemy bulk
+# insert, and /predict against the classifier called directly; a measurement, not a test.
+# Writes build/bench-backend.json. BENCH_ARGS="--database sqlite --model DIR" to narrow it.
+bench-backend: setup system-deps
+	$(BIN)/python -m backend.bench $(BENCH_ARGS)

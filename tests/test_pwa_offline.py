@@ -12,8 +12,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def models():
     found = pwa.released_models()
-    if "wbc-differential" not in found:
-        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
+    missing = {"wbc-differential", "malaria-screen"} - set(found)
+    if missing:
+        pytest.fail(f"no released {sorted(missing)} model under {pwa.MODELS_ROOT}")
     pwa.ensure_pwa_built()
     return found
 
@@ -69,10 +70,9 @@ def test_installs_then_classifies_offline_like_backend_classify(models, server, 
         assert "pending" in page.inner_text("#sync-badge")
         pwa.screenshot(page, "phone-360x640-offline-result")
 
-        if "malaria-screen" in models:
-            pwa.choose_model(page, "malaria-screen")
-            results = pwa.classify_files(page, malaria)
-            assert_same(results, reference(models["malaria-screen"], malaria), malaria)
+        pwa.choose_model(page, "malaria-screen")
+        results = pwa.classify_files(page, malaria)
+        assert_same(results, reference(models["malaria-screen"], malaria), malaria)
 
         page.click("#tab-history")
         pwa.screenshot(page, "phone-360x640-history-offline")

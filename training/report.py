@@ -44,6 +44,12 @@ def _ood_table(checks: dict) -> list[str]:
     return rows
 
 
+def _split_sizes(counts: dict) -> str:
+    return ", ".join(
+        f"{split} {sum(per_class.values())} images" for split, per_class in counts.items()
+    )
+
+
 def markdown(card: dict, results: dict) -> str:
     test, decision = results["test"], card["decision"]
     hp, training = card["hparams"], card["training"]
@@ -51,7 +57,8 @@ def markdown(card: dict, results: dict) -> str:
         f"# {card['name']} {card['version']}",
         "",
         f"{card['task']}: {', '.join(card['labels'])}. Dataset `{card['dataset']['name']}` "
-        f"({card['dataset']['counts']}). MobileNetV2 alpha {hp['alpha']} (ImageNet), input "
+        f"({_split_sizes(card['dataset']['counts'])}). MobileNetV2 alpha {hp['alpha']} "
+        f"(ImageNet), input "
         f"{hp['image_size']}x{hp['image_size']} RGB, shipped as **{card['format']}** "
         f"({card['file']['bytes']:,} bytes). {card['format_reason']}.",
         "",
@@ -78,8 +85,8 @@ def markdown(card: dict, results: dict) -> str:
         "## Status rule (thresholds chosen on the validation split)",
         "",
         f"- `unfamiliar` when familiarity < {decision['unfamiliar_below']} (the "
-        f"{_pct(hp['familiar_quantile'])} quantile of validation images); familiarity is the "
-        "how typical the image's mid-level feature statistics (layer "
+        f"{_pct(hp['familiar_quantile'])} quantile of validation images); familiarity measures"
+        " how typical the image's mid-level feature statistics (layer "
         f"`{hp['familiarity_layer']}`) are of the training images.",
         f"- otherwise `confident` when the top probability >= "
         f"{decision['confident_at_or_above']} (validation accuracy above it: "

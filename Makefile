@@ -14,9 +14,25 @@ export HEMATOVISION_WEIGHTS ?= $(abspath ../shared/weights)
 export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup python-deps system-deps run test lint format
+.PHONY: setup python-deps system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
+	bench-model models bench-backend
 
-setup: python-deps
+setup: python-deps pwa-build
+
+# The PWA's npm packages (LiteRT.js, esbuild) and pwa/vendor/: the bundled inference worker and
+# service worker (a new app version whenever a shell file changes) and the precompressed WASM.
+pwa-deps: pwa/node_modules/.package-lock.json
+
+pwa/node_modules/.package-lock.json: pwa/package.json pwa/package-lock.json
+	cd pwa && npm ci --no-audit --no-fund
+
+pwa-build: pwa-deps
+	cd pwa && npm run --silent build
+
+# In headless Chromium: LiteRT.js per-image latency vs ai-edge-litert on the same images, cold
+# offline start to first result, bytes of the first visit. Prints the figures (not a test).
+bench-pwa: setup system-deps
+	$(BIN)/python -m tests.bench_pwa
 
 python-deps: $(BIN)/.deps-installed
 
@@ -42,6 +58,39 @@ format: python-deps
 test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Schema first, then the first admin, then the committed model releases; all three are idempotent.
+db-upgrade: setup
+	$(BIN)/flask db upgrade
+
+run: db-upgrade
+	$(BIN)/flask users ensure-admin
+	$(BIN)/flask models publish-all tflite_models
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - \
+		--forwarded-allow-ips 127.0.0.1 "backend:create_app()"
+
+# The two released models, retrained from ../shared/datasets (about 25-35 min together on 2 cores).
+# Change the version folder to release a new version; a release folder is never overwritten in git.
+WBC_VERSION ?= 1.0.0
+MALARIA_VERSION ?= 1.0.0
+models: python-deps
+	$(BIN)/python -m training.train --data pbc --out tflite_models/wbc-differential/$(WBC_VERSION) \
+		--ood malaria --image-size 160 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 14 \
+		--fine-tune-from block_6_expand
+	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
+		--ood pbc --image-size 160 --alpha 0.5 --head-epochs 3 --fine-tune-epochs 24 \
+		--fine-tune-from block_6_expand
+
+# Accuracy, macro-F1, ECE, size and latency (ai-edge-litert vs Keras, same run) of every released
+# model on its test split; a measurement, not a test. Writes build/bench-model.json.
+bench-model: python-deps
+	$(BIN)/python -m training.bench
+
+# Sync ingest (8 clients, batches of 100, gunicorn on loopback) against a raw SQLAlchemy bulk
+# insert, and /predict against the classifier called directly; a measurement, not a test.
+# Writes build/bench-backend.json. BENCH_ARGS="--database sqlite --model DIR" to narrow it.
+bench-backend: setup system-deps
+	$(BIN)/python -m backend.bench $(BENCH_ARGS)
 
 # Cell finder figures (issue 6): white-cell recall/precision on bccd-fields, robustness,
 # time per 640x480 photo in Python and in headless Chromium (same run).

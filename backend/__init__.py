@@ -1,0 +1,117 @@
+"""Hematovision backend: the extension singletons and the application factory."""
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_jwt_extended import JWTManager
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend.config import INSTANCE_DIR, REPO_ROOT, Config
+
+db = SQLAlchemy()
+migrate = Migrate(directory=str(REPO_ROOT / "migrations"))
+login = LoginManager()
+login.login_view = "dashboard.login"  # the dashboard blueprint (issue 5) provides it
+jwt = JWTManager()
+csrf = CSRFProtect()
+
+
+def create_app(config_class: type = Config, instance_path: str | Path | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(instance_path or INSTANCE_DIR))
+    app.config.from_object(config_class)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _ensure_secret_keys(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    app.after_request(_no_sniffing)
+    if app.config["PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
+    return app
+
+
+def _no_sniffing(response):
+    """Browsers must take every response as the type it declares (uploads, JSON)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def _ensure_secret_keys(app: Flask) -> None:
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+    if not app.config["JWT_SECRET_KEY"]:
+        app.config["JWT_SECRET_KEY"] = app.config["SECRET_KEY"]
+
+
+def _instance_secret(path: Path) -> str:
+    """Creates the key with O_EXCL, so workers starting together agree on one key."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another worker may be writing it right now
+            if key := path.read_text().strip():
+                return key
+            time.sleep(0.05)
+        raise RuntimeError(f"{path} is empty") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def _init_extensions(app: Flask) -> None:
+    from backend import models  # noqa: F401  (registers the tables)
+    from backend.auth import tokens  # noqa: F401  (registers the JWT callbacks)
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    login.init_app(app)
+    jwt.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        _tune_sqlite(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """WAL lets readers proceed during a write; foreign keys are off by default in SQLite."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        cursor = dbapi_conn.cursor()
+        if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from backend.audit import bp as audit_bp
+    from backend.auth import bp as auth_bp
+    from backend.errors import register_error_handlers
+    from backend.model_delivery import bp as models_bp
+    from backend.model_delivery.cli import models_cli
+    from backend.predict import bp as predict_bp
+    from backend.sync import bp as sync_bp
+    from backend.users import bp as users_bp
+    from backend.users.cli import users_cli
+
+    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp):
+        app.register_blueprint(bp)
+        csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
+    from backend.app_shell import bp as app_shell_bp
+
+    app.register_blueprint(app_shell_bp)  # the PWA at / (GET only, nothing to protect by CSRF)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(models_cli)
+    register_error_handlers(app)

@@ -1,0 +1,48 @@
+"""The one role check of the API: a decorator that also logs every refusal."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import request
+from flask_jwt_extended import current_user, jwt_required
+
+from backend.audit.log import record_now
+from backend.errors import ApiError
+from backend.models import ROLES
+
+
+def roles_required(*roles: str) -> Callable:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @jwt_required()
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                deny(f"needs role {' or '.join(roles)}")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def any_role(view: Callable) -> Callable:
+    return roles_required(*ROLES)(view)
+
+
+def deny(reason: str, status: int = 403) -> None:
+    """Logs an authorisation failure of the current user, then refuses the request."""
+    record_now(
+        "authz.denied",
+        current_user,
+        outcome="failure",
+        target=f"{request.method} {request.path}",
+        details={"reason": reason, "role": current_user.role},
+    )
+    if status == 404:
+        raise ApiError(404, "not_found", "No such record.")
+    raise ApiError(403, "forbidden", f"Your role ({current_user.role}) may not do this: {reason}.")

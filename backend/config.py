@@ -1,0 +1,54 @@
+"""Configuration from environment variables (each one is listed in .env.example)."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("HEMATOVISION_INSTANCE", REPO_ROOT / "instance"))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    # None: create_app reads (or creates once) a random key in the instance folder, so every
+    # gunicorn worker and every restart signs with the same key without any setup.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or None
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{INSTANCE_DIR / 'hematovision.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=_int("JWT_ACCESS_MINUTES", 15))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=_int("JWT_REFRESH_DAYS", 30))
+    JWT_TOKEN_LOCATION = ["headers"]
+    JWT_ALGORITHM = "HS256"
+    # werkzeug's default KDF (scrypt); tests use a cheaper setting of the same API.
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+    # Whole-request cap; /predict has its own, smaller image limit below.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    SYNC_MAX_RECORDS = _int("SYNC_MAX_RECORDS", 500)
+    PREDICT_MAX_BYTES = _int("PREDICT_MAX_BYTES", 10 * 1024 * 1024)
+    PREDICT_MAX_PIXELS = _int("PREDICT_MAX_PIXELS", 40_000_000)
+    # /predict uses this model when several are active and the request names none.
+    PREDICT_DEFAULT_MODEL = os.environ.get("PREDICT_DEFAULT_MODEL", "wbc-differential")
+    MODEL_STORE = os.environ.get("MODEL_STORE") or str(INSTANCE_DIR / "models")
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE_DIR / "uploads")
+    # Login throttling: failures inside the window before a lock, and the lock's length.
+    LOGIN_MAX_FAILURES_USER = _int("LOGIN_MAX_FAILURES_USER", 5)
+    LOGIN_MAX_FAILURES_IP = _int("LOGIN_MAX_FAILURES_IP", 20)
+    LOGIN_WINDOW_SECONDS = _int("LOGIN_WINDOW_SECONDS", 15 * 60)
+    LOGIN_LOCK_SECONDS = _int("LOGIN_LOCK_SECONDS", 5 * 60)
+    # Trust X-Forwarded-For from this many proxies (0 when gunicorn faces clients directly).
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
+    WTF_CSRF_TIME_LIMIT = None
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+    JWT_SECRET_KEY = SECRET_KEY
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"

@@ -1,0 +1,96 @@
+"""`flask models publish DIR`, `publish-all ROOT`, `activate`, `rollback`, `list`."""
+
+import json
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from backend import db
+from backend.audit.log import record
+from backend.errors import ApiError
+from backend.model_delivery import store
+from backend.model_delivery.release import check_release, file_facts
+from backend.models import ModelVersion
+
+models_cli = AppGroup("models", help="Publish and activate TFLite model versions.")
+
+
+def _publish_dir(folder: Path, activate: bool | None) -> str:
+    meta_path = folder / "model.json"
+    if not meta_path.is_file():
+        raise click.ClickException(f"{meta_path} does not exist.")
+    meta_bytes = meta_path.read_bytes()
+    try:
+        meta = json.loads(meta_bytes)
+        if not isinstance(meta, dict):
+            raise ApiError(400, "invalid_model", "model.json must be a JSON object.")
+        model_path = folder / file_facts(meta)[0]
+        release = check_release(meta_bytes, model_path.read_bytes())
+        version, created = store.publish(release, None)
+    except (ApiError, OSError, ValueError) as e:
+        db.session.rollback()
+        raise click.ClickException(f"{folder}: {getattr(e, 'message', e)}") from None
+    if created:
+        record("model.publish", None, username="cli", target=f"{version.name} {version.version}")
+    if activate or (activate is None and store.active_version(version.name) is None):
+        store.activate(version)
+        record("model.activate", None, username="cli", target=f"{version.name} {version.version}")
+    db.session.commit()
+    state = "published" if created else "already published"
+    return f"{version.name} {version.version}: {state}{', active' if version.active else ''}"
+
+
+@models_cli.command("publish")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--activate/--no-activate",
+    default=None,
+    help="Default: activate only when the name has no active version.",
+)
+def publish_command(folder: Path, activate: bool | None) -> None:
+    click.echo(_publish_dir(folder, activate))
+
+
+@models_cli.command("publish-all")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def publish_all_command(root: Path) -> None:
+    """Publishes every ROOT/<name>/<version>/model.json (idempotent, for `make run`)."""
+    folders = sorted(p.parent for p in root.glob("*/*/model.json"))
+    for folder in folders:
+        click.echo(_publish_dir(folder, None))
+    if not folders:
+        click.echo(f"No releases under {root}.")
+
+
+@models_cli.command("activate")
+@click.argument("name")
+@click.argument("version")
+def activate_command(name: str, version: str) -> None:
+    model = store.find(name, version)
+    if model is None:
+        raise click.ClickException(f"No published model {name} {version}.")
+    store.activate(model)
+    record("model.activate", None, username="cli", target=f"{name} {version}")
+    db.session.commit()
+    click.echo(f"{name} {version} is active.")
+
+
+@models_cli.command("rollback")
+@click.argument("name")
+def rollback_command(name: str) -> None:
+    try:
+        model = store.rollback(name)
+    except ApiError as e:
+        raise click.ClickException(e.message) from None
+    record("model.rollback", None, username="cli", target=f"{name} {model.version}")
+    db.session.commit()
+    click.echo(f"{name} {model.version} is active again.")
+
+
+@models_cli.command("list")
+def list_command() -> None:
+    query = sa.select(ModelVersion).order_by(ModelVersion.name, ModelVersion.published_at)
+    for m in db.session.scalars(query):
+        click.echo(f"{m.name}\t{m.version}\t{m.sha256[:12]}\t{'active' if m.active else ''}")

@@ -1,0 +1,17 @@
+"""The database models; importing this package registers every table with `db`."""
+
+from backend.models.audit import AuditEntry
+from backend.models.model_version import ModelVersion
+from backend.models.prediction import Prediction
+from backend.models.security import LoginThrottle, TokenBlocklist
+from backend.models.user import ROLES, User
+
+__all__ = [
+    "ROLES",
+    "AuditEntry",
+    "LoginThrottle",
+    "ModelVersion",
+    "Prediction",
+    "TokenBlocklist",
+    "User",
+]

@@ -1,0 +1,72 @@
+"""A classification made on a phone and synced here; the phone's uuid4 is its identity."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from backend import db
+from backend.models.types import UTCDateTime, iso, utcnow
+
+
+class Prediction(db.Model):
+    __tablename__ = "predictions"
+
+    # seq orders records by arrival and is the `since` cursor; id is the phone's uuid.
+    seq: so.Mapped[int] = so.mapped_column(primary_key=True)
+    id: so.Mapped[str] = so.mapped_column(sa.String(36), unique=True)
+    model_name: so.Mapped[str] = so.mapped_column(sa.String(100), index=True)
+    model_version: so.Mapped[str] = so.mapped_column(sa.String(50))
+    label: so.Mapped[str] = so.mapped_column(sa.String(100), index=True)
+    confidence: so.Mapped[float]
+    status: so.Mapped[str] = so.mapped_column(sa.String(32), index=True)
+    probabilities: so.Mapped[dict[str, float]] = so.mapped_column(sa.JSON)
+    captured_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
+    device_id: so.Mapped[str] = so.mapped_column(sa.String(100), index=True)
+    slide_id: so.Mapped[str | None] = so.mapped_column(sa.String(100), index=True)
+    note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # sha256 of the canonical record: tells a harmless re-send from a conflicting one.
+    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    synced_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    synced_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # Review by a doctor/admin (dashboard, issue 5) and an optional stored cell image.
+    reviewed_label: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    reviewed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
+    review_note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    image_path: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+
+    synced_by: so.Mapped["User"] = so.relationship(foreign_keys=[synced_by_id])  # noqa: F821
+    reviewed_by: so.Mapped["User | None"] = so.relationship(  # noqa: F821
+        foreign_keys=[reviewed_by_id]
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "label": self.label,
+            "confidence": self.confidence,
+            "status": self.status,
+            "probabilities": self.probabilities,
+            "captured_at": iso(self.captured_at),
+            "device_id": self.device_id,
+            "slide_id": self.slide_id,
+            "note": self.note,
+            "synced_by": {"id": self.synced_by_id, "username": self.synced_by.username},
+            "synced_at": iso(self.synced_at),
+            "review": self._review_dict(),
+        }
+
+    def _review_dict(self) -> dict[str, Any] | None:
+        if self.reviewed_at is None:
+            return None
+        return {
+            "label": self.reviewed_label,
+            "by": self.reviewed_by.username if self.reviewed_by else None,
+            "at": iso(self.reviewed_at),
+            "note": self.review_note,
+        }

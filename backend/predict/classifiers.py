@@ -1,0 +1,44 @@
+"""One loaded backend.classify.Classifier per published model version, shared by requests.
+The TFLite interpreter is not re-entrant, so each classifier is used under its own lock."""
+
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from backend import db
+from backend.classify import Classifier
+from backend.errors import ApiError
+from backend.model_delivery import store
+from backend.models import ModelVersion
+
+_loaded: dict[tuple[str, str, str], tuple[Classifier, threading.Lock]] = {}
+_loading = threading.Lock()
+
+
+def choose_model(name: str | None) -> ModelVersion:
+    """The active version of `name`, or the only active model when no name is given."""
+    query = sa.select(ModelVersion).where(ModelVersion.active).order_by(ModelVersion.name)
+    active = list(db.session.scalars(query))
+    if name is not None:
+        for model in active:
+            if model.name == name:
+                return model
+        raise ApiError(404, "model_not_found", f"No active model named '{name[:100]}'.")
+    default = current_app.config.get("PREDICT_DEFAULT_MODEL")
+    if len(active) == 1 or (default and any(m.name == default for m in active)):
+        return active[0] if len(active) == 1 else next(m for m in active if m.name == default)
+    if not active:
+        raise ApiError(503, "no_model", "No model is published and active on this server.")
+    names = ", ".join(m.name for m in active)
+    raise ApiError(400, "model_required", f"Several models are active; send 'model' ({names}).")
+
+
+def classifier_for(model: ModelVersion) -> tuple[Classifier, threading.Lock]:
+    folder = store.store_root() / Path(model.file_path).parent
+    key = (str(store.store_root()), model.name, model.version)
+    with _loading:
+        if key not in _loaded:
+            _loaded[key] = (Classifier(folder, num_threads=1), threading.Lock())
+        return _loaded[key]

@@ -1,0 +1,51 @@
+"""The filtered, paginated prediction history behind GET /api/predictions."""
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import request
+
+from backend.models import Prediction, User
+from backend.request_input import query_int, query_moment
+
+TEXT_FILTERS = {
+    "label": Prediction.label,
+    "status": Prediction.status,
+    "model": Prediction.model_name,
+    "model_version": Prediction.model_version,
+    "device": Prediction.device_id,
+    "slide": Prediction.slide_id,
+}
+
+
+def history_query(viewer: User) -> tuple[sa.Select, dict[str, Any]]:
+    """The query for the current request's filters, seen with `viewer`'s rights."""
+    query = sa.select(Prediction)
+    if viewer.role == "technician":
+        query = query.where(Prediction.synced_by_id == viewer.id)
+    applied: dict[str, Any] = {}
+    for name, column in TEXT_FILTERS.items():
+        if (value := request.args.get(name)) is not None:
+            query = query.where(column == value)
+            applied[name] = value
+    if (username := request.args.get("user")) is not None:
+        query = query.join(User, Prediction.synced_by_id == User.id).where(
+            User.username == username.lower()
+        )
+        applied["user"] = username
+    query = _date_range(query, applied)
+    if "since" in request.args:  # since=0 starts a walk from the first record
+        since = query_int("since", 0, 0, 2**62)
+        query = query.where(Prediction.seq > since)
+        applied["since"] = since
+    return query, applied
+
+
+def _date_range(query: sa.Select, applied: dict[str, Any]) -> sa.Select:
+    if (start := query_moment("from")) is not None:
+        query = query.where(Prediction.captured_at >= start)
+        applied["from"] = start.isoformat()
+    if (end := query_moment("to")) is not None:
+        query = query.where(Prediction.captured_at < end)
+        applied["to"] = end.isoformat()
+    return query

@@ -1,0 +1,381 @@
+// The controller: wires the components to storage (IndexedDB), the inference worker, the model
+// store, the outbox and the service worker. Every result is saved before it is shown as saved;
+// nothing here ever deletes a result.
+import { AccountPanel } from "./account-panel.js";
+import { ApiError, OfflineError, getAuth, login, logout } from "./api.js";
+import { CapturePanel } from "./capture-panel.js";
+import { CropEditor } from "./crop-editor.js";
+import { countsCsv, downloadText, predictionsCsv } from "./csv.js";
+import * as db from "./db.js";
+import { HistoryPanel } from "./history-panel.js";
+import { InferenceClient } from "./inference-client.js";
+import { ModelPicker, modelTitle } from "./model-picker.js";
+import { ModelStore, NoModelError } from "./model-store.js";
+import { Notice } from "./notice.js";
+import { replayOutbox, retryRecord } from "./outbox.js";
+import { ResultCard } from "./result-card.js";
+import { SlidePanel } from "./slide-panel.js";
+import { SyncBadge } from "./sync-badge.js";
+import { Tabs } from "./tabs.js";
+import { UpdateBanner } from "./update-banner.js";
+
+const $ = (id) => document.getElementById(id);
+
+class App {
+  constructor() {
+    this.notice = new Notice($("notice"));
+    this.store = new ModelStore();
+    this.inference = new InferenceClient();
+    this.queue = [];
+    this.syncing = null;
+    this.state = { auth: null, models: {}, currentModel: null, slides: [], currentSlide: null, records: [] };
+  }
+
+  guard(fn) {
+    return async (...args) => {
+      try {
+        return await fn.apply(this, args);
+      } catch (error) {
+        this.notice.error(error.message || String(error));
+        return undefined;
+      }
+    };
+  }
+
+  async start() {
+    this.buildComponents();
+    this.updates = new UpdateBanner($("update-banner"));
+    this.registration = await this.updates.register().catch((e) => {
+      this.notice.error(`Offline mode could not be set up: ${e.message}`);
+      return null;
+    });
+    // Ask the browser not to evict this origin's storage (results wait here for a network).
+    if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+    this.deviceId = await db.getSetting("deviceId");
+    if (!this.deviceId) {
+      this.deviceId = crypto.randomUUID();
+      await db.setSetting("deviceId", this.deviceId);
+    }
+    await this.reloadState();
+    this.listen();
+    document.body.dataset.ready = "starting";
+    await this.guard(this.prepareModel)();
+    document.body.dataset.ready = "true";
+    this.afterConnect();
+  }
+
+  buildComponents() {
+    this.tabs = new Tabs(document.querySelector(".tabs"), (view) => this.onView(view));
+    this.badge = new SyncBadge($("sync-badge"), () => this.tabs.select("view-history"));
+    this.picker = new ModelPicker($("model-select"), $("model-info"), this.guard(this.chooseModel));
+    this.capture = new CapturePanel($("capture"), {
+      onImages: this.guard(this.takeImages),
+      onError: (m) => this.notice.error(m),
+    });
+    this.editor = new CropEditor($("editor"));
+    this.result = new ResultCard($("result"), { onCorrect: this.guard(this.correct) });
+    this.slidePanel = new SlidePanel($("view-slide"), {
+      onCreate: this.guard(this.createSlide),
+      onSelect: this.guard(this.selectSlide),
+      onExport: this.guard(this.exportSlide),
+    });
+    this.history = new HistoryPanel($("view-history"), {
+      onSyncNow: this.guard(() => this.sync({ verbose: true })),
+      onExport: this.guard(this.exportHistory),
+      onRetry: this.guard(async (id) => {
+        await retryRecord(id);
+        await this.sync({ verbose: true });
+      }),
+    });
+    this.account = new AccountPanel($("view-account"), {
+      onLogin: this.guard(this.login),
+      onLogout: this.guard(this.logout),
+      onUpdateModels: this.guard(() => this.updateModels({ verbose: true })),
+    });
+    $("classify-btn").addEventListener("click", this.guard(this.classify));
+    $("reset-btn").addEventListener("click", this.guard(this.next));
+  }
+
+  listen() {
+    window.addEventListener("online", () => this.afterConnect());
+    window.addEventListener("offline", () => this.render());
+    // navigator.onLine can say "online" on a network without the server: retry now and then.
+    setInterval(() => {
+      const pending = this.state.records.some((r) => r.syncState === "pending");
+      if (pending && navigator.onLine && document.visibilityState === "visible" && this.state.auth) {
+        this.sync();
+      }
+    }, 60_000);
+    if (navigator.serviceWorker) {
+      navigator.serviceWorker.addEventListener("message", async (event) => {
+        if (!event.data) return;
+        if (event.data.type === "synced") await this.reloadState();
+        if (event.data.type === "sync-failed") this.notice.error(`Sync failed: ${event.data.message} Your results are kept on this phone.`);
+      });
+    }
+  }
+
+  async reloadState() {
+    const [auth, models, currentModel, slides, currentSlide, records] = await Promise.all([
+      getAuth(),
+      this.store.installed(),
+      db.getSetting("currentModel"),
+      db.getAll("slides"),
+      db.getSetting("currentSlide"),
+      db.getAll("predictions"),
+    ]);
+    Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records });
+    this.render();
+  }
+
+  model() {
+    const { models, currentModel } = this.state;
+    return models[currentModel] || models[Object.keys(models).sort()[0]] || null;
+  }
+
+  render() {
+    const { auth, models, slides, currentSlide, records } = this.state;
+    const model = this.model();
+    this.picker.render(models, model && model.name);
+    this.account.render({ auth, models, deviceId: this.deviceId });
+    const slideRecords = currentSlide ? records.filter((r) => r.slide_id === currentSlide) : [];
+    const labels = model ? model.labels : [];
+    this.slidePanel.render(slides, currentSlide, slideRecords, labels);
+    this.history.render(records);
+    this.badge.render({
+      pending: records.filter((r) => r.syncState === "pending").length,
+      failed: records.filter((r) => r.syncState === "failed").length,
+      online: navigator.onLine,
+      syncing: Boolean(this.syncing),
+      loggedIn: Boolean(auth && auth.refresh),
+    });
+    $("classify-btn").disabled = !model || !this.editor.bitmap;
+  }
+
+  onView() {
+    this.render();
+  }
+
+  async prepareModel() {
+    await this.inference.init();
+    await this.inference.keepOnly(Object.values(this.state.models));
+    const model = this.model();
+    if (!model) return;
+    if (!this.inference.isLoaded(model)) await this.inference.load(model, await this.store.bytes(model));
+  }
+
+  async chooseModel(name) {
+    await db.setSetting("currentModel", name);
+    this.state.currentModel = name;
+    this.render();
+    await this.prepareModel();
+  }
+
+  async afterConnect() {
+    if (!navigator.onLine) return this.render();
+    try {
+      await this.updateModels();
+    } catch (error) {
+      // At start without a server the app simply works offline; other failures are told.
+      if (!(error instanceof OfflineError)) this.notice.error(error.message);
+    }
+    if (this.state.auth && this.state.auth.refresh) await this.guard(this.sync)();
+    else this.render();
+  }
+
+  async login(username, password) {
+    this.state.auth = await login(username, password);
+    this.notice.info(`Logged in as ${username}. Downloading models…`);
+    this.render();
+    await this.updateModels({ verbose: true });
+    await this.sync();
+  }
+
+  async logout() {
+    await logout();
+    this.state.auth = null;
+    this.render();
+    this.notice.info("Logged out. Results stay on this phone and sync after the next login.");
+  }
+
+  async updateModels({ verbose = false } = {}) {
+    const updated = await this.store.update();
+    await this.reloadState();
+    await this.prepareModel();
+    document.body.dataset.models = Object.keys(this.state.models).length;
+    if (updated.length) {
+      const names = updated.map((u) => `${modelTitle(u.name)} ${u.version}`).join(", ");
+      this.notice.info(`Models ready for offline use: ${names}.`);
+    } else if (verbose) {
+      this.notice.info("The models on this phone are up to date.");
+    }
+  }
+
+  async takeImages(files) {
+    this.queue = files;
+    this.result.hide();
+    await this.showNext();
+  }
+
+  async showNext() {
+    const file = this.queue.shift();
+    if (!file) return;
+    this.current = file;
+    $("editor").hidden = false;
+    $("queue-info").textContent = this.queue.length ? `${this.queue.length} more image(s) after this one.` : "";
+    $("reset-btn").textContent = this.queue.length ? "Next image" : "New image";
+    try {
+      await this.editor.show(file, { square: Boolean(file.fromCamera) });
+    } catch (error) {
+      // An unreadable file is skipped; the next one of the batch (if any) is one tap away.
+      this.current = null;
+      this.editor.clear();
+      $("editor").hidden = !this.queue.length;
+      this.render();
+      throw error;
+    }
+    this.render();
+    $("classify-btn").focus();
+  }
+
+  async next() {
+    this.result.hide();
+    if (this.queue.length) return this.showNext();
+    this.editor.clear();
+    this.current = null;
+    $("editor").hidden = true;
+    this.render();
+    $("camera-start").focus();
+  }
+
+  async classify() {
+    const model = this.model();
+    if (!model) throw new NoModelError();
+    if (!this.current) throw new Error("Take or pick an image first.");
+    $("classify-btn").disabled = true;
+    try {
+      if (!this.inference.isLoaded(model)) await this.prepareModel();
+      const out = await this.inference.classify(model, this.current, this.editor.crop());
+      const record = {
+        id: crypto.randomUUID(),
+        model_name: model.name,
+        model_version: model.version,
+        label: out.label,
+        confidence: out.confidence,
+        status: out.status,
+        probabilities: out.probabilities,
+        captured_at: new Date().toISOString(),
+        device_id: this.deviceId,
+        slide_id: this.state.currentSlide || null,
+        note: null,
+        corrected_label: null,
+        familiarity: out.familiarity,
+        crop: out.crop,
+        inference_ms: out.inferenceMs,
+        thumbnail: await this.editor.thumbnail(),
+        syncState: "pending",
+        syncError: null,
+      };
+      this.result.show(record, model.labels);
+      $("result").scrollIntoView({ block: "nearest" });
+      try {
+        await db.put("predictions", record);
+      } catch (error) {
+        $("result-saved").textContent = `NOT saved on this phone: ${error.message}`;
+        throw error;
+      }
+      this.state.records.push(record);
+      this.result.showSync(record);
+      document.body.dataset.lastResult = record.id;
+      this.render();
+      this.requestSync();
+    } finally {
+      $("classify-btn").disabled = false;
+    }
+  }
+
+  async correct(record, label) {
+    const next = await db.update("predictions", record.id, (r) => ({ ...r, corrected_label: label }));
+    const i = this.state.records.findIndex((r) => r.id === record.id);
+    if (i >= 0) this.state.records[i] = next;
+    this.result.record = next;
+    this.render();
+  }
+
+  /** Syncs now when online; otherwise (or when that fails) leaves it to Background Sync,
+   * where the browser has it, and to the next `online` event or app start. */
+  async requestSync() {
+    const ok = navigator.onLine && (await this.sync());
+    if (!ok && this.registration && this.registration.sync) {
+      await this.registration.sync.register("hv-outbox").catch(() => {});
+    }
+  }
+
+  /** Replays the outbox once at a time; failures keep every record pending. */
+  async sync({ verbose = false } = {}) {
+    if (this.syncing) return this.syncing;
+    this.syncing = (async () => {
+      this.render();
+      try {
+        const summary = await replayOutbox();
+        if (verbose) this.notice.info(`Synced ${summary.synced} result(s).`);
+        if (summary.failed) this.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`);
+        return true;
+      } catch (error) {
+        if (error instanceof OfflineError) {
+          if (verbose) this.notice.error(error.message);
+        } else if (error instanceof ApiError && error.status === 401) {
+          this.state.auth = await getAuth();
+          this.notice.error(`${error.message} Your results are kept on this phone.`);
+        } else {
+          this.notice.error(`Sync failed: ${error.message} Your results are kept on this phone and sent later.`);
+        }
+        return false;
+      } finally {
+        this.syncing = null;
+        await this.reloadState();
+        if (this.result.record) {
+          const fresh = this.state.records.find((r) => r.id === this.result.record.id);
+          if (fresh) this.result.showSync(fresh);
+        }
+        document.body.dataset.syncDone = String(Date.now());
+      }
+    })();
+    return this.syncing;
+  }
+
+  async createSlide(sampleId) {
+    const slide = { id: crypto.randomUUID(), sampleId, createdAt: new Date().toISOString() };
+    await db.put("slides", slide);
+    await this.selectSlide(slide.id);
+    this.notice.info(`Slide “${sampleId}” started: new results are counted on it.`);
+  }
+
+  async selectSlide(id) {
+    await db.setSetting("currentSlide", id);
+    await this.reloadState();
+  }
+
+  async exportSlide() {
+    const { slides, currentSlide, records } = this.state;
+    const slide = slides.find((s) => s.id === currentSlide);
+    if (!slide) throw new Error("Choose a slide first.");
+    const model = this.model();
+    const own = records.filter((r) => r.slide_id === slide.id);
+    const { rows, total } = this.slidePanel.render(slides, currentSlide, own, model ? model.labels : []);
+    const safe = slide.sampleId.replace(/[^\w.-]+/g, "_");
+    const bySlide = Object.fromEntries(slides.map((s) => [s.id, s]));
+    downloadText(`slide-${safe}-counts.csv`, countsCsv(slide.sampleId, rows, total));
+    downloadText(`slide-${safe}-cells.csv`, predictionsCsv(own, bySlide));
+  }
+
+  async exportHistory(records) {
+    const bySlide = Object.fromEntries(this.state.slides.map((s) => [s.id, s]));
+    downloadText(`hematovision-history-${new Date().toISOString().slice(0, 10)}.csv`, predictionsCsv(records, bySlide));
+  }
+}
+
+const app = new App();
+window.hematovision = app; // for the browser tests and the console
+app.db = db;
+app.start().catch((error) => app.notice.error(`The app could not start: ${error.message}`));

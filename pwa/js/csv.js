@@ -1,0 +1,39 @@
+// CSV export (RFC 4180 quoting; a leading =+-@ is prefixed with ' so spreadsheets never run it).
+const COLUMNS = [
+  "id", "captured_at", "slide_id", "sample_id", "model_name", "model_version", "label",
+  "corrected_label", "confidence", "status", "sync_state", "sync_error", "device_id", "note",
+];
+
+function cell(value) {
+  let text = value === null || value === undefined ? "" : String(value);
+  if (/^[=+\-@]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function predictionsCsv(records, slidesById = {}) {
+  const lines = [COLUMNS.join(",")];
+  for (const r of records) {
+    const slide = slidesById[r.slide_id];
+    const row = { ...r, sample_id: slide ? slide.sampleId : "", sync_state: r.syncState, sync_error: r.syncError };
+    lines.push(COLUMNS.map((c) => cell(row[c])).join(","));
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+export function countsCsv(sampleId, rows, total) {
+  const lines = [["sample_id", "class", "count", "percent"].join(",")];
+  for (const row of rows) lines.push([cell(sampleId), cell(row.label), row.count, row.percent.toFixed(1)].join(","));
+  lines.push([cell(sampleId), "total", total, total ? "100.0" : "0.0"].join(","));
+  return lines.join("\r\n") + "\r\n";
+}
+
+export function downloadText(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

@@ -1,0 +1,31 @@
+// The (label, confidence, status) rule of backend.classify.decide and model.json "decision",
+// mirrored line for line: unfamiliar if familiarity < unfamiliar_below; else confident if the top
+// probability >= confident_at_or_above; else review.
+
+export const STATUSES = ["confident", "review", "unfamiliar"];
+
+export function decide(probabilities, familiarity, labels, decision) {
+  let top = 0;
+  for (let i = 1; i < probabilities.length; i++) {
+    if (probabilities[i] > probabilities[top]) top = i; // first maximum, like np.argmax
+  }
+  const confidence = probabilities[top];
+  let status;
+  if (familiarity < decision.unfamiliar_below) status = "unfamiliar";
+  else if (confidence >= decision.confident_at_or_above) status = "confident";
+  else status = "review";
+  return { label: labels[top], confidence, status };
+}
+
+/** Python's round(x, 4) for display/storage (half-even differences are below 1e-4). */
+export function round4(x) {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/** Labels sorted by probability, highest first: [{label, p}]. */
+export function topK(probabilities, labels, k = 3) {
+  return labels
+    .map((label, i) => ({ label, p: probabilities[i] }))
+    .sort((a, b) => b.p - a.p)
+    .slice(0, k);
+}

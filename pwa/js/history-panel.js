@@ -1,0 +1,87 @@
+// Every saved result, newest first, with filters and its sync state (pending / synced /
+// failed and why); a failed record can be queued again.
+import { percent } from "./result-card.js";
+
+const SHOWN = 200;
+
+export class HistoryPanel {
+  constructor(root, { onSyncNow, onExport, onRetry }) {
+    this.q = (sel) => root.querySelector(sel);
+    this.filters = ["label", "status", "sync", "model"].map((f) => this.q(`#filter-${f}`));
+    for (const f of this.filters) f.addEventListener("change", () => this.render(this.records));
+    this.q("#sync-now").addEventListener("click", onSyncNow);
+    this.q("#history-csv").addEventListener("click", () => onExport(this.filtered()));
+    this.onRetry = onRetry;
+    this.records = [];
+    this.urls = [];
+  }
+
+  filtered() {
+    const [label, status, sync, model] = this.filters.map((f) => f.value);
+    return this.records.filter(
+      (r) =>
+        (!label || (r.corrected_label || r.label) === label) &&
+        (!status || r.status === status) &&
+        (!sync || r.syncState === sync) &&
+        (!model || r.model_name === model),
+    );
+  }
+
+  fillOptions(select, values) {
+    const keep = select.value;
+    select.replaceChildren(new Option("All", ""), ...[...values].sort().map((v) => new Option(v, v)));
+    select.value = values.has(keep) ? keep : "";
+  }
+
+  render(records) {
+    this.records = [...records].sort((a, b) => b.captured_at.localeCompare(a.captured_at));
+    this.fillOptions(this.filters[0], new Set(this.records.map((r) => r.corrected_label || r.label)));
+    this.fillOptions(this.filters[3], new Set(this.records.map((r) => r.model_name)));
+    const shown = this.filtered();
+    this.q("#history-count").textContent = `${shown.length} of ${this.records.length} results${shown.length > SHOWN ? ` (newest ${SHOWN} shown)` : ""}.`;
+    this.urls.forEach((u) => URL.revokeObjectURL(u));
+    this.urls = [];
+    this.q("#history-list").replaceChildren(...shown.slice(0, SHOWN).map((r) => this.item(r)));
+  }
+
+  item(r) {
+    const li = document.createElement("li");
+    li.dataset.id = r.id;
+    const img = document.createElement("img");
+    img.alt = "";
+    if (r.thumbnail) {
+      img.src = URL.createObjectURL(r.thumbnail);
+      this.urls.push(img.src);
+    }
+    const what = document.createElement("div");
+    what.className = "what";
+    const title = document.createElement("strong");
+    title.textContent = r.corrected_label ? `${r.corrected_label} (model: ${r.label})` : r.label;
+    const detail = document.createElement("div");
+    detail.className = "muted small";
+    detail.textContent = `${percent(r.confidence)} · ${r.status} · ${r.model_name} ${r.model_version} · ${new Date(r.captured_at).toLocaleString()}`;
+    what.append(title, detail);
+    if (r.syncState === "failed" && r.syncError) {
+      const why = document.createElement("div");
+      why.className = "small";
+      why.textContent = r.syncError;
+      what.append(why);
+      // A conflict stays one (the server keeps the first record); a rejected record may pass
+      // later, e.g. once the phone's clock is right again.
+      if (!r.syncConflict) {
+        const retry = document.createElement("button");
+        retry.type = "button";
+        retry.className = "btn btn-small btn-secondary";
+        retry.textContent = "Retry";
+        retry.addEventListener("click", () => this.onRetry(r.id));
+        what.append(retry);
+      }
+    }
+    const state = document.createElement("span");
+    state.className = "sync-state";
+    state.dataset.state = r.syncState;
+    state.textContent = r.syncState;
+    li.append(img, what, state);
+    return li;
+  }
+}

@@ -1,0 +1,64 @@
+// The page's side of the inference worker: one promise per request id.
+export class InferenceClient {
+  constructor(url = "/vendor/inference-worker.js") {
+    this.worker = new Worker(url);
+    this.pending = new Map();
+    this.nextId = 1;
+    this.loaded = new Set();
+    this.worker.onmessage = (event) => {
+      const { id, result, error } = event.data;
+      const waiting = this.pending.get(id);
+      if (!waiting) return;
+      this.pending.delete(id);
+      if (error) waiting.reject(new Error(error));
+      else waiting.resolve(result);
+    };
+    this.worker.onerror = (event) => {
+      const error = new Error(`The inference engine failed to start: ${event.message || "unknown error"}`);
+      for (const waiting of this.pending.values()) waiting.reject(error);
+      this.pending.clear();
+    };
+  }
+
+  ask(message, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  init() {
+    return this.ask({ type: "init" });
+  }
+
+  static keyOf(model) {
+    return `${model.name}@${model.version}`;
+  }
+
+  async load(model, bytes) {
+    const key = InferenceClient.keyOf(model);
+    if (this.loaded.has(key)) return;
+    await this.ask({ type: "load", key, bytes, meta: model.meta }, [bytes]);
+    this.loaded.add(key);
+  }
+
+  /** Frees the worker's copies of models that are no longer installed (e.g. replaced versions). */
+  async keepOnly(models) {
+    const keep = new Set(models.map((m) => InferenceClient.keyOf(m)));
+    for (const key of [...this.loaded]) {
+      if (!keep.has(key)) {
+        await this.ask({ type: "unload", key });
+        this.loaded.delete(key);
+      }
+    }
+  }
+
+  isLoaded(model) {
+    return this.loaded.has(InferenceClient.keyOf(model));
+  }
+
+  classify(model, image, crop) {
+    return this.ask({ type: "classify", key: InferenceClient.keyOf(model), image, crop });
+  }
+}

@@ -1,0 +1,156 @@
+// The inference Web Worker (bundled with LiteRT.js into /vendor/inference-worker.js by build.mjs
+// and started as a classic worker). The page asks {id, type, ...}; the worker answers
+// {id, result} or {id, error}. It decodes the image, crops it, resizes it exactly like Pillow
+// and runs the released .tflite model, so the UI never freezes.
+import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
+import { decide, round4 } from "./decision-rule.js";
+import { pilResize, rgbaToRgb } from "./pil-resize.js";
+import { dequantize, quantizeInput } from "./quantization.js";
+
+const WASM_DIR = new URL("wasm/", self.location.href).href;
+const models = new Map(); // key "name@version" -> {compiled, meta, input, outputs}
+let runtime = null;
+
+function startRuntime() {
+  if (!runtime) {
+    // The WASM glue looks for its .wasm beside the worker script unless told otherwise.
+    self.Module = { locateFile: (file) => WASM_DIR + file };
+    const started = performance.now();
+    runtime = loadLiteRt(WASM_DIR).then(() => ({ ms: performance.now() - started }));
+  }
+  return runtime;
+}
+
+function sameShape(a, b) {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function describeOutputs(compiled, meta) {
+  const details = compiled.getOutputDetails();
+  const probabilities = details.find((d) => sameShape([...d.shape], [1, meta.labels.length]));
+  const familiarity = details.find((d) => sameShape([...d.shape], [1, 1]));
+  if (!probabilities) {
+    const shapes = details.map((d) => `[${[...d.shape]}]`).join(", ");
+    throw new Error(`model outputs ${shapes} do not fit ${meta.labels.length} labels`);
+  }
+  // model.json "outputs": [{name, position, shape, dtype, quantization: {scale, zero_point}}];
+  // matched by shape, as backend.classify tells the outputs apart.
+  const quantOf = (detail) => {
+    const entry = (meta.outputs || []).find((o) => o.shape && sameShape(o.shape, [...detail.shape]));
+    return entry ? entry.quantization : null;
+  };
+  return {
+    probabilities: { index: details.indexOf(probabilities), quant: quantOf(probabilities) },
+    familiarity: familiarity ? { index: details.indexOf(familiarity), quant: quantOf(familiarity) } : null,
+  };
+}
+
+async function load({ key, bytes, meta }) {
+  await startRuntime();
+  if (models.has(key)) return { key, cached: true };
+  const compiled = await loadAndCompile(new Uint8Array(bytes), { accelerator: "wasm" });
+  const [input] = compiled.getInputDetails();
+  const shape = [...input.shape];
+  if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== shape[2] || shape[3] !== 3) {
+    compiled.delete();
+    throw new Error(`model input [${shape}] is not a [1, size, size, 3] image`);
+  }
+  models.set(key, {
+    compiled,
+    meta,
+    size: shape[1],
+    inputDtype: input.dtype,
+    inputQuant: meta.input && meta.input.quantization,
+    outputs: describeOutputs(compiled, meta),
+  });
+  return { key, size: shape[1], inputDtype: input.dtype };
+}
+
+async function decode(image) {
+  let bitmap;
+  try {
+    // EXIF orientation applied, no colour management: what PIL's exif_transpose + convert do.
+    bitmap = await createImageBitmap(image, {
+      imageOrientation: "from-image",
+      colorSpaceConversion: "none",
+      premultiplyAlpha: "none",
+    });
+  } catch {
+    throw new Error("This file is not an image the app can read (use JPEG, PNG or WebP).");
+  }
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(bitmap, 0, 0);
+  const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  bitmap.close();
+  return { data, width: canvas.width, height: canvas.height };
+}
+
+function clampCrop(crop, width, height) {
+  if (!crop) return { x: 0, y: 0, w: width, h: height };
+  const x = Math.max(0, Math.min(width - 1, Math.round(crop.x)));
+  const y = Math.max(0, Math.min(height - 1, Math.round(crop.y)));
+  const w = Math.max(1, Math.min(width - x, Math.round(crop.w)));
+  const h = Math.max(1, Math.min(height - y, Math.round(crop.h)));
+  return { x, y, w, h };
+}
+
+async function runModel(model, rgb) {
+  const data = quantizeInput(rgb, model.inputDtype, model.inputQuant);
+  const input = new Tensor(data, [1, model.size, model.size, 3]);
+  const started = performance.now();
+  const outputs = await model.compiled.run([input]);
+  const ms = performance.now() - started;
+  input.delete();
+  const values = outputs.map((t) => t.toTypedArray().slice());
+  outputs.forEach((t) => t.delete());
+  const { probabilities: p, familiarity: f } = model.outputs;
+  const probabilities = dequantize(values[p.index], p.quant);
+  // A model without a familiarity head is never "unfamiliar".
+  const familiarity = f ? dequantize(values[f.index], f.quant)[0] : Infinity;
+  return { probabilities, familiarity, ms };
+}
+
+async function classify({ key, image, crop }) {
+  const model = models.get(key);
+  if (!model) throw new Error(`model ${key} is not loaded`);
+  const started = performance.now();
+  const { data, width, height } = await decode(image);
+  const box = clampCrop(crop, width, height);
+  const rgb = pilResize(rgbaToRgb(data, box, width), box.w, box.h, model.size, model.size, "bilinear");
+  const { probabilities, familiarity, ms } = await runModel(model, rgb);
+  const { meta } = model;
+  const { label, confidence, status } = decide(probabilities, familiarity, meta.labels, meta.decision);
+  const named = {};
+  meta.labels.forEach((name, i) => (named[name] = round4(probabilities[i])));
+  return {
+    label,
+    confidence: round4(confidence),
+    status,
+    probabilities: named,
+    familiarity: Number.isFinite(familiarity) ? round4(familiarity) : null,
+    crop: box,
+    inferenceMs: ms,
+    totalMs: performance.now() - started,
+  };
+}
+
+function unload({ key }) {
+  const model = models.get(key);
+  if (model) model.compiled.delete();
+  models.delete(key);
+  return { key };
+}
+
+const HANDLERS = { init: startRuntime, load, classify, unload };
+
+self.onmessage = async (event) => {
+  const { id, type } = event.data;
+  try {
+    const handler = HANDLERS[type];
+    if (!handler) throw new Error(`unknown request "${type}"`);
+    self.postMessage({ id, result: await handler(event.data) });
+  } catch (error) {
+    self.postMessage({ id, error: String(error && error.message ? error.message : error) });
+  }
+};

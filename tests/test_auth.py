@@ -1,0 +1,178 @@
+"""Login, refresh, logout and the JWT attacks the API must refuse."""
+
+from datetime import timedelta
+
+import jwt as pyjwt
+import pytest
+import sqlalchemy as sa
+from flask_jwt_extended import create_access_token
+
+from backend import db
+from backend.models import AuditEntry
+from tests.conftest import PASSWORD
+
+
+def _error(response) -> dict:
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"]), body
+    return body["error"]
+
+
+def test_login_returns_tokens_and_user(client):
+    response = client.post("/api/auth/login", json={"username": "tech", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["user"]["username"] == "tech" and body["user"]["role"] == "technician"
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200 and me.get_json()["user"]["username"] == "tech"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "tech", "password": "wrong password"},
+        {"username": "nobody", "password": PASSWORD},
+        {"username": "TECH", "password": "wrong password"},
+    ],
+)
+def test_wrong_credentials_are_401_and_logged(app, client, body):
+    response = client.post("/api/auth/login", json=body)
+    assert response.status_code == 401
+    assert _error(response)["code"] == "invalid_credentials"
+    with app.app_context():
+        entry = db.session.scalars(sa.select(AuditEntry)).all()[-1]
+        assert (entry.action, entry.outcome) == ("auth.login", "failure")
+        assert entry.username == body["username"].lower() and entry.ip == "127.0.0.1"
+
+
+def test_successful_login_is_logged(app, client):
+    client.post("/api/auth/login", json={"username": "Tech", "password": PASSWORD})
+    with app.app_context():
+        entry = db.session.scalars(sa.select(AuditEntry)).all()[-1]
+        assert (entry.action, entry.outcome, entry.username) == ("auth.login", "success", "tech")
+
+
+def test_repeated_failures_lock_the_account(app, client):
+    app.config["LOGIN_MAX_FAILURES_USER"] = 3
+    for _ in range(3):
+        assert (
+            client.post("/api/auth/login", json={"username": "tech", "password": "x"}).status_code
+            == 401
+        )
+    locked = client.post("/api/auth/login", json={"username": "tech", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert _error(locked)["code"] == "too_many_attempts"
+    assert int(locked.headers["Retry-After"]) > 0
+    # Another account from the same address is not locked by this one's failures.
+    assert (
+        client.post(
+            "/api/auth/login", json={"username": "viewer", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
+    with app.app_context():
+        outcomes = db.session.scalars(
+            sa.select(AuditEntry.outcome).where(AuditEntry.action == "auth.login")
+        )
+        assert "locked" in list(outcomes)
+
+
+def test_repeated_failures_from_one_address_lock_it(app, client):
+    app.config["LOGIN_MAX_FAILURES_IP"] = 4
+    for name in ("a1x", "a2x", "a3x", "a4x"):
+        client.post("/api/auth/login", json={"username": name, "password": "x"})
+    response = client.post("/api/auth/login", json={"username": "tech", "password": PASSWORD})
+    assert response.status_code == 429
+
+
+def test_lock_expires(app, client):
+    app.config.update(LOGIN_MAX_FAILURES_USER=1, LOGIN_LOCK_SECONDS=0)
+    client.post("/api/auth/login", json={"username": "tech", "password": "x"})
+    assert (
+        client.post("/api/auth/login", json={"username": "tech", "password": PASSWORD}).status_code
+        == 200
+    )
+
+
+def test_disabled_account_cannot_log_in_and_its_tokens_stop_working(app, client, auth):
+    headers = auth.headers("tech")
+    admin = auth.headers("admin")
+    tech_id = auth.tokens("tech")["user"]["id"]
+    assert (
+        client.patch(f"/api/users/{tech_id}", json={"active": False}, headers=admin).status_code
+        == 200
+    )
+    assert client.get("/api/auth/me", headers=headers).status_code == 401
+    assert (
+        client.post("/api/auth/login", json={"username": "tech", "password": PASSWORD}).status_code
+        == 401
+    )
+
+
+def test_refresh_gives_a_working_access_token(client, auth):
+    refresh = auth.tokens("viewer")["refresh_token"]
+    response = client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {refresh}"})
+    assert response.status_code == 200
+    access = response.get_json()["access_token"]
+    assert (
+        client.get("/api/auth/me", headers={"Authorization": f"Bearer {access}"}).status_code == 200
+    )
+
+
+def test_logout_revokes_access_and_refresh_tokens(app, client, auth):
+    tokens = auth.login("tech")
+    access = {"Authorization": f"Bearer {tokens['access_token']}"}
+    refresh = {"Authorization": f"Bearer {tokens['refresh_token']}"}
+    response = client.post(
+        "/api/auth/logout", headers=access, json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert response.status_code == 200
+    again = client.get("/api/auth/me", headers=access)
+    assert again.status_code == 401 and _error(again)["code"] == "token_revoked"
+    assert _error(client.post("/api/auth/refresh", headers=refresh))["code"] == "token_revoked"
+    with app.app_context():
+        assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "auth.logout"))
+
+
+def _forge(app, payload_changes: dict, key: str | None = None, algorithm: str = "HS256") -> str:
+    with app.app_context():
+        good = create_access_token(identity="1")
+    payload = pyjwt.decode(good, options={"verify_signature": False})
+    payload.update(payload_changes)
+    if algorithm == "none":
+        return pyjwt.encode(payload, None, algorithm="none")
+    return pyjwt.encode(payload, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["bad_signature", "alg_none", "expired", "refresh_as_access", "garbage", "unknown_user"],
+)
+def test_jwt_attacks_are_refused(app, client, auth, attack):
+    if attack == "bad_signature":
+        token = _forge(app, {}, key="another-secret-of-sufficient-length-123")
+    elif attack == "alg_none":
+        token = _forge(app, {}, algorithm="none")
+    elif attack == "expired":
+        with app.app_context():
+            token = create_access_token(identity="1", expires_delta=timedelta(seconds=-10))
+    elif attack == "refresh_as_access":
+        token = auth.tokens("admin")["refresh_token"]
+    elif attack == "unknown_user":
+        token = _forge(app, {"sub": "999999"})
+    else:
+        token = "not.a.jwt"
+    response = client.get("/api/audit", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert _error(response)["code"] in {"invalid_token", "token_expired", "unknown_user"}
+
+
+def test_access_token_cannot_refresh(client, auth):
+    response = client.post("/api/auth/refresh", headers=auth.headers("tech"))
+    assert response.status_code == 401
+
+
+def test_missing_token_is_json_401(client):
+    response = client.get("/api/predictions")
+    assert response.status_code == 401 and _error(response)["code"] == "missing_token"

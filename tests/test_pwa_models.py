@@ -1,0 +1,71 @@
+"""Model delivery to the phone: a new version published on the server reaches the app, is used
+for the next result (offline too), and its predecessor leaves the model cache."""
+
+import pytest
+
+from tests import pwa_support as pwa
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def wbc():
+    found = pwa.released_models()
+    if "wbc-differential" not in found:
+        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
+    pwa.ensure_pwa_built()
+    return found["wbc-differential"]
+
+
+def cached_model_urls(page) -> list[str]:
+    return page.evaluate(
+        "caches.open('hv-models').then(c => c.keys()).then(ks => ks.map(k => k.url).sort())"
+    )
+
+
+def test_a_new_model_version_reaches_the_app_and_is_used(wbc, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    server = pwa.LiveServer(tmp_path, {"wbc-differential": wbc}).start()
+    image = pwa.dataset_images("pbc", per_class=1)[:1]
+    try:
+        with sync_playwright() as p:
+            context = pwa.launch(p, tmp_path / "profile")
+            page = context.new_page()
+            pwa.open_app(page, server.url)
+            pwa.log_in(page)
+            pwa.wait_for_models(page, 1)
+            (before,) = pwa.classify_files(page, image)
+            first_version = before["model_version"]
+            assert [u.split("/")[-2] for u in cached_model_urls(page)] == [first_version]
+
+            new_version = first_version + "-r2"
+            server.publish(wbc, {"version": new_version})
+            page.click("#tab-account")
+            page.click("#models-update")
+            pwa.wait_for_notice(page, new_version)
+            assert new_version in page.inner_text("#model-list")
+            assert [u.split("/")[-2] for u in cached_model_urls(page)] == [new_version]
+
+            # The browser evicted the model file: the next check downloads it again.
+            page.evaluate(
+                "caches.open('hv-models').then(c => c.keys()).then(ks => "
+                "caches.open('hv-models').then(c => Promise.all(ks.map(k => c.delete(k)))))"
+            )
+            assert cached_model_urls(page) == []
+            page.click("#notice-close")
+            page.click("#models-update")
+            pwa.wait_for_notice(page, "up to date")
+            assert [u.split("/")[-2] for u in cached_model_urls(page)] == [new_version]
+
+            server.stop()
+            context.set_offline(True)
+            page.reload()
+            page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+            (after,) = pwa.classify_files(page, image)
+            assert after["model_version"] == new_version
+            assert after["label"] == before["label"]
+            assert after["confidence"] == pytest.approx(before["confidence"], abs=1e-6)
+            context.close()
+    finally:
+        server.stop()

@@ -1,0 +1,174 @@
+"""The outbox: results made offline reach the server exactly once when the network comes back,
+also when the page is reloaded while a sync request is in flight (the server committed, the
+phone never saw the answer); rejected syncs keep every record on the phone with the reason."""
+
+import pytest
+
+from tests import pwa_support as pwa
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ALL_SYNCED = "document.querySelector('#sync-badge').dataset.state === 'synced'"
+
+
+@pytest.fixture(scope="module")
+def models():
+    found = pwa.released_models()
+    if "wbc-differential" not in found:
+        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
+    pwa.ensure_pwa_built()
+    return {"wbc-differential": found["wbc-differential"]}
+
+
+@pytest.fixture
+def server(models, tmp_path):
+    server = pwa.LiveServer(tmp_path, models).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = pwa.launch(p, tmp_path / "profile")
+        page = context.new_page()
+        pwa.open_app(page, server.url)
+        pwa.log_in(page)
+        pwa.wait_for_models(page, 1)
+        pwa.wait_until_offline_ready(page)
+        yield page
+        context.close()
+
+
+def go_offline(page, server):
+    server.stop()
+    page.context.set_offline(True)
+
+
+def go_online(page, server):
+    server.start()
+    page.context.set_offline(False)
+
+
+def test_offline_results_reach_the_server_exactly_once_even_after_a_reload_mid_sync(page, server):
+    images = pwa.dataset_images("pbc", per_class=1)
+    go_offline(page, server)
+    first = pwa.classify_files(page, images[:3])
+    assert [r["syncState"] for r in first] == ["pending"] * 3
+    assert "pending" in page.inner_text("#sync-badge")
+
+    go_online(page, server)  # the `online` event replays the outbox
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+    stored = server.predictions([r["id"] for r in first])
+    assert sorted(p["id"] for p in stored) == sorted(r["id"] for r in first)
+    by_id = {p["id"]: p for p in stored}
+    for r in first:
+        assert by_id[r["id"]]["label"] == r["label"]
+        assert by_id[r["id"]]["confidence"] == pytest.approx(r["confidence"])
+
+    go_offline(page, server)
+    second = pwa.classify_files(page, images[3:5])
+    server.hold_sync_response = 3.0  # commit, then keep the answer back while the page reloads
+    go_online(page, server)
+    assert server.sync_held.wait(30)
+    page.reload()
+    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+
+    ids = [r["id"] for r in first + second]
+    stored = server.predictions()
+    assert sorted(p["id"] for p in stored) == sorted(ids)  # each once, none lost, none extra
+    assert {r["syncState"] for r in pwa.all_records(page)} == {"synced"}
+    pwa.screenshot(page, "phone-360x640-all-synced")
+
+
+def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
+    image = pwa.dataset_images("pbc", per_class=1)[:1]
+    server.lose_sync_response = True  # the server commits, the phone gets a 502
+    (made,) = pwa.classify_files(page, image)
+    assert "kept on this phone" in pwa.wait_for_notice(page, "Sync failed")
+
+    page.click("#tab-history")
+    page.click("#sync-now")  # (Background Sync may have retried already; either way:)
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+    assert server.sync_requests >= 2
+    assert [p["id"] for p in server.predictions()] == [made["id"]]
+
+
+def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page, server):
+    images = pwa.dataset_images("pbc", per_class=1)[:2]
+    go_offline(page, server)
+    made = pwa.classify_files(page, images)
+    # Another phone already synced the first id with other content: the server keeps its own.
+    clash = {k: made[0][k] for k in ("id", "model_name", "model_version", "confidence")}
+    clash.update(
+        label="other",
+        status="review",
+        probabilities={"other": 1.0},
+        captured_at=made[0]["captured_at"],
+        device_id="another-phone",
+    )
+    assert server.push_as("tech2", [clash])[0]["status"] == "created"
+    go_online(page, server)
+    page.click("#tab-history")
+    page.wait_for_function(
+        "document.querySelector('#sync-badge').dataset.state === 'failed'", timeout=30_000
+    )
+    states = {r["id"]: r for r in pwa.all_records(page)}
+    assert states[made[0]["id"]]["syncState"] == "failed"
+    assert "another account" in states[made[0]["id"]]["syncError"]
+    assert states[made[1]["id"]]["syncState"] == "synced"
+    item = page.locator(f"#history-list li[data-id='{made[0]['id']}']")
+    assert "another account" in item.inner_text()
+    assert item.locator("button").count() == 0  # retrying a conflict cannot help
+    pwa.screenshot(page, "phone-360x640-sync-rejected")
+
+
+def test_rejected_sync_keeps_results_and_says_why(page, server):
+    images = pwa.dataset_images("pbc", per_class=1)[:2]
+    # The login is revoked on the server (as after a password change): refresh fails.
+    page.evaluate(
+        """async () => {
+            const auth = await window.hematovision.db.getSetting('auth');
+            for (const token of [auth.access, auth.refresh]) {
+                const headers = {Authorization: 'Bearer ' + token};
+                await fetch('/api/auth/logout', {method: 'POST', headers});
+            }
+        }"""
+    )
+    made = pwa.classify_files(page, images)
+    assert "kept on this phone" in pwa.wait_for_notice(page, "Log in again")
+    assert {r["syncState"] for r in pwa.all_records(page)} == {"pending"}
+    assert server.predictions() == []
+    pwa.screenshot(page, "phone-360x640-login-expired")
+
+    pwa.log_in(page)
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+    assert sorted(p["id"] for p in server.predictions()) == sorted(r["id"] for r in made)
+
+
+def test_an_expired_access_token_is_refreshed_and_the_sync_goes_through(models, tmp_path):
+    from datetime import timedelta
+
+    from playwright.sync_api import sync_playwright
+
+    server = pwa.LiveServer(tmp_path, models, JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=2)).start()
+    try:
+        with sync_playwright() as p:
+            context = pwa.launch(p, tmp_path / "profile")
+            page = context.new_page()
+            pwa.open_app(page, server.url)
+            pwa.log_in(page)
+            pwa.wait_for_models(page, 1)
+            old_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
+            page.wait_for_timeout(3000)  # the access token has expired
+            (made,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])
+            page.wait_for_function(ALL_SYNCED, timeout=30_000)
+            assert [p["id"] for p in server.predictions()] == [made["id"]]
+            new_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
+            assert new_access != old_access
+            context.close()
+    finally:
+        server.stop()

@@ -1,0 +1,58 @@
+"""App updates: a new app version installs in the background, the page offers "Update
+available — reload", and after the reload the new version runs, the old shell cache is gone
+and the models (their own cache) are still there, offline."""
+
+import pytest
+
+from tests import pwa_support as pwa
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def cache_names(page) -> list[str]:
+    return sorted(page.evaluate("caches.keys()"))
+
+
+def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    models = pwa.released_models()
+    if "wbc-differential" not in models:
+        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
+    pwa.ensure_pwa_built()
+    server = pwa.LiveServer(tmp_path, {"wbc-differential": models["wbc-differential"]}).start()
+    try:
+        with sync_playwright() as p:
+            context = pwa.launch(p, tmp_path / "profile")
+            page = context.new_page()
+            pwa.open_app(page, server.url)
+            pwa.log_in(page)
+            pwa.wait_for_models(page, 1)
+            pwa.wait_until_offline_ready(page)
+            before = cache_names(page)
+            old_shell = next(n for n in before if n.startswith("hv-shell-"))
+            assert "hv-models" in before and any(n.startswith("hv-runtime-") for n in before)
+            assert page.is_hidden("#update-banner")
+
+            server.next_app_version = "nextversion1"
+            page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+            page.wait_for_selector("#update-banner:not([hidden])", timeout=30_000)
+            assert "Update available" in page.inner_text("#update-banner")
+            pwa.screenshot(page, "phone-360x640-update-available")
+            with page.expect_navigation():
+                page.click("#update-reload")
+            page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+            after = cache_names(page)
+            assert "hv-shell-nextversion1" in after and old_shell not in after
+            assert "hv-models" in after
+            assert page.is_hidden("#update-banner")
+
+            server.stop()
+            context.set_offline(True)
+            page.reload()
+            page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+            (result,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])
+            assert result["model_name"] == "wbc-differential"
+            context.close()
+    finally:
+        server.stop()

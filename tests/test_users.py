@@ -1,0 +1,111 @@
+"""Accounts: the admin API and the `flask users` commands; passwords only as KDF hashes."""
+
+import pytest
+import sqlalchemy as sa
+
+from backend import db
+from backend.models import AuditEntry, User
+
+
+def _user(app, username: str) -> User | None:
+    with app.app_context():
+        return db.session.scalar(sa.select(User).where(User.username == username))
+
+
+def test_cli_create_with_password_stdin(app, client):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "Lab.Tech", "--role", "technician", "--password-stdin"],
+        input="s3cret password\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = _user(app, "lab.tech")
+    assert user.role == "technician"
+    assert "s3cret" not in user.password_hash and user.password_hash.startswith("pbkdf2:")
+    login = {"username": "lab.tech", "password": "s3cret password"}
+    assert client.post("/api/auth/login", json=login).status_code == 200
+
+
+def test_default_kdf_is_scrypt(app):
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt"
+    with app.app_context():
+        user = User(username="x", role="viewer")
+        user.set_password("a long password")
+        assert user.password_hash.startswith("scrypt:") and user.check_password("a long password")
+
+
+@pytest.mark.parametrize(
+    "args,stdin,message",
+    [
+        (["tech", "--role", "viewer"], "another password\n", "taken"),
+        (["newone", "--role", "viewer"], "short\n", "at least 8"),
+        (["a/b", "--role", "viewer"], "long enough pw\n", "username"),
+        (["newone", "--role", "superuser"], "long enough pw\n", "Invalid value"),
+    ],
+)
+def test_cli_create_refuses_bad_input(app, args, stdin, message):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", *args, "--password-stdin"], input=stdin
+    )
+    assert result.exit_code != 0 and message in result.output
+    assert _user(app, "newone") is None
+
+
+def test_ensure_admin_prints_a_generated_password_once(app, monkeypatch):
+    monkeypatch.delenv("HEMATOVISION_ADMIN_PASSWORD", raising=False)
+    runner = app.test_cli_runner()
+    with app.app_context():
+        db.session.execute(sa.delete(AuditEntry))
+        db.session.execute(sa.delete(User).where(User.role == "admin"))
+        db.session.commit()
+    first = runner.invoke(args=["users", "ensure-admin"])
+    assert first.exit_code == 0 and "password:" in first.output
+    password = first.output.split("password: ")[1].split()[0]
+    with app.app_context():
+        admin = db.session.scalar(sa.select(User).where(User.username == "admin"))
+        assert admin.role == "admin" and admin.check_password(password)
+    second = runner.invoke(args=["users", "ensure-admin"])
+    assert "exists already" in second.output and password not in second.output
+
+
+def test_ensure_admin_uses_the_environment_password(app, monkeypatch):
+    monkeypatch.setenv("HEMATOVISION_ADMIN_PASSWORD", "from the environment")
+    with app.app_context():
+        db.session.execute(sa.delete(AuditEntry))
+        db.session.execute(sa.delete(User).where(User.role == "admin"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["users", "ensure-admin", "--username", "boss"])
+    assert result.exit_code == 0 and "from the environment" not in result.output
+    with app.app_context():
+        boss = db.session.scalar(sa.select(User).where(User.username == "boss"))
+        assert boss.check_password("from the environment")
+
+
+def test_admin_api_creates_and_lists_users(app, client, auth):
+    admin = auth.headers("admin")
+    body = {"username": "Dr.Who", "password": "a good password", "role": "viewer"}
+    created = client.post("/api/users", json=body, headers=admin)
+    assert created.status_code == 201 and created.get_json()["user"]["username"] == "dr.who"
+    assert "password_hash" not in created.get_json()["user"]
+    again = client.post("/api/users", json=body, headers=admin)
+    assert again.status_code == 409
+    names = [u["username"] for u in client.get("/api/users", headers=admin).get_json()["users"]]
+    assert "dr.who" in names
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.create"))
+        assert entry.target == "dr.who" and entry.username == "admin"
+
+
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({"username": "x1", "password": "a good password", "role": "viewer"}, "invalid_field"),
+        ({"username": "valid", "password": "a good password", "role": "root"}, "invalid_field"),
+        ({"username": "valid", "password": 12345678, "role": "viewer"}, "invalid_field"),
+        ({"username": "valid", "password": "short", "role": "viewer"}, "weak_password"),
+        ({"username": "v" * 500, "password": "a good password", "role": "viewer"}, "invalid_field"),
+    ],
+)
+def test_admin_api_refuses_bad_accounts(app, client, auth, body, code):
+    response = client.post("/api/users", json=body, headers=auth.headers("admin"))
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == code
+    assert _user(app, "valid") is None

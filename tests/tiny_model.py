@@ -1,0 +1,55 @@
+"""Builds a tiny but real TFLite release folder (model.tflite + model.json) shaped like the
+training package's releases (model.json as training/release.py writes it): batch-1 RGB input,
+outputs [1, n] probabilities and [1, 1] familiarity. Run in a subprocess so TensorFlow never
+loads into the test process:
+
+    python -m tests.tiny_model OUT_DIR --name cells --version 1.0.0 --seed 1
+"""
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+LABELS = ["lymphocyte", "monocyte", "neutrophil"]
+SIZE = 32
+
+
+def build(out: Path, name: str, version: str, seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    pixels = keras.Input((SIZE, SIZE, 3), batch_size=1, name="pixels")
+    x = keras.layers.Rescaling(1 / 255)(pixels)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    probabilities = keras.layers.Dense(len(LABELS), activation="softmax", name="probabilities")(x)
+    familiarity = keras.layers.Dense(1, activation="sigmoid", name="familiarity")(x)
+    model = keras.Model(pixels, [probabilities, familiarity])
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.tflite").write_bytes(content)
+    card = {
+        "name": name,
+        "version": version,
+        "labels": LABELS,
+        "file": {
+            "name": "model.tflite",
+            "bytes": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
+        "input": {"shape": [1, SIZE, SIZE, 3], "dtype": "float32"},
+        "decision": {"unfamiliar_below": 0.0, "confident_at_or_above": 0.5},
+    }
+    (out / "model.json").write_text(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--name", default="cells")
+    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    build(args.out, args.name, args.version, args.seed)

@@ -1,0 +1,71 @@
+"""Keras release model -> TFLite int8 and float16 files, and their parity with Keras."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from backend.classify import TFLiteModel
+
+
+def convert_int8(model, representative: np.ndarray) -> bytes:
+    """Full-integer int8 with uint8 input/output, ranges calibrated on real training images."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+    def samples():
+        for image in representative:
+            yield [image[None].astype(np.float32)]
+
+    converter.representative_dataset = samples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.uint8
+    return converter.convert()
+
+
+def convert_float16(model) -> bytes:
+    """Float16 weights, float32 input (raw 0..255 pixels) and outputs."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def run_tflite(path: Path, n_labels: int, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities [N, n_labels] and familiarity [N] of a .tflite file, via backend.classify."""
+    model = TFLiteModel(path, n_labels)
+    outputs = [model.predict(image) for image in images]
+    return np.stack([p for p, _ in outputs]), np.array([f for _, f in outputs])
+
+
+def run_keras(model, images: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and familiarity of the Keras release model (any batch size)."""
+    probabilities, familiarity = model.predict(images.astype(np.float32), batch, verbose=0)
+    return probabilities, familiarity[:, 0]
+
+
+def batch_of_one(model):
+    """The same model with its input fixed to batch 1, as the browser runtimes require."""
+    import keras
+
+    pixels = keras.Input(model.input.shape[1:], batch_size=1, name="pixels")
+    return keras.Model(pixels, model(pixels), name="released")
+
+
+def parity(keras_probabilities: np.ndarray, tflite_probabilities: np.ndarray) -> dict:
+    return {
+        "argmax_agreement": round(
+            float((keras_probabilities.argmax(1) == tflite_probabilities.argmax(1)).mean()), 4
+        ),
+        "max_probability_difference": round(
+            float(np.abs(keras_probabilities - tflite_probabilities).max()), 4
+        ),
+    }
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

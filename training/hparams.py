@@ -1,0 +1,50 @@
+"""Hyper-parameters of one training run, recorded verbatim in the released model.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class HParams:
+    """Everything that shapes a model; the defaults are the released wbc-differential recipe."""
+
+    image_size: int = 128
+    """Side of the square RGB input. Clients resize the whole image to this (bilinear), no crop."""
+    alpha: float = 0.35
+    """MobileNetV2 width multiplier: 0.35 or 0.5 (the ImageNet weights shipped in ../shared)."""
+    batch_size: int = 32
+    head_epochs: int = 2
+    """Epochs with the ImageNet base frozen: only the new classification head learns."""
+    fine_tune_epochs: int = 6
+    """Epochs fine-tuning the upper blocks (BatchNorm stays in inference mode)."""
+    fine_tune_from: str = "block_9_expand"
+    """First base layer that fine-tuning unfreezes; everything below stays frozen."""
+    head_learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 5e-4
+    """Peak of a cosine decay over the fine-tuning steps."""
+    dropout: float = 0.2
+    augment: str = "strong"
+    """"strong" (stain, zoom/shift/aspect, blur, exposure, noise, JPEG, rotation, flips),
+    "light" (flips and rotations only) or "none"."""
+    per_image_standardization: bool = True
+    """Scale each image by its own mean and standard deviation inside the model, so exposure
+    and contrast of another microscope/camera matter less."""
+    val_fraction: float = 0.1
+    """Share of the training images held out for validation when the dataset has no val split."""
+    confident_precision: float = 0.99
+    """The "confident" threshold is the lowest max-probability at which validation predictions
+    reach this accuracy."""
+    familiarity_layer: str = "block_13_expand_relu"
+    """Base layer whose feature statistics measure familiarity (see model.Familiarity)."""
+    familiar_quantile: float = 0.01
+    """The "unfamiliar" threshold: this share of validation images falls below it."""
+    int8_min_agreement: float = 0.995
+    """Ship int8 only if it agrees with the float model on at least this share of test images
+    (and loses at most half a point of accuracy); otherwise ship float16."""
+    representative_images: int = 300
+    """Real training images used to calibrate the int8 quantization ranges."""
+    seed: int = 1234
+
+    def to_dict(self) -> dict:
+        return asdict(self)

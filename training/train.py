@@ -1,0 +1,204 @@
+"""Train, calibrate, evaluate, export and release one model.
+
+    python -m training.train --data pbc --out tflite_models/wbc-differential/1.0.0 --ood malaria
+
+``--data`` is a dataset folder (``<root>/<split>/<class>/*`` or Kaggle ``TRAIN|TEST/<CLASS>/``)
+or the name of one under $HEMATOVISION_DATASETS. Every hyper-parameter of ``HParams`` is an option
+(``--image-size 160 --alpha 0.5 ...``); ``python -m training.train --help`` lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from training import release  # noqa: E402
+from training.augment import augment  # noqa: E402
+from training.dataset import DatasetError, datasets_root, load_split, scan  # noqa: E402
+from training.evaluate import fit_temperature  # noqa: E402
+from training.hparams import HParams  # noqa: E402
+from training.model import build_model, export_model, unfreeze_upper_blocks  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--data", required=True, help="dataset folder or name (pbc, malaria)")
+    parser.add_argument("--out", required=True, help="release folder tflite_models/NAME/VERSION")
+    parser.add_argument("--name", help="model name (default: the folder above --out)")
+    parser.add_argument("--version", help="model version (default: the last part of --out)")
+    parser.add_argument(
+        "--ood",
+        action="append",
+        default=[],
+        help="dataset folder or name whose test images should come out 'unfamiliar' (checked "
+        "after the threshold is chosen on validation, never tuned on); repeatable",
+    )
+    parser.add_argument(
+        "--max-per-class", type=int, help="at most N images per class and split (quick runs)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=REPO / "build" / "cache",
+        help="decoded image arrays are cached here (default build/cache)",
+    )
+    for f in dataclasses.fields(HParams):
+        option = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type]
+            parser.add_argument(option, type=kind, default=f.default)
+    return parser.parse_args(argv)
+
+
+def resolve_dataset(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    return path if path.exists() or path.is_absolute() else datasets_root() / name_or_path
+
+
+def limit_per_class(index, n: int) -> None:
+    for split, samples in index.splits.items():
+        kept, seen = [], {}
+        for sample in samples:
+            seen[sample.label] = seen.get(sample.label, 0) + 1
+            if seen[sample.label] <= n:
+                kept.append(sample)
+        index.splits[split] = kept
+
+
+def training_data(x: np.ndarray, y: np.ndarray, hp: HParams) -> tf.data.Dataset:
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=hp.seed)
+    data = data.map(
+        lambda image, label: (augment(tf.cast(image, tf.float32), hp.augment), label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return data.batch(hp.batch_size).prefetch(2)
+
+
+def class_weights(y: np.ndarray, n: int) -> dict[int, float] | None:
+    """Balanced weights when the classes differ in size by more than 10%, else none."""
+    counts = np.bincount(y, minlength=n)
+    if counts.max() <= 1.1 * counts.min():
+        return None
+    return {k: float(len(y) / (n * max(c, 1))) for k, c in enumerate(counts)}
+
+
+def fit(model, x, y, val, hp: HParams) -> list[dict]:
+    """Head training with the base frozen, then fine-tuning of the upper blocks."""
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    weights = class_weights(y, model.output.shape[-1])
+    base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    base.trainable = False
+    history = []
+    model.compile(keras.optimizers.Adam(hp.head_learning_rate), loss, metrics=["accuracy"])
+    if hp.head_epochs:
+        log(f"head training: {hp.head_epochs} epochs, {len(x)} images")
+        h = model.fit(
+            training_data(x, y, hp),
+            epochs=hp.head_epochs,
+            validation_data=val,
+            class_weight=weights,
+            verbose=2,
+        )
+        history.append({"stage": "head", **{k: v for k, v in h.history.items()}})
+    if hp.fine_tune_epochs:
+        n_layers = unfreeze_upper_blocks(model, hp.fine_tune_from)
+        steps = hp.fine_tune_epochs * int(np.ceil(len(x) / hp.batch_size))
+        schedule = keras.optimizers.schedules.CosineDecay(hp.fine_tune_learning_rate, steps)
+        model.compile(keras.optimizers.Adam(schedule), loss, metrics=["accuracy"])
+        log(
+            f"fine-tuning {n_layers} base layers from {hp.fine_tune_from}: "
+            f"{hp.fine_tune_epochs} epochs"
+        )
+        h = model.fit(
+            training_data(x, y, hp),
+            epochs=hp.fine_tune_epochs,
+            validation_data=val,
+            class_weight=weights,
+            verbose=2,
+        )
+        history.append({"stage": "fine-tune", **{k: v for k, v in h.history.items()}})
+    return [
+        {k: v if k == "stage" else [round(float(e), 4) for e in v] for k, v in stage.items()}
+        for stage in history
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    hp = HParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(HParams)})
+    out = Path(args.out)
+    name, version = args.name or out.parent.name, args.version or out.name
+    started = time.perf_counter()
+    keras.utils.set_random_seed(hp.seed)
+    try:
+        index = scan(resolve_dataset(args.data), hp.val_fraction)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.max_per_class:
+        limit_per_class(index, args.max_per_class)
+    log(f"dataset {index.root}: labels {index.labels}, {index.counts()}")
+    arrays, skipped = {}, {}
+    for split in ("train", "val", "test"):
+        x, y, bad = load_split(index, split, hp.image_size, args.cache_dir)
+        arrays[split], skipped[split] = (x, y), bad
+        for message in bad:
+            log(f"skipped unreadable image: {message}")
+    if any(len(arrays[s][0]) == 0 for s in arrays):
+        print("error: a split has no readable images", file=sys.stderr)
+        return 2
+    (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
+    model = build_model(
+        len(index.labels), hp.image_size, hp.alpha, hp.dropout, hp.per_image_standardization
+    )
+    history = fit(model, x_train, y_train, (x_val.astype(np.float32), y_val), hp)
+    temperature = fit_temperature(model.predict(x_val.astype(np.float32), 64, verbose=0), y_val)
+    log(f"temperature fitted on validation: {temperature:.3f}")
+    released = export_model(model, temperature, x_train, hp.familiarity_layer)
+    training_seconds = time.perf_counter() - started
+    ood = {
+        path: load_split(scan(resolve_dataset(path)), "test", hp.image_size, args.cache_dir)[0]
+        for path in args.ood
+    }
+    release.make(
+        out=out,
+        name=name,
+        version=version,
+        index=index,
+        arrays=arrays,
+        skipped=skipped,
+        trained=model,
+        released=released,
+        temperature=temperature,
+        hp=hp,
+        history=history,
+        ood=ood,
+        training_seconds=training_seconds,
+        log=log,
+    )
+    log(f"released {name} {version} in {out} ({time.perf_counter() - started:.0f} s in all)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -64,6 +64,7 @@ def _tune_sqlite(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from backend.audit import bp as audit_bp
     from backend.auth import bp as auth_bp
+    from backend.dashboard import bp as dashboard_bp
     from backend.errors import register_error_handlers
     from backend.model_delivery import bp as models_bp
     from backend.model_delivery.cli import models_cli
@@ -75,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
+    app.register_blueprint(dashboard_bp)  # browser pages: sessions + CSRF, not exempt
     app.cli.add_command(users_cli)
     app.cli.add_command(models_cli)
     register_error_handlers(app)

@@ -15,9 +15,7 @@ class Review(db.Model):
     __tablename__ = "prediction_reviews"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    prediction_seq: so.Mapped[int] = so.mapped_column(
-        sa.ForeignKey("predictions.seq"), index=True
-    )
+    prediction_seq: so.Mapped[int] = so.mapped_column(sa.ForeignKey("predictions.seq"), index=True)
     # The model's label stays on the prediction; this is the label the reviewer settled on.
     label: so.Mapped[str] = so.mapped_column(sa.String(100))
     previous_label: so.Mapped[str] = so.mapped_column(sa.String(100))

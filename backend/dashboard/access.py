@@ -1,0 +1,151 @@
+"""Who may open which page: sign-in required, role checks that log every refusal, idle
+session expiry and the security headers of every dashboard response."""
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, logout_user
+from flask_wtf.csrf import CSRFError
+
+from backend.audit.log import record_now
+from backend.dashboard import bp
+from backend.models import ROLES
+
+REVIEWERS = ("viewer", "admin")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def roles_required(*roles: str) -> Callable:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                deny(f"needs role {' or '.join(roles)}")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def any_role(view: Callable) -> Callable:
+    return roles_required(*ROLES)(view)
+
+
+def deny(reason: str) -> None:
+    """Logs the refusal (committed at once: nothing else will be), then shows the 403 page."""
+    record_now(
+        "authz.denied",
+        current_user,
+        outcome="failure",
+        target=f"{request.method} {request.path}",
+        details={"reason": reason, "role": current_user.role, "via": "dashboard"},
+    )
+    abort(403, description=f"Your role ({current_user.role}) may not open this page: {reason}.")
+
+
+@bp.before_request
+def expire_idle_session():
+    if not current_user.is_authenticated:
+        return None
+    now = time.time()
+    idle_limit = current_app.config["DASHBOARD_SESSION_MINUTES"] * 60
+    last_seen = session.get("last_seen")
+    if last_seen is not None and now - last_seen > idle_limit:
+        record_now("auth.session_expired", current_user, details={"via": "dashboard"})
+        logout_user()
+        session.clear()
+        flash("Your session expired; please sign in again.", "info")
+        return redirect(url_for("dashboard.login", next=request.full_path))
+    session["last_seen"] = now
+    return None
+
+
+@bp.after_request
+def security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if response.mimetype in ("text/html", "text/csv", "application/pdf", "image/jpeg"):
+        response.headers["Cache-Control"] = "no-store"  # medical data stays off shared caches
+    return response
+
+
+def _error_page(status: int, title: str, message: str):
+    return render_template("dashboard/error.html", title=title, message=message), status
+
+
+@bp.errorhandler(403)
+def forbidden(e):
+    return _error_page(403, "Access denied", e.description)
+
+
+@bp.errorhandler(404)
+def not_found(e):
+    return _error_page(404, "Not found", e.description)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(e):
+    record_now(
+        "csrf.refused",
+        current_user if current_user.is_authenticated else None,
+        outcome="failure",
+        target=f"{request.method} {request.path}",
+        details={"reason": e.description, "via": "dashboard"},
+    )
+    message = (
+        "The form was refused because it did not carry this site's security token "
+        f"({e.description}). Reload the page and send it again."
+    )
+    return _error_page(400, "Form refused", message)
+
+
+@bp.errorhandler(413)
+def too_large(e):
+    return _error_page(413, "Upload too large", e.description)
+
+
+@bp.errorhandler(400)
+def bad_request(e):
+    return _error_page(400, "Bad request", e.description)
+
+
+NAV = (
+    ("dashboard.overview", "Overview", ROLES),
+    ("dashboard.results", "Results", ROLES),
+    ("dashboard.review_queue", "Review queue", REVIEWERS),
+    ("dashboard.slides", "Slides", ROLES),
+    ("dashboard.admin_users", "Users", ("admin",)),
+    ("dashboard.admin_models", "Models", ("admin",)),
+    ("dashboard.admin_audit", "Audit log", ("admin",)),
+)
+
+
+@bp.context_processor
+def navigation() -> dict[str, Any]:
+    """Only the pages this role may open are offered."""
+    if not current_user.is_authenticated:
+        return {"nav_items": []}
+    items = [
+        {"endpoint": e, "label": label, "current": request.endpoint == e}
+        for e, label, roles in NAV
+        if current_user.role in roles
+    ]
+    return {"nav_items": items}
+
+
+@bp.app_template_filter("when")
+def format_when(value) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")

@@ -14,9 +14,10 @@ export HEMATOVISION_WEIGHTS ?= $(abspath ../shared/weights)
 export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup python-deps system-deps run test lint format bench-model models db-upgrade bench-backend
+# dashboard-deps: Chart.js for the dashboard's overview, from npm (served by the app, no CDN).
+.PHONY: setup python-deps dashboard-deps system-deps run test lint format bench-model models db-upgrade bench-backend
 
-setup: python-deps
+setup: python-deps dashboard-deps
 
 python-deps: $(BIN)/.deps-installed
 
@@ -24,6 +25,12 @@ $(BIN)/.deps-installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+dashboard-deps: backend/dashboard/node_modules/.installed
+
+backend/dashboard/node_modules/.installed: backend/dashboard/package.json backend/dashboard/package-lock.json
+	cd backend/dashboard && npm ci --no-audit --no-fund
 	touch $@
 
 # Debian packages the browser tests and the PostgreSQL tests need (CI runs as root).

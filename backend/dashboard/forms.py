@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length
 from backend.models import ROLES
 from backend.users.accounts import MIN_PASSWORD
 
-ROLE_CHOICES = [(r, r) for r in ROLES]
+ROLE_CHOICES = list(ROLES)  # plain strings: value and label are the same
 
 
 class LoginForm(FlaskForm):

@@ -57,7 +57,7 @@ def review_history(prediction: Prediction) -> list[Review]:
 def review_form_for(prediction: Prediction) -> ReviewForm:
     form = ReviewForm()
     labels = sorted(set(prediction.probabilities) | {prediction.label})
-    form.label.choices = [(label, label) for label in labels]
+    form.label.choices = labels
     if not form.is_submitted():
         form.label.data = prediction.reviewed_label or prediction.label
     return form

@@ -103,7 +103,10 @@ def test_a_role_that_may_not_see_a_page_gets_the_403_page_and_an_audit_entry(
     response = client.get(url)
     assert response.status_code == 403
     page = response.get_data(as_text=True)
-    assert "Access denied" in page and f"Your role ({'technician' if user == 'tech' else user})" in page
+    assert (
+        "Access denied" in page
+        and f"Your role ({'technician' if user == 'tech' else user})" in page
+    )
     denied = _audit(app, "authz.denied")
     assert [(e.username, e.target, e.outcome) for e in denied] == [(user, f"GET {url}", "failure")]
     assert denied[0].details["via"] == "dashboard"
@@ -141,7 +144,10 @@ def _valid_session(client, user="admin"):
     "url,data",
     [
         ("/dashboard/login", {"username": "viewer", "password": "correct horse battery"}),
-        ("/dashboard/admin/users", {"username": "mallory", "password": "long enough!", "role": "admin"}),
+        (
+            "/dashboard/admin/users",
+            {"username": "mallory", "password": "long enough!", "role": "admin"},
+        ),
         ("/dashboard/logout", {}),
         ("/dashboard/admin/users/2/role", {"u2-role": "admin"}),  # user 2 is "viewer"
         ("/dashboard/admin/models/cells/rollback", {}),
@@ -163,7 +169,12 @@ def test_a_forged_csrf_token_is_refused(app, client):
     _valid_session(client)
     response = client.post(
         "/dashboard/admin/users",
-        data={"username": "mallory", "password": "long enough!", "role": "admin", "csrf_token": "x"},
+        data={
+            "username": "mallory",
+            "password": "long enough!",
+            "role": "admin",
+            "csrf_token": "x",
+        },
     )
     assert response.status_code == 400
     with app.app_context():

@@ -6,6 +6,7 @@ import io
 import os
 import re
 import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image
@@ -26,7 +27,9 @@ def csrf_token(html: str) -> str:
 
 
 def sign_in(client, username: str, password: str = PASSWORD, next_url: str | None = None):
-    """Signs in through the form exactly as a browser does; returns the POST response."""
+    """Signs in through the form exactly as a browser does; returns the POST response.
+    Any earlier session of this client is dropped first (as a new browser would)."""
+    client.delete_cookie("session")
     page = client.get("/dashboard/login")
     token = csrf_token(page.get_data(as_text=True))
     url = "/dashboard/login" + (f"?next={next_url}" if next_url else "")
@@ -88,3 +91,43 @@ def pdf_text(data: bytes) -> str:
         for s in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", content, re.S):
             texts.append(s.replace(rb"\(", b"(").replace(rb"\)", b")").decode("latin-1"))
     return "\n".join(texts)
+
+
+def days_ago(n: int, hour: int = 10) -> datetime:
+    moment = datetime.now(UTC) - timedelta(days=n)
+    return moment.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def seed_results(client, auth) -> dict[str, dict]:
+    """Six results from two technicians on two slides, over four days, three with images."""
+    n, ly, mo = pbc_images("neutrophil", 2), pbc_images("lymphocyte", 1), None
+    spec = {
+        "a": ("tech", "neutrophil", "confident", 0.95, 5, "S-1", "phone-1", "1.0.0", n[0]),
+        "b": ("tech", "neutrophil", "review", 0.60, 4, "S-1", "phone-1", "1.0.0", n[1]),
+        "c": ("tech", "lymphocyte", "unfamiliar", 0.40, 3, "S-1", "phone-1", "1.0.0", ly[0]),
+        "d": ("tech", "monocyte", "confident", 0.90, 3, "S-1", "phone-1", "1.0.0", mo),
+        "e": ("tech2", "neutrophil", "review", 0.55, 2, "S-2", "phone-2", "2.0.0", None),
+        "f": ("tech2", "lymphocyte", "confident", 0.93, 2, "S-2", "phone-2", "2.0.0", None),
+    }
+    records: dict[str, dict] = {}
+    for key, (user, label, status, conf, age, slide, device, version, image) in spec.items():
+        records[key] = cell_record(
+            label,
+            image,
+            status=status,
+            confidence=conf,
+            captured_at=days_ago(age).isoformat(),
+            slide_id=slide,
+            device_id=device,
+            model_version=version,
+        )
+        records[key]["user"] = user
+    records["d"]["note"] = '=HYPERLINK("http://evil.example","click")'
+    for user in ("tech", "tech2"):
+        batch = [
+            {k: v for k, v in r.items() if k != "user"}
+            for r in records.values()
+            if r["user"] == user
+        ]
+        assert set(sync(client, auth, user, batch)) == {"created"}
+    return records

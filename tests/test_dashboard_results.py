@@ -3,6 +3,7 @@
 import csv
 import html
 import io
+import json
 import re
 
 import pytest
@@ -145,3 +146,29 @@ def test_chart_library_is_served_by_the_app(client):
     response = client.get("/dashboard/vendor/chart.umd.min.js")
     assert response.status_code == 200 and b"Chart" in response.data[:5000]
     assert client.get("/dashboard/vendor/other.js").status_code == 404
+
+
+def test_the_per_day_series_has_every_day_of_the_range(client, seeded):
+    sign_in(client, "viewer")
+    start, end = days_ago(6).date(), days_ago(1).date()
+    page = client.get(f"/dashboard/?from={start}&to={end}").get_data(as_text=True)
+    data = json.loads(re.search(r'id="overview-data">(.*?)</script>', page, re.S).group(1))
+    per_day = next(c for c in data if c["id"] == "per-day")
+    assert per_day["labels"] == [str(days_ago(n).date()) for n in range(6, 0, -1)]
+    assert per_day["values"] == [0, 1, 1, 2, 2, 0]
+
+
+def test_a_crash_shows_an_error_page_without_a_trace(client, seeded, monkeypatch):
+    import backend.dashboard.slides as slides
+
+    def broken(_labels):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(slides, "differential", broken)
+    sign_in(client, "viewer")
+    response = client.get("/dashboard/slide?id=S-1")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "Something went wrong" in page and "secret internal detail" not in page
+    assert "Traceback" not in page
+    assert client.get("/dashboard/logout").status_code == 405  # a page too, not JSON

@@ -1,6 +1,7 @@
 """Who may open which page: sign-in required, role checks that log every refusal, idle
 session expiry and the security headers of every dashboard response."""
 
+import logging
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -9,11 +10,14 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
+from backend import db
 from backend.audit.log import record_now
 from backend.dashboard import bp
 from backend.models import ROLES
 
+log = logging.getLogger(__name__)
 REVIEWERS = ("viewer", "admin")
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -86,14 +90,17 @@ def _error_page(status: int, title: str, message: str):
     return render_template("dashboard/error.html", title=title, message=message), status
 
 
-@bp.errorhandler(403)
-def forbidden(e):
-    return _error_page(403, "Access denied", e.description)
+TITLES = {400: "Bad request", 403: "Access denied", 404: "Not found", 413: "Upload too large"}
 
 
-@bp.errorhandler(404)
-def not_found(e):
-    return _error_page(404, "Not found", e.description)
+@bp.errorhandler(Exception)
+def error_page(e: Exception):
+    """Dashboard errors are pages, not the API's JSON; a crash shows no trace and rolls back."""
+    if isinstance(e, HTTPException):
+        return _error_page(e.code or 500, TITLES.get(e.code, e.name), e.description)
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _error_page(500, "Something went wrong", "The server failed; nothing was saved.")
 
 
 @bp.errorhandler(CSRFError)
@@ -110,16 +117,6 @@ def csrf_refused(e):
         f"({e.description}). Reload the page and send it again."
     )
     return _error_page(400, "Form refused", message)
-
-
-@bp.errorhandler(413)
-def too_large(e):
-    return _error_page(413, "Upload too large", e.description)
-
-
-@bp.errorhandler(400)
-def bad_request(e):
-    return _error_page(400, "Bad request", e.description)
 
 
 NAV = (

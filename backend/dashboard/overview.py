@@ -1,7 +1,7 @@
 """The overview: results per day, class, status, model version, technician and device, as
 charts with their numbers beside them (the same filters as the results table)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import render_template, request
@@ -28,7 +28,18 @@ def _per_day(filters: ResultFilters) -> list[tuple[str, int]]:
     day = sa.func.date(Prediction.captured_at)
     query = sa.select(day.label("day"), sa.func.count()).select_from(Prediction)
     query = filters.apply(query, current_user).group_by(day).order_by(day)
-    return [(str(d)[:10], n) for d, n in db.session.execute(query)]
+    counts = {str(d)[:10]: n for d, n in db.session.execute(query)}
+    if not counts:
+        return []
+    # every day of the range, so a quiet day shows as 0 instead of vanishing from the line
+    first = filters.start.date() if filters.start else date.fromisoformat(min(counts))
+    last = max(date.fromisoformat(max(counts)), min(_last_day(filters), datetime.now(UTC).date()))
+    days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    return [(d.isoformat(), counts.get(d.isoformat(), 0)) for d in days]
+
+
+def _last_day(filters: ResultFilters) -> date:
+    return (filters.end - timedelta(days=1)).date() if filters.end else datetime.now(UTC).date()
 
 
 def overview_series(filters: ResultFilters) -> list[dict]:

@@ -52,7 +52,6 @@ test: setup system-deps
 
 # Schema first, then the first admin, then the committed model releases; all three are idempotent.
 db-upgrade: setup
-	mkdir -p instance
 	$(BIN)/flask db upgrade
 
 run: db-upgrade

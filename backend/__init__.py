@@ -1,5 +1,8 @@
 """Hematovision backend: the extension singletons and the application factory."""
 
+import os
+import secrets
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,15 +24,39 @@ jwt = JWTManager()
 csrf = CSRFProtect()
 
 
-def create_app(config_class: type = Config) -> Flask:
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+def create_app(config_class: type = Config, instance_path: str | Path | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(instance_path or INSTANCE_DIR))
     app.config.from_object(config_class)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _ensure_secret_keys(app)
     _init_extensions(app)
     _register_blueprints(app)
     if app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
     return app
+
+
+def _ensure_secret_keys(app: Flask) -> None:
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+    if not app.config["JWT_SECRET_KEY"]:
+        app.config["JWT_SECRET_KEY"] = app.config["SECRET_KEY"]
+
+
+def _instance_secret(path: Path) -> str:
+    """Creates the key with O_EXCL, so workers starting together agree on one key."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another worker may be writing it right now
+            if key := path.read_text().strip():
+                return key
+            time.sleep(0.05)
+        raise RuntimeError(f"{path} is empty") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
 
 
 def _init_extensions(app: Flask) -> None:

@@ -13,8 +13,10 @@ def _int(name: str, default: int) -> int:
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-change-me"
-    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or SECRET_KEY
+    # None: create_app reads (or creates once) a random key in the instance folder, so every
+    # gunicorn worker and every restart signs with the same key without any setup.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
         f"sqlite:///{INSTANCE_DIR / 'hematovision.sqlite3'}"
     )

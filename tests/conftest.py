@@ -55,7 +55,7 @@ def app(request, tmp_path):
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
-    app = create_app(_config(url, tmp_path))
+    app = create_app(_config(url, tmp_path), instance_path=tmp_path / "instance")
     with app.app_context():
         if request.param == "sqlite":
             db.create_all()

@@ -7,7 +7,10 @@ import json
 import re
 
 import pytest
+import sqlalchemy as sa
 
+from backend import db
+from backend.models import AuditEntry
 from tests.dashboard_support import days_ago, seed_results, sign_in
 
 
@@ -81,7 +84,7 @@ def test_pages_of_results(client, seeded):
     assert client.get("/dashboard/results?page=zero").status_code == 400
 
 
-def test_technicians_see_only_their_own_results(client, seeded):
+def test_technicians_see_only_their_own_results(app, client, seeded):
     sign_in(client, "tech2")
     assert _shown_ids(client.get("/dashboard/results").get_data(as_text=True)) == _ids(seeded, "ef")
     other = seeded["a"]["id"]
@@ -90,6 +93,15 @@ def test_technicians_see_only_their_own_results(client, seeded):
     assert client.get("/dashboard/slide?id=S-1").status_code == 404
     rows = list(csv.DictReader(io.StringIO(client.get("/dashboard/results.csv").text)))
     assert {r["id"] for r in rows} == _ids(seeded, "ef")
+    with app.app_context():
+        denied = db.session.scalars(
+            sa.select(AuditEntry.target).where(AuditEntry.action == "authz.denied")
+        ).all()
+    assert denied == [
+        f"GET /dashboard/results/{other}",
+        f"GET /dashboard/results/{other}/image.jpg",
+        "GET /dashboard/slide",
+    ]
 
 
 def test_the_detail_view_shows_image_probabilities_and_record(client, seeded):

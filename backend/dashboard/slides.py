@@ -14,6 +14,7 @@ from backend.dashboard.access import any_role
 from backend.dashboard.differential import Differential, differential
 from backend.dashboard.filters import scoped
 from backend.dashboard.paging import Page, int_arg
+from backend.dashboard.results import log_hidden
 from backend.dashboard.review import QUEUE_STATUSES
 from backend.models import Prediction
 
@@ -68,6 +69,9 @@ def load_slide(slide_id: str) -> Slide:
     query = scoped(sa.select(Prediction), current_user).where(Prediction.slide_id == slide_id)
     cells = list(db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)))
     if not cells:
+        exists = sa.select(Prediction.seq).where(Prediction.slide_id == slide_id).limit(1)
+        if db.session.scalar(exists) is not None:
+            log_hidden("another technician's slide")
         abort(404, description="No such slide (or none of its cells are yours to see).")
     return Slide(slide_id, cells, differential([effective(c) for c in cells]))
 

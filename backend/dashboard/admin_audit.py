@@ -11,7 +11,7 @@ from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import roles_required
-from backend.dashboard.exports import csv_stream, download
+from backend.dashboard.exports import csv_text, download
 from backend.dashboard.paging import paginate
 from backend.models import AuditEntry
 from backend.models.types import iso
@@ -75,7 +75,7 @@ def admin_audit_csv():
          "" if e.details is None else _json(e.details)]
         for e in entries
     )  # fmt: skip
-    body = "".join(csv_stream(AUDIT_COLUMNS, rows))
+    body = csv_text(AUDIT_COLUMNS, rows)
     record("audit.export", current_user, details={"filters": values, "rows": len(entries)})
     db.session.commit()
     return download(body, "text/csv", "hematovision-audit.csv")

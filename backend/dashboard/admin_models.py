@@ -21,8 +21,6 @@ from backend.model_delivery import store
 from backend.model_delivery.release import Release, check_release
 from backend.models import ModelVersion
 
-METRIC_KEYS_SHOWN = 8
-
 
 def read_meta(version: ModelVersion) -> dict[str, Any]:
     try:
@@ -50,7 +48,11 @@ def metrics_of(meta: dict[str, Any]) -> list[tuple[str, str]]:
 
 @bp.get("/admin/models")
 @roles_required("admin")
-def admin_models(form: ModelUploadForm | None = None, status: int = 200):
+def admin_models():
+    return _models_page()
+
+
+def _models_page(form: ModelUploadForm | None = None, status: int = 200):
     query = sa.select(ModelVersion).order_by(ModelVersion.name, ModelVersion.published_at.desc())
     versions = db.session.scalars(query).all()
     metrics = {v.id: metrics_of(read_meta(v)) for v in versions}
@@ -126,13 +128,13 @@ def admin_publish_model():
     form = ModelUploadForm()
     if not form.validate_on_submit():
         flash("The upload was refused: reload the page and try again.", "error")
-        return admin_models(form, 400)
+        return _models_page(form, 400)
     try:
         version, created = store.publish(_release(form), current_user)
     except ApiError as e:
         db.session.rollback()
         flash(f"Nothing was published. {e.message}", "error")
-        return admin_models(form, e.status)
+        return _models_page(form, e.status)
     target = f"{version.name} {version.version}"
     if created:
         record("model.publish", current_user, target=target, details={"via": "dashboard"})
@@ -173,7 +175,7 @@ def admin_rollback_model(name: str):
         version = store.rollback(name)
     except ApiError as e:
         flash(f"No rollback. {e.message}", "error")
-        return admin_models(status=e.status)
+        return _models_page(status=e.status)
     target = f"{version.name} {version.version}"
     record("model.rollback", current_user, target=target, details={"via": "dashboard"})
     db.session.commit()

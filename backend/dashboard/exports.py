@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import Response, abort, request
@@ -12,7 +12,7 @@ from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import any_role
-from backend.dashboard.filters import ResultFilters
+from backend.dashboard.filters import WITH_PEOPLE, ResultFilters
 from backend.dashboard.report_pdf import build_report
 from backend.dashboard.slides import load_slide, slide_id_arg
 from backend.models import Prediction
@@ -31,14 +31,12 @@ def safe_cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def csv_stream(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for row in (header, *([safe_cell(v) for v in r] for r in rows)):
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    writer.writerow(header)
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
 
 
 def download(body, mimetype: str, filename: str) -> Response:
@@ -61,11 +59,11 @@ def results_csv():
     filters = ResultFilters.parse(request.args)
     if filters.errors:
         abort(400, description=" ".join(filters.errors))
-    query = filters.apply(sa.select(Prediction), current_user)
+    query = filters.apply(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
     rows = db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)).all()
     record("results.export", current_user, details={"filters": filters.values, "rows": len(rows)})
     db.session.commit()
-    body = "".join(csv_stream(RESULT_COLUMNS, (_result_row(p) for p in rows)))
+    body = csv_text(RESULT_COLUMNS, (_result_row(p) for p in rows))
     return download(body, "text/csv", "hematovision-results.csv")
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from werkzeug.datastructures import MultiDict
 
 from backend import db
@@ -14,6 +15,8 @@ from backend.models import Prediction, User
 
 TEXT_FILTERS = ("label", "status", "model", "technician", "device", "slide")
 REVIEWED_CHOICES = ("", "yes", "no")
+# Loaded with the rows that show who synced and who reviewed them (no query per row).
+WITH_PEOPLE = (so.selectinload(Prediction.synced_by), so.selectinload(Prediction.reviewed_by))
 
 
 def effective_label():

@@ -8,7 +8,7 @@ from backend import db
 from backend.audit.log import record, record_now
 from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS, any_role
-from backend.dashboard.filters import ResultFilters, filter_options
+from backend.dashboard.filters import WITH_PEOPLE, ResultFilters, filter_options
 from backend.dashboard.forms import ReviewForm
 from backend.dashboard.paging import paginate
 from backend.models import Prediction, Review
@@ -21,7 +21,7 @@ def results():
     filters = ResultFilters.parse(request.args)
     page = None
     if not filters.errors:
-        query = filters.apply(sa.select(Prediction), current_user)
+        query = filters.apply(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
         page = paginate(query.order_by(Prediction.captured_at.desc(), Prediction.seq.desc()))
         record(
             "history.read", current_user, details={"filters": filters.values, "via": "dashboard"}

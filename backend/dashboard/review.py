@@ -8,6 +8,7 @@ from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS, roles_required
+from backend.dashboard.filters import WITH_PEOPLE
 from backend.dashboard.forms import first_error
 from backend.dashboard.paging import paginate
 from backend.dashboard.results import render_detail, review_form_for, visible_prediction
@@ -23,6 +24,7 @@ def queue_query() -> sa.Select:
     order = sa.case((Prediction.status == "unfamiliar", 0), else_=1)
     return (
         sa.select(Prediction)
+        .options(*WITH_PEOPLE)
         .where(Prediction.status.in_(QUEUE_STATUSES), Prediction.reviewed_at.is_(None))
         .order_by(order, Prediction.captured_at, Prediction.seq)
     )

@@ -12,7 +12,7 @@ from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import any_role
 from backend.dashboard.differential import Differential, differential
-from backend.dashboard.filters import scoped
+from backend.dashboard.filters import WITH_PEOPLE, scoped
 from backend.dashboard.paging import Page, int_arg
 from backend.dashboard.results import log_hidden
 from backend.dashboard.review import QUEUE_STATUSES
@@ -66,7 +66,8 @@ def effective(cell: Prediction) -> str:
 
 
 def load_slide(slide_id: str) -> Slide:
-    query = scoped(sa.select(Prediction), current_user).where(Prediction.slide_id == slide_id)
+    query = scoped(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
+    query = query.where(Prediction.slide_id == slide_id)
     cells = list(db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)))
     if not cells:
         exists = sa.select(Prediction.seq).where(Prediction.slide_id == slide_id).limit(1)

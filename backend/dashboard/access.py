@@ -1,23 +1,18 @@
 """Who may open which page: sign-in required, role checks that log every refusal, idle
 session expiry and the security headers of every dashboard response."""
 
-import logging
 import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, logout_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 
-from backend import db
 from backend.audit.log import record_now
 from backend.dashboard import bp
 from backend.models import ROLES
 
-log = logging.getLogger(__name__)
 REVIEWERS = ("viewer", "admin")
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -84,65 +79,3 @@ def security_headers(response):
     if response.mimetype in ("text/html", "text/csv", "application/pdf", "image/jpeg"):
         response.headers["Cache-Control"] = "no-store"  # medical data stays off shared caches
     return response
-
-
-def _error_page(status: int, title: str, message: str):
-    return render_template("dashboard/error.html", title=title, message=message), status
-
-
-TITLES = {400: "Bad request", 403: "Access denied", 404: "Not found", 413: "Upload too large"}
-
-
-@bp.errorhandler(Exception)
-def error_page(e: Exception):
-    """Dashboard errors are pages, not the API's JSON; a crash shows no trace and rolls back."""
-    if isinstance(e, HTTPException):
-        return _error_page(e.code or 500, TITLES.get(e.code, e.name), e.description)
-    db.session.rollback()
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return _error_page(500, "Something went wrong", "The server failed; nothing was saved.")
-
-
-@bp.errorhandler(CSRFError)
-def csrf_refused(e):
-    record_now(
-        "csrf.refused",
-        current_user if current_user.is_authenticated else None,
-        outcome="failure",
-        target=f"{request.method} {request.path}",
-        details={"reason": e.description, "via": "dashboard"},
-    )
-    message = (
-        "The form was refused because it did not carry this site's security token "
-        f"({e.description}). Reload the page and send it again."
-    )
-    return _error_page(400, "Form refused", message)
-
-
-NAV = (
-    ("dashboard.overview", "Overview", ROLES),
-    ("dashboard.results", "Results", ROLES),
-    ("dashboard.review_queue", "Review queue", REVIEWERS),
-    ("dashboard.slides", "Slides", ROLES),
-    ("dashboard.admin_users", "Users", ("admin",)),
-    ("dashboard.admin_models", "Models", ("admin",)),
-    ("dashboard.admin_audit", "Audit log", ("admin",)),
-)
-
-
-@bp.context_processor
-def navigation() -> dict[str, Any]:
-    """Only the pages this role may open are offered."""
-    if not current_user.is_authenticated:
-        return {"nav_items": []}
-    items = [
-        {"endpoint": e, "label": label, "current": request.endpoint == e}
-        for e, label, roles in NAV
-        if current_user.role in roles
-    ]
-    return {"nav_items": items}
-
-
-@bp.app_template_filter("when")
-def format_when(value) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")

@@ -94,3 +94,24 @@ def test_the_pdf_report_holds_header_counts_flags_thumbnails_and_the_disclaimer(
     assert "Cells needing review (2; 1 not yet reviewed)" in text
     # b and c need review and both have images: two thumbnails embedded
     assert len(re.findall(rb"/Subtype\s*/Image", response.data)) == 2
+
+
+def test_a_long_slide_with_any_characters_still_makes_a_report(client, auth):
+    """45 unclear cells (more thumbnails than the report shows) on a slide whose id is not
+    Latin-1: the report spans pages, names what it left out, and the id stays readable."""
+    from tests.dashboard_support import cell_record, pbc_images, sync
+
+    image = pbc_images("monocyte", 1)[0]
+    records = [
+        cell_record("monocyte", image, status="review", confidence=0.5, slide_id="Lame-Ω-7é")
+        for _ in range(45)
+    ]
+    assert set(sync(client, auth, "tech", records)) == {"created"}
+    sign_in(client, "viewer")
+    response = client.get("/dashboard/slide/report.pdf", query_string={"id": "Lame-Ω-7é"})
+    assert response.status_code == 200
+    text = pdf_text(response.data)
+    assert "Lame-?-7é" in text  # Ω is outside the PDF fonts, é is not
+    assert "... and 5 more (see the dashboard)." in text
+    assert len(re.findall(rb"/Type\s*/Page\b", response.data)) >= 2
+    assert len(re.findall(rb"/Subtype\s*/Image", response.data)) >= 1

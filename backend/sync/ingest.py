@@ -42,10 +42,11 @@ def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
     created = _insert_new(list(first.values()), user)
     for record_id in created & images.keys():
         cell_images.store(images[record_id])
-    stored = _stored(list(first))
+    repeated = len(first) != sum(r is not None for r in cleaned)
+    stored = _stored([i for i in first if i not in created or repeated])
     for result, record in zip(results, cleaned, strict=True):
         if record is not None:
-            _settle(result, record, created, stored[record.id], user)
+            _settle(result, record, created, stored.get(record.id), user)
     return results
 
 
@@ -56,7 +57,7 @@ def _with_image(record: CleanRecord, image: CellImage) -> CleanRecord:
     return CleanRecord(record.id, dict(record.fields, image_path=image.name), digest)
 
 
-def _settle(result: dict, record: CleanRecord, created: set, stored: Prediction, user) -> None:
+def _settle(result: dict, record: CleanRecord, created: set, stored: sa.Row | None, user) -> None:
     if record.id in created:
         created.discard(record.id)  # a second copy in the same batch is a duplicate
         result["status"] = "created"
@@ -79,29 +80,35 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
     if not records:
         return set()
     now = utcnow()
+    # Sorted by id, so concurrent batches that share ids take their unique-index locks in the
+    # same order: PostgreSQL would otherwise deadlock two clients sending [a, b] and [b, a].
     rows = [
         dict(
             r.fields,
-            image_path=r.fields.get("image_path"),  # one multi-row INSERT needs the same keys
+            image_path=r.fields.get("image_path"),  # every parameter set needs the same keys
             id=r.id,
             content_hash=r.content_hash,
             synced_by_id=user.id,
             synced_at=now,
         )
-        for r in records
+        for r in sorted(records, key=lambda r: r.id)
     ]
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    # One cached statement run with many parameter sets ("insertmanyvalues"): compiling a
+    # 100-row VALUES clause per request cost more than the insert itself.
     statement = (
-        dialect.insert(Prediction)
-        .values(rows)
+        dialect.insert(Prediction.__table__)
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(Prediction.id)
+        .returning(Prediction.__table__.c.id)
     )
-    return set(db.session.scalars(statement))
+    return set(db.session.connection().execute(statement, rows).scalars())
 
 
-def _stored(ids: list[str]) -> dict[str, Prediction]:
+def _stored(ids: list[str]) -> dict[str, sa.Row]:
+    """id -> (content_hash, synced_by_id) of records this request did not create."""
     if not ids:
         return {}
-    query = sa.select(Prediction).where(Prediction.id.in_(ids))
-    return {p.id: p for p in db.session.scalars(query)}
+    query = sa.select(Prediction.id, Prediction.content_hash, Prediction.synced_by_id).where(
+        Prediction.id.in_(ids)
+    )
+    return {row.id: row for row in db.session.execute(query)}

@@ -24,7 +24,7 @@ def push_predictions():
     limit = current_app.config["SYNC_MAX_RECORDS"]
     if len(records) > limit:
         raise ApiError(413, "too_many_records", f"At most {limit} records per request.")
-    results = ingest(records, current_user)
+    results = ingest(records, current_user._get_current_object())
     counts = {s: sum(r["status"] == s for r in results) for s in _STATUSES}
     record("sync.push", current_user, details=counts)
     db.session.commit()

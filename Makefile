@@ -15,7 +15,7 @@ export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # dashboard-deps: Chart.js for the dashboard's overview, from npm (served by the app, no CDN).
-.PHONY: setup python-deps dashboard-deps system-deps run test lint format bench-model models db-upgrade bench-backend
+.PHONY: setup python-deps dashboard-deps system-deps run test lint format bench-model models db-upgrade bench-backend bench-dashboard
 
 setup: python-deps dashboard-deps
 
@@ -76,3 +76,8 @@ models: python-deps
 # model on its test split; a measurement, not a test. Writes build/bench-model.json.
 bench-model: python-deps
 	$(BIN)/python -m training.bench
+
+# Dashboard: sync with cell images vs without, page and PDF/CSV timings against the JSON API
+# and the slide page, in-process on SQLite; a measurement, not a test. Writes build/bench-dashboard.json.
+bench-dashboard: setup
+	$(BIN)/python -m backend.dashboard.bench

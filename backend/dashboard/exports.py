@@ -61,9 +61,11 @@ def results_csv():
         abort(400, description=" ".join(filters.errors))
     query = filters.apply(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
     rows = db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)).all()
+    body = csv_text(
+        RESULT_COLUMNS, (_result_row(p) for p in rows)
+    )  # before the commit expires rows
     record("results.export", current_user, details={"filters": filters.values, "rows": len(rows)})
     db.session.commit()
-    body = csv_text(RESULT_COLUMNS, (_result_row(p) for p in rows))
     return download(body, "text/csv", "hematovision-results.csv")
 
 

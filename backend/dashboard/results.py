@@ -23,16 +23,19 @@ def results():
     if not filters.errors:
         query = filters.apply(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
         page = paginate(query.order_by(Prediction.captured_at.desc(), Prediction.seq.desc()))
-        record(
-            "history.read", current_user, details={"filters": filters.values, "via": "dashboard"}
-        )
-        db.session.commit()
-    return render_template(
+    html = render_template(
         "dashboard/results.html",
         filters=filters,
         options=filter_options(current_user),
         page=page,
-    ), (400 if filters.errors else 200)
+    )
+    if page is not None:
+        # Committed after rendering: a commit expires the loaded rows, and rendering them
+        # afterwards would reload each one with a query of its own.
+        details = {"filters": filters.values, "via": "dashboard"}
+        record("history.read", current_user, details=details)
+        db.session.commit()
+    return html, (400 if filters.errors else 200)
 
 
 def visible_prediction(record_id: str) -> Prediction:
@@ -82,9 +85,10 @@ def review_form_for(prediction: Prediction) -> ReviewForm:
 @any_role
 def result_detail(record_id: str):
     prediction = visible_prediction(record_id)
+    response = render_detail(prediction, review_form_for(prediction))
     record("history.read", current_user, target=prediction.id, details={"via": "dashboard"})
     db.session.commit()
-    return render_detail(prediction, review_form_for(prediction))
+    return response
 
 
 def render_detail(prediction: Prediction, form: ReviewForm, status: int = 200):

@@ -114,6 +114,7 @@ def slides():
 @any_role
 def slide():
     slide = load_slide(slide_id_arg())
+    html = render_template("dashboard/slide.html", slide=slide)  # before the commit expires it
     record("slide.read", current_user, target=slide.slide_id, details={"via": "dashboard"})
     db.session.commit()
-    return render_template("dashboard/slide.html", slide=slide)
+    return html

@@ -12,6 +12,7 @@ DISCLAIMER = (
     "review of selected cells. They must be interpreted by a qualified clinician together with "
     "the patient's history and other findings."
 )
+FOOTER_NOTE = "Decision support, not a diagnosis."
 MAX_THUMBNAILS = 40
 THUMB_MM = 24
 
@@ -33,7 +34,7 @@ class SlideReport(FPDF):
     def footer(self) -> None:
         self.set_y(-13)
         self.set_font("Helvetica", "", 8)
-        text = f"Slide {self.slide.slide_id} - page {self.page_no()}/{{nb}} - {DISCLAIMER[:46]}"
+        text = f"Slide {self.slide.slide_id} - page {self.page_no()}/{{nb}} - {FOOTER_NOTE}"
         self.cell(0, 6, _latin1(text), align="C")
 
     def heading(self, text: str) -> None:

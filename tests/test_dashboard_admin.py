@@ -234,3 +234,13 @@ def test_the_audit_log_filters_and_exports_csv(app, client):
     ]
     assert all(r["ip"] == "127.0.0.1" and r["at"].endswith("Z") for r in rows)
     assert _actions(app, "audit.export")[0].username == "admin"
+
+
+def test_an_admin_resetting_their_own_password_stays_signed_in(app, client):
+    sign_in(client, "admin")
+    admin = _user(app, "admin")
+    url = f"{USERS}/{admin.id}/password"
+    response = post_form(client, USERS, url, {"password": "new admin pw"})
+    assert response.status_code == 302
+    assert client.get(USERS).status_code == 200
+    assert sign_in(client, "admin", "new admin pw").status_code == 302

@@ -188,3 +188,18 @@ def test_pages_carry_security_headers_and_are_not_cached(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_password_reset_ends_the_sessions_opened_before_it(app, client):
+    sign_in(client, "viewer")
+    assert client.get("/dashboard/results").status_code == 200
+    with app.app_context():
+        viewer = db.session.scalar(sa.select(User).where(User.username == "viewer"))
+        viewer.set_password("a new password after a leak")
+        db.session.commit()
+    response = client.get("/dashboard/results")
+    assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
+    assert "Your password was changed" in client.get("/dashboard/login").get_data(as_text=True)
+    assert [e.username for e in _audit(app, "auth.session_revoked")] == ["viewer"]
+    assert sign_in(client, "viewer", "a new password after a leak").status_code == 302
+    assert client.get("/dashboard/results").status_code == 200

@@ -1,6 +1,7 @@
 """Who may open which page: sign-in required, role checks that log every refusal, idle
 session expiry and the security headers of every dashboard response."""
 
+import hashlib
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -54,21 +55,33 @@ def deny(reason: str) -> None:
     abort(403, description=f"Your role ({current_user.role}) may not open this page: {reason}.")
 
 
+def password_stamp(user) -> str:
+    """Changes whenever the password does: a reset ends the sessions opened before it."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
 @bp.before_request
-def expire_idle_session():
+def end_stale_session():
+    """Signs out a session idle for too long, or opened before the password was changed."""
     if not current_user.is_authenticated:
         return None
     now = time.time()
     idle_limit = current_app.config["DASHBOARD_SESSION_MINUTES"] * 60
     last_seen = session.get("last_seen")
     if last_seen is not None and now - last_seen > idle_limit:
-        record_now("auth.session_expired", current_user, details={"via": "dashboard"})
-        logout_user()
-        session.clear()
-        flash("Your session expired; please sign in again.", "info")
-        return redirect(url_for("dashboard.login", next=request.full_path))
+        return _end_session("auth.session_expired", "Your session expired")
+    if session.get("password_stamp") != password_stamp(current_user):
+        return _end_session("auth.session_revoked", "Your password was changed")
     session["last_seen"] = now
     return None
+
+
+def _end_session(action: str, why: str):
+    record_now(action, current_user, details={"via": "dashboard"})
+    logout_user()
+    session.clear()
+    flash(f"{why}; please sign in again.", "info")
+    return redirect(url_for("dashboard.login", next=request.full_path))
 
 
 @bp.after_request

@@ -1,13 +1,13 @@
 """Admins manage accounts: create, disable/enable, change role, reset password."""
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
 from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
-from backend.dashboard.access import roles_required
+from backend.dashboard.access import password_stamp, roles_required
 from backend.dashboard.forms import (
     ActiveForm,
     CreateUserForm,
@@ -117,4 +117,6 @@ def admin_reset_password(user_id: int):
         flash(f"The password was not changed. {first_error(form)}", "error")
         return _users_page(status=400)
     user.set_password(form.password.data)
+    if user.id == current_user.id:  # an admin's own reset keeps this session, ends the others
+        session["password_stamp"] = password_stamp(user)
     return _change(user, {"password": "reset"}, f"The password of '{user.username}' was reset.")

@@ -11,7 +11,7 @@ from backend.audit.log import record
 from backend.auth import throttle
 from backend.auth.routes import _dummy_check, throttle_ip
 from backend.dashboard import bp
-from backend.dashboard.access import any_role
+from backend.dashboard.access import any_role, password_stamp
 from backend.dashboard.forms import ActionForm, LoginForm
 from backend.models import User
 
@@ -59,6 +59,7 @@ def _sign_in(user: User):
     session.clear()  # a fresh session on sign-in: nothing set before it survives
     login_user(user)
     session.permanent = True
+    session["password_stamp"] = password_stamp(user)
     record("auth.login", user, details=VIA)
     db.session.commit()
     return redirect(_safe_next(request.args.get("next")))

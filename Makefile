@@ -77,6 +77,12 @@ models: python-deps
 bench-model: python-deps
 	$(BIN)/python -m training.bench
 
+# Sync ingest (8 clients, batches of 100, gunicorn on loopback) against a raw SQLAlchemy bulk
+# insert, and /predict against the classifier called directly; a measurement, not a test.
+# Writes build/bench-backend.json. BENCH_ARGS="--database sqlite --model DIR" to narrow it.
+bench-backend: setup system-deps
+	$(BIN)/python -m backend.bench $(BENCH_ARGS)
+
 # Dashboard: sync with cell images vs without, page and PDF/CSV timings against the JSON API
 # and the slide page, in-process on SQLite; a measurement, not a test. Writes build/bench-dashboard.json.
 bench-dashboard: setup

@@ -31,9 +31,16 @@ def create_app(config_class: type = Config, instance_path: str | Path | None = N
     _ensure_secret_keys(app)
     _init_extensions(app)
     _register_blueprints(app)
+    app.after_request(_no_sniffing)
     if app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
     return app
+
+
+def _no_sniffing(response):
+    """Browsers must take every response as the type it declares (uploads, JSON)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def _ensure_secret_keys(app: Flask) -> None:

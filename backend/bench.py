@@ -227,7 +227,8 @@ def bench_predict(server: Server, model_dir: Path, images: list[Path]) -> dict:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {server.token()}"
     blobs = [(p.name, p.read_bytes()) for p in images]
-    session.post(server.url + "/predict", files={"image": blobs[0]}, timeout=60)  # warm-up
+    for _ in range(2 * server.workers):  # every worker loads its classifier before timing
+        session.post(server.url + "/predict", files={"image": blobs[0]}, timeout=60)
     start = time.perf_counter()
     for blob in blobs:
         response = session.post(server.url + "/predict", files={"image": blob}, timeout=60)

@@ -33,7 +33,7 @@ class Config:
     PREDICT_MAX_BYTES = _int("PREDICT_MAX_BYTES", 10 * 1024 * 1024)
     PREDICT_MAX_PIXELS = _int("PREDICT_MAX_PIXELS", 40_000_000)
     # /predict uses this model when several are active and the request names none.
-    PREDICT_DEFAULT_MODEL = os.environ.get("PREDICT_DEFAULT_MODEL") or None
+    PREDICT_DEFAULT_MODEL = os.environ.get("PREDICT_DEFAULT_MODEL", "wbc-differential")
     MODEL_STORE = os.environ.get("MODEL_STORE") or str(INSTANCE_DIR / "models")
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE_DIR / "uploads")
     # Login throttling: failures inside the window before a lock, and the lock's length.

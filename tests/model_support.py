@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+FORMAT = "f2"  # bump when tests/tiny_model.py changes, so cached builds are not reused
 
 
 def tiny_release(
     cache_dir: Path, name: str = "cells", version: str = "1.0.0", seed: int = 1
 ) -> Path:
-    folder = cache_dir / f"{name}-{version}-{seed}"
+    folder = cache_dir / f"{name}-{version}-{seed}-{FORMAT}"
     if not (folder / "model.json").is_file():
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
         subprocess.run(

@@ -58,7 +58,7 @@ def test_download_has_strong_etag_immutable_cache_and_304(app, client, releases)
     cached = client.get(entry["url"], headers={"If-None-Match": response.headers["ETag"]})
     assert cached.status_code == 304 and cached.data == b""
     meta = client.get(entry["meta_url"])
-    assert meta.status_code == 200 and meta.get_json()["sha256"] == entry["sha256"]
+    assert meta.status_code == 200 and meta.get_json()["file"]["sha256"] == entry["sha256"]
     assert (
         client.get(entry["meta_url"], headers={"If-None-Match": meta.headers["ETag"]}).status_code
         == 304
@@ -99,20 +99,27 @@ def _meta(folder: Path, **changes) -> bytes:
     return json.dumps(meta).encode()
 
 
+def _meta_file(folder: Path, **changes) -> bytes:
+    meta = json.loads((folder / "model.json").read_text())
+    meta["file"].update(changes)
+    return json.dumps(meta).encode()
+
+
 def _truncated(folder: Path) -> dict:
     """A cut-off file whose model.json matches it: only the TFLite loader can catch it."""
     cut = (folder / "model.tflite").read_bytes()[:600]
     return {
         "model": cut,
-        "meta": _meta(folder, sha256=hashlib.sha256(cut).hexdigest(), size_bytes=600),
+        "meta": _meta_file(folder, sha256=hashlib.sha256(cut).hexdigest(), bytes=600),
     }
 
 
 BAD_UPLOADS = {
     "not a tflite file": lambda f: {"model": b"\x89PNG\r\n\x1a\n" + b"0" * 500},
     "truncated tflite": lambda f: _truncated(f),
-    "sha256 mismatch": lambda f: {"meta": _meta(f, sha256="0" * 64)},
-    "size mismatch": lambda f: {"meta": _meta(f, size_bytes=12)},
+    "sha256 mismatch": lambda f: {"meta": _meta_file(f, sha256="0" * 64)},
+    "sha256 missing": lambda f: {"meta": _meta(f, file={"name": "model.tflite"})},
+    "size mismatch": lambda f: {"meta": _meta_file(f, bytes=12)},
     "label count mismatch": lambda f: {"meta": _meta(f, labels=["a", "b"])},
     "duplicate labels": lambda f: {"meta": _meta(f, labels=["a", "a", "b"])},
     "path traversal name": lambda f: {"meta": _meta(f, name="../../etc")},
@@ -142,10 +149,20 @@ def test_same_version_with_other_content_is_409(app, client, auth, releases):
     with app.app_context():
         assert (
             db.session.scalar(sa.select(ModelVersion.sha256))
-            == json.loads((releases["v1"] / "model.json").read_text())["sha256"]
+            == json.loads((releases["v1"] / "model.json").read_text())["file"]["sha256"]
         )
 
 
 def test_upload_without_files_is_400(client, auth):
     response = client.post("/api/models", data={}, headers=auth.headers("admin"))
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "missing_file"
+
+
+def test_flat_model_json_keys_are_accepted(app, client, auth, releases):
+    """model.json with top-level file/sha256/size_bytes, as the issue first described it."""
+    meta = json.loads((releases["v1"] / "model.json").read_text())
+    facts = meta.pop("file")
+    meta.update(file=facts["name"], sha256=facts["sha256"], size_bytes=facts["bytes"])
+    response = upload(client, auth.headers("admin"), releases["v1"], meta=json.dumps(meta).encode())
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["model"]["sha256"] == facts["sha256"]

@@ -1,7 +1,9 @@
 """POST /predict on real microscope images with a real TFLite model; bad uploads store nothing."""
 
 import io
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,20 @@ def test_whole_request_cap_is_json_413(app, client, auth, model):
     response = _post(client, auth.headers("tech"), real_image().read_bytes())
     assert response.status_code == 413 and "error" in response.get_json()
     assert _stored(app) == []
+
+
+def test_several_active_models_need_a_name_unless_one_is_the_default(app, client, auth, releases):
+    publish_folder(app, releases["v1"])
+    meta = json.loads((releases["v2"] / "model.json").read_text())
+    other = Path(app.config["UPLOAD_FOLDER"]).parent / "other"
+    shutil.copytree(releases["v2"], other)
+    (other / "model.json").write_text(json.dumps(dict(meta, name="other-model")))
+    publish_folder(app, other)
+    image = _png((64, 64))
+    app.config["PREDICT_DEFAULT_MODEL"] = None
+    refused = _post(client, auth.headers("tech"), image)
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "model_required"
+    named = _post(client, auth.headers("tech"), image, model="other-model")
+    assert named.get_json()["model"]["name"] == "other-model"
+    app.config["PREDICT_DEFAULT_MODEL"] = "cells"
+    assert _post(client, auth.headers("tech"), image).get_json()["model"]["name"] == "cells"

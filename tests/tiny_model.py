@@ -1,6 +1,7 @@
 """Builds a tiny but real TFLite release folder (model.tflite + model.json) shaped like the
-training package's releases: batch-1 RGB input, outputs [1, n] probabilities and [1, 1]
-familiarity. Run in a subprocess so TensorFlow never loads into the test process:
+training package's releases (model.json as training/release.py writes it): batch-1 RGB input,
+outputs [1, n] probabilities and [1, 1] familiarity. Run in a subprocess so TensorFlow never
+loads into the test process:
 
     python -m tests.tiny_model OUT_DIR --name cells --version 1.0.0 --seed 1
 """
@@ -33,9 +34,11 @@ def build(out: Path, name: str, version: str, seed: int) -> None:
         "name": name,
         "version": version,
         "labels": LABELS,
-        "file": "model.tflite",
-        "sha256": hashlib.sha256(content).hexdigest(),
-        "size_bytes": len(content),
+        "file": {
+            "name": "model.tflite",
+            "bytes": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
         "input": {"shape": [1, SIZE, SIZE, 3], "dtype": "float32"},
         "decision": {"unfamiliar_below": 0.0, "confident_at_or_above": 0.5},
     }

@@ -11,7 +11,7 @@ from backend import db
 from backend.audit.log import record
 from backend.errors import ApiError
 from backend.model_delivery import store
-from backend.model_delivery.release import check_release
+from backend.model_delivery.release import check_release, file_facts
 from backend.models import ModelVersion
 
 models_cli = AppGroup("models", help="Publish and activate TFLite model versions.")
@@ -23,11 +23,13 @@ def _publish_dir(folder: Path, activate: bool | None) -> str:
         raise click.ClickException(f"{meta_path} does not exist.")
     meta_bytes = meta_path.read_bytes()
     try:
-        file_name = json.loads(meta_bytes).get("file") or "model.tflite"
-        model_path = folder / Path(file_name).name
+        meta = json.loads(meta_bytes)
+        if not isinstance(meta, dict):
+            raise ApiError(400, "invalid_model", "model.json must be a JSON object.")
+        model_path = folder / file_facts(meta)[0]
         release = check_release(meta_bytes, model_path.read_bytes())
         version, created = store.publish(release, None)
-    except (ApiError, OSError, AttributeError, json.JSONDecodeError) as e:
+    except (ApiError, OSError, ValueError) as e:
         db.session.rollback()
         raise click.ClickException(f"{folder}: {getattr(e, 'message', e)}") from None
     if created:

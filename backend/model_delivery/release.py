@@ -4,6 +4,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from backend.errors import ApiError
@@ -29,26 +30,41 @@ class Release:
 
     @property
     def sha256(self) -> str:
-        return self.meta["sha256"]
+        return file_facts(self.meta)[1]
 
 
 def invalid(message: str) -> ApiError:
     return ApiError(400, "invalid_model", message)
 
 
+def file_facts(meta: dict[str, Any]) -> tuple[str, str, int | None]:
+    """(file name, sha256, size) from model.json: the training package writes
+    "file": {"name", "bytes", "sha256"}; flat "file"/"sha256"/"size_bytes" keys also work."""
+    entry = meta.get("file")
+    if isinstance(entry, dict):
+        name, sha, size = entry.get("name"), entry.get("sha256"), entry.get("bytes")
+    else:
+        name, sha, size = entry, meta.get("sha256"), meta.get("size_bytes")
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha):
+        raise invalid("model.json must give the file's SHA-256 in hex (file.sha256).")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+        raise invalid("model.json file size must be an integer number of bytes.")
+    name = Path(name).name if isinstance(name, str) and name else "model.tflite"
+    return name, sha.lower(), size
+
+
 def check_release(meta_bytes: bytes, model_bytes: bytes) -> Release:
     meta = _parse_meta(meta_bytes)
     if model_bytes[4:8] != TFLITE_IDENTIFIER:
         raise invalid("The model file is not a TFLite flatbuffer (no TFL3 identifier).")
+    _, expected_sha, expected_size = file_facts(meta)
     digest = hashlib.sha256(model_bytes).hexdigest()
-    if digest != meta["sha256"].lower():
-        raise invalid(f"model.json sha256 {meta['sha256']} does not match the file ({digest}).")
-    if "size_bytes" in meta and meta["size_bytes"] != len(model_bytes):
-        raise invalid(
-            f"model.json size_bytes {meta['size_bytes']} != file size {len(model_bytes)}."
-        )
+    if digest != expected_sha:
+        raise invalid(f"model.json sha256 {expected_sha} does not match the file ({digest}).")
+    if expected_size is not None and expected_size != len(model_bytes):
+        raise invalid(f"model.json gives {expected_size} bytes; the file has {len(model_bytes)}.")
     _check_loads(model_bytes, len(meta["labels"]))
-    return Release(dict(meta, sha256=digest), meta_bytes, model_bytes)
+    return Release(meta, meta_bytes, model_bytes)
 
 
 def _parse_meta(meta_bytes: bytes) -> dict[str, Any]:
@@ -69,10 +85,7 @@ def _parse_meta(meta_bytes: bytes) -> dict[str, Any]:
         or len(set(labels)) != len(labels)
     ):
         raise invalid("model.json 'labels' must be a non-empty list of distinct strings.")
-    if not isinstance(meta.get("sha256"), str) or not re.fullmatch(
-        r"[0-9a-fA-F]{64}", meta["sha256"]
-    ):
-        raise invalid("model.json 'sha256' must be the file's SHA-256 in hex.")
+    file_facts(meta)
     return meta
 
 

@@ -17,6 +17,8 @@ from backend.sync import cell_images
 from backend.sync.cell_images import CellImage, take_image
 from backend.sync.validation import CleanRecord, RecordError, clean_record, content_hash
 
+SYNC_LOCK = 0x5EC0_0001  # PostgreSQL advisory lock key of the sync ingest
+
 
 def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
@@ -94,6 +96,10 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
         for r in sorted(records, key=lambda r: r.id)
     ]
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    if dialect is postgresql:
+        # Batches are committed one at a time, as SQLite does anyway, so `seq` grows in commit
+        # order and a reader's `since` cursor can never skip a row committed late.
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
     # One cached statement run with many parameter sets ("insertmanyvalues"): compiling a
     # 100-row VALUES clause per request cost more than the insert itself.
     statement = (

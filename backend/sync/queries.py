@@ -34,8 +34,8 @@ def history_query(viewer: User) -> tuple[sa.Select, dict[str, Any]]:
         )
         applied["user"] = username
     query = _date_range(query, applied)
-    since = query_int("since", 0, 0, 2**62)
-    if since:
+    if "since" in request.args:  # since=0 starts a walk from the first record
+        since = query_int("since", 0, 0, 2**62)
         query = query.where(Prediction.seq > since)
         applied["since"] = since
     return query, applied

@@ -244,3 +244,23 @@ def test_an_admin_resetting_their_own_password_stays_signed_in(app, client):
     assert response.status_code == 302
     assert client.get(USERS).status_code == 200
     assert sign_in(client, "admin", "new admin pw").status_code == 302
+
+
+def test_publish_a_release_folder_chosen_in_the_browser(app, client, releases):
+    """A folder input sends each file with its relative path; the stray file is ignored."""
+    sign_in(client, "admin")
+    v2 = releases["v2"]
+    data = {
+        "release_folder": [
+            (io.BytesIO(b"notes"), "2.0.0/README.txt"),
+            (io.BytesIO((v2 / "model.json").read_bytes()), "2.0.0/model.json"),
+            (io.BytesIO((v2 / "model.tflite").read_bytes()), "2.0.0/model.tflite"),
+        ],
+        "activate": "y",
+    }
+    response = post_form(client, MODELS, MODELS, data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert _active(app) == ["2.0.0"]
+    data = {"release_folder": [(io.BytesIO(b"{}"), "x/README.txt")]}
+    response = post_form(client, MODELS, MODELS, data, content_type="multipart/form-data")
+    assert response.status_code == 400 and "The folder has no model.json" in response.text

@@ -1,7 +1,7 @@
 """The dashboard's forms; every one carries Flask-WTF's CSRF token."""
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, MultipleFileField
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -49,6 +49,7 @@ class PasswordResetForm(FlaskForm):
 
 class ModelUploadForm(FlaskForm):
     release_zip = FileField("Release as a .zip (model.json + the .tflite file)")
+    release_folder = MultipleFileField("or the release folder")
     model_file = FileField("or the .tflite file")
     meta_file = FileField("with its model.json")
     activate = BooleanField("Activate after publishing")

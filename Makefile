@@ -66,10 +66,10 @@ WBC_VERSION ?= 1.0.0
 MALARIA_VERSION ?= 1.0.0
 models: python-deps
 	$(BIN)/python -m training.train --data pbc --out tflite_models/wbc-differential/$(WBC_VERSION) \
-		--ood malaria --image-size 160 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 8 \
+		--ood malaria --image-size 160 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 14 \
 		--fine-tune-from block_6_expand
 	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
-		--ood pbc --image-size 160 --alpha 0.5 --head-epochs 3 --fine-tune-epochs 12 \
+		--ood pbc --image-size 160 --alpha 0.5 --head-epochs 3 --fine-tune-epochs 24 \
 		--fine-tune-from block_6_expand
 
 # Accuracy, macro-F1, ECE, size and latency (ai-edge-litert vs Keras, same run) of every released

@@ -114,9 +114,13 @@ def auth(client):
 
 
 @pytest.fixture(scope="session")
-def releases(request) -> dict[str, Path]:
+def releases(request, tmp_path_factory) -> dict[str, Path]:
     """Two real tiny TFLite releases of the model "cells" (built once, then cached)."""
-    cache = Path(request.config.cache.mkdir("tiny-tflite"))
+    cache_plugin = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    if cache_plugin is not None:
+        cache = Path(cache_plugin.mkdir("tiny-tflite"))
+    else:
+        cache = tmp_path_factory.mktemp("tiny-tflite")
     return {
         "v1": tiny_release(cache, version="1.0.0", seed=1),
         "v2": tiny_release(cache, version="2.0.0", seed=2),

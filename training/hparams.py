@@ -35,9 +35,11 @@ class HParams:
     confident_precision: float = 0.99
     """The "confident" threshold is the lowest max-probability at which validation predictions
     reach this accuracy."""
+    familiarity_layer: str = "block_13_expand_relu"
+    """Base layer whose feature statistics measure familiarity (see model.Familiarity)."""
     familiar_quantile: float = 0.01
     """The "unfamiliar" threshold: this share of validation images falls below it."""
-    int8_min_agreement: float = 0.99
+    int8_min_agreement: float = 0.995
     """Ship int8 only if it agrees with the float model on at least this share of test images
     (and loses at most half a point of accuracy); otherwise ship float16."""
     representative_images: int = 300

@@ -73,7 +73,7 @@ def _choose(candidates: dict, keras_val, y_val, hp) -> tuple[str, str]:
         return "int8", f"int8 agrees with the float model on {agreement:.1%} of validation images"
     return "float16", (
         f"int8 agreed with the float model on only {agreement:.1%} of validation images and lost "
-        f"{100 * lost:.1f} accuracy points there (limit {hp.int8_min_agreement:.0%} and 0.5), so "
+        f"{100 * lost:.1f} accuracy points there (limit {hp.int8_min_agreement:.1%} and 0.5), so "
         f"the float16 file ships"
     )
 

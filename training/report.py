@@ -79,7 +79,8 @@ def markdown(card: dict, results: dict) -> str:
         "",
         f"- `unfamiliar` when familiarity < {decision['unfamiliar_below']} (the "
         f"{_pct(hp['familiar_quantile'])} quantile of validation images); familiarity is the "
-        "cosine similarity of the image's features to the nearest class centre of training.",
+        "how typical the image's mid-level feature statistics (layer "
+        f"`{hp['familiarity_layer']}`) are of the training images.",
         f"- otherwise `confident` when the top probability >= "
         f"{decision['confident_at_or_above']} (validation accuracy above it: "
         f"{_pct(hp['confident_precision'])} or more), else `review`.",

@@ -27,7 +27,7 @@ from training.augment import augment  # noqa: E402
 from training.dataset import DatasetError, datasets_root, load_split, scan  # noqa: E402
 from training.evaluate import fit_temperature  # noqa: E402
 from training.hparams import HParams  # noqa: E402
-from training.model import build_model, export_model, feature_model, unfreeze_upper_blocks  # noqa: E402
+from training.model import build_model, export_model, unfreeze_upper_blocks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -174,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     history = fit(model, x_train, y_train, (x_val.astype(np.float32), y_val), hp)
     temperature = fit_temperature(model.predict(x_val.astype(np.float32), 64, verbose=0), y_val)
     log(f"temperature fitted on validation: {temperature:.3f}")
-    features = feature_model(model).predict(x_train.astype(np.float32), 64, verbose=0)
-    released = export_model(model, temperature, (features, y_train))
+    released = export_model(model, temperature, x_train, hp.familiarity_layer)
     training_seconds = time.perf_counter() - started
     ood = {
         path: load_split(scan(resolve_dataset(path)), "test", hp.image_size, args.cache_dir)[0]

@@ -15,9 +15,9 @@ export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup python-deps system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
-	bench-model models bench-backend
+	bench-model models bench-backend dashboard-deps bench-dashboard bench-finder
 
-setup: python-deps pwa-build
+setup: python-deps pwa-build dashboard-deps
 
 # The PWA's npm packages (LiteRT.js, esbuild) and pwa/vendor/: the bundled inference worker and
 # service worker (a new app version whenever a shell file changes) and the precompressed WASM.
@@ -40,6 +40,12 @@ $(BIN)/.deps-installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+dashboard-deps: backend/dashboard/node_modules/.installed
+
+backend/dashboard/node_modules/.installed: backend/dashboard/package.json backend/dashboard/package-lock.json
+	cd backend/dashboard && npm ci --no-audit --no-fund
 	touch $@
 
 # Debian packages the browser tests and the PostgreSQL tests need (CI runs as root).
@@ -94,6 +100,10 @@ bench-backend: setup system-deps
 
 # Cell finder figures (issue 6): white-cell recall/precision on bccd-fields, robustness,
 # time per 640x480 photo in Python and in headless Chromium (same run).
-.PHONY: bench-finder
 bench-finder: setup system-deps
 	$(BIN)/python -m backend.cells.bench
+
+# Dashboard: sync with cell images vs without, page and PDF/CSV timings against the JSON API
+# and the slide page, in-process on SQLite; a measurement, not a test. Writes build/bench-dashboard.json.
+bench-dashboard: setup
+	$(BIN)/python -m backend.dashboard.bench

@@ -98,7 +98,9 @@ def _tune_sqlite(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from backend.audit import bp as audit_bp
     from backend.auth import bp as auth_bp
+    from backend.app_shell import bp as app_shell_bp
     from backend.auth.cli import auth_cli
+    from backend.dashboard import bp as dashboard_bp
     from backend.errors import register_error_handlers
     from backend.model_delivery import bp as models_bp
     from backend.model_delivery.cli import models_cli
@@ -110,9 +112,8 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
-    from backend.app_shell import bp as app_shell_bp
-
     app.register_blueprint(app_shell_bp)  # the PWA at / (GET only, nothing to protect by CSRF)
+    app.register_blueprint(dashboard_bp)  # browser pages: sessions + CSRF, not exempt
     app.cli.add_command(users_cli)
     app.cli.add_command(auth_cli)
     app.cli.add_command(models_cli)

@@ -44,6 +44,17 @@ class Config:
     # Trust X-Forwarded-For from this many proxies (0 when gunicorn faces clients directly).
     PROXY_COUNT = _int("PROXY_COUNT", 0)
     WTF_CSRF_TIME_LIMIT = None
+    # Dashboard (browser) sessions: signed out after this many idle minutes.
+    DASHBOARD_SESSION_MINUTES = _int("DASHBOARD_SESSION_MINUTES", 30)
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=DASHBOARD_SESSION_MINUTES)
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # Cell images sent with synced records; sites that must not store images set this to 0.
+    CELL_IMAGES_ENABLED = os.environ.get("CELL_IMAGES_ENABLED", "1") == "1"
+    CELL_IMAGE_MAX_BYTES = _int("CELL_IMAGE_MAX_BYTES", 256 * 1024)
+    CELL_IMAGE_MAX_PIXELS = _int("CELL_IMAGE_MAX_PIXELS", 1024 * 1024)
+    # Default (None): a "cells" folder inside UPLOAD_FOLDER.
+    CELL_IMAGE_FOLDER = os.environ.get("CELL_IMAGE_FOLDER") or None
 
 
 class TestConfig(Config):

@@ -3,6 +3,7 @@
 from backend.models.audit import AuditEntry
 from backend.models.model_version import ModelVersion
 from backend.models.prediction import Prediction
+from backend.models.review import Review
 from backend.models.security import LoginThrottle, TokenBlocklist
 from backend.models.user import ROLES, User
 
@@ -12,6 +13,7 @@ __all__ = [
     "LoginThrottle",
     "ModelVersion",
     "Prediction",
+    "Review",
     "TokenBlocklist",
     "User",
 ]

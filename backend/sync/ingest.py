@@ -13,7 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from backend import db
 from backend.models import Prediction, User
 from backend.models.types import utcnow
-from backend.sync.validation import CleanRecord, RecordError, clean_record
+from backend.sync import cell_images
+from backend.sync.cell_images import CellImage, take_image
+from backend.sync.validation import CleanRecord, RecordError, clean_record, content_hash
 
 SYNC_LOCK = 0x5EC0_0001  # PostgreSQL advisory lock key of the sync ingest
 
@@ -22,23 +24,39 @@ def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     first: dict[str, CleanRecord] = {}
     cleaned: list[CleanRecord | None] = []
+    images: dict[str, CellImage] = {}
     for raw in raw_records:
         try:
             record = clean_record(raw)
+            image = take_image(raw)
         except RecordError as e:
             cleaned.append(None)
             results.append({"id": _raw_id(raw), "status": "invalid", "error": str(e)})
             continue
+        if image is not None:
+            record = _with_image(record, image)
         cleaned.append(record)
         results.append({"id": record.id, "status": None})
-        first.setdefault(record.id, record)
+        if record.id not in first:
+            first[record.id] = record
+            if image is not None:
+                images[record.id] = image
     created = _insert_new(list(first.values()), user)
+    for record_id in created & images.keys():
+        cell_images.store(images[record_id])
     repeated = len(first) != sum(r is not None for r in cleaned)
     stored = _stored([i for i in first if i not in created or repeated])
     for result, record in zip(results, cleaned, strict=True):
         if record is not None:
             _settle(result, record, created, stored.get(record.id), user)
     return results
+
+
+def _with_image(record: CleanRecord, image: CellImage) -> CleanRecord:
+    """The image's hash joins the content hash: the same record with the same image is a
+    duplicate, with another image a conflict. Records without an image hash as before."""
+    digest = content_hash(record.id, dict(record.fields, image_sha256=image.sha256))
+    return CleanRecord(record.id, dict(record.fields, image_path=image.name), digest)
 
 
 def _settle(result: dict, record: CleanRecord, created: set, stored: sa.Row | None, user) -> None:
@@ -67,7 +85,14 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
     # Sorted by id, so concurrent batches that share ids take their unique-index locks in the
     # same order: PostgreSQL would otherwise deadlock two clients sending [a, b] and [b, a].
     rows = [
-        dict(r.fields, id=r.id, content_hash=r.content_hash, synced_by_id=user.id, synced_at=now)
+        dict(
+            r.fields,
+            image_path=r.fields.get("image_path"),  # every parameter set needs the same keys
+            id=r.id,
+            content_hash=r.content_hash,
+            synced_by_id=user.id,
+            synced_at=now,
+        )
         for r in sorted(records, key=lambda r: r.id)
     ]
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite

@@ -1,0 +1,123 @@
+"""Admins publish model releases (a zip, or the .tflite with its model.json), see their
+metrics from model.json, activate a version and roll back. Checks are the API's own."""
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from backend import db
+from backend.audit.log import record
+from backend.dashboard import bp
+from backend.dashboard.access import roles_required
+from backend.dashboard.forms import ActionForm, ModelUploadForm
+from backend.dashboard.model_uploads import release_from_form
+from backend.errors import ApiError
+from backend.model_delivery import store
+from backend.models import ModelVersion
+
+
+def read_meta(version: ModelVersion) -> dict[str, Any]:
+    try:
+        return json.loads((store.store_root() / version.meta_path).read_bytes())
+    except (OSError, ValueError):
+        return {}
+
+
+def metrics_of(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """The numbers of model.json's "metrics" (nested objects flattened as a.b)."""
+    out: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, bool | str):
+            out.append((prefix, str(value)))
+        elif isinstance(value, int | float):
+            out.append((prefix, f"{value:.4g}" if isinstance(value, float) else str(value)))
+
+    walk("", meta.get("metrics") or {})
+    return out
+
+
+@bp.get("/admin/models")
+@roles_required("admin")
+def admin_models():
+    return _models_page()
+
+
+def _models_page(form: ModelUploadForm | None = None, status: int = 200):
+    query = sa.select(ModelVersion).order_by(ModelVersion.name, ModelVersion.published_at.desc())
+    versions = db.session.scalars(query).all()
+    metrics = {v.id: metrics_of(read_meta(v)) for v in versions}
+    return render_template(
+        "dashboard/admin_models.html",
+        versions=versions,
+        metrics=metrics,
+        upload_form=form or ModelUploadForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+    ), status
+
+
+@bp.post("/admin/models")
+@roles_required("admin")
+def admin_publish_model():
+    form = ModelUploadForm()
+    if not form.validate_on_submit():
+        flash("The upload was refused: reload the page and try again.", "error")
+        return _models_page(form, 400)
+    try:
+        version, created = store.publish(release_from_form(form), current_user)
+    except ApiError as e:
+        db.session.rollback()
+        flash(f"Nothing was published. {e.message}", "error")
+        return _models_page(form, e.status)
+    target = f"{version.name} {version.version}"
+    if created:
+        record("model.publish", current_user, target=target, details={"via": "dashboard"})
+    if form.activate.data:
+        store.activate(version)
+        record("model.activate", current_user, target=target, details={"via": "dashboard"})
+    db.session.commit()
+    state = "Published" if created else "Already published:"
+    flash(f"{state} {target}{' (active)' if version.active else ''}.", "success")
+    return redirect(url_for("dashboard.admin_models"))
+
+
+def _checked_action() -> None:
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The request was refused: reload the page and try again.")
+
+
+@bp.post("/admin/models/<int:version_id>/activate")
+@roles_required("admin")
+def admin_activate_model(version_id: int):
+    _checked_action()
+    version = db.session.get(ModelVersion, version_id)
+    if version is None:
+        abort(404, description="No such model version.")
+    store.activate(version)
+    target = f"{version.name} {version.version}"
+    record("model.activate", current_user, target=target, details={"via": "dashboard"})
+    db.session.commit()
+    flash(f"{target} is now the active version; phones fetch it on their next check.", "success")
+    return redirect(url_for("dashboard.admin_models"))
+
+
+@bp.post("/admin/models/<name>/rollback")
+@roles_required("admin")
+def admin_rollback_model(name: str):
+    _checked_action()
+    try:
+        version = store.rollback(name)
+    except ApiError as e:
+        flash(f"No rollback. {e.message}", "error")
+        return _models_page(status=e.status)
+    target = f"{version.name} {version.version}"
+    record("model.rollback", current_user, target=target, details={"via": "dashboard"})
+    db.session.commit()
+    flash(f"Rolled back: {target} is active again.", "success")
+    return redirect(url_for("dashboard.admin_models"))

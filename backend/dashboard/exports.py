@@ -1,0 +1,80 @@
+"""Downloads: the PDF report of a slide and the CSV of the filtered results table."""
+
+import csv
+import io
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from flask import Response, abort, request
+from flask_login import current_user
+
+from backend import db
+from backend.audit.log import record
+from backend.dashboard import bp
+from backend.dashboard.access import any_role
+from backend.dashboard.filters import WITH_PEOPLE, ResultFilters
+from backend.dashboard.report_pdf import build_report
+from backend.dashboard.slides import load_slide, slide_id_arg
+from backend.models import Prediction
+from backend.models.types import iso
+
+RESULT_COLUMNS = (
+    "id", "captured_at", "slide_id", "label", "confidence", "status", "reviewed_label",
+    "reviewed_by", "reviewed_at", "model_name", "model_version", "technician", "device_id",
+    "synced_at", "note",
+)  # fmt: skip
+
+
+def safe_cell(value: object) -> str:
+    """Spreadsheets run a cell that starts with = + - @ as a formula; a quote stops that."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def download(body, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _result_row(p: Prediction) -> list[object]:
+    return [
+        p.id, iso(p.captured_at), p.slide_id, p.label, f"{p.confidence:.4f}", p.status,
+        p.reviewed_label, p.reviewed_by.username if p.reviewed_by else None, iso(p.reviewed_at),
+        p.model_name, p.model_version, p.synced_by.username, p.device_id, iso(p.synced_at), p.note,
+    ]  # fmt: skip
+
+
+@bp.get("/results.csv")
+@any_role
+def results_csv():
+    filters = ResultFilters.parse(request.args)
+    if filters.errors:
+        abort(400, description=" ".join(filters.errors))
+    query = filters.apply(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
+    rows = db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)).all()
+    body = csv_text(
+        RESULT_COLUMNS, (_result_row(p) for p in rows)
+    )  # before the commit expires rows
+    record("results.export", current_user, details={"filters": filters.values, "rows": len(rows)})
+    db.session.commit()
+    return download(body, "text/csv", "hematovision-results.csv")
+
+
+@bp.get("/slide/report.pdf")
+@any_role
+def slide_report():
+    slide = load_slide(slide_id_arg())
+    pdf = build_report(slide, current_user.username)
+    record("slide.report", current_user, target=slide.slide_id)
+    db.session.commit()
+    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in slide.slide_id)
+    return download(pdf, "application/pdf", f"hematovision-slide-{safe_name}.pdf")

@@ -1,0 +1,63 @@
+"""The dashboard's forms; every one carries Flask-WTF's CSRF token."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, MultipleFileField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from backend.models import ROLES
+from backend.users.accounts import MIN_PASSWORD
+
+ROLE_CHOICES = list(ROLES)  # plain strings: value and label are the same
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (logout, activate, rollback): only the CSRF token."""
+
+
+class ReviewForm(FlaskForm):
+    label = SelectField("Reviewed class", validators=[DataRequired()])
+    note = TextAreaField("Note (optional)", validators=[Length(max=2000)])
+
+
+class CreateUserForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(min=3, max=64)])
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)]
+    )
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ActiveForm(FlaskForm):
+    active = BooleanField("Account enabled")
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)]
+    )
+
+
+class ModelUploadForm(FlaskForm):
+    release_zip = FileField("Release as a .zip (model.json + the .tflite file)")
+    release_folder = MultipleFileField("or the release folder")
+    model_file = FileField("or the .tflite file")
+    meta_file = FileField("with its model.json")
+    activate = BooleanField("Activate after publishing")
+
+
+def first_error(form: FlaskForm) -> str:
+    for name, errors in form.errors.items():
+        field = getattr(form, name, None)
+        label = field.label.text if field is not None else name
+        return f"{label}: {errors[0]}"
+    return "The form is incomplete."

@@ -1,0 +1,92 @@
+"""A model release uploaded on the models page: a zip of the release folder, the folder itself,
+or the .tflite with its model.json. Read in memory with size caps, checked by the API's own
+release check."""
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from typing import Any
+
+from flask import current_app
+
+from backend.dashboard.forms import ModelUploadForm
+from backend.errors import ApiError
+from backend.model_delivery.release import Release, check_release, file_facts
+
+
+def _read_upload(storage, what: str) -> bytes:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = storage.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, "file_too_large", f"The {what} is larger than {limit} bytes.")
+    if not data:
+        raise ApiError(400, "empty_file", f"The {what} is empty.")
+    return data
+
+
+def release_from_zip(data: bytes) -> Release:
+    """model.json and the file it names, at the top of the zip or in one folder; members are
+    read into memory with a size cap (a zip bomb is refused), never extracted to disk."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ApiError(400, "invalid_model", "The upload is not a valid .zip file.") from None
+    members = {PurePosixPath(i.filename).name: i for i in archive.infolist() if not i.is_dir()}
+    return _pick_release(members, lambda info: _member(archive, info), "zip")
+
+
+def release_from_folder(files: list) -> Release:
+    """A release folder chosen in the browser (its files arrive as relative paths)."""
+    named = {PurePosixPath(f.filename).name: f for f in files if f and f.filename}
+    return _pick_release(named, lambda f: _read_upload(f, PurePosixPath(f.filename).name), "folder")
+
+
+def _pick_release(members: dict[str, Any], read: Callable[[Any], bytes], where: str) -> Release:
+    """model.json, then the model file it names (read as `flask models publish` reads it)."""
+    if "model.json" not in members:
+        raise ApiError(400, "invalid_model", f"The {where} has no model.json.")
+    meta = read(members["model.json"])
+    try:
+        parsed = json.loads(meta)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ApiError(400, "invalid_model", f"model.json in the {where} is not a JSON object.")
+    model_name = PurePosixPath(file_facts(parsed)[0]).name
+    if model_name not in members:
+        raise ApiError(
+            400, "invalid_model", f"The {where} has no {model_name} (model.json 'file')."
+        )
+    return check_release(meta, read(members[model_name]))
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if info.file_size > limit:
+        raise ApiError(
+            413, "file_too_large", f"{info.filename} unpacks to more than {limit} bytes."
+        )
+    with archive.open(info) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(
+            413, "file_too_large", f"{info.filename} unpacks to more than {limit} bytes."
+        )
+    return data
+
+
+def release_from_form(form: ModelUploadForm) -> Release:
+    if form.release_zip.data:
+        return release_from_zip(_read_upload(form.release_zip.data, "zip"))
+    if any(f and f.filename for f in form.release_folder.data or []):
+        return release_from_folder(form.release_folder.data)
+    if form.model_file.data and form.meta_file.data:
+        meta = _read_upload(form.meta_file.data, "model.json")
+        return check_release(meta, _read_upload(form.model_file.data, "model file"))
+    raise ApiError(
+        400,
+        "missing_file",
+        "Choose a release .zip, a release folder, or the .tflite and its model.json.",
+    )

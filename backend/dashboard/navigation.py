@@ -1,0 +1,38 @@
+"""The navigation (only the pages a role may open) and the time format of the templates."""
+
+from typing import Any
+
+from flask import request
+from flask_login import current_user
+
+from backend.dashboard import bp
+from backend.dashboard.access import REVIEWERS
+from backend.models import ROLES
+
+NAV = (
+    ("dashboard.overview", "Overview", ROLES),
+    ("dashboard.results", "Results", ROLES),
+    ("dashboard.review_queue", "Review queue", REVIEWERS),
+    ("dashboard.slides", "Slides", ROLES),
+    ("dashboard.admin_users", "Users", ("admin",)),
+    ("dashboard.admin_models", "Models", ("admin",)),
+    ("dashboard.admin_audit", "Audit log", ("admin",)),
+)
+
+
+@bp.context_processor
+def navigation() -> dict[str, Any]:
+    """Only the pages this role may open are offered."""
+    if not current_user.is_authenticated:
+        return {"nav_items": []}
+    items = [
+        {"endpoint": e, "label": label, "current": request.endpoint == e}
+        for e, label, roles in NAV
+        if current_user.role in roles
+    ]
+    return {"nav_items": items}
+
+
+@bp.app_template_filter("when")
+def format_when(value) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")

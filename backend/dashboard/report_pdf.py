@@ -1,0 +1,138 @@
+"""The PDF report of one slide (fpdf2, built-in fonts, so nothing is fetched or installed)."""
+
+from datetime import UTC, datetime
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from backend.sync.cell_images import path_of
+
+DISCLAIMER = (
+    "Decision support, not a diagnosis: these counts come from an automated classifier and a "
+    "review of selected cells. They must be interpreted by a qualified clinician together with "
+    "the patient's history and other findings."
+)
+FOOTER_NOTE = "Decision support, not a diagnosis."
+MAX_THUMBNAILS = 40
+THUMB_MM = 24
+
+
+def _latin1(text: object) -> str:
+    """The built-in PDF fonts cover Latin-1 only; anything else becomes '?'."""
+    return str(text).encode("latin-1", "replace").decode("latin-1")
+
+
+class SlideReport(FPDF):
+    def __init__(self, slide, author: str) -> None:
+        super().__init__(format="A4")
+        self.slide, self.author = slide, author
+        self.set_title(_latin1(f"Hematovision report {slide.slide_id}"))
+        self.set_author(_latin1(author))
+        self.set_creator("Hematovision dashboard")
+        self.set_auto_page_break(auto=True, margin=18)
+
+    def footer(self) -> None:
+        self.set_y(-13)
+        self.set_font("Helvetica", "", 8)
+        text = f"Slide {self.slide.slide_id} - page {self.page_no()}/{{nb}} - {FOOTER_NOTE}"
+        self.cell(0, 6, _latin1(text), align="C")
+
+    def heading(self, text: str) -> None:
+        self.ln(3)
+        self.set_font("Helvetica", "B", 12)
+        self.cell(0, 7, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font("Helvetica", "", 10)
+
+    def text_line(self, text: str, style: str = "") -> None:
+        self.set_font("Helvetica", style, 10)
+        self.multi_cell(0, 5.5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font("Helvetica", "", 10)
+
+
+def build_report(slide, author: str) -> bytes:
+    pdf = SlideReport(slide, author)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, "Hematovision - differential count report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.text_line(DISCLAIMER, "I")
+    _header(pdf, slide, author)
+    _differential(pdf, slide.differential)
+    _flags(pdf, slide.differential.flags)
+    _cells_needing_review(pdf, slide)
+    return bytes(pdf.output())
+
+
+def _header(pdf: SlideReport, slide, author: str) -> None:
+    dates = slide.first_capture.strftime("%Y-%m-%d %H:%M")
+    if slide.last_capture.date() != slide.first_capture.date():
+        dates += f" to {slide.last_capture:%Y-%m-%d %H:%M}"
+    rows = [
+        ("Sample (slide) id", slide.slide_id),
+        ("Captured (UTC)", dates),
+        ("Technician", slide.technicians),
+        ("Reviewer", slide.reviewers),
+        ("Model version", slide.models),
+        ("Device", slide.devices),
+        ("Cells classified", str(slide.differential.total_cells)),
+        ("Report made", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by {author}"),
+    ]
+    pdf.heading("Sample")
+    with pdf.table(col_widths=(45, 135), first_row_as_headings=False) as table:
+        for key, value in rows:
+            table.row([_latin1(key), _latin1(value)])
+
+
+def _differential(pdf: SlideReport, diff) -> None:
+    pdf.heading(f"Differential count ({diff.white_cells} white cells, {diff.total_cells} cells)")
+    headings = ("Class", "Count", "Value", "Basis", "Adult range", "Flag")
+    with pdf.table(col_widths=(34, 18, 18, 44, 36, 20), text_align="LEFT") as table:
+        table.row(headings)
+        for r in diff.rows:
+            value = "-" if r.percent is None else f"{r.percent:.1f}"
+            table.row([r.label, str(r.count), value, r.basis, r.range_text, r.flag or ""])
+
+
+def _flags(pdf: SlideReport, flags: list[str]) -> None:
+    pdf.heading("Flags")
+    if not flags:
+        pdf.text_line("No value outside the adult reference ranges.")
+    for flag in flags:
+        pdf.text_line(f"- {flag}")
+
+
+def _cells_needing_review(pdf: SlideReport, slide) -> None:
+    cells = slide.needing_review
+    pdf.heading(f"Cells needing review ({len(cells)}; {slide.unreviewed} not yet reviewed)")
+    if not cells:
+        pdf.text_line("None: every cell was classified with confidence.")
+        return
+    x0, per_row = pdf.l_margin, 6
+    for i, cell in enumerate(cells[:MAX_THUMBNAILS]):
+        if i % per_row == 0:
+            if pdf.get_y() + THUMB_MM + 14 > pdf.h - pdf.b_margin:
+                pdf.add_page()
+            row_y = pdf.get_y()
+        x = x0 + (i % per_row) * (THUMB_MM + 6)
+        _thumbnail(pdf, cell, x, row_y)
+        if i % per_row == per_row - 1 or i == min(len(cells), MAX_THUMBNAILS) - 1:
+            pdf.set_xy(x0, row_y + THUMB_MM + 12)
+    if len(cells) > MAX_THUMBNAILS:
+        pdf.text_line(f"... and {len(cells) - MAX_THUMBNAILS} more (see the dashboard).")
+
+
+def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
+    path = path_of(cell.image_path) if cell.image_path else None
+    if path is not None:
+        pdf.image(str(path), x=x, y=y, w=THUMB_MM, h=THUMB_MM)
+    else:
+        pdf.rect(x, y, THUMB_MM, THUMB_MM)
+        pdf.set_xy(x, y + THUMB_MM / 2 - 2)
+        pdf.set_font("Helvetica", "", 7)
+        pdf.cell(THUMB_MM, 4, "no image", align="C")
+    pdf.set_font("Helvetica", "", 7)
+    caption = f"{cell.label} ({cell.status})"
+    reviewed = f"reviewed: {cell.reviewed_label}" if cell.reviewed_label else "not reviewed"
+    for n, line in enumerate((caption, reviewed)):
+        pdf.set_xy(x - 2, y + THUMB_MM + 1 + n * 4)
+        pdf.cell(THUMB_MM + 4, 4, _latin1(line)[:28], align="C")
+    pdf.set_font("Helvetica", "", 10)

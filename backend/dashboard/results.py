@@ -1,0 +1,114 @@
+"""The results table (filters, pages), one result's detail view and its cell image."""
+
+import sqlalchemy as sa
+from flask import abort, render_template, request, send_file
+from flask_login import current_user
+
+from backend import db
+from backend.audit.log import record, record_now
+from backend.dashboard import bp
+from backend.dashboard.access import REVIEWERS, any_role
+from backend.dashboard.filters import WITH_PEOPLE, ResultFilters, filter_options
+from backend.dashboard.forms import ReviewForm
+from backend.dashboard.paging import paginate
+from backend.models import Prediction, Review
+from backend.sync.cell_images import path_of
+
+
+@bp.get("/results")
+@any_role
+def results():
+    filters = ResultFilters.parse(request.args)
+    page = None
+    if not filters.errors:
+        query = filters.apply(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
+        page = paginate(query.order_by(Prediction.captured_at.desc(), Prediction.seq.desc()))
+    html = render_template(
+        "dashboard/results.html",
+        filters=filters,
+        options=filter_options(current_user),
+        page=page,
+    )
+    if page is not None:
+        # Committed after rendering: a commit expires the loaded rows, and rendering them
+        # afterwards would reload each one with a query of its own.
+        details = {"filters": filters.values, "via": "dashboard"}
+        record("history.read", current_user, details=details)
+        db.session.commit()
+    return html, (400 if filters.errors else 200)
+
+
+def visible_prediction(record_id: str) -> Prediction:
+    """The record, if this user may see it; another technician's record is simply not found."""
+    prediction = db.session.scalar(sa.select(Prediction).where(Prediction.id == record_id.lower()))
+    if prediction is not None and (
+        current_user.role == "technician" and prediction.synced_by_id != current_user.id
+    ):
+        log_hidden("another technician's result")
+        prediction = None
+    if prediction is None:
+        abort(404, description="No such result (or not one you may see).")
+    return prediction
+
+
+def log_hidden(reason: str) -> None:
+    """An object this user may not see answers 404 (its existence stays hidden), but the
+    attempt is an authorisation failure like any other and is logged."""
+    record_now(
+        "authz.denied",
+        current_user,
+        outcome="failure",
+        target=f"{request.method} {request.path}",
+        details={"reason": reason, "role": current_user.role, "via": "dashboard"},
+    )
+
+
+def review_history(prediction: Prediction) -> list[Review]:
+    query = (
+        sa.select(Review)
+        .where(Review.prediction_seq == prediction.seq)
+        .order_by(Review.at.desc(), Review.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def review_form_for(prediction: Prediction) -> ReviewForm:
+    form = ReviewForm()
+    labels = sorted(set(prediction.probabilities) | {prediction.label})
+    form.label.choices = labels
+    if not form.is_submitted():
+        form.label.data = prediction.reviewed_label or prediction.label
+    return form
+
+
+@bp.get("/results/<record_id>")
+@any_role
+def result_detail(record_id: str):
+    prediction = visible_prediction(record_id)
+    response = render_detail(prediction, review_form_for(prediction))
+    record("history.read", current_user, target=prediction.id, details={"via": "dashboard"})
+    db.session.commit()
+    return response
+
+
+def render_detail(prediction: Prediction, form: ReviewForm, status: int = 200):
+    probabilities = sorted(prediction.probabilities.items(), key=lambda kv: -kv[1])
+    return render_template(
+        "dashboard/result_detail.html",
+        p=prediction,
+        probabilities=probabilities,
+        history=review_history(prediction),
+        form=form if current_user.role in REVIEWERS else None,
+        has_image=prediction.image_path is not None and path_of(prediction.image_path) is not None,
+        queue_next=request.args.get("queue") == "1",
+    ), status
+
+
+@bp.get("/results/<record_id>/image.jpg")
+@any_role
+def result_image(record_id: str):
+    prediction = visible_prediction(record_id)
+    path = path_of(prediction.image_path) if prediction.image_path else None
+    if path is None:
+        abort(404, description="This result has no cell image.")
+    return send_file(path, mimetype="image/jpeg", max_age=0)

@@ -1,0 +1,89 @@
+"""Signing in and out of the dashboard, with the API's login throttling and audit entries."""
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from backend import db
+from backend.audit.log import record
+from backend.auth import throttle
+from backend.auth.routes import _dummy_check, throttle_ip
+from backend.dashboard import bp
+from backend.dashboard.access import any_role, password_stamp
+from backend.dashboard.forms import ActionForm, LoginForm
+from backend.models import User
+
+VIA = {"via": "dashboard"}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.overview"))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        if request.method == "POST":
+            flash("Enter your username and password.", "error")
+        return render_template("dashboard/login.html", form=form), status
+    username = form.username.data.strip().lower()
+    wait = throttle.seconds_locked(username, throttle_ip())
+    if wait:
+        record("auth.login", outcome="locked", username=username, details=VIA)
+        db.session.commit()
+        flash(f"Too many failed sign-ins; try again in {wait} seconds.", "error")
+        return render_template("dashboard/login.html", form=form), 429
+    user = _check_credentials(username, form.password.data)
+    if user is None:
+        return render_template("dashboard/login.html", form=form), 401
+    return _sign_in(user)
+
+
+def _check_credentials(username: str, password: str) -> User | None:
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        _dummy_check(password)
+    if user is None or not user.active or not user.check_password(password):
+        locked = throttle.register_failure(username, throttle_ip())
+        record("auth.login", outcome="failure", username=username, details=dict(VIA, locked=locked))
+        db.session.commit()
+        flash("Wrong username or password.", "error")
+        return None
+    return user
+
+
+def _sign_in(user: User):
+    throttle.register_success(user.username)
+    session.clear()  # a fresh session on sign-in: nothing set before it survives
+    login_user(user)
+    session.permanent = True
+    session["password_stamp"] = password_stamp(user)
+    record("auth.login", user, details=VIA)
+    db.session.commit()
+    return redirect(_safe_next(request.args.get("next")))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the dashboard: never an open redirect to another site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/dashboard/"):
+            if not target.startswith("//") and "\\" not in target:
+                return target
+    return url_for("dashboard.overview")
+
+
+@bp.post("/logout")
+@any_role
+def logout():
+    if not ActionForm().validate_on_submit():
+        flash("Sign-out was refused: reload the page and try again.", "error")
+        return redirect(url_for("dashboard.overview"))
+    record("auth.logout", current_user, details=VIA)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("dashboard.login"))

@@ -1,0 +1,79 @@
+"""The optional cell image a phone sends with a synced record: `"image"` is a base64 JPEG of the
+classified cell. It is checked like any upload (type by content, byte and pixel limits, full
+decode), re-encoded without metadata and stored under a server-made name. With
+CELL_IMAGES_ENABLED off the field is ignored and nothing is stored."""
+
+import base64
+import binascii
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+from backend.errors import ApiError
+from backend.predict.images import check_image
+from backend.sync.validation import RecordError
+
+
+@dataclass(frozen=True)
+class CellImage:
+    jpeg: bytes  # the re-encoded image that is stored
+    sha256: str  # of the bytes the phone sent: a re-send of the same image is a duplicate
+    name: str  # server-made file name, relative to the cell image folder
+
+
+def image_folder() -> Path:
+    configured = current_app.config.get("CELL_IMAGE_FOLDER")
+    return Path(configured or Path(current_app.config["UPLOAD_FOLDER"]) / "cells")
+
+
+def take_image(raw: Any) -> CellImage | None:
+    """Checks the record's image, if it has one and images are enabled; RecordError if bad."""
+    if not isinstance(raw, dict) or raw.get("image") is None:
+        return None
+    if not current_app.config["CELL_IMAGES_ENABLED"]:
+        return None
+    data = _decode(raw["image"])
+    try:
+        checked = check_image(data, current_app.config["CELL_IMAGE_MAX_PIXELS"])
+    except ApiError as e:
+        raise RecordError(f"'image': {e.message}") from None
+    if checked.format != "JPEG":
+        raise RecordError("'image' must be a JPEG")
+    return CellImage(checked.encoded, hashlib.sha256(data).hexdigest(), f"{uuid.uuid4().hex}.jpg")
+
+
+def _decode(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise RecordError("'image' must be a base64 string of a JPEG")
+    if value.startswith("data:"):
+        value = value.partition(",")[2]  # a data URL as a canvas makes it
+    limit = current_app.config["CELL_IMAGE_MAX_BYTES"]
+    if len(value) > (limit + 2) // 3 * 4 + 4:
+        raise RecordError(f"'image' is larger than {limit} bytes")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise RecordError("'image' is not valid base64") from None
+    if len(data) > limit:
+        raise RecordError(f"'image' is larger than {limit} bytes")
+    if not data:
+        raise RecordError("'image' is empty")
+    return data
+
+
+def store(image: CellImage) -> None:
+    folder = image_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    # "xb": a server-made name never overwrites an existing file.
+    with open(folder / image.name, "xb") as f:
+        f.write(image.jpeg)
+
+
+def path_of(name: str) -> Path | None:
+    """The stored file for a prediction's image_path, or None if it is gone."""
+    path = image_folder() / Path(name).name
+    return path if path.is_file() else None

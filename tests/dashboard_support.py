@@ -1,0 +1,133 @@
+"""Helpers for the dashboard tests: signing in through the real form (with its CSRF token),
+synced records with real cell images from the PBC dataset, and reading a PDF's text."""
+
+import base64
+import io
+import os
+import re
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from PIL import Image
+
+from tests.conftest import PASSWORD
+from tests.sync_support import make_record, push
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = Path(os.environ.get("HEMATOVISION_DATASETS", REPO.parent / "shared" / "datasets"))
+CSRF_PATTERN = re.compile(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"')
+CSRF_PATTERN_ALT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_PATTERN.search(html) or CSRF_PATTERN_ALT.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client, username: str, password: str = PASSWORD, next_url: str | None = None):
+    """Signs in through the form exactly as a browser does; returns the POST response.
+    Any earlier session of this client is dropped first (as a new browser would)."""
+    client.delete_cookie("session")
+    page = client.get("/dashboard/login")
+    token = csrf_token(page.get_data(as_text=True))
+    url = "/dashboard/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"username": username, "password": password, "csrf_token": token})
+
+
+def post_form(client, page_url: str, action: str, data: dict, **kwargs):
+    """Posts a form the way a browser does: the CSRF token is taken from the page first."""
+    token = csrf_token(client.get(page_url).get_data(as_text=True))
+    return client.post(action, data={"csrf_token": token, **data}, **kwargs)
+
+
+def pbc_images(label: str, count: int) -> list[Path]:
+    folder = DATASETS / "pbc" / "test" / label
+    files = sorted(folder.glob("*.jpg"))[:count]
+    assert len(files) == count, f"need {count} images in {folder}"
+    return files
+
+
+def cell_jpeg_b64(path: Path, size: int = 96) -> str:
+    """A real cell photo, shrunk as the phone would, as base64 JPEG."""
+    with Image.open(path) as image:
+        small = image.convert("RGB").resize((size, size))
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=85)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def cell_record(label: str, image_path: Path | None = None, **changes) -> dict:
+    others = {"neutrophil", "lymphocyte", "monocyte"} - {label}
+    rest = (1 - changes.get("confidence", 0.9)) / len(others)
+    probabilities = {label: changes.get("confidence", 0.9), **{o: rest for o in others}}
+    record = make_record(
+        label=label,
+        confidence=changes.pop("confidence", 0.9),
+        status=changes.pop("status", "confident"),
+        probabilities=probabilities,
+        **changes,
+    )
+    if image_path is not None:
+        record["image"] = cell_jpeg_b64(image_path)
+    return record
+
+
+def sync(client, auth, username: str, records: list[dict]) -> list[str]:
+    response = push(client, auth.headers(username), records)
+    assert response.status_code == 200, response.get_json()
+    return [r["status"] for r in response.get_json()["results"]]
+
+
+def pdf_text(data: bytes) -> str:
+    """The text drawn by a PDF's content streams (fpdf2 writes Flate-compressed Tj strings)."""
+    texts = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            content = zlib.decompress(match.group(1))
+        except zlib.error:
+            continue
+        for s in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", content, re.S):
+            texts.append(s.replace(rb"\(", b"(").replace(rb"\)", b")").decode("latin-1"))
+    return "\n".join(texts)
+
+
+def days_ago(n: int, hour: int = 10) -> datetime:
+    moment = datetime.now(UTC) - timedelta(days=n)
+    return moment.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+def seed_results(client, auth) -> dict[str, dict]:
+    """Six results from two technicians on two slides, over four days, three with images."""
+    n, ly, mo = pbc_images("neutrophil", 2), pbc_images("lymphocyte", 1), None
+    spec = {
+        "a": ("tech", "neutrophil", "confident", 0.95, 5, "S-1", "phone-1", "1.0.0", n[0]),
+        "b": ("tech", "neutrophil", "review", 0.60, 4, "S-1", "phone-1", "1.0.0", n[1]),
+        "c": ("tech", "lymphocyte", "unfamiliar", 0.40, 3, "S-1", "phone-1", "1.0.0", ly[0]),
+        "d": ("tech", "monocyte", "confident", 0.90, 3, "S-1", "phone-1", "1.0.0", mo),
+        "e": ("tech2", "neutrophil", "review", 0.55, 2, "S-2", "phone-2", "2.0.0", None),
+        "f": ("tech2", "lymphocyte", "confident", 0.93, 2, "S-2", "phone-2", "2.0.0", None),
+    }
+    records: dict[str, dict] = {}
+    for key, (user, label, status, conf, age, slide, device, version, image) in spec.items():
+        records[key] = cell_record(
+            label,
+            image,
+            status=status,
+            confidence=conf,
+            captured_at=days_ago(age).isoformat(),
+            slide_id=slide,
+            device_id=device,
+            model_version=version,
+        )
+        records[key]["user"] = user
+    records["d"]["note"] = '=HYPERLINK("http://evil.example","click")'
+    for user in ("tech", "tech2"):
+        batch = [
+            {k: v for k, v in r.items() if k != "user"}
+            for r in records.values()
+            if r["user"] == user
+        ]
+        assert set(sync(client, auth, user, batch)) == {"created"}
+    return records

@@ -96,9 +96,9 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from backend.app_shell import bp as app_shell_bp
     from backend.audit import bp as audit_bp
     from backend.auth import bp as auth_bp
-    from backend.app_shell import bp as app_shell_bp
     from backend.auth.cli import auth_cli
     from backend.dashboard import bp as dashboard_bp
     from backend.errors import register_error_handlers

@@ -43,8 +43,10 @@ def any_role(view: Callable) -> Callable:
     return roles_required(*ROLES)(view)
 
 
-def deny(reason: str) -> None:
-    """Logs the refusal (committed at once: nothing else will be), then shows the 403 page."""
+def log_denied(reason: str) -> None:
+    """Logs an authorisation failure of the current user, committed at once (nothing else
+    will be). An object the user may not see answers 404, so its existence stays hidden, but
+    the attempt is logged like any other refusal."""
     record_now(
         "authz.denied",
         current_user,
@@ -52,6 +54,11 @@ def deny(reason: str) -> None:
         target=f"{request.method} {request.path}",
         details={"reason": reason, "role": current_user.role, "via": "dashboard"},
     )
+
+
+def deny(reason: str) -> None:
+    """Logs the refusal, then shows the 403 page."""
+    log_denied(reason)
     abort(403, description=f"Your role ({current_user.role}) may not open this page: {reason}.")
 
 

@@ -5,9 +5,9 @@ from flask import abort, render_template, request, send_file
 from flask_login import current_user
 
 from backend import db
-from backend.audit.log import record, record_now
+from backend.audit.log import record
 from backend.dashboard import bp
-from backend.dashboard.access import REVIEWERS, any_role
+from backend.dashboard.access import REVIEWERS, any_role, log_denied
 from backend.dashboard.filters import WITH_PEOPLE, ResultFilters, filter_options
 from backend.dashboard.forms import ReviewForm
 from backend.dashboard.paging import paginate
@@ -44,23 +44,11 @@ def visible_prediction(record_id: str) -> Prediction:
     if prediction is not None and (
         current_user.role == "technician" and prediction.synced_by_id != current_user.id
     ):
-        log_hidden("another technician's result")
+        log_denied("another technician's result")
         prediction = None
     if prediction is None:
         abort(404, description="No such result (or not one you may see).")
     return prediction
-
-
-def log_hidden(reason: str) -> None:
-    """An object this user may not see answers 404 (its existence stays hidden), but the
-    attempt is an authorisation failure like any other and is logged."""
-    record_now(
-        "authz.denied",
-        current_user,
-        outcome="failure",
-        target=f"{request.method} {request.path}",
-        details={"reason": reason, "role": current_user.role, "via": "dashboard"},
-    )
 
 
 def review_history(prediction: Prediction) -> list[Review]:

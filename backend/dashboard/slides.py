@@ -10,11 +10,10 @@ from flask_login import current_user
 from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
-from backend.dashboard.access import any_role
+from backend.dashboard.access import any_role, log_denied
 from backend.dashboard.differential import Differential, differential
 from backend.dashboard.filters import WITH_PEOPLE, scoped
 from backend.dashboard.paging import Page, int_arg
-from backend.dashboard.results import log_hidden
 from backend.dashboard.review import QUEUE_STATUSES
 from backend.models import Prediction
 
@@ -72,7 +71,7 @@ def load_slide(slide_id: str) -> Slide:
     if not cells:
         exists = sa.select(Prediction.seq).where(Prediction.slide_id == slide_id).limit(1)
         if db.session.scalar(exists) is not None:
-            log_hidden("another technician's slide")
+            log_denied("another technician's slide")
         abort(404, description="No such slide (or none of its cells are yours to see).")
     return Slide(slide_id, cells, differential([effective(c) for c in cells]))
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import requests
 
+from backend.paths import datasets_root
+
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "benchmark password"
 
@@ -285,7 +287,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="repeat each measurement")
     args = parser.parse_args()
-    datasets = Path(os.environ.get("HEMATOVISION_DATASETS", REPO.parent / "shared" / "datasets"))
+    datasets = datasets_root()
     images = sorted((datasets / "pbc" / "test").rglob("*.jpg"))[: args.images]
     model_dir = args.model or default_model()
     if model_dir is None:

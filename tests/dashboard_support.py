@@ -3,7 +3,6 @@ synced records with real cell images from the PBC dataset, and reading a PDF's t
 
 import base64
 import io
-import os
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -11,11 +10,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from backend.paths import datasets_root
 from tests.conftest import PASSWORD
 from tests.sync_support import make_record, push
 
 REPO = Path(__file__).resolve().parent.parent
-DATASETS = Path(os.environ.get("HEMATOVISION_DATASETS", REPO.parent / "shared" / "datasets"))
+DATASETS = datasets_root()
 CSRF_PATTERN = re.compile(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"')
 CSRF_PATTERN_ALT = re.compile(r'name="csrf_token" value="([^"]+)"')
 

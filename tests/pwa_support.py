@@ -15,10 +15,12 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from backend.paths import datasets_root
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PWA_DIR = REPO_ROOT / "pwa"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-DATASETS = Path(os.environ.get("HEMATOVISION_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
+DATASETS = datasets_root()
 MODELS_ROOT = Path(os.environ.get("HEMATOVISION_PWA_MODELS", REPO_ROOT / "tflite_models"))
 PASSWORD = "pwa test password 42"
 ACCOUNTS = {"tech": "technician", "tech2": "technician", "viewer": "viewer", "admin": "admin"}

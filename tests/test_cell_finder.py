@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.cells.annotations import bccd_photos, datasets_root, match_counts, read_voc_boxes
+from backend.cells.annotations import bccd_photos, match_counts, read_voc_boxes
 from backend.cells.finder import FinderError, _finer_factor, find_cells
+from backend.paths import datasets_root
 from tests.finder_support import low_magnification_mosaics
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.cells.annotations import bccd_photos, datasets_root
+from backend.cells.annotations import bccd_photos
 from backend.cells.finder import find_cells
 from backend.find_cells import load_photo
+from backend.paths import datasets_root
 from tests.finder_support import low_magnification_mosaics
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

@@ -1,14 +1,12 @@
 """The canonical framing: the same cell gives the same crop whatever the photo's scale."""
 
 import glob
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from backend.cells.annotations import bccd_photos, datasets_root
+from backend.cells.annotations import bccd_photos
 from backend.cells.framing import (
     CELL_FILL,
     FRAME_SIZE,
@@ -16,6 +14,7 @@ from backend.cells.framing import (
     frame_single_cell,
     frame_window,
 )
+from backend.paths import datasets_root
 
 
 def disc_photo(width, height, cx, cy, radius):
@@ -80,7 +79,7 @@ def test_photo_without_white_cell_is_not_framed():
     assert frame_single_cell(blank) is None
 
 
-PBC = Path(os.environ.get("HEMATOVISION_DATASETS", datasets_root())) / "pbc" / "val"
+PBC = datasets_root() / "pbc" / "val"
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from backend.classify import load_image
-from training.dataset import datasets_root
+from backend.paths import datasets_root
 from training.export import batch_of_one, convert_int8, parity, run_tflite
 
 pytestmark = pytest.mark.slow

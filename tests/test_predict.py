@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -11,11 +10,11 @@ import sqlalchemy as sa
 from PIL import Image
 
 from backend import db
-from backend.config import REPO_ROOT
 from backend.models import AuditEntry
+from backend.paths import datasets_root
 from tests.model_support import publish_folder
 
-DATASETS = Path(os.environ.get("HEMATOVISION_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
+DATASETS = datasets_root()
 
 
 def real_image(dataset: str = "pbc", suffix: str = ".jpg") -> Path:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from backend.classify import STATUSES, Classifier, ModelFolderError, decide
-from training.dataset import datasets_root
+from backend.paths import datasets_root
 from training.evaluate import synthetic_non_cell_images
 
 MODELS = Path(__file__).resolve().parents[1] / "tflite_models"

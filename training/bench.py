@@ -21,7 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from backend.classify import Classifier, decide  # noqa: E402
-from training.dataset import datasets_root, load_split, scan  # noqa: E402
+from backend.paths import datasets_root  # noqa: E402
+from training.dataset import load_split, scan  # noqa: E402
 from training.evaluate import summarize  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

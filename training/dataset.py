@@ -8,7 +8,6 @@ validation split is carved out of TRAIN. Labels are the class folder names, lowe
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,12 +56,6 @@ class DatasetIndex:
             split: {self.labels[i]: n for i, n in sorted(Counter(s.label for s in samples).items())}
             for split, samples in self.splits.items()
         }
-
-
-def datasets_root() -> Path:
-    """Where the shared datasets live: $HEMATOVISION_DATASETS or ../shared/datasets."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-    return Path(os.environ.get("HEMATOVISION_DATASETS", default))
 
 
 def _sha256(path: Path) -> str:

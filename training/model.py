@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from backend.paths import weights_root
+
 WEIGHT_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5"
 
 
@@ -74,8 +76,7 @@ def ensure_imagenet_weights(alpha: float) -> None:
     """
     name = WEIGHT_FILE.format(alpha=float(alpha))
     cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
-    local = Path(os.environ.get("HEMATOVISION_WEIGHTS", default)) / name
+    local = weights_root() / name
     if not (cache / name).exists() and local.exists():
         cache.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(local, cache / name)

@@ -22,9 +22,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from backend.paths import datasets_root  # noqa: E402
 from training import release  # noqa: E402
 from training.augment import augment  # noqa: E402
-from training.dataset import DatasetError, datasets_root, load_split, scan  # noqa: E402
+from training.dataset import DatasetError, load_split, scan  # noqa: E402
 from training.evaluate import fit_temperature  # noqa: E402
 from training.hparams import HParams  # noqa: E402
 from training.model import build_model, export_model, unfreeze_upper_blocks  # noqa: E402

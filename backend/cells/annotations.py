@@ -1,17 +1,13 @@
 """Pascal VOC boxes of the bccd-fields photos and the IoU matching used to score the finder."""
 
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from backend.paths import datasets_root
 
 VOC_TYPES = {"WBC": "wbc", "RBC": "rbc", "Platelets": "platelet"}
 # Photos whose number is >= this are held out: never looked at while tuning the finder.
 HELD_OUT_FROM = 330
-
-
-def datasets_root() -> Path:
-    default = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
-    return Path(os.environ.get("HEMATOVISION_DATASETS", default))
 
 
 def bccd_root() -> Path:

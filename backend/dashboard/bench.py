@@ -12,7 +12,6 @@ test client, SQLite file in a temp folder), every figure beside a baseline from 
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -21,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from backend.config import REPO_ROOT
+from backend.paths import datasets_root
 
 PASSWORD = "bench password 1"
-DATASETS = Path(os.environ.get("HEMATOVISION_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
+DATASETS = datasets_root()
 
 
 def make_app(tmp: Path):

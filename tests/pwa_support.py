@@ -16,6 +16,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from backend.paths import datasets_root
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (re-exported to the tests)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PWA_DIR = REPO_ROOT / "pwa"
@@ -24,17 +25,6 @@ DATASETS = datasets_root()
 MODELS_ROOT = Path(os.environ.get("HEMATOVISION_PWA_MODELS", REPO_ROOT / "tflite_models"))
 PASSWORD = "pwa test password 42"
 ACCOUNTS = {"tech": "technician", "tech2": "technician", "viewer": "viewer", "admin": "admin"}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1280, "height": 800}
 

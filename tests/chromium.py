@@ -1,0 +1,16 @@
+"""Debian's Chromium for the browser tests (Playwright cannot download browsers here) and the
+launch flags that work as root in this sandbox (see TOOLCHAIN.md)."""
+
+import os
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

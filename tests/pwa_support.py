@@ -45,6 +45,19 @@ def _version_key(version: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
 
 
+def require_releases(*names: str) -> dict[str, Path]:
+    """{name: folder} of the named releases, with the app built; a missing one fails the test
+    (it never skips: the browser tests are the PWA's proof)."""
+    import pytest
+
+    found = released_models()
+    missing = set(names) - set(found)
+    if missing:
+        pytest.fail(f"no released {sorted(missing)} model under {MODELS_ROOT}")
+    ensure_pwa_built()
+    return {name: found[name] for name in names}
+
+
 def ensure_pwa_built() -> None:
     """pwa/vendor/ is built by `make setup`; rebuild it here so tests see the current sources."""
     if not (PWA_DIR / "node_modules").is_dir():
@@ -244,6 +257,17 @@ def screenshot(page, name: str) -> Path:
 
 
 # --- driving the app through its UI -------------------------------------------------------
+
+
+def open_logged_in(playwright, server, profile: Path, models: int = 1, **options):
+    """A fresh Chromium profile with the app open, logged in as the technician, and its
+    `models` models downloaded: (context, page)."""
+    context = launch(playwright, profile, **options)
+    page = context.new_page()
+    open_app(page, server.url)
+    log_in(page)
+    wait_for_models(page, models)
+    return context, page
 
 
 def open_app(page, url: str) -> None:

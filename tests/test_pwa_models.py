@@ -10,11 +10,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def wbc():
-    found = pwa.released_models()
-    if "wbc-differential" not in found:
-        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
-    pwa.ensure_pwa_built()
-    return found["wbc-differential"]
+    return pwa.require_releases("wbc-differential")["wbc-differential"]
 
 
 def cached_model_urls(page) -> list[str]:
@@ -30,11 +26,7 @@ def test_a_new_model_version_reaches_the_app_and_is_used(wbc, tmp_path):
     image = pwa.dataset_images("pbc", per_class=1)[:1]
     try:
         with sync_playwright() as p:
-            context = pwa.launch(p, tmp_path / "profile")
-            page = context.new_page()
-            pwa.open_app(page, server.url)
-            pwa.log_in(page)
-            pwa.wait_for_models(page, 1)
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
             (before,) = pwa.classify_files(page, image)
             first_version = before["model_version"]
             assert [u.split("/")[-2] for u in cached_model_urls(page)] == [first_version]

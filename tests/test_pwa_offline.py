@@ -11,12 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def models():
-    found = pwa.released_models()
-    missing = {"wbc-differential", "malaria-screen"} - set(found)
-    if missing:
-        pytest.fail(f"no released {sorted(missing)} model under {pwa.MODELS_ROOT}")
-    pwa.ensure_pwa_built()
-    return found
+    return pwa.require_releases("wbc-differential", "malaria-screen")
 
 
 @pytest.fixture

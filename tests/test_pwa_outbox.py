@@ -13,11 +13,7 @@ ALL_SYNCED = "document.querySelector('#sync-badge').dataset.state === 'synced'"
 
 @pytest.fixture(scope="module")
 def models():
-    found = pwa.released_models()
-    if "wbc-differential" not in found:
-        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
-    pwa.ensure_pwa_built()
-    return {"wbc-differential": found["wbc-differential"]}
+    return pwa.require_releases("wbc-differential")
 
 
 @pytest.fixture
@@ -32,11 +28,7 @@ def page(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        context = pwa.launch(p, tmp_path / "profile")
-        page = context.new_page()
-        pwa.open_app(page, server.url)
-        pwa.log_in(page)
-        pwa.wait_for_models(page, 1)
+        context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
         pwa.wait_until_offline_ready(page)
         yield page
         context.close()
@@ -157,11 +149,7 @@ def test_an_expired_access_token_is_refreshed_and_the_sync_goes_through(models, 
     server = pwa.LiveServer(tmp_path, models, JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=2)).start()
     try:
         with sync_playwright() as p:
-            context = pwa.launch(p, tmp_path / "profile")
-            page = context.new_page()
-            pwa.open_app(page, server.url)
-            pwa.log_in(page)
-            pwa.wait_for_models(page, 1)
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
             old_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
             page.wait_for_timeout(3000)  # the access token has expired
             (made,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])

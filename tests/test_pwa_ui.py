@@ -15,11 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def wbc():
-    found = pwa.released_models()
-    if "wbc-differential" not in found:
-        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
-    pwa.ensure_pwa_built()
-    return found["wbc-differential"]
+    return pwa.require_releases("wbc-differential")["wbc-differential"]
 
 
 @pytest.fixture

@@ -16,18 +16,10 @@ def cache_names(page) -> list[str]:
 def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    models = pwa.released_models()
-    if "wbc-differential" not in models:
-        pytest.fail(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
-    pwa.ensure_pwa_built()
-    server = pwa.LiveServer(tmp_path, {"wbc-differential": models["wbc-differential"]}).start()
+    server = pwa.LiveServer(tmp_path, pwa.require_releases("wbc-differential")).start()
     try:
         with sync_playwright() as p:
-            context = pwa.launch(p, tmp_path / "profile")
-            page = context.new_page()
-            pwa.open_app(page, server.url)
-            pwa.log_in(page)
-            pwa.wait_for_models(page, 1)
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
             pwa.wait_until_offline_ready(page)
             before = cache_names(page)
             old_shell = next(n for n in before if n.startswith("hv-shell-"))

@@ -256,6 +256,7 @@ class App {
     try {
       if (!this.inference.isLoaded(model)) await this.prepareModel();
       const out = await this.inference.classify(model, this.current, this.editor.crop());
+      if (out.label === null) return this.noWhiteCell(out);
       const record = {
         id: crypto.randomUUID(),
         model_name: model.name,
@@ -292,6 +293,13 @@ class App {
     } finally {
       $("classify-btn").disabled = false;
     }
+  }
+
+  /** A model trained on framed cells found no white cell: no guess, nothing to count or save. */
+  noWhiteCell(out) {
+    this.result.hide();
+    this.notice.error(`Unfamiliar: ${out.reason}. Nothing was saved — centre a white cell in the photo or use Field mode.`);
+    document.body.dataset.lastNoCell = String(Date.now());
   }
 
   async correct(record, label) {

@@ -61,4 +61,9 @@ export class InferenceClient {
   classify(model, image, crop) {
     return this.ask({ type: "classify", key: InferenceClient.keyOf(model), image, crop });
   }
+
+  /** Every white cell of a field photo: {width, height, cells: [{box, label, ...}], ...Ms}. */
+  classifyField(model, image) {
+    return this.ask({ type: "classifyField", key: InferenceClient.keyOf(model), image });
+  }
 }

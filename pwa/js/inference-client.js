@@ -66,4 +66,9 @@ export class InferenceClient {
   classifyField(model, image) {
     return this.ask({ type: "classifyField", key: InferenceClient.keyOf(model), image });
   }
+
+  /** One cell marked by hand on a field photo, box [x0, y0, x1, y1] in photo pixels. */
+  classifyBox(model, image, box) {
+    return this.ask({ type: "classifyBox", key: InferenceClient.keyOf(model), image, box });
+  }
 }

@@ -195,7 +195,18 @@ function unload({ key }) {
   return { key };
 }
 
-const HANDLERS = { init: startRuntime, load, classify, classifyField, unload };
+// A cell the technician marked by hand on a field photo: framed and classified like a found one.
+async function classifyBox({ key, image, box }) {
+  const model = loaded(key);
+  const decoded = await decode(image);
+  const [x0, y0, x1, y1] = box.map(Math.round);
+  const inside = [Math.max(0, x0), Math.max(0, y0), Math.min(decoded.width, x1), Math.min(decoded.height, y1)];
+  if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
+  const result = await classifyPixels(model, framedPixels(decoded, inside, model.size, fieldFill(model.meta)));
+  return { box: inside, score: null, ...result };
+}
+
+const HANDLERS = { init: startRuntime, load, classify, classifyField, classifyBox, unload };
 
 self.onmessage = async (event) => {
   const { id, type } = event.data;

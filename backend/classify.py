@@ -75,6 +75,20 @@ def load_photo(source) -> np.ndarray:
         raise UnreadableImageError(f"cannot read image {name}: {error}") from error
 
 
+def frame_photo(source, size: int, fill: float) -> tuple[np.ndarray, list[int]] | None:
+    """The canonical frame (size x size RGB uint8) of the white cell nearest the centre of a
+    photo, and that cell's box; None when no white cell is found. Training (--framing) and
+    Classifier.classify both call this, so the model sees the same crop in both."""
+    rgb = load_photo(source)
+    try:
+        cell = central_white_cell(rgb)
+    except FinderError as error:  # e.g. fewer than 16 pixels on a side
+        raise UnreadableImageError(str(error)) from error
+    if cell is None:
+        return None
+    return frame_cell(rgb, cell["box"], size, fill), cell["box"]
+
+
 def _white_cells(rgb: np.ndarray) -> list[dict]:
     try:
         return [c for c in find_cells(rgb) if c["type"] == "wbc"]
@@ -189,15 +203,11 @@ class Classifier:
         white cell -> status unfamiliar and no label."""
         if self.framing is None:
             return self.classify_array(load_image(source, self.size))
-        rgb = load_photo(source)
-        try:
-            cell = central_white_cell(rgb)
-        except FinderError as error:  # e.g. fewer than 16 pixels on a side
-            raise UnreadableImageError(str(error)) from error
-        if cell is None:
+        found = frame_photo(source, self.size, self.framing["fill"])
+        if found is None:
             return no_white_cell_result()
-        framed = frame_cell(rgb, cell["box"], self.size, self.framing["fill"])
-        return {**self.classify_array(framed), "box": cell["box"]}
+        framed, box = found
+        return {**self.classify_array(framed), "box": box}
 
     def classify_field(self, source) -> dict:
         """Every white cell found in a field photo, framed and classified:

@@ -39,9 +39,13 @@ def _ood_table(checks: dict) -> list[str]:
     for name, c in checks.items():
         rows.append(
             f"| {name} | {c['images']} | {_pct(c['unfamiliar'])} | {_pct(c['confident'])} "
-            f"| {c['median_familiarity']:.3f} |"
+            f"| {_familiarity(c['median_familiarity'])} |"
         )
     return rows
+
+
+def _familiarity(median) -> str:
+    return "- (no image with a white cell)" if median is None else f"{median:.3f}"
 
 
 def _split_sizes(counts: dict) -> str:

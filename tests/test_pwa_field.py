@@ -84,6 +84,9 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             for box in [b["box"] for b in read_voc_boxes(photo) if b["type"] == "wbc"]:
                 assert max(iou(box, c["box"]) for c in cells) >= 0.5
             assert page.locator("#field-list li").count() == len(cells)
+            # each box is drawn on the photo in its status colour
+            for cell in cells:
+                assert drawn_colour(page, cell["box"], width) == STATUS_RGB[cell["status"]]
             pwa.screenshot(page, "phone-360x640-field")
 
             # tap the first box, correct its label
@@ -131,6 +134,22 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             context.close()
     finally:
         server.stop()
+
+
+STATUS_RGB = {"confident": [27, 127, 59], "review": [178, 106, 0], "unfamiliar": [176, 0, 32]}
+
+
+def drawn_colour(page, box, width) -> list[int]:
+    """The canvas pixel on the middle of a box's bottom edge (under no label)."""
+    return page.evaluate(
+        """([box, width]) => {
+            const canvas = document.querySelector('#field-canvas');
+            const s = canvas.width / width;
+            const x = Math.round((box[0] + box[2]) / 2 * s), y = Math.round(box[3] * s);
+            return [...canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3)];
+        }""",
+        [box, width],
+    )
 
 
 def want_labels(folder) -> list[str]:

@@ -101,21 +101,25 @@ export class FieldView {
   render() {
     const ctx = this.canvas.getContext("2d");
     ctx.drawImage(this.bitmap, 0, 0, this.canvas.width, this.canvas.height);
-    const font = Math.max(12, Math.round(this.canvas.width / 45));
+    // Labels and lines sized in screen pixels: the canvas is shown at the page's width.
+    const perScreenPx = this.canvas.width / (this.canvas.clientWidth || this.canvas.width);
+    const font = Math.round(13 * perScreenPx);
     ctx.font = `600 ${font}px system-ui, sans-serif`;
     this.cells.forEach((cell, i) => {
       const [x0, y0, x1, y1] = cell.box.map((v) => v * this.scale);
       const colour = COLOURS[cell.status] || "#333";
-      ctx.lineWidth = i === this.selected ? 5 : 3;
+      ctx.lineWidth = (i === this.selected ? 3 : 2) * perScreenPx;
       ctx.strokeStyle = i === this.selected ? "#1565c0" : colour;
       ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
       const text = `${i + 1} ${this.labelOf(cell)}`;
-      const w = ctx.measureText(text).width + 8;
-      const top = y0 - font - 6 >= 0 ? y0 - font - 6 : y1;
+      const pad = 3 * perScreenPx;
+      const w = ctx.measureText(text).width + 2 * pad;
+      const h = font + 2 * pad;
+      const top = y0 - h >= 0 ? y0 - h : Math.min(y1, this.canvas.height - h);
       ctx.fillStyle = colour;
-      ctx.fillRect(x0, top, w, font + 6);
+      ctx.fillRect(x0, top, w, h);
       ctx.fillStyle = "#fff";
-      ctx.fillText(text, x0 + 4, top + font);
+      ctx.fillText(text, x0 + pad, top + font + pad / 2);
     });
     this.renderList();
   }

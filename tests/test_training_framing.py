@@ -53,9 +53,21 @@ def test_a_framed_training_run_releases_a_model_that_declares_its_framing(tmp_pa
     assert "input.framing" in card["client_rule"]
     counts = card["dataset"]["no_white_cell_found"]
     assert set(counts) == {"train", "val", "test"} and counts["train"] >= 0
+    if counts["test"]:
+        assert card["metrics"]["test_images_without_white_cell"] == counts["test"]
+        assert card["metrics"]["test_accuracy_all_images"] <= card["metrics"]["test_accuracy"]
     classifier = Classifier(out)
     assert classifier.framing == FRAMING
     crop = real_images(MALARIA, "test", "uninfected", 1)[0]
     assert classifier.classify(crop)["status"] == "unfamiliar"
     cell = classifier.classify(real_images(PBC, "test", "neutrophil", 1)[0])
     assert cell["label"] in card["labels"] and "box" in cell
+
+
+def test_in_lab_accuracy_of_a_framed_release_counts_images_without_a_cell_as_not_correct():
+    from training.release import _whole_split_accuracy
+
+    skipped = [f"{NO_WHITE_CELL} a.jpg", f"{NO_WHITE_CELL} b.jpg", "cannot read image c.jpg"]
+    got = _whole_split_accuracy({"accuracy": 0.95, "images": 98}, skipped)
+    assert got == {"test_images_without_white_cell": 2, "test_accuracy_all_images": 0.931}
+    assert _whole_split_accuracy({"accuracy": 0.95, "images": 98}, []) == {}

@@ -69,13 +69,13 @@ run: db-upgrade
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - \
 		--forwarded-allow-ips 127.0.0.1 "backend:create_app()"
 
-# The two released models, retrained from ../shared/datasets (about 25-35 min together on 2 cores).
+# The two released models, retrained from ../shared/datasets (about 30 min together on 2 cores).
 # Change the version folder to release a new version; a release folder is never overwritten in git.
 WBC_VERSION ?= 1.0.0
 MALARIA_VERSION ?= 1.0.0
 models: python-deps
 	$(BIN)/python -m training.train --data pbc --out tflite_models/wbc-differential/$(WBC_VERSION) \
-		--ood malaria --image-size 160 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 14 \
+		--ood malaria --image-size 192 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 14 \
 		--fine-tune-from block_6_expand
 	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
 		--ood pbc --image-size 160 --alpha 0.5 --head-epochs 3 --fine-tune-epochs 24 \

@@ -98,6 +98,7 @@ def _tune_sqlite(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from backend.audit import bp as audit_bp
     from backend.auth import bp as auth_bp
+    from backend.auth.cli import auth_cli
     from backend.errors import register_error_handlers
     from backend.model_delivery import bp as models_bp
     from backend.model_delivery.cli import models_cli
@@ -113,5 +114,6 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(app_shell_bp)  # the PWA at / (GET only, nothing to protect by CSRF)
     app.cli.add_command(users_cli)
+    app.cli.add_command(auth_cli)
     app.cli.add_command(models_cli)
     register_error_handlers(app)

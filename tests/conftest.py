@@ -29,7 +29,7 @@ def postgres_url():
     cluster = PostgresCluster().start()
     try:
         url = cluster.create_database("hematovision_test")
-        app = create_app(_config(url, Path(cluster.dir)))
+        app = create_app(_config(url, cluster.dir), instance_path=cluster.dir / "instance")
         with app.app_context():
             from flask_migrate import upgrade
 

@@ -176,3 +176,42 @@ def test_access_token_cannot_refresh(client, auth):
 def test_missing_token_is_json_401(client):
     response = client.get("/api/predictions")
     assert response.status_code == 401 and _error(response)["code"] == "missing_token"
+
+
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("{broken", "application/json"),
+        ('["tech", "pw"]', "application/json"),
+        ('{"username": 12, "password": "x"}', "application/json"),
+        ('{"username": "tech"}', "application/json"),
+        ('{"username": "tech", "password": null}', "application/json"),
+        ('{"username": "' + "u" * 5000 + '", "password": "x"}', "application/json"),
+        ("username=tech&password=x", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_malformed_logins_are_400_and_count_nothing(app, client, body, content_type):
+    response = client.post("/api/auth/login", data=body, content_type=content_type)
+    assert response.status_code == 400
+    assert _error(response)["code"] in {"invalid_json", "invalid_field"}
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
+
+
+def test_purge_keeps_live_revocations_and_drops_expired_ones(app, client, auth):
+    tokens = auth.login("tech")
+    client.post("/api/auth/logout", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    with app.app_context():
+        expired = create_access_token(identity="1", expires_delta=timedelta(seconds=-5))
+        from flask_jwt_extended import decode_token
+
+        from backend.auth.tokens import revoke
+
+        revoke(decode_token(expired, allow_expired=True))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["auth", "purge"])
+    assert result.exit_code == 0 and "Removed 1 expired revoked tokens" in result.output
+    again = client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert again.status_code == 401 and _error(again)["code"] == "token_revoked"

@@ -22,7 +22,7 @@ def empty_app(request, tmp_path):
             conn.execute(sa.text("CREATE DATABASE hv_migrations"))
         engine.dispose()
         url = base.replace("/hematovision_test?", "/hv_migrations?")
-    app = create_app(_config(url, tmp_path))
+    app = create_app(_config(url, tmp_path), instance_path=tmp_path / "instance")
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -41,7 +41,9 @@ def test_publish_all_publishes_every_release(app, releases, tmp_path):
 
 def test_download_has_strong_etag_immutable_cache_and_304(app, client, releases):
     publish_folder(app, releases["v1"])
-    listing = client.get("/api/models").get_json()["models"]
+    listing_response = client.get("/api/models")
+    assert "no-cache" in listing_response.headers["Cache-Control"]
+    listing = listing_response.get_json()["models"]
     assert [(m["name"], m["version"]) for m in listing] == [("cells", "1.0.0")]
     entry = listing[0]
     content = (releases["v1"] / "model.tflite").read_bytes()

@@ -29,7 +29,7 @@ def record(
     )
     if has_request_context():
         entry.ip = (request.remote_addr or "")[:64] or None
-        entry.user_agent = (request.user_agent.string or "")[:255] or None
+        entry.user_agent = (request.headers.get("User-Agent") or "")[:255] or None
     db.session.add(entry)
     return entry
 

@@ -19,7 +19,9 @@ ONE_YEAR = 365 * 24 * 3600
 @bp.get("")
 def list_active_models():
     query = sa.select(ModelVersion).where(ModelVersion.active).order_by(ModelVersion.name)
-    return jsonify(models=[m.to_dict() for m in db.session.scalars(query)])
+    response = jsonify(models=[m.to_dict() for m in db.session.scalars(query)])
+    response.cache_control.no_cache = True  # the listing changes; the versioned files do not
+    return response
 
 
 @bp.get("/versions")

@@ -99,9 +99,12 @@ bench-backend: setup system-deps
 	$(BIN)/python -m backend.bench $(BENCH_ARGS)
 
 # Cell finder figures (issue 6): white-cell recall/precision on bccd-fields, robustness,
-# time per 640x480 photo in Python and in headless Chromium (same run).
+# time per 640x480 photo in Python and in headless Chromium (same run); then a whole field
+# photo found + classified in the app's worker vs backend.classify, and the classifier's in-lab
+# figures from every model card.
 bench-finder: setup system-deps
 	$(BIN)/python -m backend.cells.bench
+	$(BIN)/python -m tests.bench_field
 
 # Dashboard: sync with cell images vs without, page and PDF/CSV timings against the JSON API
 # and the slide page, in-process on SQLite; a measurement, not a test. Writes build/bench-dashboard.json.

@@ -9,6 +9,12 @@ only numpy, Pillow and ai-edge-litert (the TFLite runtime), never TensorFlow.
 prints one JSON object per image and line:
 ``{"image", "label", "confidence", "status", "probabilities": {label: p}}``; an image that cannot
 be read gives ``{"image", "error"}`` on its line and the exit status 1 after all lines.
+
+A model whose model.json declares ``input.framing`` (see backend.cells.model_framing) is fed the
+canonical frame of the white cell nearest the photo's centre (the line then also has its
+``"box"``); with no white cell found the line is ``{"label": null, "confidence": null, "status":
+"unfamiliar", "probabilities": {}, "reason": ...}``. ``--field`` classifies every white cell of a
+field photo: ``{"image", "width", "height", "cells": [{"box", "score", "label", ...}]}``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from backend.cells.finder import MAX_PIXELS, FinderError, find_cells
+from backend.cells.framing import central_white_cell, frame_cell
+from backend.cells.model_framing import field_fill, framing_of, no_white_cell_result
 
 STATUSES = ("confident", "review", "unfamiliar")
 
@@ -46,6 +56,44 @@ def load_image(source, size: int) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         name = getattr(source, "name", source)
         raise UnreadableImageError(f"cannot read image {name}: {error}") from error
+
+
+def load_photo(source) -> np.ndarray:
+    """The whole photo (path or file object), upright, as RGB uint8 [H, W, 3], for the finder."""
+    try:
+        with Image.open(source) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise UnreadableImageError(
+                    f"image of {image.width}x{image.height} pixels is larger than "
+                    f"{MAX_PIXELS} pixels"
+                )
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        if isinstance(error, UnreadableImageError):
+            raise
+        name = getattr(source, "name", source)
+        raise UnreadableImageError(f"cannot read image {name}: {error}") from error
+
+
+def frame_photo(source, size: int, fill: float) -> tuple[np.ndarray, list[int]] | None:
+    """The canonical frame (size x size RGB uint8) of the white cell nearest the centre of a
+    photo, and that cell's box; None when no white cell is found. Training (--framing) and
+    Classifier.classify both call this, so the model sees the same crop in both."""
+    rgb = load_photo(source)
+    try:
+        cell = central_white_cell(rgb)
+    except FinderError as error:  # e.g. fewer than 16 pixels on a side
+        raise UnreadableImageError(str(error)) from error
+    if cell is None:
+        return None
+    return frame_cell(rgb, cell["box"], size, fill), cell["box"]
+
+
+def _white_cells(rgb: np.ndarray) -> list[dict]:
+    try:
+        return [c for c in find_cells(rgb) if c["type"] == "wbc"]
+    except FinderError as error:  # e.g. fewer than 16 pixels on a side
+        raise UnreadableImageError(str(error)) from error
 
 
 def decide(probabilities: np.ndarray, familiarity: float, labels: list[str], decision: dict):
@@ -128,6 +176,11 @@ class Classifier:
         self.card = json.loads(card_path.read_text())
         self.labels: list[str] = self.card["labels"]
         self.decision: dict = self.card["decision"]
+        try:
+            # None: the model was trained on whole images and is fed the resized whole image.
+            self.framing = framing_of(self.card)
+        except ValueError as error:
+            raise ModelFolderError(f"{card_path}: {error}") from error
         self.model = TFLiteModel(model_path, len(self.labels), num_threads)
         self.size = self.model.size
 
@@ -144,8 +197,33 @@ class Classifier:
         }
 
     def classify(self, source) -> dict:
-        """Classify one image (path or file object); raises UnreadableImageError."""
-        return self.classify_array(load_image(source, self.size))
+        """Classify one image (path or file object); raises UnreadableImageError.
+
+        With a framed model: the white cell nearest the centre, framed, with its "box"; no
+        white cell -> status unfamiliar and no label."""
+        if self.framing is None:
+            return self.classify_array(load_image(source, self.size))
+        found = frame_photo(source, self.size, self.framing["fill"])
+        if found is None:
+            return no_white_cell_result()
+        framed, box = found
+        return {**self.classify_array(framed), "box": box}
+
+    def classify_field(self, source) -> dict:
+        """Every white cell found in a field photo, framed and classified:
+        {"width", "height", "cells": [{"box", "score", "label", "confidence", "status",
+        "probabilities"}]}, cells in the finder's order (sorted by box)."""
+        rgb = load_photo(source)
+        fill = field_fill(self.card)
+        cells = [
+            {
+                "box": c["box"],
+                "score": c["score"],
+                **self.classify_array(frame_cell(rgb, c["box"], self.size, fill)),
+            }
+            for c in _white_cells(rgb)
+        ]
+        return {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "cells": cells}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("model_dir", help="a released model folder, e.g. tflite_models/NAME/VER")
     parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
+    parser.add_argument(
+        "--field", action="store_true", help="field photos: classify every white cell found"
+    )
     args = parser.parse_args(argv)
     try:
         classifier = Classifier(args.model_dir)
@@ -164,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for image in args.images:
         try:
-            line = {"image": image, **classifier.classify(image)}
+            classify = classifier.classify_field if args.field else classifier.classify
+            line = {"image": image, **classify(image)}
         except UnreadableImageError as error:
             line, failed = {"image": image, "error": str(error)}, True
         print(json.dumps(line), flush=True)

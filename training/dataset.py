@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.classify import UnreadableImageError, load_image
+from backend.classify import UnreadableImageError, frame_photo, load_image
+
+NO_WHITE_CELL = "no white cell found in"
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 SPLIT_NAMES = {
@@ -156,23 +158,37 @@ def check_leakage(index: DatasetIndex) -> None:
 
 
 def load_split(
-    index: DatasetIndex, split: str, size: int, cache_dir: Path | None = None
+    index: DatasetIndex,
+    split: str,
+    size: int,
+    cache_dir: Path | None = None,
+    framing: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Decode one split to (images uint8 [N,size,size,3], labels int [N], skipped messages).
 
-    Unreadable images are skipped and reported, never fatal. Decoded arrays are cached by the
-    content hashes, so a second run on the same files does not decode them again.
+    Unreadable images are skipped and reported, never fatal. With `framing` ({"method",
+    "fill"}) each image is the canonical frame of its found white cell; an image with none is
+    skipped with a message starting NO_WHITE_CELL. Decoded arrays are cached by the content
+    hashes (and the framing), so a second run on the same files does not decode them again.
     """
     samples = index.splits[split]
-    key = hashlib.sha256(f"{size}:{','.join(s.sha256 for s in samples)}".encode()).hexdigest()
-    cache = cache_dir / f"{split}-{size}-{key[:16]}.npz" if cache_dir else None
+    tag = f"{size}" if framing is None else f"{size}-{framing['method']}-{framing['fill']}"
+    key = hashlib.sha256(f"{tag}:{','.join(s.sha256 for s in samples)}".encode()).hexdigest()
+    cache = cache_dir / f"{split}-{tag}-{key[:16]}.npz" if cache_dir else None
     if cache and cache.exists():
         data = np.load(cache)
         return data["x"], data["y"], list(data["skipped"])
     images, labels, skipped = [], [], []
     for sample in samples:
         try:
-            images.append(load_image(sample.path, size))
+            if framing is None:
+                images.append(load_image(sample.path, size))
+            else:
+                found = frame_photo(sample.path, size, framing["fill"])
+                if found is None:
+                    skipped.append(f"{NO_WHITE_CELL} {sample.path}")
+                    continue
+                images.append(found[0])
             labels.append(sample.label)
         except UnreadableImageError as error:
             skipped.append(str(error))

@@ -11,6 +11,13 @@ class HParams:
 
     image_size: int = 128
     """Side of the square RGB input. Clients resize the whole image to this (bilinear), no crop."""
+    framing: str = "none"
+    """"none": the whole image is resized (1.0.0). "wbc-canonical": every image is re-framed
+    through the cell finder (backend.classify.frame_photo: the white cell nearest the centre,
+    its box spanning `frame_fill` of the frame); images with no white cell found are left out
+    and counted. The release's model.json then declares input.framing, and clients frame alike."""
+    frame_fill: float = 0.6
+    """With framing: the share of the frame the found cell's box spans."""
     alpha: float = 0.35
     """MobileNetV2 width multiplier: 0.35 or 0.5 (the ImageNet weights shipped in ../shared)."""
     batch_size: int = 32
@@ -45,6 +52,12 @@ class HParams:
     representative_images: int = 300
     """Real training images used to calibrate the int8 quantization ranges."""
     seed: int = 1234
+
+    def framing_spec(self) -> dict | None:
+        """model.json's input.framing for this run, or None (whole images)."""
+        if self.framing == "none":
+            return None
+        return {"method": self.framing, "fill": self.frame_fill}
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -18,6 +18,7 @@ from scipy.special import softmax
 
 from backend.classify import decide
 from training import report
+from training.dataset import NO_WHITE_CELL
 from training.evaluate import (
     confident_threshold,
     plot_confusion,
@@ -43,6 +44,12 @@ CLIENT_RULE = (
     "decision.unfamiliar_below, else 'confident' if confidence >= "
     "decision.confident_at_or_above, else 'review'. Outputs are told apart by shape: "
     "[1, len(labels)] is probabilities, [1, 1] is familiarity."
+)
+FRAMED_RULE = (
+    "input.framing is set: instead of resizing the whole image, find the white cell nearest the "
+    "photo's centre and feed its canonical frame (backend.classify.frame_photo, "
+    "pwa/js/cell-finder.js frameCell with input.framing.fill); a photo with no white cell found "
+    "gets status 'unfamiliar' and no label. "
 )
 
 
@@ -84,17 +91,38 @@ def _statuses(probabilities, familiarity, labels, decision) -> list[str]:
     ]
 
 
+def _whole_split_accuracy(test: dict, skipped_test: list[str]) -> dict:
+    """With framing, test images without a found white cell get no label: the like-for-like
+    in-lab figure (to compare with an unframed release) counts them as not correct."""
+    no_cell = sum(m.startswith(NO_WHITE_CELL) for m in skipped_test)
+    if not no_cell:
+        return {}
+    correct = test["accuracy"] * test["images"]
+    return {
+        "test_images_without_white_cell": no_cell,
+        "test_accuracy_all_images": round(correct / (test["images"] + no_cell), 4),
+    }
+
+
 def _ood_checks(path: Path, n, labels, decision, ood: dict, size: int) -> dict:
-    sets = {**ood, "generated non-cell images": synthetic_non_cell_images(240, size)}
+    """ood: name -> (model inputs, images without a white cell). With framing those are
+    'unfamiliar' by the rule, without running the model, and are counted so."""
+    sets = {**ood, "generated non-cell images": (synthetic_non_cell_images(240, size), 0)}
     checks = {}
-    for name, images in sets.items():
-        probabilities, familiarity = run_tflite(path, n, images)
-        statuses = np.array(_statuses(probabilities, familiarity, labels, decision))
+    for name, (images, no_cell) in sets.items():
+        statuses = np.array(["unfamiliar"] * no_cell, dtype=object)
+        median = None
+        if len(images):
+            probabilities, familiarity = run_tflite(path, n, images)
+            run = _statuses(probabilities, familiarity, labels, decision)
+            statuses = np.concatenate([statuses, np.array(run, dtype=object)])
+            median = round(float(np.median(familiarity)), 4)
         checks[name] = {
-            "images": len(images),
+            "images": len(statuses),
+            "no_white_cell_found": no_cell,
             "unfamiliar": round(float((statuses == "unfamiliar").mean()), 4),
             "confident": round(float((statuses == "confident").mean()), 4),
-            "median_familiarity": round(float(np.median(familiarity)), 4),
+            "median_familiarity": median,
         }
     return checks
 
@@ -216,11 +244,14 @@ def make(
             **io["input"],
             "range": [0, 255],
             "color": "RGB",
-            "resize": "whole image to the input size, bilinear, no crop; EXIF orientation applied",
+            "resize": "whole image to the input size, bilinear, no crop; EXIF orientation applied"
+            if hp.framing_spec() is None
+            else "the canonical frame of the found white cell (input.framing); EXIF applied",
+            **({"framing": hp.framing_spec()} if hp.framing_spec() else {}),
         },
         "outputs": io["outputs"],
         "decision": decision,
-        "client_rule": CLIENT_RULE,
+        "client_rule": (FRAMED_RULE if hp.framing_spec() else "") + CLIENT_RULE,
         "calibration": {
             "method": "temperature scaling on the validation split, baked into the last layer",
             "temperature": round(float(temperature), 4),
@@ -232,12 +263,18 @@ def make(
             "test_confident_coverage": test["confident_coverage"],
             "test_confident_accuracy": test["confident_accuracy"],
             "parity_with_keras_test": formats[fmt]["parity_with_keras_test"],
+            **_whole_split_accuracy(test, skipped["test"]),
         },
         "dataset": {
             "name": index.root.name,
             "layout": index.layout,
             "counts": index.counts(),
-            "skipped_unreadable": {s: len(v) for s, v in skipped.items()},
+            "skipped_unreadable": {
+                s: sum(not m.startswith(NO_WHITE_CELL) for m in v) for s, v in skipped.items()
+            },
+            "no_white_cell_found": {
+                s: sum(m.startswith(NO_WHITE_CELL) for m in v) for s, v in skipped.items()
+            },
             "notes": index.notes,
         },
         "hparams": hp.to_dict(),

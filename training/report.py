@@ -39,9 +39,25 @@ def _ood_table(checks: dict) -> list[str]:
     for name, c in checks.items():
         rows.append(
             f"| {name} | {c['images']} | {_pct(c['unfamiliar'])} | {_pct(c['confident'])} "
-            f"| {c['median_familiarity']:.3f} |"
+            f"| {_familiarity(c['median_familiarity'])} |"
         )
     return rows
+
+
+def _no_cell_line(metrics: dict) -> list[str]:
+    if "test_images_without_white_cell" not in metrics:
+        return []
+    return [
+        f"- framed: {metrics['test_images_without_white_cell']} test images had no white cell "
+        f"found (status unfamiliar, no label); counting them as not correct, accuracy on the "
+        f"whole test split is **{_pct(metrics['test_accuracy_all_images'])}** (the figure to "
+        f"compare with an unframed release)",
+        "",
+    ]
+
+
+def _familiarity(median) -> str:
+    return "- (no image with a white cell)" if median is None else f"{median:.3f}"
 
 
 def _split_sizes(counts: dict) -> str:
@@ -74,6 +90,7 @@ def markdown(card: dict, results: dict) -> str:
         f"; confident predictions are {_pct(test['confident_accuracy'])} correct and cover "
         f"{_pct(test['confident_coverage'])} of images",
         "",
+        *_no_cell_line(card["metrics"]),
         *_per_class_table(test["per_class"]),
         "",
         "![confusion matrix](confusion_matrix.png) ![reliability diagram](reliability.png)",

@@ -22,10 +22,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from backend.cells.model_framing import framing_of  # noqa: E402
 from backend.paths import datasets_root  # noqa: E402
 from training import release  # noqa: E402
 from training.augment import augment  # noqa: E402
-from training.dataset import DatasetError, load_split, scan  # noqa: E402
+from training.dataset import NO_WHITE_CELL, DatasetError, load_split, scan  # noqa: E402
 from training.evaluate import fit_temperature  # noqa: E402
 from training.hparams import HParams  # noqa: E402
 from training.model import build_model, export_model, unfreeze_upper_blocks  # noqa: E402
@@ -151,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     name, version = args.name or out.parent.name, args.version or out.name
     started = time.perf_counter()
     keras.utils.set_random_seed(hp.seed)
+    framing = hp.framing_spec()
+    try:
+        framing_of({"input": {"framing": framing}})
+    except ValueError as error:
+        print(f"error: --framing/--frame-fill: {error}", file=sys.stderr)
+        return 2
     try:
         index = scan(resolve_dataset(args.data), hp.val_fraction)
     except DatasetError as error:
@@ -161,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"dataset {index.root}: labels {index.labels}, {index.counts()}")
     arrays, skipped = {}, {}
     for split in ("train", "val", "test"):
-        x, y, bad = load_split(index, split, hp.image_size, args.cache_dir)
+        x, y, bad = load_split(index, split, hp.image_size, args.cache_dir, framing)
         arrays[split], skipped[split] = (x, y), bad
         for message in bad:
-            log(f"skipped unreadable image: {message}")
+            log(f"skipped: {message}")
     if any(len(arrays[s][0]) == 0 for s in arrays):
         print("error: a split has no readable images", file=sys.stderr)
         return 2
@@ -177,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     log(f"temperature fitted on validation: {temperature:.3f}")
     released = export_model(model, temperature, x_train, hp.familiarity_layer)
     training_seconds = time.perf_counter() - started
-    ood = {
-        path: load_split(scan(resolve_dataset(path)), "test", hp.image_size, args.cache_dir)[0]
-        for path in args.ood
-    }
+    ood = {}  # name -> (images the model sees, images left out as having no white cell)
+    for path in args.ood:
+        x, _, bad = load_split(
+            scan(resolve_dataset(path)), "test", hp.image_size, args.cache_dir, framing
+        )
+        ood[path] = (x, sum(m.startswith(NO_WHITE_CELL) for m in bad))
     release.make(
         out=out,
         name=name,

@@ -1,4 +1,7 @@
-"""POST /predict: multipart image -> label, confidence, status, probabilities (the seed's API)."""
+"""POST /predict: multipart image -> label, confidence, status, probabilities (the seed's API).
+
+With ``mode=field`` the image is a field photo: every white cell found is framed and classified,
+and the answer lists them (box, label, confidence, status, probabilities) instead."""
 
 import io
 import uuid
@@ -10,11 +13,14 @@ from flask_jwt_extended import current_user
 from backend import db
 from backend.audit.log import record
 from backend.auth.roles import roles_required
+from backend.classify import UnreadableImageError
 from backend.errors import ApiError
 from backend.models.types import utcnow
 from backend.predict import bp
 from backend.predict.classifiers import choose_model, classifier_for
 from backend.predict.images import CheckedImage, check_image, read_limited
+
+MODES = ("single", "field")
 
 
 @bp.post("/predict")
@@ -23,6 +29,9 @@ def predict():
     upload = request.files.get("image") or request.files.get("file")
     if upload is None:
         raise ApiError(400, "missing_file", "Send the image as multipart field 'image'.")
+    mode = request.form.get("mode", "single")
+    if mode not in MODES:
+        raise ApiError(400, "invalid_mode", f"'mode' must be one of {', '.join(MODES)}.")
     cfg = current_app.config
     image = check_image(
         read_limited(upload.stream, cfg["PREDICT_MAX_BYTES"]), cfg["PREDICT_MAX_PIXELS"]
@@ -30,26 +39,35 @@ def predict():
     model = choose_model(request.form.get("model"))
     classifier, lock = classifier_for(model)
     with lock:
-        result = classifier.classify(io.BytesIO(image.encoded))
+        try:
+            classify = classifier.classify_field if mode == "field" else classifier.classify
+            result = classify(io.BytesIO(image.encoded))
+        except UnreadableImageError as error:  # e.g. too small to search for a cell
+            raise ApiError(400, "unreadable_image", str(error)) from None
     path = _store(image)
+    details = {"model": model.name, "version": model.version, "mode": mode}
+    if mode == "field":
+        details["labels"] = [cell["label"] for cell in result["cells"]]
+    else:
+        details["label"] = result["label"]
     try:
-        record(
-            "predict",
-            current_user,
-            target=path,
-            details={"model": model.name, "version": model.version, "label": result["label"]},
-        )
+        record("predict", current_user, target=path, details=details)
         db.session.commit()
     except Exception:
         (Path(cfg["UPLOAD_FOLDER"]) / path).unlink(missing_ok=True)
         raise
+    model_ref = {"name": model.name, "version": model.version}
+    if mode == "field":
+        return jsonify(mode="field", **result, model=model_ref, image_path=path)
+    extra = {"reason": result["reason"]} if "reason" in result else {}
     return jsonify(
         predicted_label=result["label"],
         confidence=result["confidence"],
         status=result["status"],
         probabilities=result["probabilities"],
-        model={"name": model.name, "version": model.version},
+        model=model_ref,
         image_path=path,
+        **extra,
     )
 
 

@@ -7,6 +7,7 @@ import { CapturePanel } from "./capture-panel.js";
 import { CropEditor } from "./crop-editor.js";
 import { countsCsv, downloadText, predictionsCsv } from "./csv.js";
 import * as db from "./db.js";
+import { FieldView } from "./field-view.js";
 import { HistoryPanel } from "./history-panel.js";
 import { InferenceClient } from "./inference-client.js";
 import { ModelPicker, modelTitle } from "./model-picker.js";
@@ -92,7 +93,14 @@ class App {
       onLogout: this.guard(this.logout),
       onUpdateModels: this.guard(() => this.updateModels({ verbose: true })),
     });
+    this.field = new FieldView($("field"), {
+      onCorrect: this.guard(this.correctFieldCell),
+      onAdd: this.guard(this.addFieldCell),
+      onSave: this.guard(this.saveField),
+      onClose: () => this.field.hide(),
+    });
     $("classify-btn").addEventListener("click", this.guard(this.classify));
+    $("field-btn").addEventListener("click", this.guard(this.findAllCells));
     $("reset-btn").addEventListener("click", this.guard(this.next));
   }
 
@@ -150,6 +158,7 @@ class App {
       loggedIn: Boolean(auth && auth.refresh),
     });
     $("classify-btn").disabled = !model || !this.editor.bitmap;
+    $("field-btn").disabled = !model || !this.editor.bitmap;
   }
 
   onView() {
@@ -240,6 +249,7 @@ class App {
 
   async next() {
     this.result.hide();
+    this.field.hide();
     if (this.queue.length) return this.showNext();
     this.editor.clear();
     this.current = null;
@@ -256,6 +266,7 @@ class App {
     try {
       if (!this.inference.isLoaded(model)) await this.prepareModel();
       const out = await this.inference.classify(model, this.current, this.editor.crop());
+      if (out.label === null) return this.noWhiteCell(out);
       const record = {
         id: crypto.randomUUID(),
         model_name: model.name,
@@ -292,6 +303,114 @@ class App {
     } finally {
       $("classify-btn").disabled = false;
     }
+  }
+
+  /** Field mode: every white cell of the whole photo, boxed and labelled; cells of this photo
+   * already counted on the current slide are marked as such (matched by photo hash and box). */
+  async findAllCells() {
+    const model = this.model();
+    if (!model) throw new NoModelError();
+    if (!this.current) throw new Error("Take or pick a photo first.");
+    $("field-btn").disabled = true;
+    try {
+      if (!this.inference.isLoaded(model)) await this.prepareModel();
+      const out = await this.inference.classifyField(model, this.current);
+      this.fieldPhoto = { blob: this.current, sha256: await sha256Hex(this.current), model };
+      this.result.hide();
+      await this.field.show(this.current, out, model.labels);
+      this.matchCounted();
+      this.field.render();
+      $("field").scrollIntoView({ block: "nearest" });
+      document.body.dataset.fieldMs = String(out.totalMs);
+      document.body.dataset.fieldReady = String(Date.now());
+    } finally {
+      $("field-btn").disabled = false;
+    }
+  }
+
+  /** Links each shown cell to a saved record of the same photo, slide and place (IoU >= 0.5). */
+  matchCounted() {
+    const slideId = this.state.currentSlide || null;
+    const saved = this.state.records.filter(
+      (r) => r.photo_sha256 === this.fieldPhoto.sha256 && (r.slide_id || null) === slideId && r.box,
+    );
+    for (const cell of this.field.cells) {
+      if (cell.recordId) continue;
+      const twin = saved.find((r) => iou(r.box, cell.box) >= 0.5 && !this.field.cells.some((c) => c.recordId === r.id));
+      if (twin) {
+        cell.recordId = twin.id;
+        cell.corrected_label = cell.corrected_label || twin.corrected_label;
+      }
+    }
+  }
+
+  async addFieldCell(box) {
+    const { model, blob } = this.fieldPhoto;
+    this.field.addCell(await this.inference.classifyBox(model, blob, box));
+  }
+
+  async correctFieldCell(cell) {
+    if (!cell.recordId) return; // not saved yet: the correction is saved with the cell
+    const next = await db.update("predictions", cell.recordId, (r) => ({ ...r, corrected_label: cell.corrected_label }));
+    const i = this.state.records.findIndex((r) => r.id === next.id);
+    if (i >= 0) this.state.records[i] = next;
+    this.render();
+  }
+
+  /** Adds every cell of the photo to the current slide's count, each once: cells already saved
+   * from this photo (same hash, same place) are not counted again. */
+  async saveField() {
+    const { model, sha256 } = this.fieldPhoto;
+    this.matchCounted();
+    let added = 0;
+    let already = 0;
+    for (const cell of this.field.cells) {
+      if (cell.recordId) {
+        already += 1;
+        continue;
+      }
+      const record = {
+        id: crypto.randomUUID(),
+        model_name: model.name,
+        model_version: model.version,
+        label: cell.label,
+        confidence: cell.confidence,
+        status: cell.status,
+        probabilities: cell.probabilities,
+        captured_at: new Date().toISOString(),
+        device_id: this.deviceId,
+        slide_id: this.state.currentSlide || null,
+        note: null,
+        corrected_label: cell.corrected_label,
+        familiarity: cell.familiarity,
+        box: cell.box,
+        photo_sha256: sha256,
+        added_by_hand: cell.added,
+        inference_ms: cell.inferenceMs,
+        thumbnail: await this.field.thumbnail(cell.box),
+        syncState: "pending",
+        syncError: null,
+      };
+      await db.put("predictions", record);
+      this.state.records.push(record);
+      cell.recordId = record.id;
+      added += 1;
+    }
+    const slide = this.state.slides.find((s) => s.id === this.state.currentSlide);
+    const where = slide ? `slide “${slide.sampleId}”` : "history (no slide chosen)";
+    const again = already ? ` ${already} were already counted from this photo.` : "";
+    this.notice.info(`${added} cell(s) added to ${where}.${again}`);
+    this.field.render();
+    this.render();
+    document.body.dataset.fieldSaved = String(Date.now());
+    this.requestSync();
+  }
+
+  /** A model trained on framed cells found no white cell: no guess, nothing to count or save. */
+  noWhiteCell(out) {
+    this.result.hide();
+    this.notice.error(`Unfamiliar: ${out.reason}. Nothing was saved — centre a white cell in the photo, or use “Find all cells”.`);
+    document.body.dataset.lastNoCell = String(Date.now());
   }
 
   async correct(record, label) {
@@ -373,6 +492,19 @@ class App {
     const bySlide = Object.fromEntries(this.state.slides.map((s) => [s.id, s]));
     downloadText(`hematovision-history-${new Date().toISOString().slice(0, 10)}.csv`, predictionsCsv(records, bySlide));
   }
+}
+
+export function iou(a, b) {
+  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  const inter = w * h;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
+
+async function sha256Hex(blob) {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 const app = new App();

@@ -61,4 +61,14 @@ export class InferenceClient {
   classify(model, image, crop) {
     return this.ask({ type: "classify", key: InferenceClient.keyOf(model), image, crop });
   }
+
+  /** Every white cell of a field photo: {width, height, cells: [{box, label, ...}], ...Ms}. */
+  classifyField(model, image) {
+    return this.ask({ type: "classifyField", key: InferenceClient.keyOf(model), image });
+  }
+
+  /** One cell marked by hand on a field photo, box [x0, y0, x1, y1] in photo pixels. */
+  classifyBox(model, image, box) {
+    return this.ask({ type: "classifyBox", key: InferenceClient.keyOf(model), image, box });
+  }
 }

@@ -1,10 +1,14 @@
 // The inference Web Worker (bundled with LiteRT.js into /vendor/inference-worker.js by build.mjs
 // and started as a classic worker). The page asks {id, type, ...}; the worker answers
 // {id, result} or {id, error}. It decodes the image, crops it, resizes it exactly like Pillow
-// and runs the released .tflite model, so the UI never freezes.
+// and runs the released .tflite model, so the UI never freezes. A model whose model.json
+// declares input.framing is fed the canonical frame of the found white cell instead
+// (model-framing.js); "classifyField" classifies every white cell of a field photo.
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
+import { centralWhiteCell, findCells, frameCell } from "./cell-finder.js";
 import { decide, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
+import { cropRGBA, fieldFill, framingOf, noWhiteCellResult } from "./model-framing.js";
 import { dequantize, quantizeInput } from "./quantization.js";
 
 const WASM_DIR = new URL("wasm/", self.location.href).href;
@@ -61,6 +65,7 @@ async function load({ key, bytes, meta }) {
     size: shape[1],
     inputDtype: input.dtype,
     inputQuant: meta.input && meta.input.quantization,
+    framing: framingOf(meta),
     outputs: describeOutputs(compiled, meta),
   });
   return { key, size: shape[1], inputDtype: input.dtype };
@@ -111,13 +116,14 @@ async function runModel(model, rgb) {
   return { probabilities, familiarity, ms };
 }
 
-async function classify({ key, image, crop }) {
+function loaded(key) {
   const model = models.get(key);
   if (!model) throw new Error(`model ${key} is not loaded`);
-  const started = performance.now();
-  const { data, width, height } = await decode(image);
-  const box = clampCrop(crop, width, height);
-  const rgb = pilResize(rgbaToRgb(data, box, width), box.w, box.h, model.size, model.size, "bilinear");
+  return model;
+}
+
+// Model input -> outputs -> the rule, as backend.classify.Classifier.classify_array.
+async function classifyPixels(model, rgb) {
   const { probabilities, familiarity, ms } = await runModel(model, rgb);
   const { meta } = model;
   const { label, confidence, status } = decide(probabilities, familiarity, meta.labels, meta.decision);
@@ -129,9 +135,56 @@ async function classify({ key, image, crop }) {
     status,
     probabilities: named,
     familiarity: Number.isFinite(familiarity) ? round4(familiarity) : null,
-    crop: box,
     inferenceMs: ms,
-    totalMs: performance.now() - started,
+  };
+}
+
+function framedPixels(image, box, size, fill) {
+  const framed = frameCell(image, box, size, fill);
+  return rgbaToRgb(framed.data, { x: 0, y: 0, w: size, h: size }, size);
+}
+
+async function classify({ key, image, crop }) {
+  const model = loaded(key);
+  const started = performance.now();
+  const { data, width, height } = await decode(image);
+  const box = clampCrop(crop, width, height);
+  if (model.framing) {
+    const region = cropRGBA(data, width, box);
+    const cell = centralWhiteCell(region);
+    if (cell === null) return { ...noWhiteCellResult(), familiarity: null, crop: box, totalMs: performance.now() - started };
+    const rgb = framedPixels(region, cell.box, model.size, model.framing.fill);
+    const [x0, y0, x1, y1] = cell.box;
+    const inPhoto = [x0 + box.x, y0 + box.y, x1 + box.x, y1 + box.y];
+    return { ...(await classifyPixels(model, rgb)), box: inPhoto, crop: box, totalMs: performance.now() - started };
+  }
+  const rgb = pilResize(rgbaToRgb(data, box, width), box.w, box.h, model.size, model.size, "bilinear");
+  return { ...(await classifyPixels(model, rgb)), crop: box, totalMs: performance.now() - started };
+}
+
+// Every white cell of a field photo, as backend.classify.Classifier.classify_field.
+async function classifyField({ key, image }) {
+  const model = loaded(key);
+  const started = performance.now();
+  const decoded = await decode(image);
+  const decodedAt = performance.now();
+  const fill = fieldFill(model.meta);
+  const cells = [];
+  const white = findCells(decoded).filter((c) => c.type === "wbc");
+  const foundAt = performance.now();
+  for (const cell of white) {
+    const result = await classifyPixels(model, framedPixels(decoded, cell.box, model.size, fill));
+    cells.push({ box: cell.box, score: cell.score, ...result });
+  }
+  const done = performance.now();
+  return {
+    width: decoded.width,
+    height: decoded.height,
+    cells,
+    decodeMs: decodedAt - started,
+    findMs: foundAt - decodedAt,
+    classifyMs: done - foundAt,
+    totalMs: done - started,
   };
 }
 
@@ -142,7 +195,18 @@ function unload({ key }) {
   return { key };
 }
 
-const HANDLERS = { init: startRuntime, load, classify, unload };
+// A cell the technician marked by hand on a field photo: framed and classified like a found one.
+async function classifyBox({ key, image, box }) {
+  const model = loaded(key);
+  const decoded = await decode(image);
+  const [x0, y0, x1, y1] = box.map(Math.round);
+  const inside = [Math.max(0, x0), Math.max(0, y0), Math.min(decoded.width, x1), Math.min(decoded.height, y1)];
+  if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
+  const result = await classifyPixels(model, framedPixels(decoded, inside, model.size, fieldFill(model.meta)));
+  return { box: inside, score: null, ...result };
+}
+
+const HANDLERS = { init: startRuntime, load, classify, classifyField, classifyBox, unload };
 
 self.onmessage = async (event) => {
   const { id, type } = event.data;

@@ -1,0 +1,157 @@
+// Field mode: the photo with every found white cell boxed and labelled. Tap a box to select it
+// (then correct its label in the list), "Add missed cell" then tap the photo to mark one the
+// finder missed, "Add all to slide" to count them. The controller (app.js) does the work.
+const COLOURS = { confident: "#1b7f3b", review: "#b26a00", unfamiliar: "#b00020" };
+const MAX_SIDE = 1280; // canvas pixels: enough to read the labels, light on a phone
+
+export class FieldView {
+  constructor(root, { onCorrect, onAdd, onSave, onClose }) {
+    this.root = root;
+    this.q = (sel) => root.querySelector(sel);
+    this.canvas = this.q("#field-canvas");
+    this.cells = [];
+    this.selected = -1;
+    this.adding = false;
+    this.onCorrect = onCorrect;
+    this.canvas.addEventListener("click", (e) => this.tap(e));
+    this.q("#field-add").addEventListener("click", () => this.setAdding(!this.adding));
+    this.q("#field-save").addEventListener("click", () => onSave());
+    this.q("#field-close").addEventListener("click", () => onClose());
+    this.onAdd = onAdd;
+  }
+
+  async show(blob, result, labels) {
+    if (this.bitmap) this.bitmap.close();
+    this.bitmap = await createImageBitmap(blob, { imageOrientation: "from-image" });
+    this.width = result.width;
+    this.height = result.height;
+    this.labels = labels;
+    this.cells = result.cells.map((c) => ({ ...c, corrected_label: null, added: false }));
+    this.selected = -1;
+    this.setAdding(false);
+    this.scale = Math.min(1, MAX_SIDE / Math.max(this.width, this.height));
+    this.canvas.width = Math.round(this.width * this.scale);
+    this.canvas.height = Math.round(this.height * this.scale);
+    this.root.hidden = false;
+    this.render();
+  }
+
+  hide() {
+    this.root.hidden = true;
+    this.cells = [];
+    if (this.bitmap) this.bitmap.close();
+    this.bitmap = null;
+  }
+
+  setAdding(on) {
+    this.adding = on;
+    this.q("#field-add").setAttribute("aria-pressed", String(on));
+    this.q("#field-add").textContent = on ? "Tap the missed cell…" : "Add missed cell";
+  }
+
+  addCell(cell) {
+    this.cells.push({ ...cell, corrected_label: null, added: true });
+    this.selected = this.cells.length - 1;
+    this.render();
+  }
+
+  /** A 160 px JPEG of a cell with some of its surroundings, for History and the CSV. */
+  async thumbnail(box, size = 160) {
+    const [x0, y0, x1, y1] = box;
+    const side = Math.max(x1 - x0, y1 - y0) / 0.6;
+    const canvas = new OffscreenCanvas(size, size);
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(this.bitmap, (x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side, 0, 0, size, size);
+    return canvas.convertToBlob({ type: "image/jpeg", quality: 0.8 });
+  }
+
+  labelOf(cell) {
+    return cell.corrected_label || cell.label;
+  }
+
+  /** Photo pixel under a click or tap on the canvas. */
+  photoPoint(event) {
+    const rect = this.canvas.getBoundingClientRect();
+    const x = ((event.clientX - rect.left) * this.canvas.width) / rect.width / this.scale;
+    const y = ((event.clientY - rect.top) * this.canvas.height) / rect.height / this.scale;
+    return [x, y];
+  }
+
+  tap(event) {
+    const [x, y] = this.photoPoint(event);
+    if (this.adding) {
+      this.setAdding(false);
+      this.onAdd(this.boxAround(x, y));
+      return;
+    }
+    const index = this.cells.findIndex((c) => x >= c.box[0] && x < c.box[2] && y >= c.box[1] && y < c.box[3]);
+    this.selected = index;
+    this.render();
+    if (index >= 0) this.q(`#field-cell-${index} select`).focus();
+  }
+
+  /** A box for a hand-marked cell: as big as the found ones (median side), else 1/8 of the photo. */
+  boxAround(x, y) {
+    const sides = this.cells.map((c) => Math.max(c.box[2] - c.box[0], c.box[3] - c.box[1])).sort((a, b) => a - b);
+    const side = sides.length ? sides[Math.floor(sides.length / 2)] : Math.min(this.width, this.height) / 8;
+    const half = side / 2;
+    return [x - half, y - half, x + half, y + half].map(Math.round);
+  }
+
+  render() {
+    const ctx = this.canvas.getContext("2d");
+    ctx.drawImage(this.bitmap, 0, 0, this.canvas.width, this.canvas.height);
+    // Labels and lines sized in screen pixels: the canvas is shown at the page's width.
+    const perScreenPx = this.canvas.width / (this.canvas.clientWidth || this.canvas.width);
+    const font = Math.round(13 * perScreenPx);
+    ctx.font = `600 ${font}px system-ui, sans-serif`;
+    this.cells.forEach((cell, i) => {
+      const [x0, y0, x1, y1] = cell.box.map((v) => v * this.scale);
+      const colour = COLOURS[cell.status] || "#333";
+      ctx.lineWidth = (i === this.selected ? 3 : 2) * perScreenPx;
+      ctx.strokeStyle = i === this.selected ? "#1565c0" : colour;
+      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      const text = `${i + 1} ${this.labelOf(cell)}`;
+      const pad = 3 * perScreenPx;
+      const w = ctx.measureText(text).width + 2 * pad;
+      const h = font + 2 * pad;
+      const top = y0 - h >= 0 ? y0 - h : Math.min(y1, this.canvas.height - h);
+      ctx.fillStyle = colour;
+      ctx.fillRect(x0, top, w, h);
+      ctx.fillStyle = "#fff";
+      ctx.fillText(text, x0 + pad, top + font + pad / 2);
+    });
+    this.renderList();
+  }
+
+  renderList() {
+    const list = this.q("#field-list");
+    list.replaceChildren(
+      ...this.cells.map((cell, i) => {
+        const li = document.createElement("li");
+        li.id = `field-cell-${i}`;
+        li.className = i === this.selected ? "selected" : "";
+        li.dataset.status = cell.status;
+        const name = document.createElement("span");
+        const how = (cell.added ? "added by hand · " : "") + cell.status + (cell.recordId ? " · counted" : "");
+        name.textContent = `${i + 1}. ${cell.label} · ${(cell.confidence * 100).toFixed(1)}% · ${how}`;
+        const select = document.createElement("select");
+        select.setAttribute("aria-label", `Correct label of cell ${i + 1}`);
+        select.replaceChildren(new Option("(as the model says)", ""), ...this.labels.map((l) => new Option(l, l)));
+        select.value = cell.corrected_label || "";
+        select.addEventListener("change", () => {
+          cell.corrected_label = select.value || null;
+          this.selected = i;
+          this.render();
+          this.onCorrect(cell);
+        });
+        li.append(name, select);
+        return li;
+      }),
+    );
+    const n = this.cells.length;
+    this.q("#field-summary").textContent = n
+      ? `${n} white cell(s) on this photo. Tap a box to select it; correct its label below.`
+      : "No white cell was found on this photo. Use “Add missed cell” to mark one.";
+  }
+}

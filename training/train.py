@@ -111,17 +111,21 @@ def fit(model, x, y, val, hp: HParams) -> list[dict]:
     base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     base.trainable = False
     history = []
-    model.compile(keras.optimizers.Adam(hp.head_learning_rate), loss, metrics=["accuracy"])
-    if hp.head_epochs:
-        log(f"head training: {hp.head_epochs} epochs, {len(x)} images")
-        h = model.fit(
+
+    def fit_stage(stage: str, epochs: int) -> dict:
+        fitted = model.fit(
             training_data(x, y, hp),
-            epochs=hp.head_epochs,
+            epochs=epochs,
             validation_data=val,
             class_weight=weights,
             verbose=2,
         )
-        history.append({"stage": "head", **{k: v for k, v in h.history.items()}})
+        return {"stage": stage, **fitted.history}
+
+    model.compile(keras.optimizers.Adam(hp.head_learning_rate), loss, metrics=["accuracy"])
+    if hp.head_epochs:
+        log(f"head training: {hp.head_epochs} epochs, {len(x)} images")
+        history.append(fit_stage("head", hp.head_epochs))
     if hp.fine_tune_epochs:
         n_layers = unfreeze_upper_blocks(model, hp.fine_tune_from)
         steps = hp.fine_tune_epochs * int(np.ceil(len(x) / hp.batch_size))
@@ -131,14 +135,7 @@ def fit(model, x, y, val, hp: HParams) -> list[dict]:
             f"fine-tuning {n_layers} base layers from {hp.fine_tune_from}: "
             f"{hp.fine_tune_epochs} epochs"
         )
-        h = model.fit(
-            training_data(x, y, hp),
-            epochs=hp.fine_tune_epochs,
-            validation_data=val,
-            class_weight=weights,
-            verbose=2,
-        )
-        history.append({"stage": "fine-tune", **{k: v for k, v in h.history.items()}})
+        history.append(fit_stage("fine-tune", hp.fine_tune_epochs))
     return [
         {k: v if k == "stage" else [round(float(e), 4) for e in v] for k, v in stage.items()}
         for stage in history

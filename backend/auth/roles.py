@@ -12,22 +12,32 @@ from backend.errors import ApiError
 from backend.models import ROLES
 
 
-def roles_required(*roles: str) -> Callable:
-    unknown = set(roles) - set(ROLES)
-    if unknown:
-        raise ValueError(f"unknown roles {unknown}")
+def role_gate(authenticate: Callable, user: Any, refuse: Callable[[str], None]) -> Callable:
+    """Builds a `roles_required(*roles)` decorator: `authenticate` wraps the view and `user` is
+    its current-user proxy (JWT for the API, a Flask-Login session for the dashboard);
+    `refuse(reason)` logs and refuses."""
 
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        @jwt_required()
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
-                deny(f"needs role {' or '.join(roles)}")
-            return view(*args, **kwargs)
+    def roles_required(*roles: str) -> Callable:
+        unknown = set(roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}")
 
-        return wrapper
+        def decorator(view: Callable) -> Callable:
+            @wraps(view)
+            @authenticate
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if user.role not in roles:
+                    refuse(f"needs role {' or '.join(roles)}")
+                return view(*args, **kwargs)
 
-    return decorator
+            return wrapper
+
+        return decorator
+
+    return roles_required
+
+
+roles_required = role_gate(jwt_required(), current_user, lambda reason: deny(reason))
 
 
 def any_role(view: Callable) -> Callable:

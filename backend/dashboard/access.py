@@ -4,13 +4,12 @@ session expiry and the security headers of every dashboard response."""
 import hashlib
 import time
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
 from backend.audit.log import record_now
+from backend.auth.roles import role_gate
 from backend.dashboard import bp
 from backend.models import ROLES
 
@@ -21,22 +20,7 @@ CSP = (
 )
 
 
-def roles_required(*roles: str) -> Callable:
-    unknown = set(roles) - set(ROLES)
-    if unknown:
-        raise ValueError(f"unknown roles {unknown}")
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        @login_required
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
-                deny(f"needs role {' or '.join(roles)}")
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
+roles_required = role_gate(login_required, current_user, lambda reason: deny(reason))
 
 
 def any_role(view: Callable) -> Callable:

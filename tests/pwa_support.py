@@ -15,8 +15,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from backend.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (re-exported to the tests)
 from backend.paths import datasets_root
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (re-exported to the tests)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PWA_DIR = REPO_ROOT / "pwa"
@@ -263,11 +263,16 @@ def open_logged_in(playwright, server, profile: Path, models: int = 1, **options
     """A fresh Chromium profile with the app open, logged in as the technician, and its
     `models` models downloaded: (context, page)."""
     context = launch(playwright, profile, **options)
+    return context, logged_in_page(context, server, models)
+
+
+def logged_in_page(context, server, models: int = 1):
+    """A new page of `context` with the app open, logged in as the technician, models loaded."""
     page = context.new_page()
     open_app(page, server.url)
     log_in(page)
     wait_for_models(page, models)
-    return context, page
+    return page
 
 
 def open_app(page, url: str) -> None:

@@ -59,11 +59,7 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
     server = pwa.LiveServer(tmp_path / "server", {"wbc-differential": wbc}).start()
     try:
         with sync_playwright() as p:
-            context = pwa.launch(p, tmp_path / "profile")
-            page = context.new_page()
-            pwa.open_app(page, server.url)
-            pwa.log_in(page)
-            pwa.wait_for_models(page, 1)
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
             pwa.choose_model(page, "wbc-differential")
             page.click("#tab-slide")
             page.fill("#slide-sample", "S-field-1")

@@ -45,10 +45,7 @@ def test_without_a_model_the_app_says_what_to_do(browser_context, tmp_path):
 def test_bad_input_gets_a_clear_message_and_loses_nothing(wbc, browser_context, tmp_path):
     server = pwa.LiveServer(tmp_path, {"wbc-differential": wbc}).start()
     try:
-        page = browser_context.new_page()
-        pwa.open_app(page, server.url)
-        pwa.log_in(page)
-        pwa.wait_for_models(page, 1)
+        page = pwa.logged_in_page(browser_context, server)
         (kept,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])
 
         page.set_input_files(
@@ -128,10 +125,7 @@ def read_download(page, click) -> list[dict]:
 def test_slide_counts_corrections_history_and_csv(wbc, browser_context, tmp_path):
     server = pwa.LiveServer(tmp_path, {"wbc-differential": wbc}).start()
     try:
-        page = browser_context.new_page()
-        pwa.open_app(page, server.url)
-        pwa.log_in(page)
-        pwa.wait_for_models(page, 1)
+        page = pwa.logged_in_page(browser_context, server)
         page.click("#tab-slide")
         page.fill("#slide-sample", "PATIENT-0042")
         page.click("#slide-form button[type=submit]")

@@ -8,23 +8,14 @@ module Web Worker, the way the PWA's worker will. Serves files on an ephemeral p
 
 import functools
 import http.server
-import os
 import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from backend.chromium import CHROMIUM, CHROMIUM_ARGS
+
 PWA_JS = Path(__file__).resolve().parents[2] / "pwa" / "js"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 WORKER = """
 import { findCells } from '/js/cell-finder.js';
@@ -135,8 +126,8 @@ def browser_finder(photos: list[Path]):
         with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 profile,
-                executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-                args=CHROMIUM_FLAGS,
+                executable_path=CHROMIUM,
+                args=CHROMIUM_ARGS,
                 headless=True,
             )
             try:

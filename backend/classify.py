@@ -11,9 +11,9 @@ prints one JSON object per image and line:
 be read gives ``{"image", "error"}`` on its line and the exit status 1 after all lines.
 
 A model whose model.json declares ``input.framing`` (see backend.cells.model_framing) is fed the
-canonical frame of the white cell nearest the photo's centre (the line then also has its
-``"box"``); with no white cell found the line is ``{"label": null, "confidence": null, "status":
-"unfamiliar", "probabilities": {}, "reason": ...}``. ``--field`` classifies every white cell of a
+frame of the cell nearest the photo's centre (the line then also has its ``"box"``); with
+nothing to frame the line is ``{"label": null, "confidence": null, "status": "unfamiliar",
+"probabilities": {}, "reason": ...}``. ``--field`` classifies every white cell of a
 field photo: ``{"image", "width", "height", "cells": [{"box", "score", "label", ...}]}``.
 """
 
@@ -27,9 +27,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from backend.cells.finder import MAX_PIXELS, FinderError, find_cells
-from backend.cells.framing import central_white_cell, frame_cell
-from backend.cells.model_framing import field_fill, framing_of, no_white_cell_result
+from backend.cells.finder import MAX_PIXELS, FinderError
+from backend.cells.model_framing import (
+    cap_centred,
+    frame_field_cells,
+    frame_photo_for,
+    framing_of,
+    no_cell_result,
+)
 
 STATUSES = ("confident", "review", "unfamiliar")
 
@@ -75,23 +80,14 @@ def load_photo(source) -> np.ndarray:
         raise UnreadableImageError(f"cannot read image {name}: {error}") from error
 
 
-def frame_photo(source, size: int, fill: float) -> tuple[np.ndarray, list[int]] | None:
-    """The canonical frame (size x size RGB uint8) of the white cell nearest the centre of a
-    photo, and that cell's box; None when no white cell is found. Training (--framing) and
-    Classifier.classify both call this, so the model sees the same crop in both."""
+def frame_photo(source, framing: dict, size: int) -> dict:
+    """What a framed model is fed for a photo (path or file object): {"frame", "box",
+    "reason"} as backend.cells.model_framing.frame_photo_for gives it ("frame" None: nothing
+    to frame, no label). Training (--framing) and Classifier.classify both call this, so the
+    model sees the same crop in both."""
     rgb = load_photo(source)
     try:
-        cell = central_white_cell(rgb)
-    except FinderError as error:  # e.g. fewer than 16 pixels on a side
-        raise UnreadableImageError(str(error)) from error
-    if cell is None:
-        return None
-    return frame_cell(rgb, cell["box"], size, fill), cell["box"]
-
-
-def _white_cells(rgb: np.ndarray) -> list[dict]:
-    try:
-        return [c for c in find_cells(rgb) if c["type"] == "wbc"]
+        return frame_photo_for(rgb, framing, size)
     except FinderError as error:  # e.g. fewer than 16 pixels on a side
         raise UnreadableImageError(str(error)) from error
 
@@ -199,29 +195,28 @@ class Classifier:
     def classify(self, source) -> dict:
         """Classify one image (path or file object); raises UnreadableImageError.
 
-        With a framed model: the white cell nearest the centre, framed, with its "box"; no
-        white cell -> status unfamiliar and no label."""
+        With a framed model: the framed cell, with its "box" (see model_framing for the
+        rule); nothing to frame -> status unfamiliar and no label."""
         if self.framing is None:
             return self.classify_array(load_image(source, self.size))
-        found = frame_photo(source, self.size, self.framing["fill"])
-        if found is None:
-            return no_white_cell_result()
-        framed, box = found
-        return {**self.classify_array(framed), "box": box}
+        framed = frame_photo(source, self.framing, self.size)
+        if framed["frame"] is None:
+            return no_cell_result(framed["reason"])
+        result = {**self.classify_array(framed["frame"]), "box": framed["box"]}
+        return cap_centred(result) if framed["box"] is None else result
 
     def classify_field(self, source) -> dict:
         """Every white cell found in a field photo, framed and classified:
         {"width", "height", "cells": [{"box", "score", "label", "confidence", "status",
         "probabilities"}]}, cells in the finder's order (sorted by box)."""
         rgb = load_photo(source)
-        fill = field_fill(self.card)
+        try:
+            found = frame_field_cells(rgb, self.framing, self.size)
+        except FinderError as error:  # e.g. fewer than 16 pixels on a side
+            raise UnreadableImageError(str(error)) from error
         cells = [
-            {
-                "box": c["box"],
-                "score": c["score"],
-                **self.classify_array(frame_cell(rgb, c["box"], self.size, fill)),
-            }
-            for c in _white_cells(rgb)
+            {"box": c["box"], "score": c["score"], **self.classify_array(frame)}
+            for c, frame in found
         ]
         return {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "cells": cells}
 

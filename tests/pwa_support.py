@@ -65,11 +65,15 @@ def ensure_pwa_built() -> None:
     subprocess.run(["npm", "run", "--silent", "build"], cwd=PWA_DIR, check=True)
 
 
-def dataset_images(dataset: str, per_class: int, split: str = "test") -> list[Path]:
-    """The first `per_class` images of each class of a dataset split (real images)."""
+def dataset_images(
+    dataset: str, per_class: int, split: str = "test", classes: list[str] | None = None
+) -> list[Path]:
+    """The first `per_class` images of each class (or of `classes`) of a dataset split."""
     root = DATASETS / dataset / split
     images = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if classes is not None and folder.name not in classes:
+            continue
         images += sorted(folder.iterdir())[:per_class]
     assert images, f"no images under {root}"
     return images

@@ -26,7 +26,7 @@ def test_framed_split_holds_the_frames_clients_compute_and_counts_cells_not_foun
     lymphocytes = [s.path for s in index.splits["test"] if index.labels[s.label] == "lymphocyte"]
     assert len(x) == 2 and set(y) == {index.labels.index("lymphocyte")}
     for got, path in zip(x, lymphocytes, strict=True):
-        np.testing.assert_array_equal(got, frame_photo(path, 64, 0.6)[0])
+        np.testing.assert_array_equal(got, frame_photo(path, FRAMING, 64)["frame"])
     assert len(skipped) == 2 and all(m.startswith(NO_WHITE_CELL) for m in skipped)
     whole, _, _ = load_split(index, "test", 64, tmp_path / "cache")  # a separate cache entry
     assert len(whole) == 4

@@ -2,8 +2,9 @@
 
 Other labs stain differently, zoom differently, focus worse and photograph through phones, so
 each training image is randomly re-stained (hue, saturation, per-channel gain), re-exposed
-(brightness, contrast, gamma), re-framed (zoom, aspect, off-centre shift, any rotation, flips),
-blurred, noised and JPEG-compressed. Works on float32 pixels in 0..255, one image at a time.
+(brightness, contrast, gamma), re-framed (zoom, aspect, off-centre shift, any rotation, flips,
+edge pixels repeated past a line as where a frame runs over a photo's edge), blurred, noised and
+JPEG-compressed. Works on float32 pixels in 0..255, one image at a time.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ def _chance(p: float) -> tf.Tensor:
 
 
 def _reframe(image: tf.Tensor) -> tf.Tensor:
-    """One affine warp: rotation, zoom 0.8-1.3, aspect 0.85-1.15, shift up to 12%."""
+    """One affine warp: rotation, zoom 0.75-1.4, aspect 0.85-1.15, shift up to 12%."""
     size = tf.cast(tf.shape(image)[0], tf.float32)
     angle = tf.random.uniform((), -math.pi, math.pi)
-    zoom = tf.exp(tf.random.uniform((), math.log(0.8), math.log(1.3)))
+    zoom = tf.exp(tf.random.uniform((), math.log(0.75), math.log(1.4)))
     aspect = tf.exp(tf.random.uniform((), math.log(0.85), math.log(1.15)))
     sx, sy = 1.0 / (zoom * tf.sqrt(aspect)), tf.sqrt(aspect) / zoom
     shift = tf.random.uniform((2,), -0.12, 0.12) * size
@@ -40,6 +41,18 @@ def _reframe(image: tf.Tensor) -> tf.Tensor:
         interpolation="BILINEAR",
         fill_mode="REFLECT",
     )[0]
+
+
+def _edge_repeat(image: tf.Tensor) -> tf.Tensor:
+    """Repeat the pixels beyond a random line near one side, as a frame that runs over the
+    photo's edge does (backend.cells.framing repeats edge pixels): cells near the border of a
+    field photo, or in a tight crop, are framed like that."""
+    size = tf.shape(image)[0]
+    keep = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform((), 0.6, 0.95), tf.int32)
+    side = tf.random.uniform((), 0, 4, dtype=tf.int32)
+    image = tf.image.rot90(image, side)
+    rows = tf.minimum(tf.range(size), keep - 1)  # everything below row `keep` repeats it
+    return tf.image.rot90(tf.gather(image, rows, axis=0), (4 - side) % 4)
 
 
 def _restain(image: tf.Tensor) -> tf.Tensor:
@@ -87,6 +100,7 @@ def augment(image: tf.Tensor, strength: str) -> tf.Tensor:
     if strength == "light":
         return image
     image = tf.cond(_chance(0.8), lambda: _reframe(image), lambda: image)
+    image = tf.cond(_chance(0.25), lambda: _edge_repeat(image), lambda: image)
     image = tf.cond(_chance(0.8), lambda: _restain(image), lambda: image)
     image = tf.cond(_chance(0.35), lambda: _defocus(image), lambda: image)
     image = tf.cond(_chance(0.4), lambda: _noise_and_jpeg(image), lambda: image)

@@ -166,13 +166,14 @@ def load_split(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Decode one split to (images uint8 [N,size,size,3], labels int [N], skipped messages).
 
-    Unreadable images are skipped and reported, never fatal. With `framing` ({"method",
-    "fill"}) each image is the canonical frame of its found white cell; an image with none is
-    skipped with a message starting NO_WHITE_CELL. Decoded arrays are cached by the content
+    Unreadable images are skipped and reported, never fatal. With `framing` (a model.json
+    input.framing) each image is the frame a client will feed the model
+    (backend.classify.frame_photo); an image with nothing to frame is skipped with a message
+    starting NO_WHITE_CELL. Decoded arrays are cached by the content
     hashes (and the framing), so a second run on the same files does not decode them again.
     """
     samples = index.splits[split]
-    tag = f"{size}" if framing is None else f"{size}-{framing['method']}-{framing['fill']}"
+    tag = f"{size}" if framing is None else "-".join(str(v) for v in (size, *framing.values()))
     key = hashlib.sha256(f"{tag}:{','.join(s.sha256 for s in samples)}".encode()).hexdigest()
     cache = cache_dir / f"{split}-{tag}-{key[:16]}.npz" if cache_dir else None
     if cache and cache.exists():
@@ -184,11 +185,11 @@ def load_split(
             if framing is None:
                 images.append(load_image(sample.path, size))
             else:
-                found = frame_photo(sample.path, size, framing["fill"])
-                if found is None:
+                framed = frame_photo(sample.path, framing, size)
+                if framed["frame"] is None:
                     skipped.append(f"{NO_WHITE_CELL} {sample.path}")
                     continue
-                images.append(found[0])
+                images.append(framed["frame"])
             labels.append(sample.label)
         except UnreadableImageError as error:
             skipped.append(str(error))

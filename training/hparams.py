@@ -12,12 +12,16 @@ class HParams:
     image_size: int = 128
     """Side of the square RGB input. Clients resize the whole image to this (bilinear), no crop."""
     framing: str = "none"
-    """"none": the whole image is resized (1.0.0). "wbc-canonical": every image is re-framed
-    through the cell finder (backend.classify.frame_photo: the white cell nearest the centre,
-    its box spanning `frame_fill` of the frame); images with no white cell found are left out
-    and counted. The release's model.json then declares input.framing, and clients frame alike."""
+    """"none": the whole image is resized (1.0.0). Otherwise every image is re-framed through
+    the cell finder as clients will frame it (backend.cells.model_framing): "wbc-canonical" (the
+    central white cell's box spans `frame_fill` of the frame) or "rbc-scaled" (a frame
+    `frame_span` red-cell diameters wide around the central white cell, else platelet, else the
+    photo's centre). Images with nothing to frame are left out and counted. The release's
+    model.json then declares input.framing, and clients frame alike."""
     frame_fill: float = 0.6
-    """With framing: the share of the frame the found cell's box spans."""
+    """wbc-canonical: the share of the frame the found cell's box spans."""
+    frame_span: float = 3.5
+    """rbc-scaled: the frame's side in median red-cell diameters of the photo."""
     alpha: float = 0.35
     """MobileNetV2 width multiplier: 0.35 or 0.5 (the ImageNet weights shipped in ../shared)."""
     batch_size: int = 32
@@ -57,6 +61,8 @@ class HParams:
         """model.json's input.framing for this run, or None (whole images)."""
         if self.framing == "none":
             return None
+        if self.framing == "rbc-scaled":
+            return {"method": self.framing, "span": self.frame_span}
         return {"method": self.framing, "fill": self.frame_fill}
 
     def to_dict(self) -> dict:

@@ -35,7 +35,7 @@ from backend.cells.params import DEFAULT, Params
 from backend.cells.red_cells import red_cell_diameter, red_cells
 from backend.cells.stained_cells import platelets, white_cells
 
-__all__ = ["DEFAULT", "FinderError", "Params", "find_cells", "working_factor"]
+__all__ = ["DEFAULT", "FinderError", "Params", "find_cells", "survey", "working_factor"]
 
 WORK_SIDE = 320
 SCALE = 1024  # white-balanced channels: 1024 = background level
@@ -65,6 +65,13 @@ def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
     a red cell's 1 when it stands alone and CLUMP_SCORE when split out of a clump.
     An empty list means no cells could be found (black, blank or featureless photo).
     """
+    return survey(rgb, params)[0]
+
+
+def survey(rgb: np.ndarray, params: Params = DEFAULT) -> tuple[list[dict], float | None]:
+    """find_cells' cells and D, the photo's median red-cell diameter in photo pixels (None
+    when nothing could be measured, and then there are no cells): the scale that models
+    framed "rbc-scaled" are fed at (backend.cells.framing.scaled_window)."""
     rgb = _checked(rgb)
     factor = working_factor(*rgb.shape[:2])
     found, diameter = _search(block_mean(rgb, factor), params)
@@ -72,7 +79,12 @@ def find_cells(rgb: np.ndarray, params: Params = DEFAULT) -> list[dict]:
     if finer < factor:
         factor = finer
         found, diameter = _search(block_mean(rgb, factor), params)
-    return _to_photo(found, factor, rgb.shape[:2])
+    return _to_photo(found, factor, rgb.shape[:2]), _photo_diameter(diameter, factor)
+
+
+def _photo_diameter(diameter: float | None, factor: int) -> float | None:
+    # Rounded to 1/1000 px so that the JavaScript twin gives the very same number.
+    return None if diameter is None else math.floor(diameter * factor * 1000 + 0.5) / 1000
 
 
 def _finer_factor(shape, factor: int, diameter: float | None) -> int:

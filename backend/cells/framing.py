@@ -1,5 +1,9 @@
 """The canonical framing of a white cell: the one crop that training and inference both see.
 
+Two ways to size the frame, named by the model that was trained on them (model_framing.py):
+"wbc-canonical" scales the cell's own box to a fixed share of the frame (`frame_cell`);
+"rbc-scaled" makes the frame a fixed number of red-cell diameters wide (`scaled_window`).
+
 A found cell's box -> a FRAME_SIZE x FRAME_SIZE RGB crop, centred on the box, scaled so that
 the box's longer side spans CELL_FILL of the frame. Beyond the photo's edge the edge pixels
 are repeated. Large reductions first average whole blocks of pixels (an integer factor), then
@@ -28,11 +32,27 @@ def frame_window(box: list[int], fill: float = CELL_FILL) -> tuple[float, float,
     return (x0 + x1) / 2.0, (y0 + y1) / 2.0, side
 
 
+def scaled_window(box: list[int] | None, shape, diameter: float, span: float):
+    """Centre x, centre y and side of the "rbc-scaled" frame: `span` red-cell diameters wide,
+    centred on the box (on the photo's centre when there is no box). The cell keeps its size
+    relative to the red cells, so a platelet stays small and a monocyte large, whatever the
+    microscope's magnification."""
+    if box is None:
+        height, width = shape[:2]
+        return width / 2.0, height / 2.0, span * diameter
+    x0, y0, x1, y1 = box
+    return (x0 + x1) / 2.0, (y0 + y1) / 2.0, span * diameter
+
+
 def frame_cell(
     rgb: np.ndarray, box: list[int], size: int = FRAME_SIZE, fill: float = CELL_FILL
 ) -> np.ndarray:
     """The canonical (size, size, 3) uint8 crop of the cell in `box` of an RGB photo."""
-    cx, cy, side = frame_window(box, fill)
+    return frame_square(rgb, *frame_window(box, fill), size)
+
+
+def frame_square(rgb: np.ndarray, cx: float, cy: float, side: float, size: int) -> np.ndarray:
+    """The (size, size, 3) uint8 crop of the square of `side` photo pixels centred on (cx, cy)."""
     factor = max(1, math.floor(side / size / 2))
     source = block_mean(rgb, factor) if factor > 1 else rgb.astype(np.int32)
     step = side / factor / size
@@ -62,8 +82,13 @@ def _bilinear(source: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 
 def central_white_cell(rgb: np.ndarray) -> dict | None:
     """The found white cell nearest the photo's centre, or None when there is none."""
-    height, width = rgb.shape[:2]
-    cells = [c for c in find_cells(rgb) if c["type"] == "wbc"]
+    return central_cell(find_cells(rgb), rgb.shape, "wbc")
+
+
+def central_cell(cells: list[dict], shape, kind: str) -> dict | None:
+    """Of found `cells`, the one of type `kind` nearest the photo's centre, or None."""
+    height, width = shape[:2]
+    cells = [c for c in cells if c["type"] == kind]
     if not cells:
         return None
 

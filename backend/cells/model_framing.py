@@ -1,44 +1,114 @@
 """Framing as a declared property of a released model.
 
-A model trained on canonically framed cells says so in its model.json:
-``"input": {..., "framing": {"method": "wbc-canonical", "fill": 0.6}}``. Clients (backend.classify
-and the PWA's worker, `pwa/js/cell-framing.js`) then find the white cell nearest the photo's
-centre and feed the model `frame_cell(photo, box, input size, fill)` instead of the resized whole
-photo; a photo with no white cell gets status ``unfamiliar`` and no label. A model without the
-key (the 1.0.0 releases) is fed the whole image, as before.
+A model trained on framed cells says so in its model.json, and clients (backend.classify and
+the PWA's worker, `pwa/js/model-framing.js`) then feed it the same frames; a model without the
+key (the 1.0.0 releases) is fed the resized whole photo, as before. Two methods:
+
+- ``{"method": "wbc-canonical", "fill": 0.6}``: the white cell nearest the photo's centre, its
+  box spanning `fill` of the frame. No white cell found -> status ``unfamiliar``, no label.
+- ``{"method": "rbc-scaled", "span": 3.5}``: a frame `span` red-cell diameters wide (D measured
+  in the same photo), centred on the white cell nearest the centre, else on the platelet nearest
+  the centre, else on the photo's centre. Cells keep their size relative to the red cells
+  (a platelet stays small), and a single-cell close-up is framed even when the finder cannot
+  outline its cell. A frame centred on the photo's centre because no cell was found is never
+  ``confident`` (at most ``review``); a photo in which nothing can be measured (blank, black,
+  no cells) gets ``unfamiliar`` and no label.
 """
 
-from backend.cells.framing import CELL_FILL
+import numpy as np
 
-METHOD = "wbc-canonical"
+from backend.cells.finder import survey
+from backend.cells.framing import (
+    CELL_FILL,
+    central_cell,
+    frame_cell,
+    frame_square,
+    scaled_window,
+)
+
+WBC_CANONICAL = "wbc-canonical"
+RBC_SCALED = "rbc-scaled"
+METHODS = (WBC_CANONICAL, RBC_SCALED)
+SPAN_RANGE = (1.5, 10.0)  # frames narrower than a white cell or wider than a field make no sense
 NO_WHITE_CELL = "no white cell found in the photo"
+NO_CELLS = "no cells found in the photo"
+CENTRED = "no white cell or platelet found: framed at the photo's centre"
 
 
 def framing_of(card: dict) -> dict | None:
-    """The model's framing ({"method", "fill"}), or None; ValueError if it is malformed."""
+    """The model's framing ({"method", "fill"|"span"}), or None; ValueError if malformed."""
     framing = (card.get("input") or {}).get("framing")
     if framing is None:
         return None
-    if not isinstance(framing, dict) or framing.get("method") != METHOD:
-        raise ValueError(f"input.framing.method must be '{METHOD}', got {framing!r}")
-    fill = framing.get("fill")
-    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not 0 < fill <= 1:
-        raise ValueError(f"input.framing.fill must be a number in (0, 1], got {fill!r}")
-    return {"method": METHOD, "fill": float(fill)}
+    if not isinstance(framing, dict) or framing.get("method") not in METHODS:
+        raise ValueError(f"input.framing.method must be one of {list(METHODS)}, got {framing!r}")
+    if framing["method"] == WBC_CANONICAL:
+        fill = framing.get("fill")
+        if not _number(fill) or not 0 < fill <= 1:
+            raise ValueError(f"input.framing.fill must be a number in (0, 1], got {fill!r}")
+        return {"method": WBC_CANONICAL, "fill": float(fill)}
+    span = framing.get("span")
+    if not _number(span) or not SPAN_RANGE[0] <= span <= SPAN_RANGE[1]:
+        raise ValueError(
+            f"input.framing.span must be a number in [{SPAN_RANGE[0]}, {SPAN_RANGE[1]}], "
+            f"got {span!r}"
+        )
+    return {"method": RBC_SCALED, "span": float(span)}
 
 
-def field_fill(card: dict) -> float:
-    """The fill used to frame each cell of a field photo: the model's, else the canonical one."""
-    framing = framing_of(card)
-    return CELL_FILL if framing is None else framing["fill"]
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def no_white_cell_result() -> dict:
-    """What a framed model answers for a photo without a white cell: no guess."""
+def frame_photo_for(rgb: np.ndarray, framing: dict, size: int) -> dict:
+    """One photo -> what a framed model is fed: {"frame": (size, size, 3) uint8 | None,
+    "box": the framed cell's box | None, "reason": why there is no frame, or why it is
+    centred on the photo | None}. FinderError for an image the finder cannot search."""
+    cells, diameter = survey(rgb)
+    wbc = central_cell(cells, rgb.shape, "wbc")
+    if framing["method"] == WBC_CANONICAL:
+        if wbc is None:
+            return {"frame": None, "box": None, "reason": NO_WHITE_CELL}
+        return {"frame": frame_cell(rgb, wbc["box"], size, framing["fill"]), "box": wbc["box"]}
+    if diameter is None:
+        return {"frame": None, "box": None, "reason": NO_CELLS}
+    cell = wbc or central_cell(cells, rgb.shape, "platelet")
+    box = None if cell is None else cell["box"]
+    window = scaled_window(box, rgb.shape, diameter, framing["span"])
+    return {
+        "frame": frame_square(rgb, *window, size),
+        "box": box,
+        **({"reason": CENTRED} if box is None else {}),
+    }
+
+
+def frame_field_cells(rgb: np.ndarray, framing: dict | None, size: int) -> list[tuple]:
+    """Every white cell of a field photo and its frame: [(cell, frame)], the finder's order.
+    Unframed models get the canonical fill (CELL_FILL)."""
+    cells, diameter = survey(rgb)
+    white = [c for c in cells if c["type"] == "wbc"]
+    if framing is not None and framing["method"] == RBC_SCALED:
+        span = framing["span"]
+        return [
+            (c, frame_square(rgb, *scaled_window(c["box"], rgb.shape, diameter, span), size))
+            for c in white
+        ]
+    fill = CELL_FILL if framing is None else framing["fill"]
+    return [(c, frame_cell(rgb, c["box"], size, fill)) for c in white]
+
+
+def no_cell_result(reason: str = NO_WHITE_CELL) -> dict:
+    """What a framed model answers for a photo without a cell to frame: no guess."""
     return {
         "label": None,
         "confidence": None,
         "status": "unfamiliar",
         "probabilities": {},
-        "reason": NO_WHITE_CELL,
+        "reason": reason,
     }
+
+
+def cap_centred(result: dict) -> dict:
+    """A frame centred on the photo (no cell found) is never 'confident': someone checks it."""
+    status = "review" if result["status"] == "confident" else result["status"]
+    return {**result, "status": status, "reason": CENTRED}

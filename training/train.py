@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 from backend.cells.model_framing import framing_of  # noqa: E402
 from backend.paths import datasets_root  # noqa: E402
-from training import release  # noqa: E402
+from training import other_labs, release  # noqa: E402
 from training.augment import augment  # noqa: E402
 from training.dataset import NO_WHITE_CELL, DatasetError, load_split, scan  # noqa: E402
 from training.evaluate import fit_temperature  # noqa: E402
@@ -61,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=REPO / "build" / "cache",
         help="decoded image arrays are cached here (default build/cache)",
+    )
+    parser.add_argument(
+        "--other-labs-check",
+        action="store_true",
+        help="white-cell models: state in the model card how the release labels the white "
+        "cells found in bccd-fields photos (training.other_labs; never used for tuning)",
     )
     for f in dataclasses.fields(HParams):
         option = "--" + f.name.replace("_", "-")
@@ -203,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         training_seconds=training_seconds,
         log=log,
     )
+    if args.other_labs_check:
+        other_labs.write(out, other_labs.field_check(out))
+        log("other-labs check written to the model card")
     log(f"released {name} {version} in {out} ({time.perf_counter() - started:.0f} s in all)")
     return 0
 

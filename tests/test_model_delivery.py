@@ -28,7 +28,7 @@ def test_cli_publish_is_idempotent_and_activates_the_first(app, releases):
     assert _versions(app) == [("1.0.0", True)]
 
 
-def test_publish_all_publishes_every_release(app, releases, tmp_path):
+def test_publish_all_publishes_every_release_and_activates_the_newest(app, releases, tmp_path):
     root = tmp_path / "tflite_models" / "cells"
     for key in ("v1", "v2"):
         shutil.copytree(
@@ -36,7 +36,9 @@ def test_publish_all_publishes_every_release(app, releases, tmp_path):
         )
     result = app.test_cli_runner().invoke(args=["models", "publish-all", str(root.parent)])
     assert result.exit_code == 0, result.output
-    assert _versions(app) == [("1.0.0", True), ("2.0.0", False)]
+    assert _versions(app) == [("1.0.0", False), ("2.0.0", True)]  # the newest, on a new database
+    again = app.test_cli_runner().invoke(args=["models", "publish-all", str(root.parent)])
+    assert again.exit_code == 0 and _versions(app) == [("1.0.0", False), ("2.0.0", True)]
 
 
 def test_download_has_strong_etag_immutable_cache_and_304(app, client, releases):

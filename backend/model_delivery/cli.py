@@ -56,12 +56,22 @@ def publish_command(folder: Path, activate: bool | None) -> None:
 @models_cli.command("publish-all")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def publish_all_command(root: Path) -> None:
-    """Publishes every ROOT/<name>/<version>/model.json (idempotent, for `make run`)."""
-    folders = sorted(p.parent for p in root.glob("*/*/model.json"))
-    for folder in folders:
+    """Publishes every ROOT/<name>/<version>/model.json (idempotent, for `make run`). A name
+    with no active version gets its newest one activated; an active one is left alone (a
+    change of version is an admin's decision, and `rollback` undoes it)."""
+    folders = sorted(root.glob("*/*/model.json"), key=lambda p: (p.parent.parent.name, _key(p)))
+    for meta in folders:
+        click.echo(_publish_dir(meta.parent, False))
+    newest = {meta.parent.parent.name: meta.parent for meta in folders}
+    for folder in newest.values():
         click.echo(_publish_dir(folder, None))
     if not folders:
         click.echo(f"No releases under {root}.")
+
+
+def _key(meta: Path) -> tuple:
+    """Version folders in release order: 2.0.0 before 10.0.0."""
+    return tuple(int(p) if p.isdigit() else -1 for p in meta.parent.name.split("."))
 
 
 @models_cli.command("activate")

@@ -1,5 +1,8 @@
-"""Python-browser parity: the JS finder in Chromium finds the boxes Python finds (within 2 px)."""
+"""Python-browser parity: the JS finder in Chromium finds the boxes Python finds (within 2 px)
+and the very same red-cell diameter D; its frameSquare gives Python's frame_square, pixel for
+pixel."""
 
+import functools
 import glob
 from pathlib import Path
 
@@ -8,7 +11,8 @@ import pytest
 from PIL import Image
 
 from backend.cells.annotations import bccd_photos
-from backend.cells.finder import find_cells
+from backend.cells.finder import survey
+from backend.cells.framing import central_cell, frame_square
 from backend.find_cells import load_photo
 from backend.paths import datasets_root
 from tests.finder_support import low_magnification_mosaics
@@ -75,6 +79,7 @@ def browser_results(tmp_path_factory):
         results["low magnification"] = (mosaic, find(mosaic))
         results["exif sideways"] = (sideways, find(sideways))
         results["tiny error"] = find.page.evaluate("window.errorForTinyImage()")
+        results["frames"] = (mosaic, [find.frame(mosaic, *square) for square in squares(mosaic)])
         yield results
 
 
@@ -84,18 +89,47 @@ def test_twenty_photos_are_compared(browser_results):
     assert sum(any(c["type"] == "wbc" for c in r["cells"]) for r in fields) >= 18
 
 
+@functools.cache
+def squares(photo: Path) -> list[tuple]:
+    """Frames to compare: the rbc-scaled frame of the central white cell (3.5 D), a wide one
+    reduced by block means, and one reaching beyond the photo's corner (edge pixels repeated)."""
+    rgb = load_photo(str(photo))
+    cells, diameter = survey(rgb)
+    x0, y0, x1, y1 = central_cell(cells, rgb.shape, "wbc")["box"]
+    centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+    return [
+        (*centre, 3.5 * diameter, 64),
+        (640.5, 480.0, 999.9, 96),
+        (10.25, 5.0, 3.5 * diameter, 48),
+    ]
+
+
 @pytest.mark.parametrize("index", range(20))
-def test_browser_boxes_match_python_boxes(browser_results, index):
+def test_browser_boxes_and_diameter_match_python(browser_results, index):
     photo = parity_photos()[index]
     rgb = load_photo(str(photo))
     result = browser_results[photo]
     assert (result["height"], result["width"]) == rgb.shape[:2]
-    missing, extra = unmatched(find_cells(rgb), result["cells"])
+    cells, diameter = survey(rgb)
+    missing, extra = unmatched(cells, result["cells"])
     assert not missing and not extra, f"{photo.name}: python-only {missing}, browser-only {extra}"
+    assert result["diameter"] == diameter, photo.name
 
 
 def test_browser_finds_nothing_in_a_black_photo(browser_results):
     assert browser_results["black"]["cells"] == []
+    assert browser_results["black"]["diameter"] is None
+
+
+def test_browser_frames_squares_like_python_pixel_for_pixel(browser_results):
+    # the lossless mosaic: both frame the very same pixels
+    photo, frames = browser_results["frames"]
+    rgb = load_photo(str(photo))
+    for square, got in zip(squares(photo), frames, strict=True):
+        size = square[3]
+        browser = np.asarray(got, dtype=np.uint8).reshape(size, size, 4)
+        assert (browser[..., 3] == 255).all()
+        assert np.array_equal(browser[..., :3], frame_square(rgb, *square)), square
 
 
 @pytest.mark.parametrize("key", ["big", "low magnification", "exif sideways"])
@@ -105,10 +139,11 @@ def test_browser_searches_other_photos_like_python(browser_results, key):
     path, result = browser_results[key]
     rgb = load_photo(str(path))
     assert (result["height"], result["width"]) == rgb.shape[:2]
-    python_cells = find_cells(rgb)
+    python_cells, diameter = survey(rgb)
     assert any(c["type"] == "wbc" for c in python_cells)
     missing, extra = unmatched(python_cells, result["cells"])
     assert not missing and not extra, f"python-only {missing}, browser-only {extra}"
+    assert result["diameter"] == diameter
 
 
 def test_browser_gives_a_clear_error_for_a_tiny_image(browser_results):

@@ -18,7 +18,7 @@ from backend.chromium import CHROMIUM, CHROMIUM_ARGS
 PWA_JS = Path(__file__).resolve().parents[2] / "pwa" / "js"
 
 WORKER = """
-import { findCells } from '/js/cell-finder.js';
+import { frameSquare, survey } from '/js/cell-finder.js';
 
 async function pixels(url) {
   const response = await fetch(url);
@@ -31,18 +31,25 @@ async function pixels(url) {
   return context.getImageData(0, 0, bitmap.width, bitmap.height);
 }
 
+// {url, repeats}: the survey of a photo (cells, D) and `repeats` timings of it;
+// {url, square: [cx, cy, side, size]}: frameSquare's RGBA bytes for that photo.
 self.onmessage = async (event) => {
-  const { id, url, repeats } = event.data;
+  const { id, url, repeats, square } = event.data;
   try {
     const image = await pixels(url);
-    let cells = findCells(image);
+    if (square) {
+      self.postMessage({ id, result: Array.from(frameSquare(image, ...square).data) });
+      return;
+    }
+    let found = survey(image);
     const times = [];
     for (let i = 0; i < repeats; i++) {
       const start = performance.now();
-      cells = findCells(image);
+      found = survey(image);
       times.push(performance.now() - start);
     }
-    self.postMessage({ id, result: { cells, times, width: image.width, height: image.height } });
+    const { width, height } = image;
+    self.postMessage({ id, result: { ...found, times, width, height } });
   } catch (error) {
     self.postMessage({ id, error: String(error) });
   }
@@ -60,11 +67,13 @@ worker.onmessage = (event) => {
   waiting.delete(id);
   if (error) reject(new Error(error)); else resolve(result);
 };
-window.findInWorker = (url, repeats = 0) => new Promise((resolve, reject) => {
+const ask = (message) => new Promise((resolve, reject) => {
   const id = next++;
   waiting.set(id, [resolve, reject]);
-  worker.postMessage({ id, url, repeats });
+  worker.postMessage({ id, ...message });
 });
+window.findInWorker = (url, repeats = 0) => ask({ url, repeats });
+window.frameInWorker = (url, square) => ask({ url, square });
 // Runs findCells on a tiny image in the page itself: the error a caller would see.
 window.errorForTinyImage = async () => {
   const { findCells } = await import('/js/cell-finder.js');
@@ -112,7 +121,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 @contextmanager
 def browser_finder(photos: list[Path]):
-    """Yields find(photo, repeats=0) -> {"cells", "times", "width", "height"} from Chromium."""
+    """Yields find(photo, repeats=0) -> {"cells", "diameter", "times", "width", "height"} from
+    Chromium (survey's cells and D); find.frame(photo, cx, cy, side, size) -> frameSquare's
+    (size, size, 4) RGBA bytes as a flat list."""
     from playwright.sync_api import sync_playwright
 
     names = {f"{i}{Path(p).suffix}": Path(p) for i, p in enumerate(photos)}
@@ -139,7 +150,13 @@ def browser_finder(photos: list[Path]):
                     url = f"/photos/{by_path[Path(photo)]}"
                     return page.evaluate("([u, r]) => window.findInWorker(u, r)", [url, repeats])
 
+                def frame(photo: Path, cx: float, cy: float, side: float, size: int) -> list:
+                    url = f"/photos/{by_path[Path(photo)]}"
+                    square = [cx, cy, side, size]
+                    return page.evaluate("([u, s]) => window.frameInWorker(u, s)", [url, square])
+
                 find.page = page
+                find.frame = frame
                 yield find
             finally:
                 context.close()

@@ -266,7 +266,7 @@ class App {
     try {
       if (!this.inference.isLoaded(model)) await this.prepareModel();
       const out = await this.inference.classify(model, this.current, this.editor.crop());
-      if (out.label === null) return this.noWhiteCell(out);
+      if (out.label === null) return this.noCell(out);
       const record = {
         id: crypto.randomUUID(),
         model_name: model.name,
@@ -287,7 +287,7 @@ class App {
         syncState: "pending",
         syncError: null,
       };
-      this.result.show(record, model.labels);
+      this.result.show(record, model.labels, out.reason || null);
       $("result").scrollIntoView({ block: "nearest" });
       try {
         await db.put("predictions", record);
@@ -406,10 +406,11 @@ class App {
     this.requestSync();
   }
 
-  /** A model trained on framed cells found no white cell: no guess, nothing to count or save. */
-  noWhiteCell(out) {
+  /** A model trained on framed cells found nothing to frame (no white cell, or no cells at all):
+   * no guess, nothing to count or save. */
+  noCell(out) {
     this.result.hide();
-    this.notice.error(`Unfamiliar: ${out.reason}. Nothing was saved — centre a white cell in the photo, or use “Find all cells”.`);
+    this.notice.error(`Unfamiliar: ${out.reason}. Nothing was saved — centre a cell in the photo, or use “Find all cells”.`);
     document.body.dataset.lastNoCell = String(Date.now());
   }
 

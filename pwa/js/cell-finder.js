@@ -58,6 +58,13 @@ export function workingFactor(height, width) {
 // finder.py: white cell = nucleus area / red-cell area (capped at 1), platelet = area / 2% of
 // a red cell's, red cell = 1 alone or CLUMP_SCORE when split out of a clump.
 export function findCells(image, params = DEFAULT_PARAMS) {
+  return survey(image, params).cells;
+}
+
+// findCells' cells and D, the photo's median red-cell diameter in photo pixels (null when
+// nothing could be measured, and then there are no cells), as finder.py's survey: the scale
+// that models framed "rbc-scaled" are fed at (scaledWindow).
+export function survey(image, params = DEFAULT_PARAMS) {
   const { width, height, channels } = checked(image);
   let factor = workingFactor(height, width);
   let result = search(blockMean(image.data, width, height, channels, factor), params);
@@ -66,7 +73,12 @@ export function findCells(image, params = DEFAULT_PARAMS) {
     factor = finer;
     result = search(blockMean(image.data, width, height, channels, factor), params);
   }
-  return toPhoto(result.found, factor, width, height);
+  return { cells: toPhoto(result.found, factor, width, height), diameter: photoDiameter(result.diameter, factor) };
+}
+
+// Rounded to 1/1000 px exactly as finder.py's _photo_diameter, so both give the same number.
+function photoDiameter(diameter, factor) {
+  return diameter === null ? null : Math.floor(diameter * factor * 1000 + 0.5) / 1000;
 }
 
 // A smaller shrink factor when red cells came out too small to judge (finder.py's _finer_factor).
@@ -583,12 +595,25 @@ export const CELL_FILL = 0.6;
 // A found cell's box -> {data: Uint8ClampedArray RGBA, width: size, height: size}: centred,
 // the box's longer side spanning `fill` of the frame, edge pixels repeated beyond the photo.
 export function frameCell(image, box, size = FRAME_SIZE, fill = CELL_FILL) {
-  const { width, height, channels } = checked(image);
   const [x0, y0, x1, y1] = box;
   if (!(x1 > x0 && y1 > y0)) throw new FinderError(`empty box ${JSON.stringify(box)}`);
   const side = Math.max(x1 - x0, y1 - y0) / fill;
-  const cx = (x0 + x1) / 2.0;
-  const cy = (y0 + y1) / 2.0;
+  return frameSquare(image, (x0 + x1) / 2.0, (y0 + y1) / 2.0, side, size);
+}
+
+// Centre x, centre y and side of the "rbc-scaled" frame (framing.py's scaled_window): `span`
+// red-cell diameters wide, centred on the box, or on the photo's centre when box is null.
+export function scaledWindow(box, width, height, diameter, span) {
+  if (box === null) return [width / 2.0, height / 2.0, span * diameter];
+  const [x0, y0, x1, y1] = box;
+  return [(x0 + x1) / 2.0, (y0 + y1) / 2.0, span * diameter];
+}
+
+// The size x size RGBA crop of the square of `side` photo pixels centred on (cx, cy), as
+// framing.py's frame_square: block means for large reductions, then bilinear sampling at
+// pixel centres, edge pixels repeated beyond the photo.
+export function frameSquare(image, cx, cy, side, size) {
+  const { width, height, channels } = checked(image);
   const factor = Math.max(1, Math.floor(side / size / 2));
   const source = blockMean(image.data, width, height, channels, factor);
   const step = side / factor / size;
@@ -622,12 +647,18 @@ export function frameCell(image, box, size = FRAME_SIZE, fill = CELL_FILL) {
 
 // The found white cell nearest the photo's centre, or null.
 export function centralWhiteCell(image) {
-  const cells = findCells(image).filter((c) => c.type === 'wbc');
+  return centralCell(findCells(image), image.width, image.height, 'wbc');
+}
+
+// Of found `cells`, the one of type `kind` nearest the photo's centre, or null; of equally
+// near ones the first in list order, as Python's min().
+export function centralCell(cells, width, height, kind) {
   let best = null;
   let bestOff = Infinity;
   for (const cell of cells) {
+    if (cell.type !== kind) continue;
     const [x0, y0, x1, y1] = cell.box;
-    const off = (x0 + x1 - image.width) ** 2 + (y0 + y1 - image.height) ** 2;
+    const off = (x0 + x1 - width) ** 2 + (y0 + y1 - height) ** 2;
     if (off < bestOff) {
       best = cell;
       bestOff = off;

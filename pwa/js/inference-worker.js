@@ -2,13 +2,20 @@
 // and started as a classic worker). The page asks {id, type, ...}; the worker answers
 // {id, result} or {id, error}. It decodes the image, crops it, resizes it exactly like Pillow
 // and runs the released .tflite model, so the UI never freezes. A model whose model.json
-// declares input.framing is fed the canonical frame of the found white cell instead
-// (model-framing.js); "classifyField" classifies every white cell of a field photo.
+// declares input.framing is fed the frame that model-framing.js gives instead (the rule of
+// backend/cells/model_framing.py); "classifyField" classifies every white cell of a field photo.
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
-import { centralWhiteCell, findCells, frameCell } from "./cell-finder.js";
 import { decide, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
-import { cropRGBA, fieldFill, framingOf, noWhiteCellResult } from "./model-framing.js";
+import {
+  capCentred,
+  cropRGBA,
+  frameFieldCells,
+  frameMarkedCell,
+  framePhotoFor,
+  framingOf,
+  noCellResult,
+} from "./model-framing.js";
 import { dequantize, quantizeInput } from "./quantization.js";
 
 const WASM_DIR = new URL("wasm/", self.location.href).href;
@@ -139,9 +146,8 @@ async function classifyPixels(model, rgb) {
   };
 }
 
-function framedPixels(image, box, size, fill) {
-  const framed = frameCell(image, box, size, fill);
-  return rgbaToRgb(framed.data, { x: 0, y: 0, w: size, h: size }, size);
+function rgbOf(frame) {
+  return rgbaToRgb(frame.data, { x: 0, y: 0, w: frame.width, h: frame.height }, frame.width);
 }
 
 async function classify({ key, image, crop }) {
@@ -150,13 +156,16 @@ async function classify({ key, image, crop }) {
   const { data, width, height } = await decode(image);
   const box = clampCrop(crop, width, height);
   if (model.framing) {
-    const region = cropRGBA(data, width, box);
-    const cell = centralWhiteCell(region);
-    if (cell === null) return { ...noWhiteCellResult(), familiarity: null, crop: box, totalMs: performance.now() - started };
-    const rgb = framedPixels(region, cell.box, model.size, model.framing.fill);
-    const [x0, y0, x1, y1] = cell.box;
-    const inPhoto = [x0 + box.x, y0 + box.y, x1 + box.x, y1 + box.y];
-    return { ...(await classifyPixels(model, rgb)), box: inPhoto, crop: box, totalMs: performance.now() - started };
+    const framed = framePhotoFor(cropRGBA(data, width, box), model.framing, model.size);
+    if (framed.frame === null) {
+      return { ...noCellResult(framed.reason), familiarity: null, crop: box, totalMs: performance.now() - started };
+    }
+    const result = await classifyPixels(model, rgbOf(framed.frame));
+    const totalMs = performance.now() - started;
+    // A centred frame has no box: the result says why, and is never "confident".
+    if (framed.box === null) return { ...capCentred(result), box: null, crop: box, totalMs };
+    const [x0, y0, x1, y1] = framed.box;
+    return { ...result, box: [x0 + box.x, y0 + box.y, x1 + box.x, y1 + box.y], crop: box, totalMs };
   }
   const rgb = pilResize(rgbaToRgb(data, box, width), box.w, box.h, model.size, model.size, "bilinear");
   return { ...(await classifyPixels(model, rgb)), crop: box, totalMs: performance.now() - started };
@@ -168,12 +177,11 @@ async function classifyField({ key, image }) {
   const started = performance.now();
   const decoded = await decode(image);
   const decodedAt = performance.now();
-  const fill = fieldFill(model.meta);
   const cells = [];
-  const white = findCells(decoded).filter((c) => c.type === "wbc");
+  const framed = frameFieldCells(decoded, model.framing, model.size);
   const foundAt = performance.now();
-  for (const cell of white) {
-    const result = await classifyPixels(model, framedPixels(decoded, cell.box, model.size, fill));
+  for (const { cell, frame } of framed) {
+    const result = await classifyPixels(model, rgbOf(frame));
     cells.push({ box: cell.box, score: cell.score, ...result });
   }
   const done = performance.now();
@@ -195,14 +203,15 @@ function unload({ key }) {
   return { key };
 }
 
-// A cell the technician marked by hand on a field photo: framed and classified like a found one.
+// A cell the technician marked by hand on a field photo: framed and classified like a found one
+// (an rbc-scaled model: span red-cell diameters of this photo around the marked box).
 async function classifyBox({ key, image, box }) {
   const model = loaded(key);
   const decoded = await decode(image);
   const [x0, y0, x1, y1] = box.map(Math.round);
   const inside = [Math.max(0, x0), Math.max(0, y0), Math.min(decoded.width, x1), Math.min(decoded.height, y1)];
   if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
-  const result = await classifyPixels(model, framedPixels(decoded, inside, model.size, fieldFill(model.meta)));
+  const result = await classifyPixels(model, rgbOf(frameMarkedCell(decoded, inside, model.framing, model.size)));
   return { box: inside, score: null, ...result };
 }
 

@@ -1,33 +1,99 @@
-// Framing as a declared property of a released model, exactly as backend/cells/model_framing.py:
-// model.json "input": {"framing": {"method": "wbc-canonical", "fill": 0.6}} -> the worker feeds
-// the model the canonical frame of the white cell nearest the centre (no white cell ->
-// "unfamiliar", no label); without the key the model gets the resized whole image (1.0.0).
-import { CELL_FILL } from "./cell-finder.js";
+// Framing as a declared property of a released model, exactly as backend/cells/model_framing.py
+// (read it for why). model.json "input": {"framing": ...} names one of two methods:
+// - {"method": "wbc-canonical", "fill": 0.6}: the white cell nearest the centre, its box
+//   spanning `fill` of the frame; no white cell -> "unfamiliar", no label.
+// - {"method": "rbc-scaled", "span": 3.5}: a frame `span` red-cell diameters (D) wide, centred
+//   on the white cell nearest the centre, else the platelet nearest it, else the photo's centre
+//   (then never "confident"); no D measurable -> "unfamiliar", no label.
+// Without the key the model gets the resized whole image (the 1.0.0 releases).
+import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow, survey } from "./cell-finder.js";
 
-export const METHOD = "wbc-canonical";
+export const WBC_CANONICAL = "wbc-canonical";
+export const RBC_SCALED = "rbc-scaled";
+export const METHODS = [WBC_CANONICAL, RBC_SCALED];
+export const SPAN_RANGE = [1.5, 10.0];
 export const NO_WHITE_CELL = "no white cell found in the photo";
+export const NO_CELLS = "no cells found in the photo";
+export const CENTRED = "no white cell or platelet found: framed at the photo's centre";
 
+const isNumber = (value) => typeof value === "number";
+
+// The model's framing ({method, fill} or {method, span}), or null; throws if malformed, with
+// framing_of's messages.
 export function framingOf(meta) {
   const framing = meta && meta.input ? meta.input.framing : undefined;
   if (framing === undefined || framing === null) return null;
-  if (typeof framing !== "object" || framing.method !== METHOD) {
-    throw new Error(`input.framing.method must be '${METHOD}', got ${JSON.stringify(framing)}`);
+  if (typeof framing !== "object" || !METHODS.includes(framing.method)) {
+    const methods = `[${METHODS.map((m) => `'${m}'`).join(", ")}]`;
+    throw new Error(`input.framing.method must be one of ${methods}, got ${JSON.stringify(framing)}`);
   }
-  const { fill } = framing;
-  if (typeof fill !== "number" || !(fill > 0 && fill <= 1)) {
-    throw new Error(`input.framing.fill must be a number in (0, 1], got ${JSON.stringify(fill)}`);
+  if (framing.method === WBC_CANONICAL) {
+    const { fill } = framing;
+    if (!isNumber(fill) || !(fill > 0 && fill <= 1)) {
+      throw new Error(`input.framing.fill must be a number in (0, 1], got ${JSON.stringify(fill)}`);
+    }
+    return { method: WBC_CANONICAL, fill };
   }
-  return { method: METHOD, fill };
+  const { span } = framing;
+  if (!isNumber(span) || !(span >= SPAN_RANGE[0] && span <= SPAN_RANGE[1])) {
+    throw new Error(`input.framing.span must be a number in [1.5, 10.0], got ${JSON.stringify(span)}`);
+  }
+  return { method: RBC_SCALED, span };
 }
 
-// The fill used for every cell of a field photo: the model's, else the canonical one.
-export function fieldFill(meta) {
-  const framing = framingOf(meta);
-  return framing === null ? CELL_FILL : framing.fill;
+// One photo -> what a framed model is fed: {frame: RGBA {data, width, height} | null, box: the
+// framed cell's box | null, reason: why there is no frame, or why it is centred | null}.
+export function framePhotoFor(image, framing, size) {
+  const { cells, diameter } = survey(image);
+  const wbc = centralCell(cells, image.width, image.height, "wbc");
+  if (framing.method === WBC_CANONICAL) {
+    if (wbc === null) return { frame: null, box: null, reason: NO_WHITE_CELL };
+    return { frame: frameCell(image, wbc.box, size, framing.fill), box: wbc.box, reason: null };
+  }
+  if (diameter === null) return { frame: null, box: null, reason: NO_CELLS };
+  const cell = wbc || centralCell(cells, image.width, image.height, "platelet");
+  const box = cell === null ? null : cell.box;
+  const square = scaledWindow(box, image.width, image.height, diameter, framing.span);
+  return { frame: frameSquare(image, ...square, size), box, reason: box === null ? CENTRED : null };
 }
 
-export function noWhiteCellResult() {
-  return { label: null, confidence: null, status: "unfamiliar", probabilities: {}, reason: NO_WHITE_CELL };
+// Every white cell of a field photo and its frame: [{cell, frame}], the finder's order.
+// Unframed models get the canonical fill (CELL_FILL).
+export function frameFieldCells(image, framing, size) {
+  const { cells, diameter } = survey(image);
+  const white = cells.filter((c) => c.type === "wbc");
+  if (framing !== null && framing.method === RBC_SCALED) {
+    return white.map((cell) => {
+      const square = scaledWindow(cell.box, image.width, image.height, diameter, framing.span);
+      return { cell, frame: frameSquare(image, ...square, size) };
+    });
+  }
+  const fill = framing === null ? CELL_FILL : framing.fill;
+  return white.map((cell) => ({ cell, frame: frameCell(image, cell.box, size, fill) }));
+}
+
+// A box the technician marked by hand on a field photo, framed as frameFieldCells frames a
+// found one; an rbc-scaled frame takes D from the same photo's survey.
+export function frameMarkedCell(image, box, framing, size) {
+  if (framing === null || framing.method !== RBC_SCALED) {
+    return frameCell(image, box, size, framing === null ? CELL_FILL : framing.fill);
+  }
+  const { diameter } = survey(image);
+  if (diameter === null) {
+    throw new Error("No red cells could be measured in this photo, so a marked cell cannot be framed for this model.");
+  }
+  return frameSquare(image, ...scaledWindow(box, image.width, image.height, diameter, framing.span), size);
+}
+
+// What a framed model answers for a photo without a cell to frame: no guess.
+export function noCellResult(reason = NO_WHITE_CELL) {
+  return { label: null, confidence: null, status: "unfamiliar", probabilities: {}, reason };
+}
+
+// A frame centred on the photo (no cell found) is never "confident": someone checks it.
+export function capCentred(result) {
+  const status = result.status === "confident" ? "review" : result.status;
+  return { ...result, status, reason: CENTRED };
 }
 
 // The RGBA pixels of a crop {x, y, w, h} of a decoded image, as {data, width, height}.

@@ -29,7 +29,8 @@ export class ResultCard {
     });
   }
 
-  show(record, labels) {
+  /** `reason`: why the model was fed what it was (a frame centred on the photo), or null. */
+  show(record, labels, reason = null) {
     this.record = record;
     if (this.imageUrl) URL.revokeObjectURL(this.imageUrl);
     this.imageUrl = record.thumbnail ? URL.createObjectURL(record.thumbnail) : "";
@@ -39,6 +40,9 @@ export class ResultCard {
     const status = this.q("#result-status");
     status.dataset.status = record.status;
     status.textContent = STATUS_TEXT[record.status];
+    const why = this.q("#result-reason");
+    why.textContent = reason ? `Note: ${reason}.` : "";
+    why.hidden = !reason;
     const probabilities = labels.map((l) => record.probabilities[l] ?? 0);
     this.q("#result-top").replaceChildren(
       ...topK(probabilities, labels, 3).map(({ label, p }) => {

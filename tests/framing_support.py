@@ -1,4 +1,4 @@
-"""A real released model declared as framed: the wbc-differential file, unchanged, with
+"""A real released model declared as framed: the unframed wbc-differential file, unchanged, with
 ``input.framing`` added to its model.json (the sha256 of the .tflite still matches). It checks
 the mechanism (backend.classify and the PWA frame alike); it is not a model trained on frames."""
 
@@ -12,9 +12,11 @@ FRAMING = {"method": "wbc-canonical", "fill": 0.6}
 
 
 def base_release() -> Path:
-    found = pwa.released_models()
-    assert "wbc-differential" in found, f"no wbc-differential release under {pwa.MODELS_ROOT}"
-    return found["wbc-differential"]
+    """The newest wbc-differential release trained on whole images (no input.framing)."""
+    folders = sorted(pwa.MODELS_ROOT.glob("wbc-differential/*/model.json"))
+    unframed = [m.parent for m in folders if "framing" not in json.loads(m.read_text())["input"]]
+    assert unframed, f"no unframed wbc-differential release under {pwa.MODELS_ROOT}"
+    return max(unframed, key=lambda folder: pwa.version_key(folder.name))
 
 
 def framed_release(tmp: Path, framing: dict | None = FRAMING) -> Path:

@@ -35,12 +35,12 @@ def released_models() -> dict[str, Path]:
     for meta in sorted(MODELS_ROOT.glob("*/*/model.json")):
         folder = meta.parent
         name = folder.parent.name
-        if name not in found or _version_key(folder.name) > _version_key(found[name].name):
+        if name not in found or version_key(folder.name) > version_key(found[name].name):
             found[name] = folder
     return found
 
 
-def _version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple:
     parts = version.replace("-", ".").replace("+", ".").split(".")
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
 

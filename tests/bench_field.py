@@ -63,6 +63,10 @@ def in_lab_cards() -> list[dict]:
                 "model": f"{card['name']} {card['version']}",
                 "framing": card.get("input", {}).get("framing"),
                 **{k: metrics.get(k) for k in ("test_accuracy", "test_macro_f1", "test_ece")},
+                # framed releases: images with nothing to frame counted wrong (like for like)
+                "test_accuracy_all_images": metrics.get(
+                    "test_accuracy_all_images", metrics.get("test_accuracy")
+                ),
                 "confident_coverage": metrics.get("test_confident_coverage"),
                 "confident_accuracy": metrics.get("test_confident_accuracy"),
             }

@@ -10,9 +10,10 @@ key (the 1.0.0 releases) is fed the resized whole photo, as before. Two methods:
   in the same photo), centred on the white cell nearest the centre, else on the platelet nearest
   the centre, else on the photo's centre. Cells keep their size relative to the red cells
   (a platelet stays small), and a single-cell close-up is framed even when the finder cannot
-  outline its cell. A frame centred on the photo's centre because no cell was found is never
-  ``confident`` (at most ``review``); a photo in which nothing can be measured (blank, black,
-  no cells) gets ``unfamiliar`` and no label.
+  outline its cell. A frame centred on the photo's centre because no cell was found gets
+  status ``unfamiliar`` (its label is shown for the person who must look, never counted as
+  sure); a photo in which nothing can be measured (blank, black, no cells) gets
+  ``unfamiliar`` and no label.
 """
 
 import numpy as np
@@ -109,6 +110,5 @@ def no_cell_result(reason: str = NO_WHITE_CELL) -> dict:
 
 
 def cap_centred(result: dict) -> dict:
-    """A frame centred on the photo (no cell found) is never 'confident': someone checks it."""
-    status = "review" if result["status"] == "confident" else result["status"]
-    return {**result, "status": status, "reason": CENTRED}
+    """A frame centred on the photo (no cell found) is 'unfamiliar': a person must look."""
+    return {**result, "status": "unfamiliar", "reason": CENTRED}

@@ -4,7 +4,7 @@
 //   spanning `fill` of the frame; no white cell -> "unfamiliar", no label.
 // - {"method": "rbc-scaled", "span": 3.5}: a frame `span` red-cell diameters (D) wide, centred
 //   on the white cell nearest the centre, else the platelet nearest it, else the photo's centre
-//   (then never "confident"); no D measurable -> "unfamiliar", no label.
+//   (then "unfamiliar", label kept for the person who must look); no D measurable -> "unfamiliar", no label.
 // Without the key the model gets the resized whole image (the 1.0.0 releases).
 import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow, survey } from "./cell-finder.js";
 
@@ -90,10 +90,9 @@ export function noCellResult(reason = NO_WHITE_CELL) {
   return { label: null, confidence: null, status: "unfamiliar", probabilities: {}, reason };
 }
 
-// A frame centred on the photo (no cell found) is never "confident": someone checks it.
+// A frame centred on the photo (no cell found) is "unfamiliar": a person must look.
 export function capCentred(result) {
-  const status = result.status === "confident" ? "review" : result.status;
-  return { ...result, status, reason: CENTRED };
+  return { ...result, status: "unfamiliar", reason: CENTRED };
 }
 
 // The RGBA pixels of a crop {x, y, w, h} of a decoded image, as {data, width, height}.

@@ -2,9 +2,9 @@
 
 Other labs stain differently, zoom differently, focus worse and photograph through phones, so
 each training image is randomly re-stained (hue, saturation, per-channel gain), re-exposed
-(brightness, contrast, gamma), re-framed (zoom, aspect, off-centre shift, any rotation, flips,
-edge pixels repeated past a line as where a frame runs over a photo's edge), blurred, noised and
-JPEG-compressed. Works on float32 pixels in 0..255, one image at a time.
+(brightness, contrast, gamma), re-framed (zoom, aspect, off-centre shift, any rotation, flips;
+for framed cells also edge pixels repeated past a line, as where a frame runs over a photo's
+edge), blurred, noised and JPEG-compressed. Works on float32 pixels in 0..255, one at a time.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ def _chance(p: float) -> tf.Tensor:
 
 
 def _reframe(image: tf.Tensor) -> tf.Tensor:
-    """One affine warp: rotation, zoom 0.75-1.4, aspect 0.85-1.15, shift up to 12%."""
+    """One affine warp: rotation, zoom 0.8-1.3, aspect 0.85-1.15, shift up to 12%."""
     size = tf.cast(tf.shape(image)[0], tf.float32)
     angle = tf.random.uniform((), -math.pi, math.pi)
-    zoom = tf.exp(tf.random.uniform((), math.log(0.75), math.log(1.4)))
+    zoom = tf.exp(tf.random.uniform((), math.log(0.8), math.log(1.3)))
     aspect = tf.exp(tf.random.uniform((), math.log(0.85), math.log(1.15)))
     sx, sy = 1.0 / (zoom * tf.sqrt(aspect)), tf.sqrt(aspect) / zoom
     shift = tf.random.uniform((2,), -0.12, 0.12) * size
@@ -91,8 +91,9 @@ def _noise_and_jpeg(image: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.image.random_jpeg_quality(as_bytes, 35, 95), tf.float32)
 
 
-def augment(image: tf.Tensor, strength: str) -> tf.Tensor:
-    """Augment one float32 [H, W, 3] image in 0..255 ("strong", "light" or "none")."""
+def augment(image: tf.Tensor, strength: str, framed: bool = False) -> tf.Tensor:
+    """Augment one float32 [H, W, 3] image in 0..255 ("strong", "light" or "none"). `framed`
+    images (cut out of photos by the cell finder) also get edges repeated now and then."""
     if strength == "none":
         return image
     image = tf.image.random_flip_left_right(tf.image.random_flip_up_down(image))
@@ -100,7 +101,8 @@ def augment(image: tf.Tensor, strength: str) -> tf.Tensor:
     if strength == "light":
         return image
     image = tf.cond(_chance(0.8), lambda: _reframe(image), lambda: image)
-    image = tf.cond(_chance(0.25), lambda: _edge_repeat(image), lambda: image)
+    if framed:
+        image = tf.cond(_chance(0.25), lambda: _edge_repeat(image), lambda: image)
     image = tf.cond(_chance(0.8), lambda: _restain(image), lambda: image)
     image = tf.cond(_chance(0.35), lambda: _defocus(image), lambda: image)
     image = tf.cond(_chance(0.4), lambda: _noise_and_jpeg(image), lambda: image)

@@ -39,6 +39,9 @@ class HParams:
     """"strong" (stain, zoom/shift/aspect, blur, exposure, noise, JPEG, rotation, flips),
     "light" (flips and rotations only) or "none"."""
     per_image_standardization: bool = True
+    colour_normalization: bool = False
+    """With per-image standardisation: standardise each colour channel on its own, which
+    removes another lab's colour cast (stain, lamp, camera white balance) inside the model."""
     """Scale each image by its own mean and standard deviation inside the model, so exposure
     and contrast of another microscope/camera matter less."""
     val_fraction: float = 0.1

@@ -26,13 +26,23 @@ class PerImageStandardization(layers.Layer):
     """Subtract the image's own mean and divide by its own spread (over all pixels and channels).
 
     Exposure and contrast differ between microscopes and cameras; colour ratios are kept because
-    the same shift and scale apply to all three channels. The result is scaled to roughly the
-    [-1, 1] range MobileNetV2 was trained on.
+    the same shift and scale apply to all three channels. With `per_channel` each channel is
+    standardised on its own instead, which also removes a colour cast of the stain or the lamp
+    (another lab's grey-blue background and bluer nuclei look like pbc's cream and purple ones).
+    The result is scaled to roughly the [-1, 1] range MobileNetV2 was trained on.
     """
 
+    def __init__(self, per_channel: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.per_channel = per_channel
+
+    def get_config(self):
+        return {**super().get_config(), "per_channel": self.per_channel}
+
     def call(self, images):
-        mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
-        spread = ops.sqrt(ops.mean(ops.square(images - mean), axis=(1, 2, 3), keepdims=True))
+        axes = (1, 2) if self.per_channel else (1, 2, 3)
+        mean = ops.mean(images, axis=axes, keepdims=True)
+        spread = ops.sqrt(ops.mean(ops.square(images - mean), axis=axes, keepdims=True))
         return (images - mean) / (2.0 * ops.maximum(spread, 4.0))
 
 
@@ -91,12 +101,19 @@ def build_base(alpha: float) -> keras.Model:
     )
 
 
-def build_model(n_classes: int, image_size: int, alpha: float, dropout: float, standardize: bool):
+def build_model(
+    n_classes: int,
+    image_size: int,
+    alpha: float,
+    dropout: float,
+    standardize: bool,
+    per_channel: bool = False,
+):
     """The training model: pixels -> logits. Its layers are reused by ``export_model``."""
     base = build_base(alpha)
     pixels = keras.Input((image_size, image_size, 3), name="pixels")
     x = (
-        PerImageStandardization(name="standardize")(pixels)
+        PerImageStandardization(per_channel, name="standardize")(pixels)
         if standardize
         else (layers.Rescaling(1 / 127.5, offset=-1.0, name="standardize")(pixels))
     )

@@ -96,7 +96,10 @@ def limit_per_class(index, n: int) -> None:
 def training_data(x: np.ndarray, y: np.ndarray, hp: HParams) -> tf.data.Dataset:
     data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=hp.seed)
     data = data.map(
-        lambda image, label: (augment(tf.cast(image, tf.float32), hp.augment), label),
+        lambda image, label: (
+            augment(tf.cast(image, tf.float32), hp.augment, hp.framing != "none"),
+            label,
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return data.batch(hp.batch_size).prefetch(2)
@@ -180,7 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
     model = build_model(
-        len(index.labels), hp.image_size, hp.alpha, hp.dropout, hp.per_image_standardization
+        len(index.labels),
+        hp.image_size,
+        hp.alpha,
+        hp.dropout,
+        hp.per_image_standardization,
+        hp.colour_normalization,
     )
     history = fit(model, x_train, y_train, (x_val.astype(np.float32), y_val), hp)
     temperature = fit_temperature(model.predict(x_val.astype(np.float32), 64, verbose=0), y_val)

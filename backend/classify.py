@@ -29,10 +29,10 @@ from PIL import Image, ImageOps
 
 from backend.cells.finder import MAX_PIXELS, FinderError
 from backend.cells.model_framing import (
-    cap_centred,
     frame_field_cells,
     frame_photo_for,
     framing_of,
+    mark_centred,
     no_cell_result,
 )
 
@@ -203,7 +203,7 @@ class Classifier:
         if framed["frame"] is None:
             return no_cell_result(framed["reason"])
         result = {**self.classify_array(framed["frame"]), "box": framed["box"]}
-        return cap_centred(result) if framed["box"] is None else result
+        return mark_centred(result) if framed["box"] is None else result
 
     def classify_field(self, source) -> dict:
         """Every white cell found in a field photo, framed and classified:

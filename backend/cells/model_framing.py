@@ -109,6 +109,6 @@ def no_cell_result(reason: str = NO_WHITE_CELL) -> dict:
     }
 
 
-def cap_centred(result: dict) -> dict:
+def mark_centred(result: dict) -> dict:
     """A frame centred on the photo (no cell found) is 'unfamiliar': a person must look."""
     return {**result, "status": "unfamiliar", "reason": CENTRED}

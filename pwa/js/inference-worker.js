@@ -8,7 +8,7 @@ import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
 import { decide, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
 import {
-  capCentred,
+  markCentred,
   cropRGBA,
   frameFieldCells,
   frameMarkedCell,
@@ -163,7 +163,7 @@ async function classify({ key, image, crop }) {
     const result = await classifyPixels(model, rgbOf(framed.frame));
     const totalMs = performance.now() - started;
     // A centred frame has no box: the result says why, and is "unfamiliar".
-    if (framed.box === null) return { ...capCentred(result), box: null, crop: box, totalMs };
+    if (framed.box === null) return { ...markCentred(result), box: null, crop: box, totalMs };
     const [x0, y0, x1, y1] = framed.box;
     return { ...result, box: [x0 + box.x, y0 + box.y, x1 + box.x, y1 + box.y], crop: box, totalMs };
   }

@@ -91,7 +91,7 @@ export function noCellResult(reason = NO_WHITE_CELL) {
 }
 
 // A frame centred on the photo (no cell found) is "unfamiliar": a person must look.
-export function capCentred(result) {
+export function markCentred(result) {
   return { ...result, status: "unfamiliar", reason: CENTRED };
 }
 

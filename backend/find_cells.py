@@ -11,23 +11,18 @@ import json
 import sys
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-from backend.cells.finder import MAX_PIXELS, FinderError, find_cells
+from backend.cells.finder import FinderError, find_cells
+from backend.classify import UnreadableImageError
+from backend.classify import load_photo as load_upright_photo
 
 
 def load_photo(path: str) -> np.ndarray:
     """An RGB uint8 array of the photo at `path`, upright; FinderError when it cannot be."""
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise FinderError(
-                    f"image of {image.width}x{image.height} pixels is larger than "
-                    f"{MAX_PIXELS} pixels"
-                )
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise FinderError(f"cannot read {path} as an image: {error}") from error
+        return load_upright_photo(path)
+    except UnreadableImageError as error:
+        raise FinderError(str(error)) from error
 
 
 def find_in_file(path: str) -> dict:

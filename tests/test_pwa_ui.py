@@ -78,10 +78,14 @@ def test_bad_input_gets_a_clear_message_and_loses_nothing(wbc, browser_context, 
         server.stop()
 
 
-def test_camera_denied_then_allowed_captures_and_classifies(wbc, tmp_path):
+def test_camera_denied_then_allowed_captures_and_classifies(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    server = pwa.LiveServer(tmp_path, {"wbc-differential": wbc}).start()
+    from tests.framing_support import base_release
+
+    # The synthetic camera shows a test pattern, not cells: a model fed whole images labels
+    # it (a framed one would find nothing to frame), which is what this capture test needs.
+    server = pwa.LiveServer(tmp_path, {"wbc-differential": base_release()}).start()
     try:
         with sync_playwright() as p:
             # Chromium's synthetic camera (a moving test pattern): the capture path, not a cell.

@@ -37,10 +37,8 @@ def scaled_window(box: list[int] | None, shape, diameter: float, span: float):
     centred on the box (on the photo's centre when there is no box). The cell keeps its size
     relative to the red cells, so a platelet stays small and a monocyte large, whatever the
     microscope's magnification."""
-    if box is None:
-        height, width = shape[:2]
-        return width / 2.0, height / 2.0, span * diameter
-    x0, y0, x1, y1 = box
+    height, width = shape[:2]
+    x0, y0, x1, y1 = [0, 0, width, height] if box is None else box
     return (x0 + x1) / 2.0, (y0 + y1) / 2.0, span * diameter
 
 

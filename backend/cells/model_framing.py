@@ -84,18 +84,19 @@ def frame_photo_for(rgb: np.ndarray, framing: dict, size: int) -> dict:
 
 
 def frame_field_cells(rgb: np.ndarray, framing: dict | None, size: int) -> list[tuple]:
-    """Every white cell of a field photo and its frame: [(cell, frame)], the finder's order.
-    Unframed models get the canonical fill (CELL_FILL)."""
+    """Every white cell of a field photo and its frame: [(cell, frame)], the finder's order."""
     cells, diameter = survey(rgb)
-    white = [c for c in cells if c["type"] == "wbc"]
+    return [
+        (c, frame_box(rgb, c["box"], framing, diameter, size)) for c in cells if c["type"] == "wbc"
+    ]
+
+
+def frame_box(rgb, box: list[int], framing: dict | None, diameter: float | None, size: int):
+    """The frame of one cell's box for a model: `span` D wide when it is framed "rbc-scaled",
+    else its box spanning the model's fill (CELL_FILL for an unframed model)."""
     if framing is not None and framing["method"] == RBC_SCALED:
-        span = framing["span"]
-        return [
-            (c, frame_square(rgb, *scaled_window(c["box"], rgb.shape, diameter, span), size))
-            for c in white
-        ]
-    fill = CELL_FILL if framing is None else framing["fill"]
-    return [(c, frame_cell(rgb, c["box"], size, fill)) for c in white]
+        return frame_square(rgb, *scaled_window(box, rgb.shape, diameter, framing["span"]), size)
+    return frame_cell(rgb, box, size, CELL_FILL if framing is None else framing["fill"])
 
 
 def no_cell_result(reason: str = NO_WHITE_CELL) -> dict:

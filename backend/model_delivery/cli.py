@@ -60,11 +60,9 @@ def publish_all_command(root: Path) -> None:
     with no active version gets its newest one activated; an active one is left alone (a
     change of version is an admin's decision, and `rollback` undoes it)."""
     folders = sorted(root.glob("*/*/model.json"), key=lambda p: (p.parent.parent.name, _key(p)))
-    for meta in folders:
-        click.echo(_publish_dir(meta.parent, False))
-    newest = {meta.parent.parent.name: meta.parent for meta in folders}
-    for folder in newest.values():
-        click.echo(_publish_dir(folder, None))
+    newest = {meta.parent.parent.name: meta.parent for meta in folders}.values()
+    for meta in folders:  # each name's versions oldest first: its newest comes last
+        click.echo(_publish_dir(meta.parent, None if meta.parent in newest else False))
     if not folders:
         click.echo(f"No releases under {root}.")
 

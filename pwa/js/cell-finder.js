@@ -604,8 +604,7 @@ export function frameCell(image, box, size = FRAME_SIZE, fill = CELL_FILL) {
 // Centre x, centre y and side of the "rbc-scaled" frame (framing.py's scaled_window): `span`
 // red-cell diameters wide, centred on the box, or on the photo's centre when box is null.
 export function scaledWindow(box, width, height, diameter, span) {
-  if (box === null) return [width / 2.0, height / 2.0, span * diameter];
-  const [x0, y0, x1, y1] = box;
+  const [x0, y0, x1, y1] = box === null ? [0, 0, width, height] : box;
   return [(x0 + x1) / 2.0, (y0 + y1) / 2.0, span * diameter];
 }
 

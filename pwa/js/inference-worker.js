@@ -8,12 +8,12 @@ import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
 import { decide, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
 import {
-  markCentred,
   cropRGBA,
   frameFieldCells,
   frameMarkedCell,
   framePhotoFor,
   framingOf,
+  markCentred,
   noCellResult,
 } from "./model-framing.js";
 import { dequantize, quantizeInput } from "./quantization.js";

@@ -58,31 +58,31 @@ export function framePhotoFor(image, framing, size) {
 }
 
 // Every white cell of a field photo and its frame: [{cell, frame}], the finder's order.
-// Unframed models get the canonical fill (CELL_FILL).
 export function frameFieldCells(image, framing, size) {
   const { cells, diameter } = survey(image);
-  const white = cells.filter((c) => c.type === "wbc");
-  if (framing !== null && framing.method === RBC_SCALED) {
-    return white.map((cell) => {
-      const square = scaledWindow(cell.box, image.width, image.height, diameter, framing.span);
-      return { cell, frame: frameSquare(image, ...square, size) };
-    });
-  }
-  const fill = framing === null ? CELL_FILL : framing.fill;
-  return white.map((cell) => ({ cell, frame: frameCell(image, cell.box, size, fill) }));
+  return cells
+    .filter((c) => c.type === "wbc")
+    .map((cell) => ({ cell, frame: frameBox(image, cell.box, framing, diameter, size) }));
 }
 
 // A box the technician marked by hand on a field photo, framed as frameFieldCells frames a
 // found one; an rbc-scaled frame takes D from the same photo's survey.
 export function frameMarkedCell(image, box, framing, size) {
-  if (framing === null || framing.method !== RBC_SCALED) {
-    return frameCell(image, box, size, framing === null ? CELL_FILL : framing.fill);
-  }
+  if (framing === null || framing.method !== RBC_SCALED) return frameBox(image, box, framing, null, size);
   const { diameter } = survey(image);
   if (diameter === null) {
     throw new Error("No red cells could be measured in this photo, so a marked cell cannot be framed for this model.");
   }
-  return frameSquare(image, ...scaledWindow(box, image.width, image.height, diameter, framing.span), size);
+  return frameBox(image, box, framing, diameter, size);
+}
+
+// The frame of one cell's box for a model (model_framing.py's frame_box): `span` D wide when it
+// is framed "rbc-scaled", else its box spanning the model's fill (CELL_FILL when unframed).
+function frameBox(image, box, framing, diameter, size) {
+  if (framing !== null && framing.method === RBC_SCALED) {
+    return frameSquare(image, ...scaledWindow(box, image.width, image.height, diameter, framing.span), size);
+  }
+  return frameCell(image, box, size, framing === null ? CELL_FILL : framing.fill);
 }
 
 // What a framed model answers for a photo without a cell to frame: no guess.

@@ -39,11 +39,15 @@ class HParams:
     """"strong" (stain, zoom/shift/aspect, blur, exposure, noise, JPEG, rotation, flips),
     "light" (flips and rotations only) or "none"."""
     per_image_standardization: bool = True
+    """Scale each image by its own mean and standard deviation inside the model, so exposure
+    and contrast of another microscope/camera matter less."""
     colour_normalization: bool = False
     """With per-image standardisation: standardise each colour channel on its own, which
     removes another lab's colour cast (stain, lamp, camera white balance) inside the model."""
-    """Scale each image by its own mean and standard deviation inside the model, so exposure
-    and contrast of another microscope/camera matter less."""
+    start_from: str = ""
+    """A released folder (model.json + model.keras) whose trained weights this run starts
+    from instead of ImageNet's; it must have the same labels, image size, width and
+    standardisation. "" = ImageNet. With it, --head-epochs 0 skips training the head anew."""
     val_fraction: float = 0.1
     """Share of the training images held out for validation when the dataset has no val split."""
     confident_precision: float = 0.99

@@ -8,6 +8,7 @@ means "I do not recognise this image").
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -136,6 +137,40 @@ def unfreeze_upper_blocks(model: keras.Model, first_layer: str) -> int:
         # Frozen BatchNorm statistics and scales: small batches would only add noise.
         layer.trainable = not isinstance(layer, layers.BatchNormalization)
     return sum(layer.trainable for layer in base.layers)
+
+
+def start_from_release(model: keras.Model, folder: str | Path, labels: list[str]) -> None:
+    """Load a released model's trained weights into a freshly built training model.
+
+    The release's base and its calibrated classification layer are copied; the temperature
+    baked into that layer (model.json's calibration) is taken back out, so the logits are the
+    trained ones. ValueError when the release does not fit this model.
+    """
+    folder = Path(folder)
+    card = json.loads((folder / "model.json").read_text())
+    if card["labels"] != labels:
+        raise ValueError(f"{folder} has labels {card['labels']}, this dataset {labels}")
+    released = keras.saving.load_model(folder / "model.keras", compile=False)
+    if released.input.shape[1:] != model.input.shape[1:]:
+        raise ValueError(
+            f"{folder} takes {tuple(released.input.shape[1:])} images, "
+            f"this run {tuple(model.input.shape[1:])} (--image-size)"
+        )
+    # Matched in order: Keras suffixes the names of a second base built in one process.
+    source, target = _base(released).weights, _base(model).weights
+    if [w.shape for w in source] != [w.shape for w in target]:
+        raise ValueError(f"{folder} has another base network (--alpha)")
+    standardize = released.get_layer("standardize").get_config()
+    if standardize != {**model.get_layer("standardize").get_config(), "name": "standardize"}:
+        raise ValueError(
+            f"{folder} standardises its input otherwise (--per-image-standardization, "
+            f"--colour-normalization)"
+        )
+    for weight, value in zip(target, source, strict=True):
+        weight.assign(value)
+    temperature = float(card["calibration"]["temperature"])
+    kernel, bias = released.get_layer("calibrated_logits").get_weights()
+    model.get_layer("logits").set_weights([kernel * temperature, bias * temperature])
 
 
 def _base(model: keras.Model) -> keras.Model:

@@ -29,7 +29,12 @@ from training.augment import augment  # noqa: E402
 from training.dataset import NO_WHITE_CELL, DatasetError, load_split, scan  # noqa: E402
 from training.evaluate import fit_temperature  # noqa: E402
 from training.hparams import HParams  # noqa: E402
-from training.model import build_model, export_model, unfreeze_upper_blocks  # noqa: E402
+from training.model import (  # noqa: E402
+    build_model,
+    export_model,
+    start_from_release,
+    unfreeze_upper_blocks,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -172,6 +177,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_per_class:
         limit_per_class(index, args.max_per_class)
     log(f"dataset {index.root}: labels {index.labels}, {index.counts()}")
+    model = build_model(
+        len(index.labels),
+        hp.image_size,
+        hp.alpha,
+        hp.dropout,
+        hp.per_image_standardization,
+        hp.colour_normalization,
+    )
+    if hp.start_from:
+        try:
+            start_from_release(model, hp.start_from, index.labels)
+        except (ValueError, OSError, KeyError) as error:
+            print(f"error: --start-from {hp.start_from}: {error}", file=sys.stderr)
+            return 2
+        log(f"starting from the weights of {hp.start_from}")
     arrays, skipped = {}, {}
     for split in ("train", "val", "test"):
         x, y, bad = load_split(index, split, hp.image_size, args.cache_dir, framing)
@@ -182,14 +202,6 @@ def main(argv: list[str] | None = None) -> int:
         print("error: a split has no readable images", file=sys.stderr)
         return 2
     (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
-    model = build_model(
-        len(index.labels),
-        hp.image_size,
-        hp.alpha,
-        hp.dropout,
-        hp.per_image_standardization,
-        hp.colour_normalization,
-    )
     history = fit(model, x_train, y_train, (x_val.astype(np.float32), y_val), hp)
     temperature = fit_temperature(model.predict(x_val.astype(np.float32), 64, verbose=0), y_val)
     log(f"temperature fitted on validation: {temperature:.3f}")

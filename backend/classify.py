@@ -29,6 +29,7 @@ from PIL import Image, ImageOps
 
 from backend.cells.finder import MAX_PIXELS, FinderError
 from backend.cells.model_framing import (
+    field_framing_of,
     frame_field_cells,
     frame_photo_for,
     framing_of,
@@ -175,6 +176,7 @@ class Classifier:
         try:
             # None: the model was trained on whole images and is fed the resized whole image.
             self.framing = framing_of(self.card)
+            self.field_framing = field_framing_of(self.card)
         except ValueError as error:
             raise ModelFolderError(f"{card_path}: {error}") from error
         self.model = TFLiteModel(model_path, len(self.labels), num_threads)
@@ -211,7 +213,7 @@ class Classifier:
         "probabilities"}]}, cells in the finder's order (sorted by box)."""
         rgb = load_photo(source)
         try:
-            found = frame_field_cells(rgb, self.framing, self.size)
+            found = frame_field_cells(rgb, self.field_framing, self.size)
         except FinderError as error:  # e.g. fewer than 16 pixels on a side
             raise UnreadableImageError(str(error)) from error
         cells = [

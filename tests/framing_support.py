@@ -25,6 +25,8 @@ def framed_release(tmp: Path, framing: dict | None = FRAMING) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "model.tflite", folder / "model.tflite")
     meta = json.loads((source / "model.json").read_text())
-    meta["input"] = {**meta["input"], "framing": framing}
+    # A framed model frames field cells by its framing: the whole-image field framing goes.
+    meta["input"] = {k: v for k, v in meta["input"].items() if k != "field_framing"}
+    meta["input"]["framing"] = framing
     (folder / "model.json").write_text(json.dumps(meta))
     return folder

@@ -16,7 +16,7 @@ from backend.cells.framing import central_cell, frame_square
 from backend.cells.model_framing import frame_photo_for
 from backend.classify import Classifier, load_photo
 from tests import pwa_support as pwa
-from tests.framing_support import framed_release
+from tests.framing_support import base_release, framed_release
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,9 +61,11 @@ def browser(tmp_path_factory):
     server.stop()
 
 
-def in_browser(browser, images, field=False, framing=None, kinds=None):
-    """The worker's answers; `framing` replaces the release's input.framing (the same .tflite)."""
-    page, url, meta = browser[:3]
+def in_browser(browser, images, field=False, framing=None, kinds=None, meta=None):
+    """The worker's answers; `framing` replaces the release's input.framing, `meta` its whole
+    model.json (the same .tflite)."""
+    page, url = browser[:2]
+    meta = meta or browser[2]
     if framing is not None:
         meta = {**meta, "input": {**meta["input"], "framing": framing}}
     kinds = kinds or ["field" if field else "single"] * len(images)
@@ -198,3 +200,27 @@ def test_the_app_shows_why_a_frame_is_centred_and_saves_nothing_for_a_blank_phot
         page.close()
     finally:
         server.stop()
+
+
+# ---- a whole-image model's field framing (input.field_framing): its field cells, span D wide ----
+
+
+def test_a_whole_image_models_field_cells_and_a_marked_cell_agree(browser):
+    release = base_release()
+    classifier = Classifier(release)
+    span = classifier.field_framing["span"]
+    meta = json.loads((release / "model.json").read_text())
+    photos = bccd_photos("held-out")[2:4]
+    rgb = load_photo(str(photos[0]))
+    cells, diameter = survey(rgb)
+    marked = [c["box"] for c in cells if c["type"] == "wbc"][0]
+    got = in_browser(browser, [*photos, photos[0]], kinds=["field"] * 2 + [marked], meta=meta)
+    for photo, field in zip(photos, got[:2], strict=True):
+        want = classifier.classify_field(str(photo))
+        assert len(field["cells"]) == len(want["cells"]) > 0, photo
+        for g, w in zip(field["cells"], want["cells"], strict=True):
+            assert near(g["box"], w["box"]), photo
+            assert_same(g, w, photo)
+    centre = ((marked[0] + marked[2]) / 2, (marked[1] + marked[3]) / 2)
+    want = classifier.classify_array(frame_square(rgb, *centre, span * diameter, classifier.size))
+    assert_same(got[2], want, "marked cell")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from backend.cells.annotations import bccd_photos
 from backend.classify import Classifier
+from training.report import put_section
 
 NOT_WHITE_CELLS = ("platelet", "erythroblast")
 HEADING = "## Other laboratories (what is known)"
@@ -61,6 +62,12 @@ def section(card: dict, check: dict) -> str:
         else "unframed: the whole image is resized, so another lab's magnification and "
         "cropping reach the model unchanged"
     )
+    field = card["input"].get("field_framing")
+    if field:
+        how += (
+            f"; in field mode each found white cell is cut out {field['span']} red-cell "
+            f"diameters wide, as wide as the training photos"
+        )
     labels = ", ".join(f"{k} {v}" for k, v in check["labels"].items())
     statuses = ", ".join(f"{k} {v}" for k, v in check["statuses"].items())
     return "\n".join(
@@ -86,13 +93,7 @@ def write(model_dir: Path, check: dict) -> None:
     card = json.loads(card_path.read_text())
     card["other_labs"] = check
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    report = report_path.read_text()
-    if HEADING in report:  # replace the earlier section
-        before, _, after = report.partition(HEADING)
-        after = after[after.find("\n## ") + 1 :] if "\n## " in after else ""
-        report = before + after
-    before, limits, after = report.partition("## Limits")
-    report_path.write_text(before + section(card, check) + "\n" + limits + after)
+    report_path.write_text(put_section(report_path.read_text(), HEADING, section(card, check)))
 
 
 def main(argv: list[str] | None = None) -> int:

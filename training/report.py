@@ -129,3 +129,13 @@ def markdown(card: dict, results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def put_section(report: str, heading: str, section: str) -> str:
+    """The model card with `section` (starting with `heading`) just before "## Limits",
+    replacing an earlier section under the same heading."""
+    if heading in report:
+        before, _, after = report.partition(heading)
+        report = before + (after[after.find("\n## ") + 1 :] if "\n## " in after else "")
+    before, limits, after = report.partition("## Limits")
+    return before + section + "\n" + limits + after

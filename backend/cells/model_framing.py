@@ -2,7 +2,8 @@
 
 A model trained on framed cells says so in its model.json, and clients (backend.classify and
 the PWA's worker, `pwa/js/model-framing.js`) then feed it the same frames; a model without the
-key (the 1.0.0 releases) is fed the resized whole photo, as before. Two methods:
+key (the 1.0.0 releases) is fed the resized whole photo, as before; such a whole-image model may
+declare ``input.field_framing`` for the cells of a field photo (field_framing_of). Two methods:
 
 - ``{"method": "wbc-canonical", "fill": 0.6}``: the white cell nearest the photo's centre, its
   box spanning `fill` of the frame. No white cell found -> status ``unfamiliar``, no label.
@@ -38,21 +39,36 @@ CENTRED = "no white cell or platelet found: framed at the photo's centre"
 
 def framing_of(card: dict) -> dict | None:
     """The model's framing ({"method", "fill"|"span"}), or None; ValueError if malformed."""
-    framing = (card.get("input") or {}).get("framing")
+    return _parsed(card, "framing")
+
+
+def field_framing_of(card: dict) -> dict | None:
+    """How cells found in a field photo (or marked by hand) are framed for this model: by its
+    framing when it is framed; for a whole-image model by its ``input.field_framing`` when it
+    declares one (``rbc-scaled``: as many red-cell diameters wide as its training photos were,
+    so a cell comes out the size the model learned); else None, the box spanning CELL_FILL.
+    ValueError if malformed, or if a framed model declares both."""
+    framing, field = framing_of(card), _parsed(card, "field_framing")
+    if framing is not None and field is not None:
+        raise ValueError("input.field_framing is for whole-image models; this one is framed")
+    return framing or field
+
+
+def _parsed(card: dict, key: str) -> dict | None:
+    framing = (card.get("input") or {}).get(key)
     if framing is None:
         return None
     if not isinstance(framing, dict) or framing.get("method") not in METHODS:
-        raise ValueError(f"input.framing.method must be one of {list(METHODS)}, got {framing!r}")
+        raise ValueError(f"input.{key}.method must be one of {list(METHODS)}, got {framing!r}")
     if framing["method"] == WBC_CANONICAL:
         fill = framing.get("fill")
         if not _number(fill) or not 0 < fill <= 1:
-            raise ValueError(f"input.framing.fill must be a number in (0, 1], got {fill!r}")
+            raise ValueError(f"input.{key}.fill must be a number in (0, 1], got {fill!r}")
         return {"method": WBC_CANONICAL, "fill": float(fill)}
     span = framing.get("span")
     if not _number(span) or not SPAN_RANGE[0] <= span <= SPAN_RANGE[1]:
         raise ValueError(
-            f"input.framing.span must be a number in [{SPAN_RANGE[0]}, {SPAN_RANGE[1]}], "
-            f"got {span!r}"
+            f"input.{key}.span must be a number in [{SPAN_RANGE[0]}, {SPAN_RANGE[1]}], got {span!r}"
         )
     return {"method": RBC_SCALED, "span": float(span)}
 
@@ -84,7 +100,8 @@ def frame_photo_for(rgb: np.ndarray, framing: dict, size: int) -> dict:
 
 
 def frame_field_cells(rgb: np.ndarray, framing: dict | None, size: int) -> list[tuple]:
-    """Every white cell of a field photo and its frame: [(cell, frame)], the finder's order."""
+    """Every white cell of a field photo and its frame: [(cell, frame)], the finder's order.
+    `framing` is the model's field framing (field_framing_of)."""
     cells, diameter = survey(rgb)
     return [
         (c, frame_box(rgb, c["box"], framing, diameter, size)) for c in cells if c["type"] == "wbc"
@@ -92,8 +109,8 @@ def frame_field_cells(rgb: np.ndarray, framing: dict | None, size: int) -> list[
 
 
 def frame_box(rgb, box: list[int], framing: dict | None, diameter: float | None, size: int):
-    """The frame of one cell's box for a model: `span` D wide when it is framed "rbc-scaled",
-    else its box spanning the model's fill (CELL_FILL for an unframed model)."""
+    """The frame of one cell's box for a model's field framing: `span` D wide when it is
+    "rbc-scaled", else its box spanning `fill` (CELL_FILL when there is none)."""
     if framing is not None and framing["method"] == RBC_SCALED:
         return frame_square(rgb, *scaled_window(box, rgb.shape, diameter, framing["span"]), size)
     return frame_cell(rgb, box, size, CELL_FILL if framing is None else framing["fill"])

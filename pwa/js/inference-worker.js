@@ -3,12 +3,14 @@
 // {id, result} or {id, error}. It decodes the image, crops it, resizes it exactly like Pillow
 // and runs the released .tflite model, so the UI never freezes. A model whose model.json
 // declares input.framing is fed the frame that model-framing.js gives instead (the rule of
-// backend/cells/model_framing.py); "classifyField" classifies every white cell of a field photo.
+// backend/cells/model_framing.py); "classifyField" classifies every white cell of a field photo,
+// each framed by the model's field framing (fieldFramingOf).
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
 import { decide, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
 import {
   cropRGBA,
+  fieldFramingOf,
   frameFieldCells,
   frameMarkedCell,
   framePhotoFor,
@@ -73,6 +75,7 @@ async function load({ key, bytes, meta }) {
     inputDtype: input.dtype,
     inputQuant: meta.input && meta.input.quantization,
     framing: framingOf(meta),
+    fieldFraming: fieldFramingOf(meta),
     outputs: describeOutputs(compiled, meta),
   });
   return { key, size: shape[1], inputDtype: input.dtype };
@@ -178,7 +181,7 @@ async function classifyField({ key, image }) {
   const decoded = await decode(image);
   const decodedAt = performance.now();
   const cells = [];
-  const framed = frameFieldCells(decoded, model.framing, model.size);
+  const framed = frameFieldCells(decoded, model.fieldFraming, model.size);
   const foundAt = performance.now();
   for (const { cell, frame } of framed) {
     const result = await classifyPixels(model, rgbOf(frame));
@@ -211,7 +214,7 @@ async function classifyBox({ key, image, box }) {
   const [x0, y0, x1, y1] = box.map(Math.round);
   const inside = [Math.max(0, x0), Math.max(0, y0), Math.min(decoded.width, x1), Math.min(decoded.height, y1)];
   if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
-  const result = await classifyPixels(model, rgbOf(frameMarkedCell(decoded, inside, model.framing, model.size)));
+  const result = await classifyPixels(model, rgbOf(frameMarkedCell(decoded, inside, model.fieldFraming, model.size)));
   return { box: inside, score: null, ...result };
 }
 

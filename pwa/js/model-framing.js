@@ -5,7 +5,8 @@
 // - {"method": "rbc-scaled", "span": 3.5}: a frame `span` red-cell diameters (D) wide, centred
 //   on the white cell nearest the centre, else the platelet nearest it, else the photo's centre
 //   (then "unfamiliar", label kept for the person who must look); no D measurable -> "unfamiliar", no label.
-// Without the key the model gets the resized whole image (the 1.0.0 releases).
+// Without the key the model gets the resized whole image (the 1.0.0 releases); such a model may
+// declare "field_framing" for the cells of a field photo (fieldFramingOf).
 import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow, survey } from "./cell-finder.js";
 
 export const WBC_CANONICAL = "wbc-canonical";
@@ -21,22 +22,38 @@ const isNumber = (value) => typeof value === "number";
 // The model's framing ({method, fill} or {method, span}), or null; throws if malformed, with
 // framing_of's messages.
 export function framingOf(meta) {
-  const framing = meta && meta.input ? meta.input.framing : undefined;
+  return parsed(meta, "framing");
+}
+
+// How cells found in a field photo (or marked by hand) are framed for this model
+// (field_framing_of): by its framing when it is framed; for a whole-image model by its
+// input.field_framing when declared; else null (the box spanning CELL_FILL).
+export function fieldFramingOf(meta) {
+  const framing = framingOf(meta);
+  const field = parsed(meta, "field_framing");
+  if (framing !== null && field !== null) {
+    throw new Error("input.field_framing is for whole-image models; this one is framed");
+  }
+  return framing || field;
+}
+
+function parsed(meta, key) {
+  const framing = meta && meta.input ? meta.input[key] : undefined;
   if (framing === undefined || framing === null) return null;
   if (typeof framing !== "object" || !METHODS.includes(framing.method)) {
     const methods = `[${METHODS.map((m) => `'${m}'`).join(", ")}]`;
-    throw new Error(`input.framing.method must be one of ${methods}, got ${JSON.stringify(framing)}`);
+    throw new Error(`input.${key}.method must be one of ${methods}, got ${JSON.stringify(framing)}`);
   }
   if (framing.method === WBC_CANONICAL) {
     const { fill } = framing;
     if (!isNumber(fill) || !(fill > 0 && fill <= 1)) {
-      throw new Error(`input.framing.fill must be a number in (0, 1], got ${JSON.stringify(fill)}`);
+      throw new Error(`input.${key}.fill must be a number in (0, 1], got ${JSON.stringify(fill)}`);
     }
     return { method: WBC_CANONICAL, fill };
   }
   const { span } = framing;
   if (!isNumber(span) || !(span >= SPAN_RANGE[0] && span <= SPAN_RANGE[1])) {
-    throw new Error(`input.framing.span must be a number in [1.5, 10.0], got ${JSON.stringify(span)}`);
+    throw new Error(`input.${key}.span must be a number in [1.5, 10.0], got ${JSON.stringify(span)}`);
   }
   return { method: RBC_SCALED, span };
 }

@@ -1,0 +1,196 @@
+"""Field mode for a whole-image white-cell release: a new version of it that declares how a cell
+found in a field photo is cut out for it (``input.field_framing``).
+
+A whole-image model learned from photos of one cell each, and those photos are all about the
+same number of red-cell diameters wide (pbc: a median of 4.3 D). Without a declaration, field
+mode cuts each found white cell out with its box spanning CELL_FILL of the frame; box sizes vary
+with how much cytoplasm the finder joins, so cells reach the model at sizes it never saw. With
+``{"method": "rbc-scaled", "span": N}`` each cell is cut out N diameters wide, N measured on the
+model's own training photos (never on test photos), so it comes out the size the model learned.
+
+    python -m training.field_framing tflite_models/wbc-differential/1.0.0 \\
+        tflite_models/wbc-differential/1.1.0
+
+copies the release (the very same .tflite: the network is unchanged), declares the field framing
+in model.json under the new version, scores field mode on the test photos with the old and the
+new framing, and writes both, and the other-labs check, into the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+from backend.cells.finder import survey
+from backend.cells.framing import CELL_FILL
+from backend.cells.model_framing import RBC_SCALED, field_framing_of, framing_of
+from backend.classify import Classifier, load_photo
+from backend.paths import datasets_root
+from training import other_labs
+from training.dataset import scan
+from training.report import put_section
+
+HEADING = "## Field mode (cells found in a field photo)"
+COPIED = ("model.tflite", "model.keras", "report.json", "report.md", "confusion_matrix.png",
+          "reliability.png")  # fmt: skip
+
+
+def training_span(index) -> dict:
+    """How many red-cell diameters wide the training photos are: the median over the training
+    split of the photo's long side over its D (photos where D cannot be measured are left out)."""
+    spans = []
+    for sample in index.splits["train"]:
+        rgb = load_photo(sample.path)
+        diameter = survey(rgb)[1]
+        if diameter:
+            spans.append(max(rgb.shape[:2]) / diameter)
+    if not spans:
+        raise ValueError("no training photo has red cells to measure D on")
+    return {
+        "span": round(statistics.median(spans), 1),
+        "photos": len(index.splits["train"]),
+        "measured": len(spans),
+    }
+
+
+def field_metrics(classifier: Classifier, index, split: str = "test") -> dict:
+    """Field mode on a split's photos, each holding one labelled cell: the found white cell
+    nearest the photo's centre is the one scored. A photo where no white cell is found (most
+    platelet photos: field mode counts white cells) counts as not correct in `accuracy`."""
+    found, statuses, right, confident_wrong = 0, Counter(), 0, 0
+    samples = index.splits[split]
+    for sample in samples:
+        field = classifier.classify_field(sample.path)
+        if not field["cells"]:
+            continue
+        cx, cy = field["width"] / 2, field["height"] / 2
+        cell = min(
+            field["cells"],
+            key=lambda c: (
+                ((c["box"][0] + c["box"][2]) / 2 - cx) ** 2
+                + ((c["box"][1] + c["box"][3]) / 2 - cy) ** 2
+            ),
+        )
+        correct = cell["label"] == index.labels[sample.label]
+        found += 1
+        right += correct
+        statuses[cell["status"]] += 1
+        confident_wrong += cell["status"] == "confident" and not correct
+    return {
+        "photos": len(samples),
+        "white_cell_found": found,
+        "accuracy": round(right / len(samples), 4),
+        "accuracy_of_found": round(right / found, 4) if found else None,
+        "confident_wrong": confident_wrong,
+        "statuses": dict(statuses.most_common()),
+    }
+
+
+def section(card: dict) -> str:
+    field = card["field_mode"]
+    rows = [
+        f"| {name} | {m['accuracy']:.1%} | {m['accuracy_of_found']:.1%} | {m['confident_wrong']} "
+        f"| {', '.join(f'{k} {v}' for k, v in m['statuses'].items())} |"
+        for name, m in field["test"].items()
+    ]
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"Each white cell the finder finds in a field photo is cut out "
+            f"{field['span']['span']} red-cell diameters wide (`input.field_framing`): as wide "
+            f"as the training photos are (median over {field['span']['measured']} training "
+            f"photos). The network is {card['derived_from']['name']} "
+            f"{card['derived_from']['version']}'s, unchanged; single-cell figures above are "
+            f"its own.",
+            "",
+            f"Field mode on the {field['test'][next(iter(field['test']))]['photos']} test "
+            f"photos (the found white cell nearest the centre is scored; a photo with none "
+            f"found, e.g. most platelet photos, counts as not correct):",
+            "",
+            "| field framing | right, all photos | right, of found | confident and wrong "
+            "| statuses of found |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict:
+    """The new release folder `out` (its name is the version); returns its model.json."""
+    card = json.loads((source / "model.json").read_text())
+    if framing_of(card) is not None or field_framing_of(card) is not None:
+        raise ValueError(f"{source} already frames the cells of a field photo")
+    if out.exists():
+        raise ValueError(f"{out} exists: a release folder is never overwritten")
+    index = scan(data or datasets_root() / card["dataset"]["name"])
+    span = training_span(index)
+    log(f"training photos are {span['span']} red-cell diameters wide (median)")
+    before = field_metrics(Classifier(source), index)
+    out.mkdir(parents=True)
+    try:
+        for name in COPIED:
+            if (source / name).exists():
+                shutil.copy2(source / name, out / name)
+        framing = {"method": RBC_SCALED, "span": span["span"]}
+        card = {
+            **card,
+            "version": out.name,
+            "input": {**card["input"], "field_framing": framing},
+            "client_rule": card["client_rule"]
+            + " Field photos (every white cell found, or one marked by hand): cut each cell out "
+            "as input.field_framing says (backend.cells.model_framing.frame_box) and apply the "
+            "same rule to that frame.",
+            "derived_from": {
+                "name": card["name"],
+                "version": card["version"],
+                "change": "input.field_framing declared; the network and its file are the same",
+            },
+        }
+        (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+        after = field_metrics(Classifier(out), index)
+        card["field_mode"] = {
+            "span": span,
+            "test": {
+                f"none: box spanning {CELL_FILL} ({source.name})": before,
+                f"rbc-scaled, {span['span']} D ({out.name})": after,
+            },
+        }
+        (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+        report = (out / "report.md").read_text()
+        report = report.replace(f"# {card['name']} {card['derived_from']['version']}",
+                                f"# {card['name']} {card['version']}", 1)  # fmt: skip
+        (out / "report.md").write_text(put_section(report, HEADING, section(card)))
+        other_labs.write(out, other_labs.field_check(out))
+    except BaseException:
+        shutil.rmtree(out)
+        raise
+    log(f"released {card['name']} {card['version']} in {out}")
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.field_framing", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("source", type=Path, help="a whole-image white-cell release folder")
+    parser.add_argument("out", type=Path, help="the new release folder, e.g. .../1.1.0")
+    parser.add_argument("--data", type=Path, help="its dataset folder (default: model.json's)")
+    args = parser.parse_args(argv)
+    try:
+        card = derive(args.source, args.out, args.data, log=lambda m: print(m, file=sys.stderr))
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(card["field_mode"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

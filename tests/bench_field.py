@@ -69,6 +69,9 @@ def in_lab_cards() -> list[dict]:
                 ),
                 "confident_coverage": metrics.get("test_confident_coverage"),
                 "confident_accuracy": metrics.get("test_confident_accuracy"),
+                # field mode on the test photos (training.field_framing), where measured
+                "field_framing": card.get("input", {}).get("field_framing"),
+                "field_mode_test": (card.get("field_mode") or {}).get("test"),
             }
         )
     return cards

@@ -109,6 +109,12 @@ def _meta_file(folder: Path, **changes) -> bytes:
     return json.dumps(meta).encode()
 
 
+def _meta_input(folder: Path, **changes) -> bytes:
+    meta = json.loads((folder / "model.json").read_text())
+    meta["input"].update(changes)
+    return json.dumps(meta).encode()
+
+
 def _truncated(folder: Path) -> dict:
     """A cut-off file whose model.json matches it: only the TFLite loader can catch it."""
     cut = (folder / "model.tflite").read_bytes()[:600]
@@ -128,6 +134,16 @@ BAD_UPLOADS = {
     "duplicate labels": lambda f: {"meta": _meta(f, labels=["a", "a", "b"])},
     "path traversal name": lambda f: {"meta": _meta(f, name="../../etc")},
     "path traversal version": lambda f: {"meta": _meta(f, version="../1")},
+    "malformed field framing": lambda f: {
+        "meta": _meta_input(f, field_framing={"method": "rbc-scaled", "span": 40})
+    },
+    "framing and field framing": lambda f: {
+        "meta": _meta_input(
+            f,
+            framing={"method": "rbc-scaled", "span": 3.5},
+            field_framing={"method": "rbc-scaled", "span": 4.3},
+        )
+    },
     "meta not json": lambda f: {"meta": b"{nope"},
     "meta not an object": lambda f: {"meta": b"[1, 2]"},
 }
@@ -142,6 +158,17 @@ def test_bad_uploads_are_refused_and_store_nothing(app, client, auth, releases, 
     assert response.get_json()["error"]["code"] == "invalid_model"
     assert _versions(app) == []
     assert not any(Path(app.config["MODEL_STORE"]).rglob("*.tflite"))
+
+
+def test_a_malformed_field_framing_is_refused_with_a_message_that_names_it(
+    app, client, auth, releases
+):
+    folder = releases["v1"]
+    meta = _meta_input(folder, field_framing={"method": "rbc-scaled", "span": 40})
+    response = upload(client, auth.headers("admin"), folder, meta=meta)
+    assert response.status_code == 400
+    assert "input.field_framing.span" in response.get_json()["error"]["message"]
+    assert _versions(app) == []
 
 
 def test_same_version_with_other_content_is_409(app, client, auth, releases):

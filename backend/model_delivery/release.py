@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.cells.model_framing import framing_of
+from backend.cells.model_framing import field_framing_of
 from backend.errors import ApiError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -87,7 +87,7 @@ def _parse_meta(meta_bytes: bytes) -> dict[str, Any]:
     ):
         raise invalid("model.json 'labels' must be a non-empty list of distinct strings.")
     try:
-        framing_of(meta)  # phones would refuse a malformed framing; refuse it here first
+        field_framing_of(meta)  # checks both framings: phones would refuse a malformed one
     except (ValueError, AttributeError) as e:
         raise invalid(f"model.json {e}") from None
     file_facts(meta)

@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from backend.cells.finder import survey
-from backend.cells.framing import CELL_FILL
+from backend.cells.framing import CELL_FILL, central_cell
 from backend.cells.model_framing import RBC_SCALED, field_framing_of, framing_of
 from backend.classify import Classifier, load_photo
 from backend.paths import datasets_root
@@ -68,14 +68,7 @@ def field_metrics(classifier: Classifier, index, split: str = "test") -> dict:
         field = classifier.classify_field(sample.path)
         if not field["cells"]:
             continue
-        cx, cy = field["width"] / 2, field["height"] / 2
-        cell = min(
-            field["cells"],
-            key=lambda c: (
-                ((c["box"][0] + c["box"][2]) / 2 - cx) ** 2
-                + ((c["box"][1] + c["box"][3]) / 2 - cy) ** 2
-            ),
-        )
+        cell = central_cell(field["cells"], (field["height"], field["width"]), None)
         correct = cell["label"] == index.labels[sample.label]
         found += 1
         right += correct
@@ -109,7 +102,7 @@ def section(card: dict) -> str:
             f"{card['derived_from']['version']}'s, unchanged; single-cell figures above are "
             f"its own.",
             "",
-            f"Field mode on the {field['test'][next(iter(field['test']))]['photos']} test "
+            f"Field mode on the {next(iter(field['test'].values()))['photos']} test "
             f"photos (the found white cell nearest the centre is scored; a photo with none "
             f"found, e.g. most platelet photos, counts as not correct):",
             "",
@@ -153,7 +146,7 @@ def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict
                 "change": "input.field_framing declared; the network and its file are the same",
             },
         }
-        (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+        (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")  # read by Classifier
         after = field_metrics(Classifier(out), index)
         card["field_mode"] = {
             "span": span,

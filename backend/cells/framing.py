@@ -83,10 +83,11 @@ def central_white_cell(rgb: np.ndarray) -> dict | None:
     return central_cell(find_cells(rgb), rgb.shape, "wbc")
 
 
-def central_cell(cells: list[dict], shape, kind: str) -> dict | None:
-    """Of found `cells`, the one of type `kind` nearest the photo's centre, or None."""
+def central_cell(cells: list[dict], shape, kind: str | None) -> dict | None:
+    """Of found `cells`, the one of type `kind` (of any type: None) nearest the photo's
+    centre, or None."""
     height, width = shape[:2]
-    cells = [c for c in cells if c["type"] == kind]
+    cells = [c for c in cells if kind is None or c["type"] == kind]
     if not cells:
         return None
 

@@ -32,11 +32,11 @@ def field_cells_and_frames(classifier: Classifier, photo):
     rgb = load_photo(str(photo))
     cells, diameter = survey(rgb)
     white = [c for c in cells if c["type"] == "wbc"]
-    framing = classifier.field_framing
+    framing, size = classifier.field_framing, classifier.size
     frames = [
-        frame_square(rgb, *scaled_window(c["box"], rgb.shape, diameter, framing["span"]), 192)
+        frame_square(rgb, *scaled_window(c["box"], rgb.shape, diameter, framing["span"]), size)
         if framing
-        else frame_cell(rgb, c["box"], 192, CELL_FILL)
+        else frame_cell(rgb, c["box"], size, CELL_FILL)
         for c in white
     ]
     return classifier.classify_field(str(photo))["cells"], white, frames

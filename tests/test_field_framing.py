@@ -28,7 +28,7 @@ def sha256(path) -> str:
 
 
 def field_cells_and_frames(classifier: Classifier, photo):
-    """classify_field's cells, and what classify_array says of each cell's expected frame."""
+    """classify_field's cells, the white cells the finder finds, and each one's expected frame."""
     rgb = load_photo(str(photo))
     cells, diameter = survey(rgb)
     white = [c for c in cells if c["type"] == "wbc"]

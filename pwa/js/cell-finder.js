@@ -644,11 +644,6 @@ export function frameSquare(image, cx, cy, side, size) {
   return { data: out, width: size, height: size };
 }
 
-// The found white cell nearest the photo's centre, or null.
-export function centralWhiteCell(image) {
-  return centralCell(findCells(image), image.width, image.height, 'wbc');
-}
-
 // Of found `cells`, the one of type `kind` nearest the photo's centre, or null; of equally
 // near ones the first in list order, as Python's min().
 export function centralCell(cells, width, height, kind) {
@@ -664,10 +659,4 @@ export function centralCell(cells, width, height, kind) {
     }
   }
   return best;
-}
-
-// A single-cell image re-framed canonically, or null (the caller's cue for `unfamiliar`).
-export function frameSingleCell(image, size = FRAME_SIZE) {
-  const cell = centralWhiteCell(image);
-  return cell === null ? null : frameCell(image, cell.box, size);
 }

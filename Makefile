@@ -32,7 +32,7 @@ pwa-build: pwa-deps
 # In headless Chromium: LiteRT.js per-image latency vs ai-edge-litert on the same images, cold
 # offline start to first result, bytes of the first visit. Prints the figures (not a test).
 bench-pwa: setup system-deps
-	$(BIN)/python -m tests.bench_pwa
+	$(BIN)/python -m bench.pwa
 
 python-deps: $(BIN)/.deps-installed
 
@@ -95,23 +95,23 @@ models: python-deps
 # Accuracy, macro-F1, ECE, size and latency (ai-edge-litert vs Keras, same run) of every released
 # model on its test split; a measurement, not a test. Writes build/bench-model.json.
 bench-model: python-deps
-	$(BIN)/python -m training.bench
+	$(BIN)/python -m bench.model
 
 # Sync ingest (8 clients, batches of 100, gunicorn on loopback) against a raw SQLAlchemy bulk
 # insert, and /predict against the classifier called directly; a measurement, not a test.
 # Writes build/bench-backend.json. BENCH_ARGS="--database sqlite --model DIR" to narrow it.
 bench-backend: setup system-deps
-	$(BIN)/python -m backend.bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.backend $(BENCH_ARGS)
 
-# Cell finder figures (issue 6): white-cell recall/precision on bccd-fields, robustness,
+# Cell finder figures: white-cell recall/precision on bccd-fields, robustness,
 # time per 640x480 photo in Python and in headless Chromium (same run); then a whole field
-# photo found + classified in the app's worker vs backend.classify, and the classifier's in-lab
+# photo found + classified in the app's worker vs classifier.classify, and the classifier's in-lab
 # figures from every model card.
 bench-finder: setup system-deps
-	$(BIN)/python -m backend.cells.bench
-	$(BIN)/python -m tests.bench_field
+	$(BIN)/python -m bench.finder
+	$(BIN)/python -m bench.field
 
 # Dashboard: sync with cell images vs without, page and PDF/CSV timings against the JSON API
 # and the slide page, in-process on SQLite; a measurement, not a test. Writes build/bench-dashboard.json.
 bench-dashboard: setup
-	$(BIN)/python -m backend.dashboard.bench
+	$(BIN)/python -m bench.dashboard

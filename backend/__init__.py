@@ -19,7 +19,7 @@ from backend.config import INSTANCE_DIR, REPO_ROOT, Config
 db = SQLAlchemy()
 migrate = Migrate(directory=str(REPO_ROOT / "migrations"))
 login = LoginManager()
-login.login_view = "dashboard.login"  # the dashboard blueprint (issue 5) provides it
+login.login_view = "dashboard.login"  # the dashboard blueprint provides it
 jwt = JWTManager()
 csrf = CSRFProtect()
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from backend.paths import datasets_root
 from tests.conftest import PASSWORD
 from tests.sync_support import make_record, push
+from training.paths import datasets_root
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = datasets_root()

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from backend.cells.annotations import bccd_photos, read_voc_boxes
+from training.annotations import bccd_photos, read_voc_boxes
 
 
 def low_magnification_mosaics(part: str, shrink: float = 0.5, grid: int = 4):

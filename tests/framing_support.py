@@ -1,6 +1,6 @@
 """A real released model declared as framed: the unframed wbc-differential file, unchanged, with
 ``input.framing`` added to its model.json (the sha256 of the .tflite still matches). It checks
-the mechanism (backend.classify and the PWA frame alike); it is not a model trained on frames."""
+the mechanism (classifier.classify and the PWA frame alike); it is not a model trained on frames."""
 
 import json
 import shutil

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from backend.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (re-exported to the tests)
-from backend.paths import datasets_root
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (re-exported to the tests)
+from training.paths import datasets_root
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PWA_DIR = REPO_ROOT / "pwa"
@@ -315,7 +315,7 @@ def choose_model(page, name: str) -> None:
 
 def classify_files(page, files: list[Path]) -> list[dict]:
     """Picks the files (several at once), classifies each at zoom 1 (the whole image, like
-    backend.classify) and returns the saved records in order."""
+    classifier.classify) and returns the saved records in order."""
     page.click("#tab-classify")
     page.set_input_files("#file-input", [str(f) for f in files])
     results = []

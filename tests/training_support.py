@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from backend.paths import datasets_root
+from training.paths import datasets_root
 
 PBC = datasets_root() / "pbc"
 MALARIA = datasets_root() / "malaria"

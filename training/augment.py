@@ -45,7 +45,7 @@ def _reframe(image: tf.Tensor) -> tf.Tensor:
 
 def _edge_repeat(image: tf.Tensor) -> tf.Tensor:
     """Repeat the pixels beyond a random line near one side, as a frame that runs over the
-    photo's edge does (backend.cells.framing repeats edge pixels): cells near the border of a
+    photo's edge does (classifier.cells.framing repeats edge pixels): cells near the border of a
     field photo, or in a tight crop, are framed like that."""
     size = tf.shape(image)[0]
     keep = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform((), 0.6, 0.95), tf.int32)

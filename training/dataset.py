@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.classify import UnreadableImageError, frame_photo, load_image
+from classifier.classify import UnreadableImageError, frame_photo, load_image
 
 NO_WHITE_CELL = "no white cell found in"
 
@@ -168,7 +168,7 @@ def load_split(
 
     Unreadable images are skipped and reported, never fatal. With `framing` (a model.json
     input.framing) each image is the frame a client will feed the model
-    (backend.classify.frame_photo); an image with nothing to frame is skipped with a message
+    (classifier.classify.frame_photo); an image with nothing to frame is skipped with a message
     starting NO_WHITE_CELL. Decoded arrays are cached by the content
     hashes (and the framing), so a second run on the same files does not decode them again.
     """

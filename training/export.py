@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from backend.classify import TFLiteModel
+from classifier.classify import TFLiteModel
 
 
 def convert_int8(model, representative: np.ndarray) -> bytes:
@@ -36,7 +36,7 @@ def convert_float16(model) -> bytes:
 
 
 def run_tflite(path: Path, n_labels: int, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities [N, n_labels] and familiarity [N] of a .tflite file, via backend.classify."""
+    """Probabilities [N, n_labels] and familiarity [N] of a .tflite file (classifier.classify)."""
     model = TFLiteModel(path, n_labels)
     outputs = [model.predict(image) for image in images]
     return np.stack([p for p, _ in outputs]), np.array([f for _, f in outputs])

@@ -26,13 +26,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from backend.cells.finder import survey
-from backend.cells.framing import CELL_FILL, central_cell
-from backend.cells.model_framing import RBC_SCALED, field_framing_of, framing_of
-from backend.classify import Classifier, load_photo
-from backend.paths import datasets_root
+from classifier.cells.finder import survey
+from classifier.cells.framing import CELL_FILL, central_cell
+from classifier.cells.model_framing import RBC_SCALED, field_framing_of, framing_of
+from classifier.classify import Classifier, load_photo
 from training import other_labs
 from training.dataset import scan
+from training.paths import datasets_root
 from training.report import put_section
 
 HEADING = "## Field mode (cells found in a field photo)"
@@ -138,7 +138,7 @@ def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict
             "input": {**card["input"], "field_framing": framing},
             "client_rule": card["client_rule"]
             + " Field photos (every white cell found, or one marked by hand): cut each cell out "
-            "as input.field_framing says (backend.cells.model_framing.frame_box) and apply the "
+            "as input.field_framing says (classifier.cells.model_framing.frame_box) and apply the "
             "same rule to that frame.",
             "derived_from": {
                 "name": card["name"],

@@ -13,7 +13,7 @@ class HParams:
     """Side of the square RGB input. Clients resize the whole image to this (bilinear), no crop."""
     framing: str = "none"
     """"none": the whole image is resized (1.0.0). Otherwise every image is re-framed through
-    the cell finder as clients will frame it (backend.cells.model_framing): "wbc-canonical" (the
+    the cell finder as clients will frame it (classifier.cells.model_framing): "wbc-canonical" (the
     central white cell's box spans `frame_fill` of the frame) or "rbc-scaled" (a frame
     `frame_span` red-cell diameters wide around the central white cell, else platelet, else the
     photo's centre). Images with nothing to frame are left out and counted. The release's

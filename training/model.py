@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from backend.paths import weights_root
+from training.paths import weights_root
 
 WEIGHT_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_224_no_top.h5"
 

@@ -21,8 +21,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from backend.cells.annotations import bccd_photos
-from backend.classify import Classifier
+from classifier.classify import Classifier
+from training.annotations import bccd_photos
 from training.report import put_section
 
 NOT_WHITE_CELLS = ("platelet", "erythroblast")

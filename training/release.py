@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
-from backend.classify import decide
+from classifier.classify import decide
 from training import report
 from training.dataset import NO_WHITE_CELL
 from training.evaluate import (
@@ -47,7 +47,7 @@ CLIENT_RULE = (
 )
 FRAMED_RULE = (
     "input.framing is set: instead of resizing the whole image, find the white cell nearest the "
-    "photo's centre and feed its canonical frame (backend.classify.frame_photo, "
+    "photo's centre and feed its canonical frame (classifier.classify.frame_photo, "
     "pwa/js/cell-finder.js frameCell with input.framing.fill); a photo with no white cell found "
     "gets status 'unfamiliar' and no label. "
 )
@@ -128,7 +128,7 @@ def _ood_checks(path: Path, n, labels, decision, ood: dict, size: int) -> dict:
 
 
 def _io_details(path: Path, n: int) -> dict:
-    from backend.classify import TFLiteModel
+    from classifier.classify import TFLiteModel
 
     model = TFLiteModel(path, n)
     order = [d["index"] for d in model.interpreter.get_output_details()]

@@ -78,7 +78,7 @@ def markdown(card: dict, results: dict) -> str:
         f"{hp['image_size']}x{hp['image_size']} RGB, shipped as **{card['format']}** "
         f"({card['file']['bytes']:,} bytes). {card['format_reason']}.",
         "",
-        "## Test split (the shipped file, through backend.classify)",
+        "## Test split (the shipped file, through classifier.classify)",
         "",
         f"- accuracy **{_pct(test['accuracy'])}**, macro-F1 **{_pct(test['macro_f1'])}**, "
         f"ECE **{_pct(test['ece'])}** (before temperature scaling: "

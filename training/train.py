@@ -22,8 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from backend.cells.model_framing import framing_of  # noqa: E402
-from backend.paths import datasets_root  # noqa: E402
+from classifier.cells.model_framing import framing_of  # noqa: E402
 from training import other_labs, release  # noqa: E402
 from training.augment import augment  # noqa: E402
 from training.dataset import NO_WHITE_CELL, DatasetError, load_split, scan  # noqa: E402
@@ -35,6 +34,7 @@ from training.model import (  # noqa: E402
     start_from_release,
     unfreeze_upper_blocks,
 )
+from training.paths import datasets_root  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from flask import current_app
 
 from backend.dashboard.forms import ModelUploadForm
 from backend.errors import ApiError
-from backend.model_delivery.release import Release, check_release, file_facts
+from backend.model_delivery.release import Release, check_release, model_file_name
 
 
 def _read_upload(storage, what: str) -> bytes:
@@ -47,19 +47,19 @@ def _pick_release(members: dict[str, Any], read: Callable[[Any], bytes], where: 
     """model.json, then the model file it names (read as `flask models publish` reads it)."""
     if "model.json" not in members:
         raise ApiError(400, "invalid_model", f"The {where} has no model.json.")
-    meta = read(members["model.json"])
+    card_bytes = read(members["model.json"])
     try:
-        parsed = json.loads(meta)
+        card = json.loads(card_bytes)
     except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
+        card = None
+    if not isinstance(card, dict):
         raise ApiError(400, "invalid_model", f"model.json in the {where} is not a JSON object.")
-    model_name = PurePosixPath(file_facts(parsed)[0]).name
+    model_name = PurePosixPath(model_file_name(card)).name
     if model_name not in members:
         raise ApiError(
             400, "invalid_model", f"The {where} has no {model_name} (model.json 'file')."
         )
-    return check_release(meta, read(members[model_name]))
+    return check_release(card_bytes, read(members[model_name]))
 
 
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -83,8 +83,8 @@ def release_from_form(form: ModelUploadForm) -> Release:
     if any(f and f.filename for f in form.release_folder.data or []):
         return release_from_folder(form.release_folder.data)
     if form.model_file.data and form.meta_file.data:
-        meta = _read_upload(form.meta_file.data, "model.json")
-        return check_release(meta, _read_upload(form.model_file.data, "model file"))
+        card_bytes = _read_upload(form.meta_file.data, "model.json")
+        return check_release(card_bytes, _read_upload(form.model_file.data, "model file"))
     raise ApiError(
         400,
         "missing_file",

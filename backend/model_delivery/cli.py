@@ -11,23 +11,23 @@ from backend import db
 from backend.audit.log import record
 from backend.errors import ApiError
 from backend.model_delivery import store
-from backend.model_delivery.release import check_release, file_facts
+from backend.model_delivery.release import check_release, model_file_name
 from backend.models import ModelVersion
 
 models_cli = AppGroup("models", help="Publish and activate TFLite model versions.")
 
 
 def _publish_dir(folder: Path, activate: bool | None) -> str:
-    meta_path = folder / "model.json"
-    if not meta_path.is_file():
-        raise click.ClickException(f"{meta_path} does not exist.")
-    meta_bytes = meta_path.read_bytes()
+    card_path = folder / "model.json"
+    if not card_path.is_file():
+        raise click.ClickException(f"{card_path} does not exist.")
+    card_bytes = card_path.read_bytes()
     try:
-        meta = json.loads(meta_bytes)
-        if not isinstance(meta, dict):
+        card = json.loads(card_bytes)
+        if not isinstance(card, dict):
             raise ApiError(400, "invalid_model", "model.json must be a JSON object.")
-        model_path = folder / file_facts(meta)[0]
-        release = check_release(meta_bytes, model_path.read_bytes())
+        model_path = folder / model_file_name(card)
+        release = check_release(card_bytes, model_path.read_bytes())
         version, created = store.publish(release, None)
     except (ApiError, OSError, ValueError) as e:
         db.session.rollback()
@@ -60,16 +60,16 @@ def publish_all_command(root: Path) -> None:
     with no active version gets its newest one activated; an active one is left alone (a
     change of version is an admin's decision, and `rollback` undoes it)."""
     folders = sorted(root.glob("*/*/model.json"), key=lambda p: (p.parent.parent.name, _key(p)))
-    newest = {meta.parent.parent.name: meta.parent for meta in folders}.values()
-    for meta in folders:  # each name's versions oldest first: its newest comes last
-        click.echo(_publish_dir(meta.parent, None if meta.parent in newest else False))
+    newest = {card.parent.parent.name: card.parent for card in folders}.values()
+    for card in folders:  # each name's versions oldest first: its newest comes last
+        click.echo(_publish_dir(card.parent, None if card.parent in newest else False))
     if not folders:
         click.echo(f"No releases under {root}.")
 
 
-def _key(meta: Path) -> tuple:
+def _key(card: Path) -> tuple:
     """Version folders in release order: 2.0.0 before 10.0.0."""
-    return tuple(int(p) if p.isdigit() else -1 for p in meta.parent.name.split("."))
+    return tuple(int(p) if p.isdigit() else -1 for p in card.parent.name.split("."))
 
 
 @models_cli.command("activate")

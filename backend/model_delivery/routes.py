@@ -38,7 +38,7 @@ def download_model(name: str, version: str):
 
 
 @bp.get("/<name>/<version>/model.json")
-def download_meta(name: str, version: str):
+def download_card(name: str, version: str):
     model = _get(name, version)
     return _immutable(model.meta_path, model.meta_sha256, "application/json")
 

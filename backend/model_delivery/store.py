@@ -33,10 +33,10 @@ def active_version(name: str) -> ModelVersion | None:
 
 def publish(release: Release, user: User | None) -> tuple[ModelVersion, bool]:
     """Stores a checked release; publishing the same release again changes nothing."""
-    meta_sha = hashlib.sha256(release.meta_bytes).hexdigest()
+    card_sha = hashlib.sha256(release.card_bytes).hexdigest()
     existing = find(release.name, release.version)
     if existing is not None:
-        if existing.sha256 == release.sha256 and existing.meta_sha256 == meta_sha:
+        if existing.sha256 == release.sha256 and existing.meta_sha256 == card_sha:
             return existing, False
         raise ApiError(
             409,
@@ -46,14 +46,14 @@ def publish(release: Release, user: User | None) -> tuple[ModelVersion, bool]:
         )
     folder = Path(release.name) / release.version
     _write(folder / "model.tflite", release.model_bytes)
-    _write(folder / "model.json", release.meta_bytes)
+    _write(folder / "model.json", release.card_bytes)
     version = ModelVersion(
         name=release.name,
         version=release.version,
-        labels=release.meta["labels"],
+        labels=release.card["labels"],
         sha256=release.sha256,
         size_bytes=len(release.model_bytes),
-        meta_sha256=meta_sha,
+        meta_sha256=card_sha,
         file_path=str(folder / "model.tflite"),
         meta_path=str(folder / "model.json"),
         published_by_id=user.id if user else None,

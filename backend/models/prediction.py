@@ -30,7 +30,7 @@ class Prediction(db.Model):
     content_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
     synced_by_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
     synced_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
-    # Review by a doctor/admin (dashboard, issue 5) and an optional stored cell image.
+    # Review by a doctor/admin (dashboard) and an optional stored cell image.
     reviewed_label: so.Mapped[str | None] = so.mapped_column(sa.String(100))
     reviewed_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)

@@ -1,4 +1,4 @@
-"""One loaded backend.classify.Classifier per published model version, shared by requests.
+"""One loaded classifier.classify.Classifier per published model version, shared by requests.
 The TFLite interpreter is not re-entrant, so each classifier is used under its own lock."""
 
 import threading
@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend import db
-from backend.classify import Classifier
 from backend.errors import ApiError
 from backend.model_delivery import store
 from backend.models import ModelVersion
+from classifier.classify import Classifier
 
 _loaded: dict[tuple[str, str, str], tuple[Classifier, threading.Lock]] = {}
 _loading = threading.Lock()

@@ -13,12 +13,12 @@ from flask_jwt_extended import current_user
 from backend import db
 from backend.audit.log import record
 from backend.auth.roles import roles_required
-from backend.classify import UnreadableImageError
 from backend.errors import ApiError
 from backend.models.types import utcnow
 from backend.predict import bp
 from backend.predict.classifiers import choose_model, classifier_for
 from backend.predict.images import CheckedImage, check_image, read_limited
+from classifier.classify import UnreadableImageError
 
 MODES = ("single", "field")
 

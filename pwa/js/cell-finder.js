@@ -1,10 +1,10 @@
-// Cell finder for the PWA: the JavaScript twin of backend/cells/ (finder.py, image_ops.py,
+// Cell finder for the PWA: the JavaScript twin of classifier/cells/ (finder.py, image_ops.py,
 // red_cells.py, stained_cells.py, params.py and framing.py).
 //
 // One plain ES module with no dependencies; it runs in a page and in a Web Worker. Every
 // step mirrors the Python code line for line, on integers where Python uses integers, so
 // both return the same boxes (tests/test_cell_finder_parity.py holds them together): change
-// both or neither. Read backend/cells/finder.py for why each step is there.
+// both or neither. Read classifier/cells/finder.py for why each step is there.
 
 export const WORK_SIDE = 320;
 export const SCALE = 1024; // white-balanced channels: 1024 = background level
@@ -587,7 +587,7 @@ function toPhoto(found, factor, width, height) {
   return out;
 }
 
-// ---- Canonical framing (backend/cells/framing.py) ----
+// ---- Canonical framing (classifier/cells/framing.py) ----
 
 export const FRAME_SIZE = 224;
 export const CELL_FILL = 0.6;

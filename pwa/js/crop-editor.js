@@ -1,6 +1,6 @@
 // The preview with a crop square the user moves (drag, arrow keys) and zooms (slider, wheel,
 // pinch, + and -) to centre one cell. At zoom 1 the crop of a picked file is the whole image:
-// exactly what backend.classify sees for the same file; a camera frame (wide, the cell in the
+// exactly what classifier.classify sees for the same file; a camera frame (wide, the cell in the
 // middle of the eyepiece) starts at its largest centred square. The crop is in image pixels.
 const MAX_ZOOM = 6;
 

@@ -1,4 +1,4 @@
-// The (label, confidence, status) rule of backend.classify.decide and model.json "decision",
+// The (label, confidence, status) rule of classifier.classify.decide and model.json "decision",
 // mirrored line for line: unfamiliar if familiarity < unfamiliar_below; else confident if the top
 // probability >= confident_at_or_above; else review.
 

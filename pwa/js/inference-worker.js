@@ -3,7 +3,7 @@
 // {id, result} or {id, error}. It decodes the image, crops it, resizes it exactly like Pillow
 // and runs the released .tflite model, so the UI never freezes. A model whose model.json
 // declares input.framing is fed the frame that model-framing.js gives instead (the rule of
-// backend/cells/model_framing.py); "classifyField" classifies every white cell of a field photo,
+// classifier/cells/model_framing.py); "classifyField" classifies every white cell of a field photo,
 // each framed by the model's field framing (fieldFramingOf).
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
 import { decide, round4 } from "./decision-rule.js";
@@ -47,7 +47,7 @@ function describeOutputs(compiled, meta) {
     throw new Error(`model outputs ${shapes} do not fit ${meta.labels.length} labels`);
   }
   // model.json "outputs": [{name, position, shape, dtype, quantization: {scale, zero_point}}];
-  // matched by shape, as backend.classify tells the outputs apart.
+  // matched by shape, as classifier.classify tells the outputs apart.
   const quantOf = (detail) => {
     const entry = (meta.outputs || []).find((o) => o.shape && sameShape(o.shape, [...detail.shape]));
     return entry ? entry.quantization : null;
@@ -132,7 +132,7 @@ function loaded(key) {
   return model;
 }
 
-// Model input -> outputs -> the rule, as backend.classify.Classifier.classify_array.
+// Model input -> outputs -> the rule, as classifier.classify.Classifier.classify_array.
 async function classifyPixels(model, rgb) {
   const { probabilities, familiarity, ms } = await runModel(model, rgb);
   const { meta } = model;
@@ -174,7 +174,7 @@ async function classify({ key, image, crop }) {
   return { ...(await classifyPixels(model, rgb)), crop: box, totalMs: performance.now() - started };
 }
 
-// Every white cell of a field photo, as backend.classify.Classifier.classify_field.
+// Every white cell of a field photo, as classifier.classify.Classifier.classify_field.
 async function classifyField({ key, image }) {
   const model = loaded(key);
   const started = performance.now();

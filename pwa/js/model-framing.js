@@ -1,4 +1,4 @@
-// Framing as a declared property of a released model, exactly as backend/cells/model_framing.py
+// Framing as a declared property of a released model, exactly as classifier/cells/model_framing.py
 // (read it for why). model.json "input": {"framing": ...} names one of two methods:
 // - {"method": "wbc-canonical", "fill": 0.6}: the white cell nearest the centre, its box
 //   spanning `fill` of the frame; no white cell -> "unfamiliar", no label.

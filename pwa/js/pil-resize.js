@@ -1,6 +1,6 @@
 // Pillow's resize (Image.resize with BILINEAR/BICUBIC/BOX, the antialiased "resample with
 // support" path of libImaging/Resample.c, 8-bit fixed point), ported exactly so that the phone
-// feeds the model the very pixels backend.classify feeds it: same label, same confidence.
+// feeds the model the very pixels classifier.classify feeds it: same label, same confidence.
 
 const PRECISION_BITS = 32 - 8 - 2;
 

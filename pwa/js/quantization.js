@@ -14,7 +14,7 @@ function roundHalfEven(x) {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** RGB uint8 pixels -> the input tensor's data, as backend.classify's _quantize does. */
+/** RGB uint8 pixels -> the input tensor's data, as classifier.classify's _quantize does. */
 export function quantizeInput(rgb, dtype, quantization) {
   const q = pair(quantization);
   if (dtype === "float32") return Float32Array.from(rgb);
@@ -28,7 +28,7 @@ export function quantizeInput(rgb, dtype, quantization) {
   return out;
 }
 
-/** Output tensor data -> float probabilities, as backend.classify's _dequantize does. */
+/** Output tensor data -> float probabilities, as classifier.classify's _dequantize does. */
 export function dequantize(values, quantization) {
   const q = pair(quantization);
   const out = new Float32Array(values.length);

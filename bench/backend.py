@@ -1,0 +1,320 @@
+"""Backend benchmark (`make bench-backend`); a measurement, not a test.
+
+1. Sync ingest: 8 concurrent clients POST batches of 100 records to gunicorn on loopback; the
+   same number of records is then bulk-inserted with raw SQLAlchemy (batches of 100, one commit
+   each) into the same database in the same run. Reports records/s of both, their ratio (goal:
+   sync within 3x of the raw insert) and p50/p99 request latency.
+2. /predict: real microscope images posted one at a time, against calling classifier.classify
+   directly on the same files in the same run (overhead goal: <= 25%).
+
+    python -m bench.backend [--database sqlite|postgresql|both] [--model tflite_models/NAME/VER]
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from training.paths import datasets_root
+
+REPO = Path(__file__).resolve().parents[1]
+PASSWORD = "benchmark password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_records(n: int, device: str) -> list[dict]:
+    now = datetime.now(UTC).isoformat()
+    probabilities = {"neutrophil": 0.8, "lymphocyte": 0.15, "monocyte": 0.05}
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "model_name": "wbc",
+            "model_version": "1.0.0",
+            "label": "neutrophil",
+            "confidence": 0.8,
+            "status": "confident",
+            "probabilities": probabilities,
+            "captured_at": now,
+            "device_id": device,
+            "slide_id": "S-1",
+            "note": None,
+        }
+        for _ in range(n)
+    ]
+
+
+class Server:
+    """gunicorn serving the real app on a temp instance folder and the given database."""
+
+    def __init__(self, database_url: str, instance: Path, workers: int) -> None:
+        self.port = free_port()
+        self.env = dict(
+            os.environ,
+            DATABASE_URL=database_url,
+            HEMATOVISION_INSTANCE=str(instance),
+            FLASK_APP="backend",
+            TF_CPP_MIN_LOG_LEVEL="3",
+        )
+        self.workers = workers
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def flask(self, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            cwd=REPO,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+    def __enter__(self) -> "Server":
+        self.flask("db", "upgrade")
+        self.flask(
+            "users",
+            "create",
+            "bench",
+            "--role",
+            "technician",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "backend:create_app()",
+            ],
+            cwd=REPO,
+            env=self.env,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/api/models", timeout=10).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("gunicorn did not start within 120 s")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def token(self) -> str:
+        body = {"username": "bench", "password": PASSWORD}
+        return requests.post(self.url + "/api/auth/login", json=body, timeout=30).json()[
+            "access_token"
+        ]
+
+
+def bench_sync(server: Server, clients: int, batches: int, batch: int) -> dict:
+    token = server.token()
+    latencies: list[float] = []
+    errors: list[str] = []
+    work = [[make_records(batch, f"phone-{c}") for _ in range(batches)] for c in range(clients)]
+    barrier = threading.Barrier(clients + 1)
+
+    def client(batches_of_client):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        barrier.wait()
+        for records in batches_of_client:
+            start = time.perf_counter()
+            response = session.post(
+                server.url + "/api/sync/predictions", json={"predictions": records}, timeout=120
+            )
+            latencies.append(time.perf_counter() - start)
+            statuses = {r["status"] for r in response.json().get("results", [])}
+            if response.status_code != 200 or statuses != {"created"}:
+                errors.append(f"{response.status_code} {statuses}")
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in work]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    total = clients * batches * batch
+    latencies.sort()
+    return {
+        "records": total,
+        "clients": clients,
+        "batch": batch,
+        "errors": errors[:5],
+        "seconds": round(elapsed, 3),
+        "records_per_s": round(total / elapsed, 1),
+        "p50_ms": round(1000 * statistics.median(latencies), 1),
+        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1),
+    }
+
+
+def bench_raw_insert(database_url: str, total: int, batch: int) -> dict:
+    """The same records through a plain SQLAlchemy bulk insert: no HTTP, no checks, no hashes."""
+    import sqlalchemy as sa
+
+    from backend.models import Prediction
+    from backend.sync.validation import clean_record
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        user_id = conn.execute(sa.text("SELECT id FROM users WHERE username='bench'")).scalar()
+    rows = []
+    for record in make_records(total, "raw"):
+        clean = clean_record(record)  # only to build rows of the same shape; not timed
+        rows.append(
+            dict(
+                clean.fields,
+                id=clean.id,
+                content_hash=clean.content_hash,
+                synced_by_id=user_id,
+                synced_at=datetime.now(UTC),
+            )
+        )
+    start = time.perf_counter()
+    for i in range(0, total, batch):
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Prediction), rows[i : i + batch])
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return {
+        "records": total,
+        "seconds": round(elapsed, 3),
+        "records_per_s": round(total / elapsed, 1),
+    }
+
+
+def bench_predict(server: Server, model_dir: Path, images: list[Path]) -> dict:
+    from classifier.classify import Classifier
+
+    if not getattr(server, "published", False):
+        server.flask("models", "publish", str(model_dir), "--activate")
+        server.published = True
+    classifier = Classifier(model_dir, num_threads=1)
+    classifier.classify(images[0])
+    start = time.perf_counter()
+    for path in images:
+        classifier.classify(path)
+    direct = time.perf_counter() - start
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {server.token()}"
+    blobs = [(p.name, p.read_bytes()) for p in images]
+    for _ in range(2 * server.workers):  # every worker loads its classifier before timing
+        session.post(server.url + "/predict", files={"image": blobs[0]}, timeout=60)
+    start = time.perf_counter()
+    for blob in blobs:
+        response = session.post(server.url + "/predict", files={"image": blob}, timeout=60)
+        if response.status_code != 200:
+            raise RuntimeError(f"/predict failed: {response.text[:300]}")
+    served = time.perf_counter() - start
+    n = len(images)
+    return {
+        "model": str(model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir),
+        "images": n,
+        "direct_images_per_s": round(n / direct, 1),
+        "predict_images_per_s": round(n / served, 1),
+        "overhead": round(served / direct - 1, 3),
+    }
+
+
+def run_database(kind: str, url: str, instance: Path, args, model_dir, images) -> dict:
+    """`args.rounds` rounds, each measuring sync then the raw insert back to back, so a burst of
+    load from other processes on the machine hits both sides of a ratio alike; medians."""
+    rounds = []
+    with Server(url, instance, args.workers) as server:
+        for _ in range(args.rounds):
+            sync = bench_sync(server, args.clients, args.batches, 100)
+            raw = bench_raw_insert(url, sync["records"], 100)
+            ratio = round(raw["records_per_s"] / sync["records_per_s"], 2)
+            rounds.append({"sync": sync, "raw_insert": raw, "raw_over_sync": ratio})
+        result = {"database": kind, "workers": args.workers, "rounds": rounds}
+        for key in ("raw_over_sync",):
+            result[f"median_{key}"] = statistics.median(r[key] for r in rounds)
+        result["median_sync_records_per_s"] = statistics.median(
+            r["sync"]["records_per_s"] for r in rounds
+        )
+        if model_dir is not None and kind == "sqlite":
+            runs = [bench_predict(server, model_dir, images) for _ in range(args.rounds)]
+            result["predict"] = runs
+            result["median_predict_overhead"] = statistics.median(r["overhead"] for r in runs)
+    return result
+
+
+def default_model() -> Path | None:
+    releases = sorted((REPO / "tflite_models").glob("*/*/model.json"))
+    return releases[0].parent if releases else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=10, help="batches of 100 per client")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers")
+    parser.add_argument("--model", type=Path, default=None, help="release folder for /predict")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="repeat each measurement")
+    args = parser.parse_args()
+    datasets = datasets_root()
+    images = sorted((datasets / "pbc" / "test").rglob("*.jpg"))[: args.images]
+    model_dir = args.model or default_model()
+    if model_dir is None:
+        print("No release under tflite_models/: skipping /predict (pass --model DIR).")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hv-bench-") as tmp:
+        if args.database in ("sqlite", "both"):
+            url = f"sqlite:///{tmp}/bench.sqlite3"
+            results.append(run_database("sqlite", url, Path(tmp) / "i1", args, model_dir, images))
+        if args.database in ("postgresql", "both"):
+            sys.path.insert(0, str(REPO))
+            from tests.pg_cluster import PostgresCluster
+
+            cluster = PostgresCluster().start()
+            try:
+                url = cluster.create_database("bench")
+                results.append(
+                    run_database("postgresql", url, Path(tmp) / "i2", args, None, images)
+                )
+            finally:
+                cluster.stop()
+    report = {"measured_at": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(), "runs": results}
+    out = REPO / "build" / "bench-backend.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

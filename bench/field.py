@@ -1,0 +1,143 @@
+"""Field-photo figures for `make bench-finder` (issue 6): a 640x480 bccd photo -> find and
+classify every white cell, in the app's inference worker in headless Chromium (LiteRT.js, one
+thread) against classifier.classify.Classifier.classify_field (ai-edge-litert, one thread) in the
+same run, with the released wbc-differential model; target <= 150 ms in the browser. Also the
+classifier's in-lab figures from every release's model.json.
+
+Not a test: it prints JSON. Run: .venv/bin/python -m bench.field [--photos N --repeats N]"""
+
+import argparse
+import base64
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from classifier.classify import Classifier
+from tests import pwa_support as pwa
+from training.annotations import bccd_photos
+
+BUDGET_MS = 150.0
+TIMED = """async ([modelUrl, meta, images, repeats]) => {
+    const { InferenceClient } = await import('/js/inference-client.js');
+    const client = new InferenceClient();
+    await client.init();
+    const model = { name: meta.name, version: meta.version, meta };
+    await client.load(model, await (await fetch(modelUrl)).arrayBuffer());
+    const blobs = images.map((b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))],
+                                              { type: 'image/jpeg' }));
+    await client.classifyField(model, blobs[0]);  // warm-up
+    const runs = [];
+    for (let r = 0; r < repeats; r++) {
+        for (const blob of blobs) {
+            const t0 = performance.now();
+            const out = await client.classifyField(model, blob);
+            runs.push({ roundTrip: performance.now() - t0, total: out.totalMs, decode: out.decodeMs,
+                        find: out.findMs, classify: out.classifyMs, cells: out.cells.length });
+        }
+    }
+    return runs;
+}"""
+
+
+def summary(values) -> dict:
+    values = np.asarray(values, dtype=float)
+    return {
+        "median_ms": round(float(np.median(values)), 2),
+        "p95_ms": round(float(np.percentile(values, 95)), 2),
+        "min_ms": round(float(values.min()), 2),
+    }
+
+
+def in_lab_cards() -> list[dict]:
+    """The classifier's in-lab figures, as each release's model card states them."""
+    cards = []
+    for path in sorted(pwa.REPO_ROOT.glob("tflite_models/*/*/model.json")):
+        card = json.loads(path.read_text())
+        metrics = card.get("metrics", {})
+        cards.append(
+            {
+                "model": f"{card['name']} {card['version']}",
+                "framing": card.get("input", {}).get("framing"),
+                **{k: metrics.get(k) for k in ("test_accuracy", "test_macro_f1", "test_ece")},
+                # framed releases: images with nothing to frame counted wrong (like for like)
+                "test_accuracy_all_images": metrics.get(
+                    "test_accuracy_all_images", metrics.get("test_accuracy")
+                ),
+                "confident_coverage": metrics.get("test_confident_coverage"),
+                "confident_accuracy": metrics.get("test_confident_accuracy"),
+                # field mode on the test photos (training.field_framing), where measured
+                "field_framing": card.get("input", {}).get("field_framing"),
+                "field_mode_test": (card.get("field_mode") or {}).get("test"),
+            }
+        )
+    return cards
+
+
+def python_times(classifier, photos, repeats) -> list[float]:
+    classifier.classify_field(str(photos[0]))
+    times = []
+    for _ in range(repeats):
+        for photo in photos:
+            start = time.perf_counter()
+            classifier.classify_field(str(photo))
+            times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def browser_runs(folder: Path, photos, repeats) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    pwa.ensure_pwa_built()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = pwa.LiveServer(Path(tmp) / "server", {"wbc-differential": folder}).start()
+        try:
+            with sync_playwright() as p:
+                context = pwa.launch(p, Path(tmp) / "profile")
+                page = context.new_page()
+                page.goto(server.url + "/manifest.json")
+                url = page.evaluate("fetch('/api/models').then(r => r.json())")["models"][0]["url"]
+                meta = json.loads((folder / "model.json").read_text())
+                images = [base64.b64encode(p.read_bytes()).decode() for p in photos]
+                runs = page.evaluate(TIMED, [url, meta, images, repeats])
+                context.close()
+        finally:
+            server.stop()
+    return runs
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.field")
+    parser.add_argument("--photos", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    folder = pwa.released_models()["wbc-differential"]
+    every = bccd_photos("all")
+    photos = every[:: max(1, len(every) // args.photos)][: args.photos]
+    runs = browser_runs(folder, photos, args.repeats)
+    py = python_times(Classifier(folder, num_threads=1), photos, args.repeats)
+    browser = {
+        key: summary([r[key] for r in runs]) for key in ("total", "decode", "find", "classify")
+    }
+    report = {
+        "model": str(folder.relative_to(pwa.REPO_ROOT)),
+        "photos": len(photos),
+        "repeats": args.repeats,
+        "white_cells_per_photo_median": statistics.median(r["cells"] for r in runs),
+        "browser_field_photo": browser,
+        "browser_round_trip": summary([r["roundTrip"] for r in runs]),
+        "python_classify_field": summary(py),
+        "browser_over_python_median": round(
+            browser["total"]["median_ms"] / statistics.median(py), 3
+        ),
+        "browser_share_of_150ms_median": round(browser["total"]["median_ms"] / BUDGET_MS, 3),
+        "classifier_in_lab": in_lab_cards(),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

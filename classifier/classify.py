@@ -1,0 +1,255 @@
+"""The reference classifier: one released model folder + images -> (label, confidence, status).
+
+Every Python client (the backend's /predict, the training evaluation of the .tflite file, the
+command line) uses this module, and the PWA implements the same rule (see ``decide``). It needs
+only numpy, Pillow and ai-edge-litert (the TFLite runtime), never TensorFlow.
+
+    python -m classifier.classify tflite_models/wbc-differential/1.0.0 cell1.jpg cell2.png
+
+prints one JSON object per image and line:
+``{"image", "label", "confidence", "status", "probabilities": {label: p}}``; an image that cannot
+be read gives ``{"image", "error"}`` on its line and the exit status 1 after all lines.
+
+A model whose model.json declares ``input.framing`` (see classifier.cells.model_framing) is fed the
+frame of the cell nearest the photo's centre (the line then also has its ``"box"``); with
+nothing to frame the line is ``{"label": null, "confidence": null, "status": "unfamiliar",
+"probabilities": {}, "reason": ...}``. ``--field`` classifies every white cell of a
+field photo: ``{"image", "width", "height", "cells": [{"box", "score", "label", ...}]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from classifier.cells.finder import MAX_PIXELS, FinderError
+from classifier.cells.model_framing import (
+    field_framing_of,
+    frame_field_cells,
+    frame_photo_for,
+    framing_of,
+    mark_centred,
+    no_cell_result,
+)
+from classifier.model_card import ModelCardError, parse_model_card
+
+STATUSES = ("confident", "review", "unfamiliar")
+
+
+class UnreadableImageError(ValueError):
+    """The file is missing, not an image, or truncated."""
+
+
+class ModelFolderError(ValueError):
+    """The model folder lacks model.json/model.tflite or they do not fit together."""
+
+
+def load_image(source, size: int) -> np.ndarray:
+    """Decode a path or file object into the model input: RGB uint8 [size, size, 3].
+
+    The whole image is resized (bilinear, antialiased), never cropped; EXIF orientation from a
+    phone camera is applied first. Training, evaluation and the PWA do exactly this.
+    """
+    try:
+        with Image.open(source) as image:
+            image = ImageOps.exif_transpose(image)
+            image = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        name = getattr(source, "name", source)
+        raise UnreadableImageError(f"cannot read image {name}: {error}") from error
+
+
+def load_photo(source) -> np.ndarray:
+    """The whole photo (path or file object), upright, as RGB uint8 [H, W, 3], for the finder."""
+    try:
+        with Image.open(source) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise UnreadableImageError(
+                    f"image of {image.width}x{image.height} pixels is larger than "
+                    f"{MAX_PIXELS} pixels"
+                )
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        if isinstance(error, UnreadableImageError):
+            raise
+        name = getattr(source, "name", source)
+        raise UnreadableImageError(f"cannot read image {name}: {error}") from error
+
+
+def frame_photo(source, framing: dict, size: int) -> dict:
+    """What a framed model is fed for a photo (path or file object): {"frame", "box",
+    "reason"} as classifier.cells.model_framing.frame_photo_for gives it ("frame" None: nothing
+    to frame, no label). Training (--framing) and Classifier.classify both call this, so the
+    model sees the same crop in both."""
+    rgb = load_photo(source)
+    try:
+        return frame_photo_for(rgb, framing, size)
+    except FinderError as error:  # e.g. fewer than 16 pixels on a side
+        raise UnreadableImageError(str(error)) from error
+
+
+def decide(probabilities: np.ndarray, familiarity: float, labels: list[str], decision: dict):
+    """Turn the model outputs into (label, confidence, status) by the rule in model.json.
+
+    unfamiliar if familiarity < unfamiliar_below; else confident if the top probability is at
+    least confident_at_or_above; else review. The top label and its probability are always given.
+    """
+    top = int(np.argmax(probabilities))
+    confidence = float(probabilities[top])
+    if familiarity < decision["unfamiliar_below"]:
+        status = "unfamiliar"
+    elif confidence >= decision["confident_at_or_above"]:
+        status = "confident"
+    else:
+        status = "review"
+    return labels[top], confidence, status
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if values.dtype in (np.uint8, np.int8) and scale:
+        return (values.astype(np.float32) - zero_point) * scale
+    return values.astype(np.float32)
+
+
+class TFLiteModel:
+    """A .tflite file in the TFLite runtime: ``predict(rgb) -> (probabilities, familiarity)``."""
+
+    def __init__(self, model_path: str | Path, n_labels: int, num_threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.size = int(self.input["shape"][1])
+        # Outputs are told apart by shape: [1, n_labels] probabilities, [1, 1] familiarity.
+        outputs = {tuple(d["shape"]): d for d in self.interpreter.get_output_details()}
+        try:
+            self.probabilities_out = outputs[(1, n_labels)]
+            self.familiarity_out = outputs[(1, 1)]
+        except KeyError as error:
+            raise ModelFolderError(
+                f"{model_path} outputs {sorted(outputs)} do not fit {n_labels} labels"
+            ) from error
+
+    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """Probabilities [n_labels] and familiarity of one RGB uint8 image of the input size."""
+        if rgb.shape != (self.size, self.size, 3):
+            raise ValueError(f"expected an RGB image of {self.size}x{self.size}, got {rgb.shape}")
+        self.interpreter.set_tensor(self.input["index"], self._quantize(rgb))
+        self.interpreter.invoke()
+        probabilities = _dequantize(
+            self.interpreter.get_tensor(self.probabilities_out["index"])[0], self.probabilities_out
+        )
+        familiarity = _dequantize(
+            self.interpreter.get_tensor(self.familiarity_out["index"])[0], self.familiarity_out
+        )
+        return probabilities, float(familiarity[0])
+
+    def _quantize(self, rgb: np.ndarray) -> np.ndarray:
+        dtype = self.input["dtype"]
+        scale, zero_point = self.input["quantization"]
+        if dtype in (np.uint8, np.int8):
+            info = np.iinfo(dtype)
+            values = np.round(rgb.astype(np.float32) / scale + zero_point)
+            return np.clip(values, info.min, info.max).astype(dtype)[None]
+        return rgb.astype(dtype)[None]
+
+
+class Classifier:
+    """A loaded released model folder: ``classify(path)`` or ``classify_array(rgb_uint8)``."""
+
+    def __init__(self, model_dir: str | Path, num_threads: int = 2):
+        model_dir = Path(model_dir)
+        card_path, model_path = model_dir / "model.json", model_dir / "model.tflite"
+        for path in (card_path, model_path):
+            if not path.is_file():
+                raise ModelFolderError(f"{model_dir} is not a released model: {path.name} missing")
+        try:
+            self.card = parse_model_card(card_path.read_bytes())
+        except ModelCardError as error:
+            raise ModelFolderError(f"{card_path}: {error}") from error
+        self.labels: list[str] = self.card["labels"]
+        self.decision: dict = self.card["decision"]
+        # None: the model was trained on whole images and is fed the resized whole image.
+        self.framing = framing_of(self.card)
+        self.field_framing = field_framing_of(self.card)
+        self.model = TFLiteModel(model_path, len(self.labels), num_threads)
+        self.size = self.model.size
+
+    def classify_array(self, rgb: np.ndarray) -> dict:
+        probabilities, familiarity = self.model.predict(rgb)
+        label, confidence, status = decide(probabilities, familiarity, self.labels, self.decision)
+        return {
+            "label": label,
+            "confidence": round(confidence, 4),
+            "status": status,
+            "probabilities": {
+                name: round(float(p), 4) for name, p in zip(self.labels, probabilities, strict=True)
+            },
+        }
+
+    def classify(self, source) -> dict:
+        """Classify one image (path or file object); raises UnreadableImageError.
+
+        With a framed model: the framed cell, with its "box" (see model_framing for the
+        rule); nothing to frame -> status unfamiliar and no label."""
+        if self.framing is None:
+            return self.classify_array(load_image(source, self.size))
+        framed = frame_photo(source, self.framing, self.size)
+        if framed["frame"] is None:
+            return no_cell_result(framed["reason"])
+        result = {**self.classify_array(framed["frame"]), "box": framed["box"]}
+        return mark_centred(result) if framed["box"] is None else result
+
+    def classify_field(self, source) -> dict:
+        """Every white cell found in a field photo, framed and classified:
+        {"width", "height", "cells": [{"box", "score", "label", "confidence", "status",
+        "probabilities"}]}, cells in the finder's order (sorted by box)."""
+        rgb = load_photo(source)
+        try:
+            found = frame_field_cells(rgb, self.field_framing, self.size)
+        except FinderError as error:  # e.g. fewer than 16 pixels on a side
+            raise UnreadableImageError(str(error)) from error
+        cells = [
+            {"box": c["box"], "score": c["score"], **self.classify_array(frame)}
+            for c, frame in found
+        ]
+        return {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "cells": cells}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m classifier.classify",
+        description="Classify blood-cell images with a released model; one JSON line per image.",
+    )
+    parser.add_argument("model_dir", help="a released model folder, e.g. tflite_models/NAME/VER")
+    parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
+    parser.add_argument(
+        "--field", action="store_true", help="field photos: classify every white cell found"
+    )
+    args = parser.parse_args(argv)
+    try:
+        classifier = Classifier(args.model_dir)
+    except (ModelFolderError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = False
+    for image in args.images:
+        try:
+            classify = classifier.classify_field if args.field else classifier.classify
+            line = {"image": image, **classify(image)}
+        except UnreadableImageError as error:
+            line, failed = {"image": image, "error": str(error)}, True
+        print(json.dumps(line), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

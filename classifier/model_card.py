@@ -1,0 +1,73 @@
+"""model.json, the model card of a released model: one parser for everyone who reads it.
+
+Training writes it (training.release checks what it wrote with `parse_model_card`), the server
+refuses an upload whose card does not parse (backend.model_delivery), and the reference
+classifier reads it from a release folder (`read_model_card`). Every problem is a
+ModelCardError whose message names the key, so a phone never meets a card the server took.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from classifier.cells.model_framing import field_framing_of
+
+FILE_NAME = "model.json"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,49}$")
+
+
+class ModelCardError(ValueError):
+    """model.json is not a card a client can use; the message says which key and why."""
+
+
+def parse_model_card(data: bytes | str) -> dict[str, Any]:
+    """The card as a dict, after checking what every client relies on: name and version,
+    distinct labels, the framings it declares, and the model file's name, sha256 and size."""
+    try:
+        card = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelCardError(f"{FILE_NAME} is not valid JSON: {e}") from None
+    if not isinstance(card, dict):
+        raise ModelCardError(f"{FILE_NAME} must be a JSON object.")
+    for key, pattern in (("name", NAME_PATTERN), ("version", VERSION_PATTERN)):
+        if not isinstance(card.get(key), str) or not pattern.match(card[key]):
+            raise ModelCardError(f"{FILE_NAME} '{key}' is missing or has characters not allowed.")
+    labels = card.get("labels")
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(x, str) and x for x in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise ModelCardError(f"{FILE_NAME} 'labels' must be a non-empty list of distinct strings.")
+    try:
+        field_framing_of(card)  # checks both framings: phones would refuse a malformed one
+    except (ValueError, AttributeError) as e:
+        raise ModelCardError(f"{FILE_NAME} {e}") from None
+    file_facts(card)
+    return card
+
+
+def read_model_card(folder: str | Path) -> dict[str, Any]:
+    """The parsed card of a release folder; OSError when there is none."""
+    return parse_model_card((Path(folder) / FILE_NAME).read_bytes())
+
+
+def file_facts(card: dict[str, Any]) -> tuple[str, str, int | None]:
+    """(file name, sha256, size) of the model file: training writes
+    "file": {"name", "bytes", "sha256"}; flat "file"/"sha256"/"size_bytes" keys also work."""
+    entry = card.get("file")
+    if isinstance(entry, dict):
+        name, sha, size = entry.get("name"), entry.get("sha256"), entry.get("bytes")
+    else:
+        name, sha, size = entry, card.get("sha256"), card.get("size_bytes")
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha):
+        raise ModelCardError(f"{FILE_NAME} must give the file's SHA-256 in hex (file.sha256).")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+        raise ModelCardError(f"{FILE_NAME} file size must be an integer number of bytes.")
+    name = Path(name).name if isinstance(name, str) and name else "model.tflite"
+    return name, sha.lower(), size

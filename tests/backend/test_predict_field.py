@@ -1,0 +1,123 @@
+"""POST /predict with mode=field: every white cell of a field photo, with its box, label,
+confidence and status, from the real wbc-differential release; single-cell requests keep their
+response; photos with nothing to find or too small to search never crash and store nothing wrong."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.framing_support import base_release, framed_release
+from tests.model_support import publish_folder
+from tests.pwa_support import dataset_images
+from training.annotations import bccd_photos, iou, read_voc_boxes
+
+SINGLE_KEYS = {"predicted_label", "confidence", "status", "probabilities", "model", "image_path"}
+
+
+@pytest.fixture
+def wbc(app):
+    publish_folder(app, base_release())
+
+
+def _post(client, headers, data: bytes, **form):
+    fields = {"image": (io.BytesIO(data), "photo.jpg"), **form}
+    return client.post("/predict", data=fields, headers=headers, content_type="multipart/form-data")
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def _stored(app) -> list[Path]:
+    return [p for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*") if p.is_file()]
+
+
+def test_a_field_photo_returns_every_annotated_white_cell(app, client, auth, wbc):
+    photos = bccd_photos("held-out")
+    for photo in photos:
+        response = _post(client, auth.headers("tech"), photo.read_bytes(), mode="field")
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert body["mode"] == "field" and body["model"]["name"] == "wbc-differential"
+        assert (body["width"], body["height"]) == Image.open(photo).size
+        for cell in body["cells"]:
+            x0, y0, x1, y1 = cell["box"]
+            assert 0 <= x0 < x1 <= body["width"] and 0 <= y0 < y1 <= body["height"]
+            assert cell["label"] in cell["probabilities"]
+            assert cell["confidence"] == max(cell["probabilities"].values())
+            assert cell["status"] in ("confident", "review", "unfamiliar")
+        annotated = [b["box"] for b in read_voc_boxes(photo) if b["type"] == "wbc"]
+        for box in annotated:
+            best = max((iou(box, c["box"]) for c in body["cells"]), default=0.0)
+            assert best >= 0.5, (photo.name, box, [c["box"] for c in body["cells"]])
+    assert len(_stored(app)) == len(photos)
+
+
+def test_a_single_cell_request_keeps_its_response(client, auth, wbc):
+    image = dataset_images("pbc", per_class=1)[0]
+    body = _post(client, auth.headers("tech"), image.read_bytes()).get_json()
+    assert set(body) == SINGLE_KEYS and body["predicted_label"] in body["probabilities"]
+
+
+def test_a_framed_model_says_unfamiliar_without_a_guess_when_no_white_cell(
+    app, client, auth, tmp_path
+):
+    publish_folder(app, framed_release(tmp_path))
+    crop = dataset_images("malaria", per_class=1)[0]  # red cells only
+    body = _post(client, auth.headers("tech"), crop.read_bytes()).get_json()
+    assert body["status"] == "unfamiliar" and body["predicted_label"] is None
+    assert body["probabilities"] == {} and "no white cell" in body["reason"]
+
+
+def test_nothing_to_find_gives_no_cells(client, auth, wbc):
+    rng = np.random.default_rng(6)
+    black = np.zeros((480, 640, 3), np.uint8)
+    blank = np.clip(rng.normal(225, 4, (480, 640, 3)), 0, 255).astype(np.uint8)
+    for rgb in (black, blank):
+        response = _post(client, auth.headers("tech"), _jpeg(rgb), mode="field")
+        assert response.status_code == 200 and response.get_json()["cells"] == []
+
+
+def test_a_6000x4000_field_photo_finds_the_white_cell_scaled(client, auth, wbc):
+    photo = bccd_photos("held-out")[0]
+    with Image.open(photo) as image:
+        big = np.asarray(image.convert("RGB").resize((6000, 4000), Image.Resampling.BILINEAR))
+    body = _post(client, auth.headers("tech"), _jpeg(big), mode="field").get_json()
+    width, height = Image.open(photo).size
+    sx, sy = 6000 / width, 4000 / height
+    for x0, y0, x1, y1 in [b["box"] for b in read_voc_boxes(photo) if b["type"] == "wbc"]:
+        scaled = [round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)]
+        assert max(iou(scaled, c["box"]) for c in body["cells"]) >= 0.5
+
+
+@pytest.mark.parametrize(
+    "data,form,status,code",
+    [
+        ("tiny", {"mode": "field"}, 400, "unreadable_image"),
+        ("photo", {"mode": "fields"}, 400, "invalid_mode"),
+    ],
+)
+def test_bad_field_requests_get_a_clear_error_and_store_nothing(
+    app, client, auth, wbc, data, form, status, code
+):
+    data = _jpeg(np.full((8, 8, 3), 200, np.uint8)) if data == "tiny" else None
+    data = data or bccd_photos("held-out")[0].read_bytes()
+    response = _post(client, auth.headers("tech"), data, **form)
+    assert response.status_code == status, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == code and error["message"]
+    assert _stored(app) == []
+
+
+def test_a_release_with_a_malformed_framing_is_refused_at_publish(client, auth, tmp_path):
+    from tests.model_support import upload
+
+    folder = framed_release(tmp_path, {"method": "wbc-canonical", "fill": 1.5})
+    response = upload(client, auth.headers("admin"), folder)
+    assert response.status_code == 400, response.get_json()
+    assert "input.framing.fill" in response.get_json()["error"]["message"]

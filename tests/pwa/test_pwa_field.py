@@ -1,0 +1,170 @@
+"""Field mode in the app, in Chromium: a bccd field photo gets a labelled box on every white cell
+(the cells and labels classifier.classify finds), a tap selects a box and its label is corrected,
+a missed cell is added by hand, all are added to the slide's count, and classifying the same
+photo again counts nothing twice; the records sync to the server."""
+
+import pytest
+
+from classifier.classify import Classifier
+from tests import pwa_support as pwa
+from training.annotations import bccd_photos, iou, read_voc_boxes
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CELLS = """() => window.hematovision.field.cells.map(
+    ({box, label, confidence, status, corrected_label, added, recordId}) =>
+    ({box, label, confidence, status, corrected_label, added, recordId: recordId || null}))"""
+
+
+@pytest.fixture
+def wbc():
+    return pwa.require_releases("wbc-differential")["wbc-differential"]
+
+
+def find_all_cells(page, photo) -> list[dict]:
+    page.click("#tab-classify")
+    page.set_input_files("#file-input", [str(photo)])
+    page.wait_for_function("!document.querySelector('#field-btn').disabled", timeout=30_000)
+    before = page.evaluate("document.body.dataset.fieldReady || ''")
+    page.click("#field-btn")
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.fieldReady || '') !== b", arg=[before], timeout=30_000
+    )
+    return page.evaluate(CELLS)
+
+
+def tap_photo(page, x, y, width) -> None:
+    """Clicks the field canvas at photo pixel (x, y) of a photo `width` pixels wide."""
+    rect = page.locator("#field-canvas").bounding_box()
+    scale = rect["width"] / width
+    page.mouse.click(rect["x"] + x * scale, rect["y"] + y * scale)
+
+
+def save_all(page) -> str:
+    before = page.evaluate("document.body.dataset.fieldSaved || ''")
+    page.click("#field-save")
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.fieldSaved || '') !== b", arg=[before], timeout=15_000
+    )
+    return page.inner_text("#notice-text")
+
+
+def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    photo = bccd_photos("held-out")[1]
+    width = 640
+    want = Classifier(wbc).classify_field(str(photo))
+    assert want["width"] == width
+    server = pwa.LiveServer(tmp_path / "server", {"wbc-differential": wbc}).start()
+    try:
+        with sync_playwright() as p:
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
+            pwa.choose_model(page, "wbc-differential")
+            page.click("#tab-slide")
+            page.fill("#slide-sample", "S-field-1")
+            page.click("#slide-form button[type=submit]")
+            page.wait_for_function("window.hematovision.state.currentSlide !== null")
+
+            cells = find_all_cells(page, photo)
+            # the same cells and labels as classifier.classify on the same photo
+            assert len(cells) == len(want["cells"]) >= 1
+            for got, ref in zip(cells, want["cells"], strict=True):
+                assert max(abs(a - b) for a, b in zip(got["box"], ref["box"], strict=True)) <= 2
+                assert got["label"] == ref["label"] and got["status"] == ref["status"]
+                assert got["confidence"] == pytest.approx(ref["confidence"], abs=0.01)
+            for box in [b["box"] for b in read_voc_boxes(photo) if b["type"] == "wbc"]:
+                assert max(iou(box, c["box"]) for c in cells) >= 0.5
+            assert page.locator("#field-list li").count() == len(cells)
+            # each box is drawn on the photo in its status colour
+            for cell in cells:
+                assert drawn_colour(page, cell["box"], width) == STATUS_RGB[cell["status"]]
+            pwa.screenshot(page, "phone-360x640-field")
+
+            # tap the first box, correct its label
+            x0, y0, x1, y1 = cells[0]["box"]
+            tap_photo(page, (x0 + x1) / 2, (y0 + y1) / 2, width)
+            page.wait_for_selector("#field-cell-0.selected")
+            corrected = next(label for label in want_labels(wbc) if label != cells[0]["label"])
+            page.select_option("#field-cell-0 select", corrected)
+
+            # mark a missed cell by hand where no box is
+            spot = empty_spot(cells, width, want["height"])
+            page.click("#field-add")
+            tap_photo(page, *spot, width)
+            page.wait_for_function(f"window.hematovision.field.cells.length === {len(cells) + 1}")
+            added = page.evaluate(CELLS)[-1]
+            assert added["added"] and added["label"] in want_labels(wbc)
+            bx0, by0, bx1, by1 = added["box"]
+            assert bx0 < spot[0] < bx1 and by0 < spot[1] < by1  # around the tap
+            pwa.screenshot(page, "phone-360x640-field-corrected")
+
+            assert f"{len(cells) + 1} cell(s) added" in save_all(page)
+            records = slide_records(page)
+            assert len(records) == len(cells) + 1
+            assert [r["corrected_label"] for r in records if r["corrected_label"]] == [corrected]
+            assert sum(bool(r["added_by_hand"]) for r in records) == 1
+            page.click("#tab-slide")
+            assert f"{len(cells) + 1} of 100 cells counted" in page.inner_text("#slide-progress")
+
+            # the same photo classified again: shown as counted, adds nothing
+            again = find_all_cells(page, photo)
+            assert all(c["recordId"] for c in again)
+            assert again[0]["corrected_label"] == corrected
+            notice = save_all(page)
+            assert "0 cell(s) added" in notice and f"{len(cells)} were already counted" in notice
+            assert len(slide_records(page)) == len(cells) + 1
+
+            page.click("#tab-history")
+            page.click("#sync-now")
+            page.wait_for_function(
+                """async () => (await window.hematovision.db.getAll('predictions'))
+                    .every((r) => r.syncState === 'synced')""",
+                timeout=30_000,
+            )
+            assert len(server.predictions()) == len(cells) + 1
+            context.close()
+    finally:
+        server.stop()
+
+
+STATUS_RGB = {"confident": [27, 127, 59], "review": [178, 106, 0], "unfamiliar": [176, 0, 32]}
+
+
+def drawn_colour(page, box, width) -> list[int]:
+    """The canvas pixel on the middle of a box's bottom edge (under no label)."""
+    return page.evaluate(
+        """([box, width]) => {
+            const canvas = document.querySelector('#field-canvas');
+            const s = canvas.width / width;
+            const x = Math.round((box[0] + box[2]) / 2 * s), y = Math.round(box[3] * s);
+            return [...canvas.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3)];
+        }""",
+        [box, width],
+    )
+
+
+def want_labels(folder) -> list[str]:
+    import json
+
+    return json.loads((folder / "model.json").read_text())["labels"]
+
+
+def empty_spot(cells, width, height) -> tuple[int, int]:
+    """A point at least 80 px away from every found cell's box."""
+    for y in range(60, height - 60, 20):
+        for x in range(60, width - 60, 20):
+            if all(
+                x < c["box"][0] - 80
+                or x > c["box"][2] + 80
+                or y < c["box"][1] - 80
+                or y > c["box"][3] + 80
+                for c in cells
+            ):
+                return x, y
+    raise AssertionError("no empty spot on the photo")
+
+
+def slide_records(page) -> list[dict]:
+    slide = page.evaluate("window.hematovision.state.currentSlide")
+    return [r for r in pwa.all_records(page) if r.get("slide_id") == slide]

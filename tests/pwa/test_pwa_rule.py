@@ -1,0 +1,92 @@
+"""The app's preprocessing and decision rule, run in Chromium, against the Python reference:
+the Pillow resize port gives the very pixels of classifier.classify.load_image, and decide() gives
+classifier.classify.decide's (label, confidence, status) on a table of edge cases."""
+
+import base64
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier.classify import decide, load_image
+from tests import pwa_support as pwa
+
+pytestmark = [pytest.mark.browser]
+
+LABELS = ["a", "b", "c"]
+DECISION = {"unfamiliar_below": 0.3, "confident_at_or_above": 0.8}
+CASES = [
+    ([0.9, 0.05, 0.05], 0.9),  # confident
+    ([0.8, 0.1, 0.1], 0.5),  # exactly at the confident threshold
+    ([0.5, 0.3, 0.2], 0.9),  # review
+    ([0.95, 0.03, 0.02], 0.29),  # unfamiliar wins over confident
+    ([0.95, 0.03, 0.02], 0.3),  # exactly at the familiarity threshold: familiar
+    ([0.4, 0.4, 0.2], 1.0),  # a tie: the first maximum, like np.argmax
+]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    pwa.ensure_pwa_built()
+    server = pwa.LiveServer(tmp_path_factory.mktemp("rule"), {}).start()
+    with sync_playwright() as p:
+        context = pwa.launch(p, tmp_path_factory.mktemp("profile") / "p")
+        page = context.new_page()
+        page.goto(server.url + "/manifest.json")
+        yield page
+        context.close()
+    server.stop()
+
+
+def test_decide_matches_backend_classify(page):
+    got = page.evaluate(
+        """async ([cases, labels, decision]) => {
+            const { decide } = await import('/js/decision-rule.js');
+            return cases.map(([p, f]) => decide(Float32Array.from(p), f, labels, decision));
+        }""",
+        [CASES, LABELS, DECISION],
+    )
+    for (probabilities, familiarity), js in zip(CASES, got, strict=True):
+        probabilities = np.asarray(probabilities, dtype=np.float32)
+        label, confidence, status = decide(probabilities, familiarity, LABELS, DECISION)
+        assert (js["label"], js["status"]) == (label, status)
+        assert js["confidence"] == pytest.approx(confidence)
+
+
+def js_resize(page, rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    h, w, _ = rgb.shape
+    values = page.evaluate(
+        """async ([b64, w, h, outW, outH]) => {
+            const { pilResize } = await import('/js/pil-resize.js');
+            const rgb = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const out = pilResize(rgb, w, h, outW, outH, 'bilinear');
+            let text = '';
+            for (let i = 0; i < out.length; i += 8192) {
+                text += String.fromCharCode.apply(null, out.subarray(i, i + 8192));
+            }
+            return btoa(text);
+        }""",
+        [base64.b64encode(rgb.tobytes()).decode(), w, h, out_w, out_h],
+    )
+    return np.frombuffer(base64.b64decode(values), dtype=np.uint8).reshape(out_h, out_w, 3)
+
+
+@pytest.mark.parametrize("dataset", ["pbc", "malaria"])
+@pytest.mark.parametrize("size", [96, 160, 224])
+def test_resize_gives_the_pixels_of_backend_classify(page, dataset, size):
+    for path in pwa.dataset_images(dataset, per_class=1)[:3]:
+        rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8)
+        assert np.array_equal(js_resize(page, rgb, size, size), load_image(str(path), size)), path
+
+
+def test_resize_matches_pillow_on_every_kind_of_size_change(page):
+    # Up, down and mixed along each axis: Pillow picks the order of its two passes by size.
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        w, h = (int(v) for v in rng.integers(8, 300, 2))
+        out_w, out_h = (int(v) for v in rng.integers(8, 260, 2))
+        rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        want = np.asarray(Image.fromarray(rgb).resize((out_w, out_h), Image.Resampling.BILINEAR))
+        assert np.array_equal(js_resize(page, rgb, out_w, out_h), want), (w, h, out_w, out_h)

@@ -1,0 +1,61 @@
+"""The model card's other-labs section (training.other_labs): measured on the real release and
+the real bccd-fields photos, stored once in model.json and report.md however often it is run."""
+
+import json
+import shutil
+
+import numpy as np
+
+from tests.framing_support import base_release
+from training import other_labs
+
+
+def test_the_other_labs_check_is_written_once_into_the_model_card(tmp_path):
+    release = tmp_path / "wbc-differential" / "1.0.0"
+    shutil.copytree(base_release(), release)
+    check = other_labs.field_check(release)
+    assert check["photos"] == 162 and check["white_cells_found"] >= 160
+    assert sum(check["labels"].values()) == sum(check["statuses"].values())
+    assert sum(check["labels"].values()) == check["white_cells_found"]
+    wrong = sum(check["labels"].get(k, 0) for k in other_labs.NOT_WHITE_CELLS)
+    assert check["called_platelet_or_erythroblast"] == wrong >= check["of_those_confident"]
+    for _ in range(2):
+        other_labs.write(release, check)
+    card = json.loads((release / "model.json").read_text())
+    assert card["other_labs"] == check
+    report = (release / "report.md").read_text()
+    assert report.count(other_labs.HEADING) == 1 and report.count("## Limits") == 1
+    assert report.index(other_labs.HEADING) < report.index("## Limits")
+    assert f"{check['white_cells_found']} white cells found" in report
+    assert "**not measured**" in report
+
+
+def test_a_framed_release_is_benched_as_a_client_meets_it(tmp_path):
+    """bench.model scores a framed release through Classifier.classify: a photo it gives no
+    label (nothing to frame) counts as wrong, like for like with an unframed release."""
+    from PIL import Image
+
+    from bench.model import framed_metrics
+    from classifier.classify import Classifier
+    from tests.framing_support import framed_release
+    from tests.training_support import PBC, copy_images, real_images
+    from training.dataset import scan
+
+    root = tmp_path / "data"
+    labels = sorted(p.name for p in (PBC / "test").iterdir() if p.is_dir())  # the model's 8
+    for split in ("train", "val", "test"):
+        for label in labels:
+            copy_images(real_images(PBC, split, label, 1), root / split / label)
+    blank = root / "test" / "neutrophil" / "blank.png"
+    Image.fromarray(np.full((120, 120, 3), 235, np.uint8)).save(blank)
+    index = scan(root)
+    classifier = Classifier(framed_release(tmp_path, {"method": "rbc-scaled", "span": 3.5}))
+    assert index.labels == classifier.labels
+    metrics = framed_metrics(classifier, index)
+    assert metrics["images"] == 9 and metrics["images_without_label"] == 1
+    results = [classifier.classify(s.path) for s in index.splits["test"]]
+    correct = sum(
+        r["label"] == index.labels[s.label]
+        for r, s in zip(results, index.splits["test"], strict=True)
+    )
+    assert metrics["accuracy"] == round(correct / 9, 4) and correct <= 8  # the blank: wrong

@@ -1,5 +1,5 @@
 """Debian's Chromium for the browser tests and benchmarks (Playwright cannot download browsers
-here) and the launch flags that work as root in this sandbox (see TOOLCHAIN.md)."""
+here) and the launch flags that work as root in this sandbox (CHROMIUM_ARGS below)."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Field-photo figures for `make bench-finder` (issue 6): a 640x480 bccd photo -> find and
+"""Field-photo figures for `make bench-finder`: a 640x480 bccd photo -> find and
 classify every white cell, in the app's inference worker in headless Chromium (LiteRT.js, one
 thread) against classifier.classify.Classifier.classify_field (ai-edge-litert, one thread) in the
 same run, with the released wbc-differential model; target <= 150 ms in the browser. Also the

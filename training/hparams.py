@@ -58,8 +58,8 @@ class HParams:
     familiar_quantile: float = 0.01
     """The "unfamiliar" threshold: this share of validation images falls below it."""
     int8_min_agreement: float = 0.995
-    """Ship int8 only if it agrees with the float model on at least this share of test images
-    (and loses at most half a point of accuracy); otherwise ship float16."""
+    """Ship int8 only if it agrees with the float model on at least this share of validation
+    images (and loses at most half a point of accuracy); otherwise ship float16."""
     representative_images: int = 300
     """Real training images used to calibrate the int8 quantization ranges."""
     seed: int = 1234

@@ -7,7 +7,7 @@ on another lab's white cells found by the finder: which labels and statuses it g
 Every found cell is a white cell (7 of the 173 found are not annotated ones), so a `platelet`
 or `erythroblast` call there is wrong, and a confident one is the failure to avoid.
 
-    python -m training.other_labs tflite_models/wbc-differential/2.0.0 [--write]
+    python -m training.other_labs RELEASE_DIR [--write]
 
 prints the figures as JSON; --write also stores them in the release's model.json
 (`other_labs`) and report.md. Run by `training.train --other-labs-check` at release time.

@@ -3,7 +3,7 @@
 //
 // One plain ES module with no dependencies; it runs in a page and in a Web Worker. Every
 // step mirrors the Python code line for line, on integers where Python uses integers, so
-// both return the same boxes (tests/test_cell_finder_parity.py holds them together): change
+// both return the same boxes (tests/pwa/test_cell_finder_parity.py holds them together): change
 // both or neither. Read classifier/cells/finder.py for why each step is there.
 
 export const WORK_SIDE = 320;

@@ -57,7 +57,7 @@ def counts_on_part(part: str, kind: str, iou: float = 0.5):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("part", "min_recall", "min_precision"),
-    # Measured: dev 0.977 / 0.949, held-out 1.000 / 1.000 (see docs/finder.md).
+    # Measured: dev 0.977 / 0.949, held-out 1.000 / 1.000 (see docs/benchmarks.md).
     [("dev", 0.97, 0.93), ("held-out", 0.97, 0.90)],
 )
 def test_white_cells_found_on_annotated_photos(part, min_recall, min_precision):

@@ -1,24 +1,24 @@
 // The controller: wires the components to storage (IndexedDB), the inference worker, the model
 // store, the outbox and the service worker. Every result is saved before it is shown as saved;
 // nothing here ever deletes a result.
-import { AccountPanel } from "./account-panel.js";
-import { ApiError, OfflineError, getAuth, login, logout } from "./api.js";
-import { CapturePanel } from "./capture-panel.js";
-import { CropEditor } from "./crop-editor.js";
-import { countsCsv, downloadText, predictionsCsv } from "./csv.js";
-import * as db from "./db.js";
-import { FieldView } from "./field-view.js";
-import { HistoryPanel } from "./history-panel.js";
-import { InferenceClient } from "./inference-client.js";
-import { ModelPicker, modelTitle } from "./model-picker.js";
-import { ModelStore, NoModelError } from "./model-store.js";
-import { Notice } from "./notice.js";
-import { replayOutbox, retryRecord } from "./outbox.js";
-import { ResultCard } from "./result-card.js";
-import { SlidePanel } from "./slide-panel.js";
-import { SyncBadge } from "./sync-badge.js";
-import { Tabs } from "./tabs.js";
-import { UpdateBanner } from "./update-banner.js";
+import { AccountPanel } from "./ui/account-panel.js";
+import { ApiError, OfflineError, getAuth, login, logout } from "./data/api.js";
+import { CapturePanel } from "./ui/capture-panel.js";
+import { CropEditor } from "./ui/crop-editor.js";
+import { countsCsv, downloadText, predictionsCsv } from "./data/csv.js";
+import * as db from "./data/db.js";
+import { FieldView } from "./ui/field-view.js";
+import { HistoryPanel } from "./ui/history-panel.js";
+import { InferenceClient } from "./classifier/inference-client.js";
+import { ModelPicker, modelTitle } from "./ui/model-picker.js";
+import { ModelStore, NoModelError } from "./data/model-store.js";
+import { Notice } from "./ui/notice.js";
+import { replayOutbox, retryRecord } from "./data/outbox.js";
+import { ResultCard } from "./ui/result-card.js";
+import { SlidePanel } from "./ui/slide-panel.js";
+import { SyncBadge } from "./ui/sync-badge.js";
+import { Tabs } from "./ui/tabs.js";
+import { UpdateBanner } from "./ui/update-banner.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -18,7 +18,8 @@ from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 PWA_JS = Path(__file__).resolve().parents[1] / "pwa" / "js"
 
 WORKER = """
-import { frameSquare, survey } from '/js/classifier/cells/finder.js';
+import { survey } from '/js/classifier/cells/finder.js';
+import { frameSquare } from '/js/classifier/cells/framing.js';
 
 async function pixels(url) {
   const response = await fetch(url);

@@ -13,7 +13,7 @@ import { InferenceClient } from "./classifier/inference-client.js";
 import { ModelPicker, modelTitle } from "./ui/model-picker.js";
 import { ModelStore, NoModelError } from "./data/model-store.js";
 import { Notice } from "./ui/notice.js";
-import { replayOutbox, retryRecord } from "./data/outbox.js";
+import { newRecord, replayOutbox, retryRecord } from "./data/outbox.js";
 import { ResultCard } from "./ui/result-card.js";
 import { SlidePanel } from "./ui/slide-panel.js";
 import { SyncBadge } from "./ui/sync-badge.js";
@@ -267,26 +267,13 @@ class App {
       if (!this.inference.isLoaded(model)) await this.prepareModel();
       const out = await this.inference.classify(model, this.current, this.editor.crop());
       if (out.label === null) return this.noCell(out);
-      const record = {
-        id: crypto.randomUUID(),
-        model_name: model.name,
-        model_version: model.version,
-        label: out.label,
-        confidence: out.confidence,
-        status: out.status,
-        probabilities: out.probabilities,
-        captured_at: new Date().toISOString(),
-        device_id: this.deviceId,
-        slide_id: this.state.currentSlide || null,
-        note: null,
-        corrected_label: null,
-        familiarity: out.familiarity,
-        crop: out.crop,
-        inference_ms: out.inferenceMs,
+      const record = newRecord(model, out, {
+        deviceId: this.deviceId,
+        slideId: this.state.currentSlide,
+        correctedLabel: null,
         thumbnail: await this.editor.thumbnail(),
-        syncState: "pending",
-        syncError: null,
-      };
+        extra: { crop: out.crop },
+      });
       this.result.show(record, model.labels, out.reason || null);
       $("result").scrollIntoView({ block: "nearest" });
       try {
@@ -369,28 +356,13 @@ class App {
         already += 1;
         continue;
       }
-      const record = {
-        id: crypto.randomUUID(),
-        model_name: model.name,
-        model_version: model.version,
-        label: cell.label,
-        confidence: cell.confidence,
-        status: cell.status,
-        probabilities: cell.probabilities,
-        captured_at: new Date().toISOString(),
-        device_id: this.deviceId,
-        slide_id: this.state.currentSlide || null,
-        note: null,
-        corrected_label: cell.corrected_label,
-        familiarity: cell.familiarity,
-        box: cell.box,
-        photo_sha256: sha256,
-        added_by_hand: cell.added,
-        inference_ms: cell.inferenceMs,
+      const record = newRecord(model, cell, {
+        deviceId: this.deviceId,
+        slideId: this.state.currentSlide,
+        correctedLabel: cell.corrected_label,
         thumbnail: await this.field.thumbnail(cell.box),
-        syncState: "pending",
-        syncError: null,
-      };
+        extra: { box: cell.box, photo_sha256: sha256, added_by_hand: cell.added },
+      });
       await db.put("predictions", record);
       this.state.records.push(record);
       cell.recordId = record.id;

@@ -1,4 +1,4 @@
-"""Runs the JavaScript cell finder (pwa/js/cell-finder.js) in headless Chromium.
+"""Runs the JavaScript cell finder (pwa/js/classifier/cells/) in headless Chromium.
 
 Used by the Python-browser parity test and by `make bench-finder`. Photos are fetched and
 decoded by the browser itself (createImageBitmap -> OffscreenCanvas -> ImageData), inside a
@@ -18,7 +18,8 @@ from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 PWA_JS = Path(__file__).resolve().parents[1] / "pwa" / "js"
 
 WORKER = """
-import { frameSquare, survey } from '/js/cell-finder.js';
+import { survey } from '/js/classifier/cells/finder.js';
+import { frameSquare } from '/js/classifier/cells/framing.js';
 
 async function pixels(url) {
   const response = await fetch(url);
@@ -76,7 +77,7 @@ window.findInWorker = (url, repeats = 0) => ask({ url, repeats });
 window.frameInWorker = (url, square) => ask({ url, square });
 // Runs findCells on a tiny image in the page itself: the error a caller would see.
 window.errorForTinyImage = async () => {
-  const { findCells } = await import('/js/cell-finder.js');
+  const { findCells } = await import('/js/classifier/cells/finder.js');
   try {
     findCells({ data: new Uint8ClampedArray(4 * 4 * 4), width: 4, height: 4 });
     return null;

@@ -22,7 +22,7 @@ from training.annotations import bccd_photos
 
 BUDGET_MS = 150.0
 TIMED = """async ([modelUrl, meta, images, repeats]) => {
-    const { InferenceClient } = await import('/js/inference-client.js');
+    const { InferenceClient } = await import('/js/classifier/inference-client.js');
     const client = new InferenceClient();
     await client.init();
     const model = { name: meta.name, version: meta.version, meta };

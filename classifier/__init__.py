@@ -3,5 +3,6 @@
 `classify` (a released model folder -> label, confidence, status; also a command line),
 `model_card` (model.json: parse and check), `cells/` (the cell finder and the framing a model
 declares), `find_cells` (the finder's command line). It needs numpy, scipy, Pillow and
-ai-edge-litert; it imports neither `backend` nor `training`. `pwa/js/` holds its JavaScript twin.
+ai-edge-litert; it imports neither `backend` nor `training`. `pwa/js/classifier/` holds its
+JavaScript twin.
 """

@@ -4,8 +4,8 @@
 // them as-is. Run by `npm run build` (the Makefile's `setup` does it after `npm ci`).
 import { build } from "esbuild";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, join, sep } from "node:path";
 import { createHash } from "node:crypto";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -30,7 +30,7 @@ for (const entry of existsSync(vendor) ? readdirSync(vendor) : []) {
 mkdirSync(join(vendor, "wasm"), { recursive: true });
 
 await build({
-  entryPoints: [join(here, "js/inference-worker.js")],
+  entryPoints: [join(here, "js/classifier/inference-worker.js")],
   bundle: true,
   format: "iife",
   target: "es2020",
@@ -39,18 +39,21 @@ await build({
   outfile: join(vendor, "inference-worker.js"),
 });
 
-// The app version is a hash of every file of the app shell: any change makes a new service
-// worker, which the page offers as "Update available — reload".
+// Subfolders too (js/ui/, js/classifier/cells/, ...): a module left out of the precache would
+// break the app offline.
 function listFiles(dir, prefix) {
-  return readdirSync(join(here, dir), { withFileTypes: true })
-    .filter((e) => e.isFile() && !e.name.startsWith("."))
-    .map((e) => `${prefix}/${e.name}`)
+  const root = join(here, dir);
+  return readdirSync(root, { recursive: true })
+    .filter((name) => !basename(name).startsWith(".") && statSync(join(root, name)).isFile())
+    .map((name) => `${prefix}/${name.split(sep).join("/")}`)
     .sort();
 }
+// The app version is a hash of every file of the app shell: any change makes a new service
+// worker, which the page offers as "Update available — reload".
 const shellFiles = [
   "/",
   "/manifest.json",
-  ...listFiles("js", "/js").filter((f) => f !== "/js/inference-worker.js"),
+  ...listFiles("js", "/js").filter((f) => f !== "/js/classifier/inference-worker.js"),
   ...listFiles("css", "/css"),
   ...listFiles("icons", "/icons"),
   "/vendor/inference-worker.js",

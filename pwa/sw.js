@@ -2,8 +2,8 @@
 // is the whole app). Caches: the app shell, versioned by a hash of its files (a new hash is a new
 // app version: it waits until the user taps "Reload"); the inference runtime, versioned by the
 // LiteRT.js version; the models ("hv-models"), never cleared by an app update.
-import { MODEL_CACHE } from "./js/model-store.js";
-import { replayOutbox } from "./js/outbox.js";
+import { MODEL_CACHE } from "./js/data/model-store.js";
+import { replayOutbox } from "./js/data/outbox.js";
 
 /* global __APP_VERSION__, __SHELL_FILES__, __RUNTIME_VERSION__ */
 const SHELL_CACHE = `hv-shell-${__APP_VERSION__}`;

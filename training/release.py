@@ -48,8 +48,8 @@ CLIENT_RULE = (
 FRAMED_RULE = (
     "input.framing is set: instead of resizing the whole image, find the white cell nearest the "
     "photo's centre and feed its canonical frame (classifier.classify.frame_photo, "
-    "pwa/js/cell-finder.js frameCell with input.framing.fill); a photo with no white cell found "
-    "gets status 'unfamiliar' and no label. "
+    "pwa/js/classifier/cells/framing.js frameCell with input.framing.fill); a photo with no "
+    "white cell found gets status 'unfamiliar' and no label. "
 )
 
 

@@ -8,7 +8,7 @@ A found cell's box -> a FRAME_SIZE x FRAME_SIZE RGB crop, centred on the box, sc
 the box's longer side spans CELL_FILL of the frame. Beyond the photo's edge the edge pixels
 are repeated. Large reductions first average whole blocks of pixels (an integer factor), then
 every output pixel is sampled bilinearly at its centre, so a 6000x4000 photo and a 640x480
-one give the same crop of the same cell. `pwa/js/cell-finder.js` has the same function
+one give the same crop of the same cell. `pwa/js/classifier/cells/framing.js` has the same function
 (`frameCell`), step for step.
 """
 

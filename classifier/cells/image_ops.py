@@ -1,8 +1,8 @@
 """Integer image operations shared by the cell finder.
 
-Every step here has a line-for-line twin in `pwa/js/cell-finder.js`. They work on integers
-(or on floats only through correctly rounded single operations) so that Python and the
-browser reach the same boxes: numpy's pairwise float sums would not match a JS loop.
+Every step here has a line-for-line twin in `pwa/js/classifier/cells/image-ops.js`. They work
+on integers (or on floats only through correctly rounded single operations) so that Python and
+the browser reach the same boxes: numpy's pairwise float sums would not match a JS loop.
 """
 
 import numpy as np

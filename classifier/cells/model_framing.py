@@ -1,9 +1,10 @@
 """Framing as a declared property of a released model.
 
 A model trained on framed cells says so in its model.json, and clients (classifier.classify and
-the PWA's worker, `pwa/js/model-framing.js`) then feed it the same frames; a model without the
-key (the 1.0.0 releases) is fed the resized whole photo, as before; such a whole-image model may
-declare ``input.field_framing`` for the cells of a field photo (field_framing_of). Two methods:
+the PWA's worker, `pwa/js/classifier/cells/model-framing.js`) then feed it the same frames; a
+model without the key (the 1.0.0 releases) is fed the resized whole photo, as before; such a
+whole-image model may declare ``input.field_framing`` for the cells of a field photo
+(field_framing_of). Two methods:
 
 - ``{"method": "wbc-canonical", "fill": 0.6}``: the white cell nearest the photo's centre, its
   box spanning `fill` of the frame. No white cell found -> status ``unfamiliar``, no label.

@@ -1,6 +1,6 @@
 """The cell finder's tuned settings. Sizes are multiples of D, the median red-cell diameter of
 the photo, or of a red cell's area; stain margins are multiples of the red cells' darkness.
-`pwa/js/cell-finder.js` holds the same values in DEFAULT_PARAMS."""
+`pwa/js/classifier/cells/params.js` holds the same values in DEFAULT_PARAMS."""
 
 from dataclasses import dataclass
 

@@ -1,24 +1,29 @@
-// The controller: wires the components to storage (IndexedDB), the inference worker, the model
-// store, the outbox and the service worker. Every result is saved before it is shown as saved;
-// nothing here ever deletes a result.
-import { AccountPanel } from "./account-panel.js";
-import { ApiError, OfflineError, getAuth, login, logout } from "./api.js";
-import { CapturePanel } from "./capture-panel.js";
-import { CropEditor } from "./crop-editor.js";
-import { countsCsv, downloadText, predictionsCsv } from "./csv.js";
-import * as db from "./db.js";
-import { FieldView } from "./field-view.js";
-import { HistoryPanel } from "./history-panel.js";
-import { InferenceClient } from "./inference-client.js";
-import { ModelPicker, modelTitle } from "./model-picker.js";
-import { ModelStore, NoModelError } from "./model-store.js";
-import { Notice } from "./notice.js";
-import { replayOutbox, retryRecord } from "./outbox.js";
-import { ResultCard } from "./result-card.js";
-import { SlidePanel } from "./slide-panel.js";
-import { SyncBadge } from "./sync-badge.js";
-import { Tabs } from "./tabs.js";
-import { UpdateBanner } from "./update-banner.js";
+// The controller: wires the components (ui/) to storage (data/: IndexedDB, the model store, the
+// outbox), the inference worker (classifier/) and the service worker. The two ways to classify
+// live beside it, single-cell mode (cell-controller.js) and field mode (field-controller.js), and
+// so does sending the outbox (sync-controller.js). Every result is saved before it is shown as
+// saved; nothing here ever deletes a result.
+import { CellController } from "./cell-controller.js";
+import { InferenceClient } from "./classifier/inference-client.js";
+import { OfflineError, getAuth, login, logout } from "./data/api.js";
+import { countsCsv, downloadText, predictionsCsv } from "./data/csv.js";
+import * as db from "./data/db.js";
+import { ModelStore } from "./data/model-store.js";
+import { retryRecord } from "./data/outbox.js";
+import { FieldController } from "./field-controller.js";
+import { SyncController } from "./sync-controller.js";
+import { AccountPanel } from "./ui/account-panel.js";
+import { CapturePanel } from "./ui/capture-panel.js";
+import { CropEditor } from "./ui/crop-editor.js";
+import { FieldView } from "./ui/field-view.js";
+import { HistoryPanel } from "./ui/history-panel.js";
+import { ModelPicker, modelTitle } from "./ui/model-picker.js";
+import { Notice } from "./ui/notice.js";
+import { ResultCard } from "./ui/result-card.js";
+import { SlidePanel } from "./ui/slide-panel.js";
+import { SyncBadge } from "./ui/sync-badge.js";
+import { Tabs } from "./ui/tabs.js";
+import { UpdateBanner } from "./ui/update-banner.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -28,7 +33,10 @@ class App {
     this.store = new ModelStore();
     this.inference = new InferenceClient();
     this.queue = [];
-    this.syncing = null;
+    this.current = null; // the image (Blob) on screen, for both modes
+    this.cellMode = new CellController(this);
+    this.fieldMode = new FieldController(this);
+    this.outbox = new SyncController(this);
     this.state = { auth: null, models: {}, currentModel: null, slides: [], currentSlide: null, records: [] };
   }
 
@@ -70,22 +78,24 @@ class App {
     this.badge = new SyncBadge($("sync-badge"), () => this.tabs.select("view-history"));
     this.picker = new ModelPicker($("model-select"), $("model-info"), this.guard(this.chooseModel));
     this.capture = new CapturePanel($("capture"), {
-      onImages: this.guard(this.takeImages),
+      onImages: this.guard((files) => this.cellMode.takeImages(files)),
       onError: (m) => this.notice.error(m),
     });
     this.editor = new CropEditor($("editor"));
-    this.result = new ResultCard($("result"), { onCorrect: this.guard(this.correct) });
+    this.result = new ResultCard($("result"), {
+      onCorrect: this.guard((record, label) => this.cellMode.correct(record, label)),
+    });
     this.slidePanel = new SlidePanel($("view-slide"), {
       onCreate: this.guard(this.createSlide),
       onSelect: this.guard(this.selectSlide),
       onExport: this.guard(this.exportSlide),
     });
     this.history = new HistoryPanel($("view-history"), {
-      onSyncNow: this.guard(() => this.sync({ verbose: true })),
+      onSyncNow: this.guard(() => this.outbox.sync({ verbose: true })),
       onExport: this.guard(this.exportHistory),
       onRetry: this.guard(async (id) => {
         await retryRecord(id);
-        await this.sync({ verbose: true });
+        await this.outbox.sync({ verbose: true });
       }),
     });
     this.account = new AccountPanel($("view-account"), {
@@ -94,14 +104,14 @@ class App {
       onUpdateModels: this.guard(() => this.updateModels({ verbose: true })),
     });
     this.field = new FieldView($("field"), {
-      onCorrect: this.guard(this.correctFieldCell),
-      onAdd: this.guard(this.addFieldCell),
-      onSave: this.guard(this.saveField),
+      onCorrect: this.guard((cell) => this.fieldMode.correctFieldCell(cell)),
+      onAdd: this.guard((box) => this.fieldMode.addFieldCell(box)),
+      onSave: this.guard(() => this.fieldMode.saveField()),
       onClose: () => this.field.hide(),
     });
-    $("classify-btn").addEventListener("click", this.guard(this.classify));
-    $("field-btn").addEventListener("click", this.guard(this.findAllCells));
-    $("reset-btn").addEventListener("click", this.guard(this.next));
+    $("classify-btn").addEventListener("click", this.guard(() => this.cellMode.classify()));
+    $("field-btn").addEventListener("click", this.guard(() => this.fieldMode.findAllCells()));
+    $("reset-btn").addEventListener("click", this.guard(() => this.cellMode.next()));
   }
 
   listen() {
@@ -111,7 +121,7 @@ class App {
     setInterval(() => {
       const pending = this.state.records.some((r) => r.syncState === "pending");
       if (pending && navigator.onLine && document.visibilityState === "visible" && this.state.auth) {
-        this.sync();
+        this.outbox.sync();
       }
     }, 60_000);
     if (navigator.serviceWorker) {
@@ -154,7 +164,7 @@ class App {
       pending: records.filter((r) => r.syncState === "pending").length,
       failed: records.filter((r) => r.syncState === "failed").length,
       online: navigator.onLine,
-      syncing: Boolean(this.syncing),
+      syncing: Boolean(this.outbox.syncing),
       loggedIn: Boolean(auth && auth.refresh),
     });
     $("classify-btn").disabled = !model || !this.editor.bitmap;
@@ -188,7 +198,7 @@ class App {
       // At start without a server the app simply works offline; other failures are told.
       if (!(error instanceof OfflineError)) this.notice.error(error.message);
     }
-    if (this.state.auth && this.state.auth.refresh) await this.guard(this.sync)();
+    if (this.state.auth && this.state.auth.refresh) await this.guard(() => this.outbox.sync())();
     else this.render();
   }
 
@@ -197,7 +207,7 @@ class App {
     this.notice.info(`Logged in as ${username}. Downloading models…`);
     this.render();
     await this.updateModels({ verbose: true });
-    await this.sync();
+    await this.outbox.sync();
   }
 
   async logout() {
@@ -218,250 +228,6 @@ class App {
     } else if (verbose) {
       this.notice.info("The models on this phone are up to date.");
     }
-  }
-
-  async takeImages(files) {
-    this.queue = files;
-    this.result.hide();
-    await this.showNext();
-  }
-
-  async showNext() {
-    const file = this.queue.shift();
-    if (!file) return;
-    this.current = file;
-    $("editor").hidden = false;
-    $("queue-info").textContent = this.queue.length ? `${this.queue.length} more image(s) after this one.` : "";
-    $("reset-btn").textContent = this.queue.length ? "Next image" : "New image";
-    try {
-      await this.editor.show(file, { square: Boolean(file.fromCamera) });
-    } catch (error) {
-      // An unreadable file is skipped; the next one of the batch (if any) is one tap away.
-      this.current = null;
-      this.editor.clear();
-      $("editor").hidden = !this.queue.length;
-      this.render();
-      throw error;
-    }
-    this.render();
-    $("classify-btn").focus();
-  }
-
-  async next() {
-    this.result.hide();
-    this.field.hide();
-    if (this.queue.length) return this.showNext();
-    this.editor.clear();
-    this.current = null;
-    $("editor").hidden = true;
-    this.render();
-    $("camera-start").focus();
-  }
-
-  async classify() {
-    const model = this.model();
-    if (!model) throw new NoModelError();
-    if (!this.current) throw new Error("Take or pick an image first.");
-    $("classify-btn").disabled = true;
-    try {
-      if (!this.inference.isLoaded(model)) await this.prepareModel();
-      const out = await this.inference.classify(model, this.current, this.editor.crop());
-      if (out.label === null) return this.noCell(out);
-      const record = {
-        id: crypto.randomUUID(),
-        model_name: model.name,
-        model_version: model.version,
-        label: out.label,
-        confidence: out.confidence,
-        status: out.status,
-        probabilities: out.probabilities,
-        captured_at: new Date().toISOString(),
-        device_id: this.deviceId,
-        slide_id: this.state.currentSlide || null,
-        note: null,
-        corrected_label: null,
-        familiarity: out.familiarity,
-        crop: out.crop,
-        inference_ms: out.inferenceMs,
-        thumbnail: await this.editor.thumbnail(),
-        syncState: "pending",
-        syncError: null,
-      };
-      this.result.show(record, model.labels, out.reason || null);
-      $("result").scrollIntoView({ block: "nearest" });
-      try {
-        await db.put("predictions", record);
-      } catch (error) {
-        $("result-saved").textContent = `NOT saved on this phone: ${error.message}`;
-        throw error;
-      }
-      this.state.records.push(record);
-      this.result.showSync(record);
-      document.body.dataset.lastResult = record.id;
-      this.render();
-      this.requestSync();
-    } finally {
-      $("classify-btn").disabled = false;
-    }
-  }
-
-  /** Field mode: every white cell of the whole photo, boxed and labelled; cells of this photo
-   * already counted on the current slide are marked as such (matched by photo hash and box). */
-  async findAllCells() {
-    const model = this.model();
-    if (!model) throw new NoModelError();
-    if (!this.current) throw new Error("Take or pick a photo first.");
-    $("field-btn").disabled = true;
-    try {
-      if (!this.inference.isLoaded(model)) await this.prepareModel();
-      const out = await this.inference.classifyField(model, this.current);
-      this.fieldPhoto = { blob: this.current, sha256: await sha256Hex(this.current), model };
-      this.result.hide();
-      await this.field.show(this.current, out, model.labels);
-      this.matchCounted();
-      this.field.render();
-      $("field").scrollIntoView({ block: "nearest" });
-      document.body.dataset.fieldMs = String(out.totalMs);
-      document.body.dataset.fieldReady = String(Date.now());
-    } finally {
-      $("field-btn").disabled = false;
-    }
-  }
-
-  /** Links each shown cell to a saved record of the same photo, slide and place (IoU >= 0.5). */
-  matchCounted() {
-    const slideId = this.state.currentSlide || null;
-    const saved = this.state.records.filter(
-      (r) => r.photo_sha256 === this.fieldPhoto.sha256 && (r.slide_id || null) === slideId && r.box,
-    );
-    for (const cell of this.field.cells) {
-      if (cell.recordId) continue;
-      const twin = saved.find((r) => iou(r.box, cell.box) >= 0.5 && !this.field.cells.some((c) => c.recordId === r.id));
-      if (twin) {
-        cell.recordId = twin.id;
-        cell.corrected_label = cell.corrected_label || twin.corrected_label;
-      }
-    }
-  }
-
-  async addFieldCell(box) {
-    const { model, blob } = this.fieldPhoto;
-    this.field.addCell(await this.inference.classifyBox(model, blob, box));
-  }
-
-  async correctFieldCell(cell) {
-    if (!cell.recordId) return; // not saved yet: the correction is saved with the cell
-    const next = await db.update("predictions", cell.recordId, (r) => ({ ...r, corrected_label: cell.corrected_label }));
-    const i = this.state.records.findIndex((r) => r.id === next.id);
-    if (i >= 0) this.state.records[i] = next;
-    this.render();
-  }
-
-  /** Adds every cell of the photo to the current slide's count, each once: cells already saved
-   * from this photo (same hash, same place) are not counted again. */
-  async saveField() {
-    const { model, sha256 } = this.fieldPhoto;
-    this.matchCounted();
-    let added = 0;
-    let already = 0;
-    for (const cell of this.field.cells) {
-      if (cell.recordId) {
-        already += 1;
-        continue;
-      }
-      const record = {
-        id: crypto.randomUUID(),
-        model_name: model.name,
-        model_version: model.version,
-        label: cell.label,
-        confidence: cell.confidence,
-        status: cell.status,
-        probabilities: cell.probabilities,
-        captured_at: new Date().toISOString(),
-        device_id: this.deviceId,
-        slide_id: this.state.currentSlide || null,
-        note: null,
-        corrected_label: cell.corrected_label,
-        familiarity: cell.familiarity,
-        box: cell.box,
-        photo_sha256: sha256,
-        added_by_hand: cell.added,
-        inference_ms: cell.inferenceMs,
-        thumbnail: await this.field.thumbnail(cell.box),
-        syncState: "pending",
-        syncError: null,
-      };
-      await db.put("predictions", record);
-      this.state.records.push(record);
-      cell.recordId = record.id;
-      added += 1;
-    }
-    const slide = this.state.slides.find((s) => s.id === this.state.currentSlide);
-    const where = slide ? `slide “${slide.sampleId}”` : "history (no slide chosen)";
-    const again = already ? ` ${already} were already counted from this photo.` : "";
-    this.notice.info(`${added} cell(s) added to ${where}.${again}`);
-    this.field.render();
-    this.render();
-    document.body.dataset.fieldSaved = String(Date.now());
-    this.requestSync();
-  }
-
-  /** A model trained on framed cells found nothing to frame (no white cell, or no cells at all):
-   * no guess, nothing to count or save. */
-  noCell(out) {
-    this.result.hide();
-    this.notice.error(`Unfamiliar: ${out.reason}. Nothing was saved — centre a cell in the photo, or use “Find all cells”.`);
-    document.body.dataset.lastNoCell = String(Date.now());
-  }
-
-  async correct(record, label) {
-    const next = await db.update("predictions", record.id, (r) => ({ ...r, corrected_label: label }));
-    const i = this.state.records.findIndex((r) => r.id === record.id);
-    if (i >= 0) this.state.records[i] = next;
-    this.result.record = next;
-    this.render();
-  }
-
-  /** Syncs now when online; otherwise (or when that fails) leaves it to Background Sync,
-   * where the browser has it, and to the next `online` event or app start. */
-  async requestSync() {
-    const ok = navigator.onLine && (await this.sync());
-    if (!ok && this.registration && this.registration.sync) {
-      await this.registration.sync.register("hv-outbox").catch(() => {});
-    }
-  }
-
-  /** Replays the outbox once at a time; failures keep every record pending. */
-  async sync({ verbose = false } = {}) {
-    if (this.syncing) return this.syncing;
-    this.syncing = (async () => {
-      this.render();
-      try {
-        const summary = await replayOutbox();
-        if (verbose) this.notice.info(`Synced ${summary.synced} result(s).`);
-        if (summary.failed) this.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`);
-        return true;
-      } catch (error) {
-        if (error instanceof OfflineError) {
-          if (verbose) this.notice.error(error.message);
-        } else if (error instanceof ApiError && error.status === 401) {
-          this.state.auth = await getAuth();
-          this.notice.error(`${error.message} Your results are kept on this phone.`);
-        } else {
-          this.notice.error(`Sync failed: ${error.message} Your results are kept on this phone and sent later.`);
-        }
-        return false;
-      } finally {
-        this.syncing = null;
-        await this.reloadState();
-        if (this.result.record) {
-          const fresh = this.state.records.find((r) => r.id === this.result.record.id);
-          if (fresh) this.result.showSync(fresh);
-        }
-        document.body.dataset.syncDone = String(Date.now());
-      }
-    })();
-    return this.syncing;
   }
 
   async createSlide(sampleId) {
@@ -493,19 +259,6 @@ class App {
     const bySlide = Object.fromEntries(this.state.slides.map((s) => [s.id, s]));
     downloadText(`hematovision-history-${new Date().toISOString().slice(0, 10)}.csv`, predictionsCsv(records, bySlide));
   }
-}
-
-export function iou(a, b) {
-  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
-  const h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
-}
-
-async function sha256Hex(blob) {
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 const app = new App();

@@ -24,7 +24,7 @@ SCALED = {"method": "rbc-scaled", "span": 3.5}
 
 # requests: [[base64 image, "single" | "field" | a hand-marked box]], one worker for them all.
 WORKER = """async ([modelUrl, meta, requests]) => {
-    const { InferenceClient } = await import('/js/inference-client.js');
+    const { InferenceClient } = await import('/js/classifier/inference-client.js');
     const client = new InferenceClient();
     await client.init();
     const bytes = await (await fetch(modelUrl)).arrayBuffer();

@@ -43,7 +43,7 @@ def page(tmp_path_factory):
 def test_decide_matches_backend_classify(page):
     got = page.evaluate(
         """async ([cases, labels, decision]) => {
-            const { decide } = await import('/js/decision-rule.js');
+            const { decide } = await import('/js/classifier/decision-rule.js');
             return cases.map(([p, f]) => decide(Float32Array.from(p), f, labels, decision));
         }""",
         [CASES, LABELS, DECISION],
@@ -59,7 +59,7 @@ def js_resize(page, rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
     h, w, _ = rgb.shape
     values = page.evaluate(
         """async ([b64, w, h, outW, outH]) => {
-            const { pilResize } = await import('/js/pil-resize.js');
+            const { pilResize } = await import('/js/classifier/pil-resize.js');
             const rgb = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
             const out = pilResize(rgb, w, h, outW, outH, 'bilinear');
             let text = '';

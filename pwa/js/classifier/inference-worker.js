@@ -2,7 +2,7 @@
 // and started as a classic worker). The page asks {id, type, ...}; the worker answers
 // {id, result} or {id, error}. It decodes the image, crops it, resizes it exactly like Pillow
 // and runs the released .tflite model, so the UI never freezes. A model whose model.json
-// declares input.framing is fed the frame that model-framing.js gives instead (the rule of
+// declares input.framing is fed the frame that cells/model-framing.js gives instead (the rule of
 // classifier/cells/model_framing.py); "classifyField" classifies every white cell of a field photo,
 // each framed by the model's field framing (fieldFramingOf).
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
@@ -17,7 +17,7 @@ import {
   framingOf,
   markCentred,
   noCellResult,
-} from "./model-framing.js";
+} from "./cells/model-framing.js";
 import { dequantize, quantizeInput } from "./quantization.js";
 
 const WASM_DIR = new URL("wasm/", self.location.href).href;

@@ -1,6 +1,7 @@
 // Pillow's resize (Image.resize with BILINEAR/BICUBIC/BOX, the antialiased "resample with
 // support" path of libImaging/Resample.c, 8-bit fixed point), ported exactly so that the phone
-// feeds the model the very pixels classifier.classify feeds it: same label, same confidence.
+// feeds the model the very pixels classifier.classify feeds it (load_image in
+// classifier/classify.py, its Python twin): same label, same confidence.
 
 const PRECISION_BITS = 32 - 8 - 2;
 

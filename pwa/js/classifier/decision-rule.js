@@ -1,6 +1,6 @@
-// The (label, confidence, status) rule of classifier.classify.decide and model.json "decision",
-// mirrored line for line: unfamiliar if familiarity < unfamiliar_below; else confident if the top
-// probability >= confident_at_or_above; else review.
+// The (label, confidence, status) rule of classifier.classify.decide (classifier/classify.py)
+// and model.json "decision", mirrored line for line: unfamiliar if familiarity <
+// unfamiliar_below; else confident if the top probability >= confident_at_or_above; else review.
 
 export const STATUSES = ["confident", "review", "unfamiliar"];
 

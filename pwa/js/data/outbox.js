@@ -20,6 +20,35 @@ const SYNC_FIELDS = [
   "note",
 ];
 
+/**
+ * The record a result is saved as, and that this outbox syncs: a phone-made uuid (the server
+ * deduplicates on it), the model that made it, its guess, "pending" until the server has it.
+ * `result` is the worker's answer (or a field cell); `extra` holds what only one kind of result
+ * has (a single cell's crop; a field cell's box, photo hash and added_by_hand).
+ */
+export function newRecord(model, result, { deviceId, slideId, correctedLabel, thumbnail, extra = {} }) {
+  return {
+    id: crypto.randomUUID(),
+    model_name: model.name,
+    model_version: model.version,
+    label: result.label,
+    confidence: result.confidence,
+    status: result.status,
+    probabilities: result.probabilities,
+    captured_at: new Date().toISOString(),
+    device_id: deviceId,
+    slide_id: slideId || null,
+    note: null,
+    corrected_label: correctedLabel,
+    familiarity: result.familiarity,
+    ...extra,
+    inference_ms: result.inferenceMs,
+    thumbnail,
+    syncState: "pending",
+    syncError: null,
+  };
+}
+
 export function toPayload(record) {
   const payload = {};
   for (const field of SYNC_FIELDS) {

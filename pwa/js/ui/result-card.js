@@ -1,6 +1,6 @@
 // One result: the class, its calibrated confidence, the status in words, the top 3 as bars, the
 // image beside it, the model, and the technician's correction (kept beside the model's label).
-import { topK } from "./decision-rule.js";
+import { topK } from "../classifier/decision-rule.js";
 
 export const STATUS_TEXT = {
   confident: "Confident.",

@@ -7,7 +7,8 @@
 //   (then "unfamiliar", label kept for the person who must look); no D measurable -> "unfamiliar", no label.
 // Without the key the model gets the resized whole image (the 1.0.0 releases); such a model may
 // declare "field_framing" for the cells of a field photo (fieldFramingOf).
-import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow, survey } from "./cell-finder.js";
+import { survey } from "./finder.js";
+import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow } from "./framing.js";
 
 export const WBC_CANONICAL = "wbc-canonical";
 export const RBC_SCALED = "rbc-scaled";

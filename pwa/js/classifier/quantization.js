@@ -1,6 +1,7 @@
 // Quantized tensors: LiteRT.js exposes no scale/zero point, so they come from model.json
 // ("input".quantization, "outputs"[i].quantization), written by the training export from the
-// interpreter's own details. Arithmetic is done in float32 like numpy's.
+// interpreter's own details. Arithmetic is done in float32 like numpy's. The twin of
+// classifier/classify.py's TFLiteModel._quantize and _dequantize.
 
 function pair(q) {
   if (!q) return null;

@@ -1,6 +1,6 @@
 // Field mode: the photo with every found white cell boxed and labelled. Tap a box to select it
 // (then correct its label in the list), "Add missed cell" then tap the photo to mark one the
-// finder missed, "Add all to slide" to count them. The controller (app.js) does the work.
+// finder missed, "Add all to slide" to count them. field-controller.js does the work.
 const COLOURS = { confident: "#1b7f3b", review: "#b26a00", unfamiliar: "#b00020" };
 const MAX_SIDE = 1280; // canvas pixels: enough to read the labels, light on a phone
 

@@ -1,0 +1,172 @@
+// Cell finder for the PWA: the JavaScript twin of classifier/cells/finder.py; its steps live
+// beside it as in Python (image-ops.js, red-cells.js, stained-cells.js, params.js; framing.js
+// frames what it finds).
+//
+// Plain ES modules with no dependencies; they run in a page and in a Web Worker. Every
+// step mirrors the Python code line for line, on integers where Python uses integers, so
+// both return the same boxes (tests/pwa/test_cell_finder_parity.py holds them together): change
+// both or neither. Read classifier/cells/finder.py for why each step is there.
+import { blockMean, fillSmallHoles, histogramPercentile, lowerMedian, otsuThreshold } from "./image-ops.js";
+import { DEFAULT_PARAMS } from "./params.js";
+import { redCellDiameter, redCells } from "./red-cells.js";
+import { platelets, whiteCells } from "./stained-cells.js";
+
+export const WORK_SIDE = 320;
+export const SCALE = 1024; // white-balanced channels: 1024 = background level
+export const MAX_PIXELS = 60000000;
+export const MIN_DIAMETER = 24.0;
+export const TARGET_DIAMETER = 32.0;
+export const MAX_WORK_PIXELS = 1000000;
+
+export class FinderError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'FinderError';
+  }
+}
+
+const TYPE_ORDER = { wbc: 0, platelet: 1, rbc: 2 };
+
+export function workingFactor(height, width) {
+  return Math.max(1, Math.floor((Math.max(height, width) + WORK_SIDE / 2) / WORK_SIDE));
+}
+
+// image: an ImageData or any {data, width, height} with RGBA (4) or RGB (3) bytes per pixel.
+// Returns [{box: [x0, y0, x1, y1], type: 'wbc'|'platelet'|'rbc', score}] in photo pixels
+// (x1, y1 exclusive), white cells first; [] when no cells can be found. Scores as in
+// finder.py: white cell = nucleus area / red-cell area (capped at 1), platelet = area / 2% of
+// a red cell's, red cell = 1 alone or CLUMP_SCORE when split out of a clump.
+export function findCells(image, params = DEFAULT_PARAMS) {
+  return survey(image, params).cells;
+}
+
+// findCells' cells and D, the photo's median red-cell diameter in photo pixels (null when
+// nothing could be measured, and then there are no cells), as finder.py's survey: the scale
+// that models framed "rbc-scaled" are fed at (scaledWindow).
+export function survey(image, params = DEFAULT_PARAMS) {
+  const { width, height, channels } = checked(image);
+  let factor = workingFactor(height, width);
+  let result = search(blockMean(image.data, width, height, channels, factor), params);
+  const finer = finerFactor(height, width, factor, result.diameter);
+  if (finer < factor) {
+    factor = finer;
+    result = search(blockMean(image.data, width, height, channels, factor), params);
+  }
+  return { cells: toPhoto(result.found, factor, width, height), diameter: photoDiameter(result.diameter, factor) };
+}
+
+// Rounded to 1/1000 px exactly as finder.py's _photo_diameter, so both give the same number.
+function photoDiameter(diameter, factor) {
+  return diameter === null ? null : Math.floor(diameter * factor * 1000 + 0.5) / 1000;
+}
+
+// A smaller shrink factor when red cells came out too small to judge (finder.py's _finer_factor).
+function finerFactor(height, width, factor, diameter) {
+  if (diameter === null || diameter >= MIN_DIAMETER || factor === 1) return factor;
+  let least = 1;
+  while (Math.floor(height / least) * Math.floor(width / least) > MAX_WORK_PIXELS) least += 1;
+  return Math.max(least, Math.floor((factor * diameter) / TARGET_DIAMETER));
+}
+
+function search(work, params) {
+  const none = { found: [], diameter: null };
+  const planes = whiteBalanced(work, params);
+  if (planes === null) return none;
+  const [red, green, blue] = planes;
+  const n = work.width * work.height;
+  const darkness = new Int32Array(n);
+  const stain = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
+    darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
+    stain[i] = blue[i] - red[i];
+  }
+  const cut = cellCut(darkness, stain);
+  if (cut < params.minCellContrast) return none;
+  const raw = new Uint8Array(n);
+  for (let i = 0; i < n; i++) raw[i] = darkness[i] > cut ? 1 : 0;
+  const cellsMask = fillSmallHoles(raw, work.width, work.height, Math.floor(n / 64));
+  const measured = redCellDiameter(cellsMask, work.width, work.height);
+  if (measured === null) return none;
+  const { diameter, depth } = measured;
+  const { found, base, dark } = whiteCells(stain, darkness, cellsMask, work, diameter, cut, params);
+  const whiteBoxes = found.map((c) => c.box);
+  found.push(...platelets(stain, cellsMask, work, base, dark, diameter, whiteBoxes, params));
+  found.push(...redCells(cellsMask, work, depth, diameter, whiteBoxes, params));
+  return { found, diameter };
+}
+
+export function checked(image) {
+  const { data, width, height } = image || {};
+  if (!data || !Number.isInteger(width) || !Number.isInteger(height)) {
+    throw new FinderError('expected an ImageData-like {data, width, height}');
+  }
+  const channels = data.length / (width * height);
+  if (channels !== 3 && channels !== 4) {
+    throw new FinderError(
+      `expected 3 or 4 bytes per pixel, got ${data.length} bytes for ${width}x${height}`,
+    );
+  }
+  if (width * height > MAX_PIXELS) {
+    throw new FinderError(`image of ${width}x${height} pixels is larger than ${MAX_PIXELS} pixels`);
+  }
+  if (Math.min(width, height) < 16) {
+    throw new FinderError(`image of ${width}x${height} pixels is too small`);
+  }
+  return { width, height, channels };
+}
+
+// Otsu's cut on darkness; sought again below it when what lies above is bluer than the
+// background (a dark white cell among pale red cells), as in finder.py's _cell_cut.
+function cellCut(darkness, stain) {
+  const hist = new Float64Array(SCALE);
+  for (let i = 0; i < darkness.length; i++) hist[darkness[i]] += 1;
+  let cut = otsuThreshold(hist);
+  const above = [];
+  for (let i = 0; i < darkness.length; i++) if (darkness[i] > cut) above.push(stain[i]);
+  if (above.length > 0 && lowerMedian(above) > 0) cut = otsuThreshold(hist.subarray(0, cut + 1));
+  return cut;
+}
+
+function whiteBalanced(work, params) {
+  const out = [];
+  for (let c = 0; c < 3; c++) {
+    const values = work.planes[c];
+    const hist = new Float64Array(256);
+    for (let i = 0; i < values.length; i++) hist[values[i]] += 1;
+    const background = histogramPercentile(hist, 0.99);
+    if (background < params.minBackground) return null;
+    const lut = new Int32Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = Math.floor((v * SCALE) / background);
+    const plane = new Int32Array(values.length);
+    for (let i = 0; i < values.length; i++) plane[i] = lut[values[i]];
+    out.push(plane);
+  }
+  return out;
+}
+
+function roundScore(score) {
+  return Math.round(score * 1000) / 1000;
+}
+
+function toPhoto(found, factor, width, height) {
+  const out = found.map((cell) => {
+    const [x0, y0, x1, y1] = cell.box;
+    return {
+      box: [
+        Math.max(0, Math.floor(x0 * factor)),
+        Math.max(0, Math.floor(y0 * factor)),
+        Math.min(width, Math.ceil(x1 * factor)),
+        Math.min(height, Math.ceil(y1 * factor)),
+      ],
+      type: cell.type,
+      score: roundScore(cell.score),
+    };
+  });
+  out.sort((a, b) => {
+    if (a.type !== b.type) return TYPE_ORDER[a.type] - TYPE_ORDER[b.type];
+    for (let k = 0; k < 4; k++) if (a.box[k] !== b.box[k]) return a.box[k] - b.box[k];
+    return 0;
+  });
+  return out;
+}

@@ -1,0 +1,223 @@
+// Integer image operations shared by the cell finder: the JavaScript twin of
+// classifier/cells/image_ops.py, line for line (lowerMedian and insideAny are the
+// np.sort(...)[(n - 1) // 2] and any(b[0] <= cx <= b[2] ...) that the Python writes inline).
+// They work on integers (or floats only through correctly rounded single operations) so that
+// Python and the browser reach the same boxes: change both or neither.
+
+export function blockMean(data, width, height, channels, factor) {
+  const w = Math.floor(width / factor);
+  const h = Math.floor(height / factor);
+  const planes = [new Int32Array(w * h), new Int32Array(w * h), new Int32Array(w * h)];
+  const area = factor * factor;
+  const rowSums = new Float64Array(w * 3);
+  for (let y = 0; y < h; y++) {
+    rowSums.fill(0);
+    for (let dy = 0; dy < factor; dy++) {
+      let p = ((y * factor + dy) * width) * channels;
+      for (let x = 0; x < w; x++) {
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        for (let dx = 0; dx < factor; dx++) {
+          r += data[p];
+          g += data[p + 1];
+          b += data[p + 2];
+          p += channels;
+        }
+        rowSums[3 * x] += r;
+        rowSums[3 * x + 1] += g;
+        rowSums[3 * x + 2] += b;
+      }
+    }
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      planes[0][i] = Math.floor(rowSums[3 * x] / area);
+      planes[1][i] = Math.floor(rowSums[3 * x + 1] / area);
+      planes[2][i] = Math.floor(rowSums[3 * x + 2] / area);
+    }
+  }
+  return { planes, width: w, height: h };
+}
+
+export function histogramPercentile(hist, fraction) {
+  let total = 0;
+  for (let i = 0; i < hist.length; i++) total += hist[i];
+  const target = fraction * total;
+  let cumulative = 0;
+  for (let i = 0; i < hist.length; i++) {
+    cumulative += hist[i];
+    if (cumulative >= target) return i;
+  }
+  return hist.length - 1;
+}
+
+export function otsuThreshold(hist) {
+  let total = 0;
+  let weightedTotal = 0;
+  for (let i = 0; i < hist.length; i++) {
+    total += hist[i];
+    weightedTotal += i * hist[i];
+  }
+  let bestBin = 0;
+  let bestScore = -1.0;
+  let below = 0;
+  let weightedBelow = 0;
+  for (let i = 0; i < hist.length; i++) {
+    below += hist[i];
+    weightedBelow += i * hist[i];
+    const above = total - below;
+    if (below === 0 || above === 0) continue;
+    const gap = weightedBelow / below - (weightedTotal - weightedBelow) / above;
+    const score = below * above * (gap * gap);
+    if (score > bestScore) {
+      bestBin = i;
+      bestScore = score;
+    }
+  }
+  return bestBin;
+}
+
+// Binary dilation by a (2r+1)-pixel square, outside the image empty: a running count of set
+// pixels along rows, then along columns.
+export function dilateSquare(mask, width, height, radius) {
+  if (radius <= 0) return mask.slice();
+  const rows = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    let count = 0;
+    for (let x = 0; x < Math.min(radius, width); x++) count += mask[o + x];
+    for (let x = 0; x < width; x++) {
+      if (x + radius < width) count += mask[o + x + radius];
+      if (x - radius - 1 >= 0) count -= mask[o + x - radius - 1];
+      rows[o + x] = count > 0 ? 1 : 0;
+    }
+  }
+  const out = new Uint8Array(mask.length);
+  for (let x = 0; x < width; x++) {
+    let count = 0;
+    for (let y = 0; y < Math.min(radius, height); y++) count += rows[y * width + x];
+    for (let y = 0; y < height; y++) {
+      if (y + radius < height) count += rows[(y + radius) * width + x];
+      if (y - radius - 1 >= 0) count -= rows[(y - radius - 1) * width + x];
+      out[y * width + x] = count > 0 ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+// Labels the pixels where mask[i] === value; 8- or 4-connected. Returns {labels, count}.
+// (Label numbers may differ from scipy's; only which pixels share a label matters.)
+export function labelComponents(mask, width, height, eightConnected = true, value = 1) {
+  const labels = new Int32Array(mask.length);
+  const stack = new Int32Array(mask.length);
+  let count = 0;
+  let top = 0;
+  const take = (q) => {
+    if (mask[q] === value && labels[q] === 0) {
+      labels[q] = count;
+      stack[top++] = q;
+    }
+  };
+  for (let start = 0; start < mask.length; start++) {
+    if (mask[start] !== value || labels[start] !== 0) continue;
+    count += 1;
+    take(start);
+    while (top > 0) {
+      const p = stack[--top];
+      const px = p % width;
+      const left = px > 0;
+      const right = px < width - 1;
+      const up = p >= width;
+      const down = p < mask.length - width;
+      if (left) take(p - 1);
+      if (right) take(p + 1);
+      if (up) take(p - width);
+      if (down) take(p + width);
+      if (!eightConnected) continue;
+      if (up && left) take(p - width - 1);
+      if (up && right) take(p - width + 1);
+      if (down && left) take(p + width - 1);
+      if (down && right) take(p + width + 1);
+    }
+  }
+  return { labels, count };
+}
+
+export function fillSmallHoles(mask, width, height, maxArea) {
+  const { labels, count } = labelComponents(mask, width, height, false, 0);
+  const out = mask.slice();
+  if (count === 0) return out;
+  const areas = new Int32Array(count + 1);
+  for (let i = 0; i < labels.length; i++) areas[labels[i]] += 1;
+  const fillable = new Uint8Array(count + 1);
+  for (let k = 1; k <= count; k++) fillable[k] = areas[k] <= maxArea ? 1 : 0;
+  for (let x = 0; x < width; x++) {
+    fillable[labels[x]] = 0;
+    fillable[labels[(height - 1) * width + x]] = 0;
+  }
+  for (let y = 0; y < height; y++) {
+    fillable[labels[y * width]] = 0;
+    fillable[labels[y * width + width - 1]] = 0;
+  }
+  for (let i = 0; i < labels.length; i++) if (fillable[labels[i]]) out[i] = 1;
+  return out;
+}
+
+// Taxicab distance to the nearest pixel outside the mask (the image edge is not outside).
+export function cityBlockDistance(mask, width, height) {
+  const far = width + height + 1;
+  const dist = new Int32Array(mask.length);
+  for (let i = 0; i < mask.length; i++) dist[i] = mask[i] ? far : 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (dist[i] === 0) continue;
+      if (y > 0 && dist[i - width] + 1 < dist[i]) dist[i] = dist[i - width] + 1;
+      if (x > 0 && dist[i - 1] + 1 < dist[i]) dist[i] = dist[i - 1] + 1;
+    }
+  }
+  for (let y = height - 1; y >= 0; y--) {
+    for (let x = width - 1; x >= 0; x--) {
+      const i = y * width + x;
+      if (dist[i] === 0) continue;
+      if (y < height - 1 && dist[i + width] + 1 < dist[i]) dist[i] = dist[i + width] + 1;
+      if (x < width - 1 && dist[i + 1] + 1 < dist[i]) dist[i] = dist[i + 1] + 1;
+    }
+  }
+  return dist;
+}
+
+// Components of `mask` (8-connected) with area, box and pixel indices of their `members`.
+export function components(mask, width, height, members = mask) {
+  const { labels, count } = labelComponents(mask, width, height, true, 1);
+  const found = [];
+  const byLabel = new Array(count + 1).fill(null);
+  for (let i = 0; i < labels.length; i++) {
+    const k = labels[i];
+    if (k === 0 || !members[i]) continue;
+    const x = i % width;
+    const y = (i - x) / width;
+    let c = byLabel[k];
+    if (c === null) {
+      c = { area: 0, box: [x, y, x + 1, y + 1], pixels: [] };
+      byLabel[k] = c;
+      found.push(c);
+    }
+    c.area += 1;
+    c.pixels.push(i);
+    if (x < c.box[0]) c.box[0] = x;
+    if (y < c.box[1]) c.box[1] = y;
+    if (x + 1 > c.box[2]) c.box[2] = x + 1;
+    if (y + 1 > c.box[3]) c.box[3] = y + 1;
+  }
+  return found;
+}
+
+export function lowerMedian(values) {
+  const sorted = (values instanceof Int32Array ? values.slice() : Int32Array.from(values)).sort();
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+export function insideAny(boxes, cx, cy) {
+  return boxes.some((b) => b[0] <= cx && cx <= b[2] && b[1] <= cy && cy <= b[3]);
+}

@@ -1,0 +1,121 @@
+// Field mode: every white cell of a whole photo found and classified by the worker, boxed in the
+// field view, corrected, added by hand where the finder missed one, and counted on the current
+// slide, each cell once (a photo saved twice is matched by its hash and the cells' places). The
+// controller (app.js) wires the field view's buttons here; what a cell is saved as is
+// data/outbox.js's newRecord.
+import * as db from "./data/db.js";
+import { NoModelError } from "./data/model-store.js";
+import { newRecord } from "./data/outbox.js";
+
+const $ = (id) => document.getElementById(id);
+
+export class FieldController {
+  constructor(app) {
+    this.app = app;
+    this.fieldPhoto = null;
+  }
+
+  /** Field mode: every white cell of the whole photo, boxed and labelled; cells of this photo
+   * already counted on the current slide are marked as such (matched by photo hash and box). */
+  async findAllCells() {
+    const app = this.app;
+    const model = app.model();
+    if (!model) throw new NoModelError();
+    if (!app.current) throw new Error("Take or pick a photo first.");
+    $("field-btn").disabled = true;
+    try {
+      if (!app.inference.isLoaded(model)) await app.prepareModel();
+      const out = await app.inference.classifyField(model, app.current);
+      this.fieldPhoto = { blob: app.current, sha256: await sha256Hex(app.current), model };
+      app.result.hide();
+      await app.field.show(app.current, out, model.labels);
+      this.matchCounted();
+      app.field.render();
+      $("field").scrollIntoView({ block: "nearest" });
+      document.body.dataset.fieldMs = String(out.totalMs);
+      document.body.dataset.fieldReady = String(Date.now());
+    } finally {
+      $("field-btn").disabled = false;
+    }
+  }
+
+  /** Links each shown cell to a saved record of the same photo, slide and place (IoU >= 0.5). */
+  matchCounted() {
+    const app = this.app;
+    const slideId = app.state.currentSlide || null;
+    const saved = app.state.records.filter(
+      (r) => r.photo_sha256 === this.fieldPhoto.sha256 && (r.slide_id || null) === slideId && r.box,
+    );
+    for (const cell of app.field.cells) {
+      if (cell.recordId) continue;
+      const twin = saved.find((r) => iou(r.box, cell.box) >= 0.5 && !app.field.cells.some((c) => c.recordId === r.id));
+      if (twin) {
+        cell.recordId = twin.id;
+        cell.corrected_label = cell.corrected_label || twin.corrected_label;
+      }
+    }
+  }
+
+  async addFieldCell(box) {
+    const app = this.app;
+    const { model, blob } = this.fieldPhoto;
+    app.field.addCell(await app.inference.classifyBox(model, blob, box));
+  }
+
+  async correctFieldCell(cell) {
+    const app = this.app;
+    if (!cell.recordId) return; // not saved yet: the correction is saved with the cell
+    const next = await db.update("predictions", cell.recordId, (r) => ({ ...r, corrected_label: cell.corrected_label }));
+    const i = app.state.records.findIndex((r) => r.id === next.id);
+    if (i >= 0) app.state.records[i] = next;
+    app.render();
+  }
+
+  /** Adds every cell of the photo to the current slide's count, each once: cells already saved
+   * from this photo (same hash, same place) are not counted again. */
+  async saveField() {
+    const app = this.app;
+    const { model, sha256 } = this.fieldPhoto;
+    this.matchCounted();
+    let added = 0;
+    let already = 0;
+    for (const cell of app.field.cells) {
+      if (cell.recordId) {
+        already += 1;
+        continue;
+      }
+      const record = newRecord(model, cell, {
+        deviceId: app.deviceId,
+        slideId: app.state.currentSlide,
+        correctedLabel: cell.corrected_label,
+        thumbnail: await app.field.thumbnail(cell.box),
+        extra: { box: cell.box, photo_sha256: sha256, added_by_hand: cell.added },
+      });
+      await db.put("predictions", record);
+      app.state.records.push(record);
+      cell.recordId = record.id;
+      added += 1;
+    }
+    const slide = app.state.slides.find((s) => s.id === app.state.currentSlide);
+    const where = slide ? `slide “${slide.sampleId}”` : "history (no slide chosen)";
+    const again = already ? ` ${already} were already counted from this photo.` : "";
+    app.notice.info(`${added} cell(s) added to ${where}.${again}`);
+    app.field.render();
+    app.render();
+    document.body.dataset.fieldSaved = String(Date.now());
+    app.outbox.requestSync();
+  }
+}
+
+export function iou(a, b) {
+  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  const inter = w * h;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
+
+async function sha256Hex(blob) {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

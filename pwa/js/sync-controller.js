@@ -1,0 +1,56 @@
+// Sending the outbox: now when online, else by Background Sync (where the browser has it), the
+// next `online` event or app start. What is told to the person lives here; what is sent, and
+// the exactly-once bookkeeping, in data/outbox.js.
+import { ApiError, OfflineError, getAuth } from "./data/api.js";
+import { replayOutbox } from "./data/outbox.js";
+
+export class SyncController {
+  constructor(app) {
+    this.app = app;
+    this.syncing = null;
+  }
+
+  /** Syncs now when online; otherwise (or when that fails) leaves it to Background Sync,
+   * where the browser has it, and to the next `online` event or app start. */
+  async requestSync() {
+    const app = this.app;
+    const ok = navigator.onLine && (await this.sync());
+    if (!ok && app.registration && app.registration.sync) {
+      await app.registration.sync.register("hv-outbox").catch(() => {});
+    }
+  }
+
+  /** Replays the outbox once at a time; failures keep every record pending. */
+  async sync({ verbose = false } = {}) {
+    const app = this.app;
+    if (this.syncing) return this.syncing;
+    this.syncing = (async () => {
+      app.render();
+      try {
+        const summary = await replayOutbox();
+        if (verbose) app.notice.info(`Synced ${summary.synced} result(s).`);
+        if (summary.failed) app.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`);
+        return true;
+      } catch (error) {
+        if (error instanceof OfflineError) {
+          if (verbose) app.notice.error(error.message);
+        } else if (error instanceof ApiError && error.status === 401) {
+          app.state.auth = await getAuth();
+          app.notice.error(`${error.message} Your results are kept on this phone.`);
+        } else {
+          app.notice.error(`Sync failed: ${error.message} Your results are kept on this phone and sent later.`);
+        }
+        return false;
+      } finally {
+        this.syncing = null;
+        await app.reloadState();
+        if (app.result.record) {
+          const fresh = app.state.records.find((r) => r.id === app.result.record.id);
+          if (fresh) app.result.showSync(fresh);
+        }
+        document.body.dataset.syncDone = String(Date.now());
+      }
+    })();
+    return this.syncing;
+  }
+}

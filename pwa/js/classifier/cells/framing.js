@@ -59,13 +59,13 @@ export function frameSquare(image, cx, cy, side, size) {
   return { data: out, width: size, height: size };
 }
 
-// Of found `cells`, the one of type `kind` nearest the photo's centre, or null; of equally
-// near ones the first in list order, as Python's min().
+// Of found `cells`, the one of type `kind` (of any type: null) nearest the photo's centre, or
+// null; of equally near ones the first in list order, as Python's min().
 export function centralCell(cells, width, height, kind) {
   let best = null;
   let bestOff = Infinity;
   for (const cell of cells) {
-    if (cell.type !== kind) continue;
+    if (kind !== null && cell.type !== kind) continue;
     const [x0, y0, x1, y1] = cell.box;
     const off = (x0 + x1 - width) ** 2 + (y0 + y1 - height) ** 2;
     if (off < bestOff) {

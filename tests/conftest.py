@@ -1,8 +1,10 @@
-"""What the test folders share: the fixtures `app` (runs each test on SQLite and on a real
-PostgreSQL), `client`, `auth` and `releases`; and the helpers that build the inputs several
-folders feed the app: phone records, model releases, cell finder mosaics.
+"""What the test folders share: the fixtures `app` (each test that uses it runs on SQLite and on
+a real PostgreSQL, unless marked `database_free`), `client`, `auth` and `releases`; and the
+helpers that build the inputs several folders feed the app: phone records, model releases,
+cell finder mosaics.
 
-HEMATOVISION_TEST_DB=sqlite (or postgresql) limits a run to one database; the default is both."""
+HEMATOVISION_TEST_DB=sqlite (or postgresql) limits a run to one database; the default is both.
+A test marked `database_free` never reads or writes the database: it runs once, on SQLite."""
 
 import json
 import os
@@ -60,15 +62,28 @@ def _config(url: str, tmp: Path) -> type:
     return Config
 
 
-@pytest.fixture(params=DATABASES)
-def app(request, tmp_path):
-    if request.param == "postgresql":
+def pytest_generate_tests(metafunc):
+    if "database" in metafunc.fixturenames:
+        if not metafunc.definition.get_closest_marker("database_free"):
+            metafunc.parametrize("database", DATABASES)
+
+
+@pytest.fixture
+def database() -> str:
+    """The database under `app`: parametrised over DATABASES, except for `database_free` tests,
+    which only need some database for create_app and get this one."""
+    return "sqlite"
+
+
+@pytest.fixture
+def app(request, database, tmp_path):
+    if database == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
     app = create_app(_config(url, tmp_path), instance_path=tmp_path / "instance")
     with app.app_context():
-        if request.param == "sqlite":
+        if database == "sqlite":
             db.create_all()
         for username, role in ACCOUNTS.items():
             _add_user(username, role)
@@ -76,7 +91,7 @@ def app(request, tmp_path):
     yield app
     with app.app_context():
         db.session.remove()
-        if request.param == "postgresql":
+        if database == "postgresql":
             tables = ", ".join(t.name for t in db.metadata.sorted_tables)
             with db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -47,7 +47,7 @@ def make_app(tmp: Path):
 
 
 def cell_images(count: int) -> list[str]:
-    from tests.dashboard_support import cell_jpeg_b64
+    from bench.inputs import cell_jpeg_b64
 
     files = sorted((DATASETS / "pbc" / "test").glob("*/*.jpg"))[:count]
     return [cell_jpeg_b64(path) for path in files]

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import inputs
+from bench import pwa_driver as pwa
 from classifier.classify import Classifier
-from tests import pwa_support as pwa
 from training.annotations import bccd_photos
 
 BUDGET_MS = 150.0
@@ -55,7 +56,7 @@ def summary(values) -> dict:
 def in_lab_cards() -> list[dict]:
     """The classifier's in-lab figures, as each release's model card states them."""
     cards = []
-    for path in sorted(pwa.REPO_ROOT.glob("tflite_models/*/*/model.json")):
+    for path in sorted(inputs.REPO_ROOT.glob("tflite_models/*/*/model.json")):
         card = json.loads(path.read_text())
         metrics = card.get("metrics", {})
         cards.append(
@@ -93,7 +94,7 @@ def browser_runs(folder: Path, photos, repeats) -> list[dict]:
 
     pwa.ensure_pwa_built()
     with tempfile.TemporaryDirectory() as tmp:
-        server = pwa.LiveServer(Path(tmp) / "server", {"wbc-differential": folder}).start()
+        server = pwa.serve(Path(tmp) / "server", {"wbc-differential": folder}).start()
         try:
             with sync_playwright() as p:
                 context = pwa.launch(p, Path(tmp) / "profile")
@@ -114,7 +115,7 @@ def main(argv=None) -> None:
     parser.add_argument("--photos", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    folder = pwa.released_models()["wbc-differential"]
+    folder = inputs.released_models()["wbc-differential"]
     every = bccd_photos("all")
     photos = every[:: max(1, len(every) // args.photos)][: args.photos]
     runs = browser_runs(folder, photos, args.repeats)
@@ -123,7 +124,7 @@ def main(argv=None) -> None:
         key: summary([r[key] for r in runs]) for key in ("total", "decode", "find", "classify")
     }
     report = {
-        "model": str(folder.relative_to(pwa.REPO_ROOT)),
+        "model": str(folder.relative_to(inputs.REPO_ROOT)),
         "photos": len(photos),
         "repeats": args.repeats,
         "white_cells_per_photo_median": statistics.median(r["cells"] for r in runs),

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests import pwa_support as pwa
+from bench import inputs
+from bench import pwa_driver as pwa
 
 WARMUP = 3
 
@@ -174,7 +175,7 @@ def line(label, browser, reference):
 
 
 def first_visit_bytes(p, models, tmp: Path) -> tuple[int, dict]:
-    server = pwa.LiveServer(tmp / "visit", {"wbc-differential": models["wbc-differential"]})
+    server = pwa.serve(tmp / "visit", {"wbc-differential": models["wbc-differential"]})
     server.start()
     try:
         context = pwa.launch(p, tmp / "visit-profile")
@@ -194,7 +195,7 @@ def first_visit_bytes(p, models, tmp: Path) -> tuple[int, dict]:
 
 def cold_offline_start(p, models, tmp: Path, image: Path, runs: int) -> list[dict]:
     tmp.mkdir(parents=True, exist_ok=True)
-    server = pwa.LiveServer(tmp, {"wbc-differential": models["wbc-differential"]}).start()
+    server = pwa.serve(tmp, {"wbc-differential": models["wbc-differential"]}).start()
     profile = tmp / "cold-profile"
     context = pwa.launch(p, profile)
     page = context.new_page()
@@ -229,15 +230,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    models = pwa.released_models()
+    models = inputs.released_models()
     if "wbc-differential" not in models:
-        raise SystemExit(f"no released wbc-differential model under {pwa.MODELS_ROOT}")
+        raise SystemExit(f"no released wbc-differential model under {inputs.MODELS_ROOT}")
     pwa.ensure_pwa_built()
     datasets = {"wbc-differential": "pbc", "malaria-screen": "malaria"}
     print(f"models: {', '.join(f'{n} {f.name}' for n, f in sorted(models.items()))}")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         tmp = Path(tmp)
-        server = pwa.LiveServer(tmp / "speed", models)
+        server = pwa.serve(tmp / "speed", models)
         serve_tfjs_tflite(server.app)
         server.start()
         context = pwa.launch(p, tmp / "speed-profile", viewport=pwa.DESKTOP)
@@ -255,10 +256,10 @@ def main(argv=None) -> int:
                 continue
             per_class = max(
                 1,
-                (args.images + WARMUP) // len(list((pwa.DATASETS / dataset / "test").iterdir()))
+                (args.images + WARMUP) // len(list((inputs.DATASETS / dataset / "test").iterdir()))
                 + 1,
             )
-            images = pwa.dataset_images(dataset, per_class)[: args.images + WARMUP]
+            images = inputs.dataset_images(dataset, per_class)[: args.images + WARMUP]
             browser, reference = interleaved(page, name, folder, images)
             print(f" {name} {folder.name} ({len(images) - WARMUP} images of {dataset}/test)")
             print(line("model run (invoke)", browser["invoke"], reference["invoke"]))
@@ -279,7 +280,7 @@ def main(argv=None) -> int:
         server.stop()
 
         print("\n2. cold offline start (browser restarted, server stopped, network off)")
-        image = pwa.dataset_images("pbc", 1)[0]
+        image = inputs.dataset_images("pbc", 1)[0]
         cold = cold_offline_start(p, models, tmp / "cold", image, args.cold_runs)
         for key in ("ready_ms", "first_result_ms"):
             values = [c[key] for c in cold]

@@ -1,17 +1,30 @@
-"""Fixtures: `app` (runs each test on SQLite and on a real PostgreSQL), `client`, `auth`.
+"""What the test folders share: the fixtures `app` (each test that uses it runs on SQLite and on
+a real PostgreSQL, unless marked `database_free`), `client`, `auth` and `releases`; and the
+helpers that build the inputs several folders feed the app: phone records, model releases,
+cell finder mosaics.
 
-HEMATOVISION_TEST_DB=sqlite (or postgresql) limits a run to one database; the default is both."""
+HEMATOVISION_TEST_DB=sqlite (or postgresql) limits a run to one database; the default is both.
+A test marked `database_free` never reads or writes the database: it runs once, on SQLite."""
 
+import json
 import os
+import shutil
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from backend import create_app, db
 from backend.config import TestConfig
-from tests.model_support import tiny_release
+from bench.inputs import DATASETS, MODELS_ROOT, cell_jpeg_b64, version_key
 from tests.pg_cluster import PostgresCluster
+from tests.tiny_model import tiny_release
+from training.annotations import bccd_photos, read_voc_boxes
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"admin": "admin", "viewer": "viewer", "tech": "technician", "tech2": "technician"}
@@ -49,15 +62,28 @@ def _config(url: str, tmp: Path) -> type:
     return Config
 
 
-@pytest.fixture(params=DATABASES)
-def app(request, tmp_path):
-    if request.param == "postgresql":
+def pytest_generate_tests(metafunc):
+    if "database" in metafunc.fixturenames:
+        if not metafunc.definition.get_closest_marker("database_free"):
+            metafunc.parametrize("database", DATABASES)
+
+
+@pytest.fixture
+def database() -> str:
+    """The database under `app`: parametrised over DATABASES, except for `database_free` tests,
+    which only need some database for create_app and get this one."""
+    return "sqlite"
+
+
+@pytest.fixture
+def app(request, database, tmp_path):
+    if database == "postgresql":
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
     app = create_app(_config(url, tmp_path), instance_path=tmp_path / "instance")
     with app.app_context():
-        if request.param == "sqlite":
+        if database == "sqlite":
             db.create_all()
         for username, role in ACCOUNTS.items():
             _add_user(username, role)
@@ -65,7 +91,7 @@ def app(request, tmp_path):
     yield app
     with app.app_context():
         db.session.remove()
-        if request.param == "postgresql":
+        if database == "postgresql":
             tables = ", ".join(t.name for t in db.metadata.sorted_tables)
             with db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -125,3 +151,127 @@ def releases(request, tmp_path_factory) -> dict[str, Path]:
         "v1": tiny_release(cache, version="1.0.0", seed=1),
         "v2": tiny_release(cache, version="2.0.0", seed=2),
     }
+
+
+def publish_folder(app, folder: Path, activate: bool = True) -> None:
+    """`flask models publish FOLDER [--activate]` on `app`."""
+    from backend.model_delivery.cli import publish_command
+
+    result = app.test_cli_runner().invoke(
+        publish_command, [str(folder), "--activate" if activate else "--no-activate"]
+    )
+    assert result.exit_code == 0, result.output
+
+
+# --- a real released model declared as framed -----------------------------------------------
+# The unframed wbc-differential file, unchanged, with ``input.framing`` added to its model.json
+# (the sha256 of the .tflite still matches). It checks the mechanism (classifier.classify and
+# the PWA frame alike); it is not a model trained on frames.
+
+FRAMING = {"method": "wbc-canonical", "fill": 0.6}
+
+
+def base_release() -> Path:
+    """The newest wbc-differential release trained on whole images (no input.framing)."""
+    folders = sorted(MODELS_ROOT.glob("wbc-differential/*/model.json"))
+    unframed = [m.parent for m in folders if "framing" not in json.loads(m.read_text())["input"]]
+    assert unframed, f"no unframed wbc-differential release under {MODELS_ROOT}"
+    return max(unframed, key=lambda folder: version_key(folder.name))
+
+
+def framed_release(tmp: Path, framing: dict | None = FRAMING) -> Path:
+    source = base_release()
+    folder = tmp / "wbc-differential" / "framed"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source / "model.tflite", folder / "model.tflite")
+    meta = json.loads((source / "model.json").read_text())
+    # A framed model frames field cells by its framing: the whole-image field framing goes.
+    meta["input"] = {k: v for k, v in meta["input"].items() if k != "field_framing"}
+    meta["input"]["framing"] = framing
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
+# --- prediction records the way a phone sends them ------------------------------------------
+
+
+def make_record(**changes: Any) -> dict[str, Any]:
+    record = {
+        "id": str(uuid.uuid4()),
+        "model_name": "cells",
+        "model_version": "1.0.0",
+        "label": "neutrophil",
+        "confidence": 0.91,
+        "status": "ok",
+        "probabilities": {"neutrophil": 0.91, "lymphocyte": 0.06, "monocyte": 0.03},
+        "captured_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+        "device_id": "phone-1",
+        "slide_id": "S-001",
+        "note": "field 3",
+    }
+    record.update(changes)
+    return record
+
+
+def push(client, headers: dict, records: list[dict]):
+    return client.post("/api/sync/predictions", json={"predictions": records}, headers=headers)
+
+
+def statuses(response) -> list[str]:
+    assert response.status_code == 200, response.get_json()
+    return [r["status"] for r in response.get_json()["results"]]
+
+
+def sync(client, auth, username: str, records: list[dict]) -> list[str]:
+    return statuses(push(client, auth.headers(username), records))
+
+
+def pbc_images(label: str, count: int) -> list[Path]:
+    folder = DATASETS / "pbc" / "test" / label
+    files = sorted(folder.glob("*.jpg"))[:count]
+    assert len(files) == count, f"need {count} images in {folder}"
+    return files
+
+
+def cell_record(label: str, image_path: Path | None = None, **changes) -> dict:
+    """A record of a `label` cell, with a real cell photo as its image when `image_path`."""
+    others = {"neutrophil", "lymphocyte", "monocyte"} - {label}
+    rest = (1 - changes.get("confidence", 0.9)) / len(others)
+    probabilities = {label: changes.get("confidence", 0.9), **{o: rest for o in others}}
+    record = make_record(
+        label=label,
+        confidence=changes.pop("confidence", 0.9),
+        status=changes.pop("status", "confident"),
+        probabilities=probabilities,
+        **changes,
+    )
+    if image_path is not None:
+        record["image"] = cell_jpeg_b64(image_path)
+    return record
+
+
+# --- field photos for the cell finder -------------------------------------------------------
+
+
+def low_magnification_mosaics(part: str, shrink: float = 0.5, grid: int = 4):
+    """Photos as a lower-magnification, higher-resolution camera would take them: tiles of
+    shrunk bccd photos, with the annotated white cells moved along."""
+    photos = bccd_photos(part)
+    w, h = round(640 * shrink), round(480 * shrink)
+    for start in range(0, len(photos) - grid * grid + 1, grid * grid):
+        canvas = Image.new("RGB", (w * grid, h * grid))
+        truth = []
+        for k, photo in enumerate(photos[start : start + grid * grid]):
+            ox, oy = (k % grid) * w, (k // grid) * h
+            canvas.paste(Image.open(photo).convert("RGB").resize((w, h)), (ox, oy))
+            boxes = [c["box"] for c in read_voc_boxes(photo) if c["type"] == "wbc"]
+            truth += [
+                [
+                    round(x0 * shrink) + ox,
+                    round(y0 * shrink) + oy,
+                    round(x1 * shrink) + ox,
+                    round(y1 * shrink) + oy,
+                ]
+                for x0, y0, x1, y1 in boxes
+            ]
+        yield np.asarray(canvas), truth

@@ -1,7 +1,7 @@
 """Builds a tiny but real TFLite release folder (model.tflite + model.json) shaped like the
 training package's releases (model.json as training/release.py writes it): batch-1 RGB input,
-outputs [1, n] probabilities and [1, 1] familiarity. Run in a subprocess so TensorFlow never
-loads into the test process:
+outputs [1, n] probabilities and [1, 1] familiarity. tiny_release() builds one in a subprocess
+(so TensorFlow never loads into the test process) and keeps it in a cache folder:
 
     python -m tests.tiny_model OUT_DIR --name cells --version 1.0.0 --seed 1
 """
@@ -9,10 +9,43 @@ loads into the test process:
 import argparse
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 LABELS = ["lymphocyte", "monocyte", "neutrophil"]
 SIZE = 32
+REPO = Path(__file__).resolve().parent.parent
+FORMAT = "f2"  # bump when this file's model changes, so cached builds are not reused
+
+
+def tiny_release(
+    cache_dir: Path, name: str = "cells", version: str = "1.0.0", seed: int = 1
+) -> Path:
+    """The release folder, built once per (name, version, seed, FORMAT) under `cache_dir`."""
+    folder = cache_dir / f"{name}-{version}-{seed}-{FORMAT}"
+    if not (folder / "model.json").is_file():
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.tiny_model",
+                str(folder),
+                "--name",
+                name,
+                "--version",
+                version,
+                "--seed",
+                str(seed),
+            ],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return folder
 
 
 def build(out: Path, name: str, version: str, seed: int) -> None:

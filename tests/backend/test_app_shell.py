@@ -7,7 +7,7 @@ import pytest
 
 from backend import create_app
 from backend.config import TestConfig
-from tests import pwa_support as pwa
+from bench import pwa_driver as pwa
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from tests.sync_support import make_record, push
+from tests.conftest import make_record, push
 
 
 def _entries(client, auth, query: str = "") -> dict:

@@ -173,6 +173,7 @@ def test_access_token_cannot_refresh(client, auth):
     assert response.status_code == 401
 
 
+@pytest.mark.database_free
 def test_missing_token_is_json_401(client):
     response = client.get("/api/predictions")
     assert response.status_code == 401 and _error(response)["code"] == "missing_token"

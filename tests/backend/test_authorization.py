@@ -8,8 +8,8 @@ from PIL import Image
 
 from backend import db
 from backend.models import AuditEntry, User
-from tests.model_support import publish_folder, upload
-from tests.sync_support import make_record, push
+from tests.backend.conftest import upload
+from tests.conftest import make_record, publish_folder, push
 
 
 def _png() -> bytes:

@@ -11,8 +11,8 @@ from PIL import Image
 
 from backend import db
 from backend.models import Prediction
-from tests.dashboard_support import cell_jpeg_b64, cell_record, pbc_images, sync
-from tests.sync_support import push
+from bench.inputs import cell_jpeg_b64
+from tests.conftest import cell_record, pbc_images, push, sync
 
 
 def _folder(app) -> Path:

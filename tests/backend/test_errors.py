@@ -15,6 +15,7 @@ def _assert_error_shape(response, status: int) -> dict:
     return body["error"]
 
 
+@pytest.mark.database_free
 @pytest.mark.parametrize(
     "method,url,status,code",
     [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.sync_support import make_record, push
+from tests.conftest import make_record, push
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, ModelVersion
-from tests.model_support import publish_folder, upload
+from tests.backend.conftest import upload
+from tests.conftest import publish_folder
 
 
 def _versions(app) -> list[tuple[str, bool]]:

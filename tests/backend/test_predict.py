@@ -11,7 +11,7 @@ from PIL import Image
 
 from backend import db
 from backend.models import AuditEntry
-from tests.model_support import publish_folder
+from tests.conftest import publish_folder
 from training.paths import datasets_root
 
 DATASETS = datasets_root()

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.framing_support import base_release, framed_release
-from tests.model_support import publish_folder
-from tests.pwa_support import dataset_images
+from bench.inputs import dataset_images
+from tests.conftest import base_release, framed_release, publish_folder
 from training.annotations import bccd_photos, iou, read_voc_boxes
 
 SINGLE_KEYS = {"predicted_label", "confidence", "status", "probabilities", "model", "image_path"}
@@ -115,7 +114,7 @@ def test_bad_field_requests_get_a_clear_error_and_store_nothing(
 
 
 def test_a_release_with_a_malformed_framing_is_refused_at_publish(client, auth, tmp_path):
-    from tests.model_support import upload
+    from tests.backend.conftest import upload
 
     folder = framed_release(tmp_path, {"method": "wbc-canonical", "fill": 1.5})
     response = upload(client, auth.headers("admin"), folder)

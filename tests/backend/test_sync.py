@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, Prediction
-from tests.sync_support import make_record, push, statuses
+from tests.conftest import make_record, push, statuses
 
 
 def _count(app) -> int:

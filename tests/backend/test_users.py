@@ -25,6 +25,7 @@ def test_cli_create_with_password_stdin(app, client):
     assert client.post("/api/auth/login", json=login).status_code == 200
 
 
+@pytest.mark.database_free
 def test_default_kdf_is_scrypt(app):
     app.config["PASSWORD_HASH_METHOD"] = "scrypt"
     with app.app_context():

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from classifier.cells.finder import FinderError, _finer_factor, find_cells
-from tests.finder_support import low_magnification_mosaics
+from tests.conftest import low_magnification_mosaics
 from training.annotations import bccd_photos, match_counts, read_voc_boxes
 from training.paths import datasets_root
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.inputs import dataset_images
 from classifier.cells.finder import survey
 from classifier.cells.framing import central_cell, central_white_cell, frame_cell, frame_square
 from classifier.cells.model_framing import frame_photo_for
 from classifier.classify import Classifier, ModelFolderError, UnreadableImageError, load_photo
-from tests import pwa_support as pwa
-from tests.framing_support import FRAMING, base_release, framed_release
+from tests.conftest import FRAMING, base_release, framed_release
 from training.annotations import bccd_photos, read_voc_boxes
 
 
@@ -23,7 +23,7 @@ def framed(tmp_path_factory):
 
 
 def test_a_framed_model_classifies_the_framed_central_white_cell(framed):
-    image = pwa.dataset_images("pbc", per_class=1)[4]  # a lymphocyte
+    image = dataset_images("pbc", per_class=1)[4]  # a lymphocyte
     rgb = load_photo(str(image))
     cell = central_white_cell(rgb)
     got = framed.classify(str(image))
@@ -36,7 +36,7 @@ def test_a_framed_model_classifies_the_framed_central_white_cell(framed):
 
 
 def test_a_photo_without_a_white_cell_is_unfamiliar_with_no_label(framed):
-    crops = pwa.dataset_images("malaria", per_class=2)  # red-cell crops: no white cell
+    crops = dataset_images("malaria", per_class=2)  # red-cell crops: no white cell
     for crop in crops:
         got = framed.classify(str(crop))
         assert got["status"] == "unfamiliar" and got["label"] is None, crop
@@ -46,7 +46,7 @@ def test_a_photo_without_a_white_cell_is_unfamiliar_with_no_label(framed):
 def test_an_unframed_model_is_fed_the_whole_image_as_before():
     classifier = Classifier(base_release())
     assert classifier.framing is None
-    image = pwa.dataset_images("malaria", per_class=1)[0]
+    image = dataset_images("malaria", per_class=1)[0]
     got = classifier.classify(str(image))
     assert got["label"] is not None and "box" not in got
 
@@ -82,7 +82,7 @@ def test_the_command_line_prints_framed_and_field_results(framed, tmp_path, caps
     from classifier.classify import main
 
     folder = framed_release(tmp_path)
-    photo, crop = bccd_photos("held-out")[0], pwa.dataset_images("malaria", per_class=1)[0]
+    photo, crop = bccd_photos("held-out")[0], dataset_images("malaria", per_class=1)[0]
     assert main([str(folder), str(crop)]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["status"] == "unfamiliar" and line["label"] is None
@@ -101,7 +101,7 @@ def scaled(tmp_path_factory):
 
 
 def test_a_scaled_model_frames_span_red_cells_around_the_central_white_cell(scaled):
-    image = pwa.dataset_images("pbc", per_class=1)[4]  # a lymphocyte
+    image = dataset_images("pbc", per_class=1)[4]  # a lymphocyte
     rgb = load_photo(str(image))
     cells, diameter = survey(rgb)
     cell = central_cell(cells, rgb.shape, "wbc")
@@ -116,7 +116,7 @@ def test_a_scaled_model_frames_span_red_cells_around_the_central_white_cell(scal
 def test_the_frame_keeps_a_cells_size_relative_to_the_red_cells():
     # the same photo at two magnifications gives the same frame (a fill frame would too, but
     # here it is the red cells, not the white cell, that set the scale)
-    image = pwa.dataset_images("pbc", per_class=1)[6]  # a neutrophil
+    image = dataset_images("pbc", per_class=1)[6]  # a neutrophil
     rgb = load_photo(str(image))
     big = np.asarray(Image.fromarray(rgb).resize((rgb.shape[1] * 2, rgb.shape[0] * 2)))
     small, large = (frame_photo_for(x, SCALED, 64) for x in (rgb, big))
@@ -126,7 +126,7 @@ def test_the_frame_keeps_a_cells_size_relative_to_the_red_cells():
 
 
 def test_a_platelet_is_framed_small_when_there_is_no_white_cell():
-    for image in pwa.dataset_images("pbc", per_class=30, classes=["platelet"]):
+    for image in dataset_images("pbc", per_class=30, classes=["platelet"]):
         rgb = load_photo(str(image))
         cells, diameter = survey(rgb)
         if not any(c["type"] == "wbc" for c in cells) and any(
@@ -144,7 +144,7 @@ def test_a_platelet_is_framed_small_when_there_is_no_white_cell():
 
 def test_with_no_cell_found_the_photo_centre_is_framed_and_unfamiliar(scaled, tmp_path):
     # red cells only: measurable, nothing stained -> framed at the centre, "unfamiliar"
-    crop = pwa.dataset_images("malaria", per_class=1, classes=["uninfected"])[0]
+    crop = dataset_images("malaria", per_class=1, classes=["uninfected"])[0]
     got = scaled.classify(str(crop))
     assert got["box"] is None and "centre" in got["reason"]
     assert got["label"] in scaled.labels and got["status"] == "unfamiliar"

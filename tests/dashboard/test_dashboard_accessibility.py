@@ -3,9 +3,10 @@ critical WCAG 2 A/AA violation, at desktop and phone width, for the roles that s
 
 import pytest
 
-from backend import db
-from tests.dashboard_browser_support import CHROMIUM, CHROMIUM_ARGS, REPO, SIZES, LiveServer
-from tests.dashboard_support import cell_record, pbc_images
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from bench.live_server import LiveServer
+from tests.conftest import cell_record, pbc_images
+from tests.dashboard.conftest import REPO, SIZES
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -15,15 +16,10 @@ PASSWORD = "accessible password"
 
 @pytest.fixture
 def server(tmp_path, releases):
-    from tests.model_support import publish_folder
+    from tests.conftest import publish_folder
 
-    with LiveServer(tmp_path) as live:
-        with live.app.app_context():
-            from backend.users.accounts import create_user
-
-            create_user("admin", PASSWORD, "admin")
-            create_user("tina", PASSWORD, "technician")
-            db.session.commit()
+    users = {"admin": "admin", "tina": "technician"}
+    with LiveServer(tmp_path, users=users, password=PASSWORD) as live:
         publish_folder(live.app, releases["v1"])
         token = live.api("/api/auth/login", {"username": "tina", "password": PASSWORD})
         images = pbc_images("neutrophil", 2)

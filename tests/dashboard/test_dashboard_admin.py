@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, ModelVersion, User
-from tests.dashboard_support import post_form, sign_in
+from tests.dashboard.conftest import post_form, sign_in
 
 USERS = "/dashboard/admin/users"
 MODELS = "/dashboard/admin/models"

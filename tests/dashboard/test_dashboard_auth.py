@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, Prediction, User
-from tests.dashboard_support import cell_record, csrf_token, post_form, sign_in, sync
+from tests.conftest import cell_record, sync
+from tests.dashboard.conftest import csrf_token, post_form, sign_in
 
 
 def _audit(app, action: str) -> list[AuditEntry]:

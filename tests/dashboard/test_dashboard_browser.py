@@ -13,9 +13,10 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, Prediction
-from tests.dashboard_browser_support import CHROMIUM, CHROMIUM_ARGS, SIZES, LiveServer, shoot
-from tests.dashboard_support import cell_record, pbc_images, pdf_text
-from tests.model_support import publish_folder
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from bench.live_server import LiveServer
+from tests.conftest import cell_record, pbc_images, publish_folder
+from tests.dashboard.conftest import SIZES, pdf_text, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -27,12 +28,7 @@ VIEWER_PASSWORD = "viewer password 3"
 
 @pytest.fixture
 def server(tmp_path):
-    with LiveServer(tmp_path) as live:
-        with live.app.app_context():
-            from backend.users.accounts import create_user
-
-            create_user("admin", ADMIN_PASSWORD, "admin")
-            db.session.commit()
+    with LiveServer(tmp_path, users={"admin": "admin"}, password=ADMIN_PASSWORD) as live:
         yield live
 
 

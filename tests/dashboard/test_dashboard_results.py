@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry
-from tests.dashboard_support import days_ago, seed_results, sign_in
+from tests.dashboard.conftest import days_ago, seed_results, sign_in
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, Prediction, Review
-from tests.dashboard_support import post_form, seed_results, sign_in
+from tests.dashboard.conftest import post_form, seed_results, sign_in
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from backend.dashboard.differential import differential
-from tests.dashboard_support import pdf_text, post_form, seed_results, sign_in
+from tests.dashboard.conftest import pdf_text, post_form, seed_results, sign_in
 
 
 def _row(diff, label):
@@ -99,7 +99,7 @@ def test_the_pdf_report_holds_header_counts_flags_thumbnails_and_the_disclaimer(
 def test_a_long_slide_with_any_characters_still_makes_a_report(client, auth):
     """45 unclear cells (more thumbnails than the report shows) on a slide whose id is not
     Latin-1: the report spans pages, names what it left out, and the id stays readable."""
-    from tests.dashboard_support import cell_record, pbc_images, sync
+    from tests.conftest import cell_record, pbc_images, sync
 
     image = pbc_images("monocyte", 1)[0]
     records = [

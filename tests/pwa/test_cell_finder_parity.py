@@ -13,7 +13,7 @@ from PIL import Image
 from classifier.cells.finder import survey
 from classifier.cells.framing import central_cell, frame_square
 from classifier.find_cells import load_photo
-from tests.finder_support import low_magnification_mosaics
+from tests.conftest import low_magnification_mosaics
 from training.annotations import bccd_photos
 from training.paths import datasets_root
 

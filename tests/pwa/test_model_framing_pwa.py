@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench import pwa_driver as pwa
+from bench.inputs import dataset_images
 from classifier.cells.finder import survey
 from classifier.cells.framing import central_cell, frame_square
 from classifier.cells.model_framing import frame_photo_for
 from classifier.classify import Classifier, load_photo
-from tests import pwa_support as pwa
-from tests.framing_support import base_release, framed_release
+from tests.conftest import base_release, framed_release
 from training.annotations import bccd_photos
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,7 +50,7 @@ def browser(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("framing")
     folder = framed_release(tmp)
     scaled = framed_release(tmp / "scaled", SCALED)
-    server = pwa.LiveServer(tmp / "server", {"wbc-differential": folder}).start()
+    server = pwa.serve(tmp / "server", {"wbc-differential": folder}).start()
     with sync_playwright() as p:
         context = pwa.launch(p, tmp / "profile")
         page = context.new_page()
@@ -91,7 +92,7 @@ def assert_same(got, want, where):
 
 def test_single_cell_images_are_framed_alike(browser):
     classifier = browser[3]
-    images = pwa.dataset_images("pbc", per_class=2) + pwa.dataset_images("malaria", per_class=2)
+    images = dataset_images("pbc", per_class=2) + dataset_images("malaria", per_class=2)
     results = in_browser(browser, images)
     no_cell = 0
     for image, got in zip(images, results, strict=True):
@@ -123,7 +124,7 @@ def centred_but_confident(classifier) -> list:
     """pbc close-ups whose cell the finder misses (framed at the centre) and that the model,
     uncapped, would call confident: there the cap to "unfamiliar" shows."""
     found = []
-    for image in pwa.dataset_images("pbc", per_class=6, classes=["eosinophil", "platelet"]):
+    for image in dataset_images("pbc", per_class=6, classes=["eosinophil", "platelet"]):
         framed = frame_photo_for(load_photo(str(image)), SCALED, classifier.size)
         if framed["frame"] is not None and framed["box"] is None:
             if classifier.classify_array(framed["frame"])["status"] == "confident":
@@ -136,9 +137,9 @@ def test_scaled_single_images_centred_and_blank_photos_agree(browser, tmp_path):
     classifier = browser[4]
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 200, 3), 230, np.uint8)).save(blank)
-    malaria = pwa.dataset_images("malaria", per_class=2, classes=["uninfected"])
+    malaria = dataset_images("malaria", per_class=2, classes=["uninfected"])
     capped = centred_but_confident(classifier)
-    images = pwa.dataset_images("pbc", per_class=1) + malaria + capped + [blank]
+    images = dataset_images("pbc", per_class=1) + malaria + capped + [blank]
     results = in_browser(browser, images, framing=SCALED)
     centred = 0
     for image, got in zip(images, results, strict=True):
@@ -183,7 +184,7 @@ def test_the_app_shows_why_a_frame_is_centred_and_saves_nothing_for_a_blank_phot
     photo = centred_but_confident(classifier)[0]
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 200, 3), 230, np.uint8)).save(blank)
-    server = pwa.LiveServer(tmp_path / "server", {"wbc-differential": scaled}).start()
+    server = pwa.serve(tmp_path / "server", {"wbc-differential": scaled}).start()
     try:
         page = pwa.logged_in_page(context, server)  # another origin: its own storage
         record = pwa.classify_files(page, [photo])[0]

@@ -5,8 +5,9 @@ photo again counts nothing twice; the records sync to the server."""
 
 import pytest
 
+from bench import pwa_driver as pwa
 from classifier.classify import Classifier
-from tests import pwa_support as pwa
+from tests.pwa.conftest import require_releases
 from training.annotations import bccd_photos, iou, read_voc_boxes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -18,7 +19,7 @@ CELLS = """() => window.hematovision.field.cells.map(
 
 @pytest.fixture
 def wbc():
-    return pwa.require_releases("wbc-differential")["wbc-differential"]
+    return require_releases("wbc-differential")["wbc-differential"]
 
 
 def find_all_cells(page, photo) -> list[dict]:
@@ -56,7 +57,7 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
     width = 640
     want = Classifier(wbc).classify_field(str(photo))
     assert want["width"] == width
-    server = pwa.LiveServer(tmp_path / "server", {"wbc-differential": wbc}).start()
+    server = pwa.serve(tmp_path / "server", {"wbc-differential": wbc}).start()
     try:
         with sync_playwright() as p:
             context, page = pwa.open_logged_in(p, server, tmp_path / "profile")

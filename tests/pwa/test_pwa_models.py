@@ -3,14 +3,16 @@ for the next result (offline too), and its predecessor leaves the model cache.""
 
 import pytest
 
-from tests import pwa_support as pwa
+from bench import pwa_driver as pwa
+from bench.inputs import dataset_images
+from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def wbc():
-    return pwa.require_releases("wbc-differential")["wbc-differential"]
+    return require_releases("wbc-differential")["wbc-differential"]
 
 
 def cached_model_urls(page) -> list[str]:
@@ -22,8 +24,8 @@ def cached_model_urls(page) -> list[str]:
 def test_a_new_model_version_reaches_the_app_and_is_used(wbc, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    server = pwa.LiveServer(tmp_path, {"wbc-differential": wbc}).start()
-    image = pwa.dataset_images("pbc", per_class=1)[:1]
+    server = pwa.serve(tmp_path, {"wbc-differential": wbc}).start()
+    image = dataset_images("pbc", per_class=1)[:1]
     try:
         with sync_playwright() as p:
             context, page = pwa.open_logged_in(p, server, tmp_path / "profile")

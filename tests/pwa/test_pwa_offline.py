@@ -4,19 +4,21 @@ label and confidence (within 0.01) as classifier.classify on the same files."""
 
 import pytest
 
-from tests import pwa_support as pwa
+from bench import pwa_driver as pwa
+from bench.inputs import dataset_images
+from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def models():
-    return pwa.require_releases("wbc-differential", "malaria-screen")
+    return require_releases("wbc-differential", "malaria-screen")
 
 
 @pytest.fixture
 def server(models, tmp_path):
-    server = pwa.LiveServer(tmp_path, models).start()
+    server = pwa.serve(tmp_path, models).start()
     yield server
     server.stop()
 
@@ -40,8 +42,8 @@ def assert_same(results, expected, images):
 def test_installs_then_classifies_offline_like_backend_classify(models, server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    wbc = pwa.dataset_images("pbc", per_class=2)
-    malaria = pwa.dataset_images("malaria", per_class=3)
+    wbc = dataset_images("pbc", per_class=2)
+    malaria = dataset_images("malaria", per_class=3)
     with sync_playwright() as p:
         context = pwa.launch(p, tmp_path / "profile")
         page = context.new_page()

@@ -4,7 +4,9 @@ phone never saw the answer); rejected syncs keep every record on the phone with 
 
 import pytest
 
-from tests import pwa_support as pwa
+from bench import pwa_driver as pwa
+from bench.inputs import dataset_images
+from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -13,12 +15,12 @@ ALL_SYNCED = "document.querySelector('#sync-badge').dataset.state === 'synced'"
 
 @pytest.fixture(scope="module")
 def models():
-    return pwa.require_releases("wbc-differential")
+    return require_releases("wbc-differential")
 
 
 @pytest.fixture
 def server(models, tmp_path):
-    server = pwa.LiveServer(tmp_path, models).start()
+    server = pwa.serve(tmp_path, models).start()
     yield server
     server.stop()
 
@@ -45,7 +47,7 @@ def go_online(page, server):
 
 
 def test_offline_results_reach_the_server_exactly_once_even_after_a_reload_mid_sync(page, server):
-    images = pwa.dataset_images("pbc", per_class=1)
+    images = dataset_images("pbc", per_class=1)
     go_offline(page, server)
     first = pwa.classify_files(page, images[:3])
     assert [r["syncState"] for r in first] == ["pending"] * 3
@@ -77,7 +79,7 @@ def test_offline_results_reach_the_server_exactly_once_even_after_a_reload_mid_s
 
 
 def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
-    image = pwa.dataset_images("pbc", per_class=1)[:1]
+    image = dataset_images("pbc", per_class=1)[:1]
     server.lose_sync_response = True  # the server commits, the phone gets a 502
     (made,) = pwa.classify_files(page, image)
     assert "kept on this phone" in pwa.wait_for_notice(page, "Sync failed")
@@ -90,7 +92,7 @@ def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
 
 
 def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page, server):
-    images = pwa.dataset_images("pbc", per_class=1)[:2]
+    images = dataset_images("pbc", per_class=1)[:2]
     go_offline(page, server)
     made = pwa.classify_files(page, images)
     # Another phone already synced the first id with other content: the server keeps its own.
@@ -119,7 +121,7 @@ def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page,
 
 
 def test_rejected_sync_keeps_results_and_says_why(page, server):
-    images = pwa.dataset_images("pbc", per_class=1)[:2]
+    images = dataset_images("pbc", per_class=1)[:2]
     # The login is revoked on the server (as after a password change): refresh fails.
     page.evaluate(
         """async () => {
@@ -146,13 +148,13 @@ def test_an_expired_access_token_is_refreshed_and_the_sync_goes_through(models, 
 
     from playwright.sync_api import sync_playwright
 
-    server = pwa.LiveServer(tmp_path, models, JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=2)).start()
+    server = pwa.serve(tmp_path, models, JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=2)).start()
     try:
         with sync_playwright() as p:
             context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
             old_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
             page.wait_for_timeout(3000)  # the access token has expired
-            (made,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])
+            (made,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
             page.wait_for_function(ALL_SYNCED, timeout=30_000)
             assert [p["id"] for p in server.predictions()] == [made["id"]]
             new_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench import pwa_driver as pwa
+from bench.inputs import dataset_images
 from classifier.classify import decide, load_image
-from tests import pwa_support as pwa
 
 pytestmark = [pytest.mark.browser]
 
@@ -30,7 +31,7 @@ def page(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     pwa.ensure_pwa_built()
-    server = pwa.LiveServer(tmp_path_factory.mktemp("rule"), {}).start()
+    server = pwa.serve(tmp_path_factory.mktemp("rule"), {}).start()
     with sync_playwright() as p:
         context = pwa.launch(p, tmp_path_factory.mktemp("profile") / "p")
         page = context.new_page()
@@ -76,7 +77,7 @@ def js_resize(page, rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
 @pytest.mark.parametrize("dataset", ["pbc", "malaria"])
 @pytest.mark.parametrize("size", [96, 160, 224])
 def test_resize_gives_the_pixels_of_backend_classify(page, dataset, size):
-    for path in pwa.dataset_images(dataset, per_class=1)[:3]:
+    for path in dataset_images(dataset, per_class=1)[:3]:
         rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8)
         assert np.array_equal(js_resize(page, rgb, size, size), load_image(str(path), size)), path
 

@@ -8,14 +8,16 @@ import io
 
 import pytest
 
-from tests import pwa_support as pwa
+from bench import pwa_driver as pwa
+from bench.inputs import dataset_images
+from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def wbc():
-    return pwa.require_releases("wbc-differential")["wbc-differential"]
+    return require_releases("wbc-differential")["wbc-differential"]
 
 
 @pytest.fixture
@@ -29,13 +31,13 @@ def browser_context(tmp_path):
 
 
 def test_without_a_model_the_app_says_what_to_do(browser_context, tmp_path):
-    server = pwa.LiveServer(tmp_path, {}).start()  # nothing published yet
+    server = pwa.serve(tmp_path, {}).start()  # nothing published yet
     try:
         page = browser_context.new_page()
         pwa.open_app(page, server.url)
         assert page.is_disabled("#model-select")
         assert "log in once" in page.inner_text("#model-info")
-        page.set_input_files("#file-input", str(pwa.dataset_images("pbc", 1)[0]))
+        page.set_input_files("#file-input", str(dataset_images("pbc", 1)[0]))
         assert page.is_disabled("#classify-btn")
         pwa.screenshot(page, "phone-360x640-no-model")
     finally:
@@ -43,16 +45,16 @@ def test_without_a_model_the_app_says_what_to_do(browser_context, tmp_path):
 
 
 def test_bad_input_gets_a_clear_message_and_loses_nothing(wbc, browser_context, tmp_path):
-    server = pwa.LiveServer(tmp_path, {"wbc-differential": wbc}).start()
+    server = pwa.serve(tmp_path, {"wbc-differential": wbc}).start()
     try:
         page = pwa.logged_in_page(browser_context, server)
-        (kept,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])
+        (kept,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
 
         page.set_input_files(
             "#file-input", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hi"}]
         )
         assert "not an image" in pwa.wait_for_notice(page, "not an image")
-        jpeg = pwa.dataset_images("pbc", 1)[1].read_bytes()
+        jpeg = dataset_images("pbc", 1)[1].read_bytes()
         broken = {"name": "cut.jpg", "mimeType": "image/jpeg", "buffer": jpeg[:200]}
         page.set_input_files("#file-input", files=[broken])
         assert "JPEG, PNG or WebP" in pwa.wait_for_notice(page, "not an image the app can read")
@@ -67,7 +69,7 @@ def test_bad_input_gets_a_clear_message_and_loses_nothing(wbc, browser_context, 
                 };
             }"""
         )
-        page.set_input_files("#file-input", str(pwa.dataset_images("pbc", 1)[2]))
+        page.set_input_files("#file-input", str(dataset_images("pbc", 1)[2]))
         page.click("#classify-btn")
         assert "delete old history" in pwa.wait_for_notice(page, "storage")
         assert "NOT saved" in page.inner_text("#result-saved")
@@ -81,11 +83,11 @@ def test_bad_input_gets_a_clear_message_and_loses_nothing(wbc, browser_context, 
 def test_camera_denied_then_allowed_captures_and_classifies(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from tests.framing_support import base_release
+    from tests.conftest import base_release
 
     # The synthetic camera shows a test pattern, not cells: a model fed whole images labels
     # it (a framed one would find nothing to frame), which is what this capture test needs.
-    server = pwa.LiveServer(tmp_path, {"wbc-differential": base_release()}).start()
+    server = pwa.serve(tmp_path, {"wbc-differential": base_release()}).start()
     try:
         with sync_playwright() as p:
             # Chromium's synthetic camera (a moving test pattern): the capture path, not a cell.
@@ -127,13 +129,13 @@ def read_download(page, click) -> list[dict]:
 
 
 def test_slide_counts_corrections_history_and_csv(wbc, browser_context, tmp_path):
-    server = pwa.LiveServer(tmp_path, {"wbc-differential": wbc}).start()
+    server = pwa.serve(tmp_path, {"wbc-differential": wbc}).start()
     try:
         page = pwa.logged_in_page(browser_context, server)
         page.click("#tab-slide")
         page.fill("#slide-sample", "PATIENT-0042")
         page.click("#slide-form button[type=submit]")
-        images = pwa.dataset_images("pbc", 1)[:3]
+        images = dataset_images("pbc", 1)[:3]
         made = pwa.classify_files(page, images)
         assert {r["slide_id"] for r in made} != {None}
 

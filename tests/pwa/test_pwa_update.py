@@ -4,7 +4,9 @@ and the models (their own cache) are still there, offline."""
 
 import pytest
 
-from tests import pwa_support as pwa
+from bench import pwa_driver as pwa
+from bench.inputs import dataset_images
+from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,7 +18,7 @@ def cache_names(page) -> list[str]:
 def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    server = pwa.LiveServer(tmp_path, pwa.require_releases("wbc-differential")).start()
+    server = pwa.serve(tmp_path, require_releases("wbc-differential")).start()
     try:
         with sync_playwright() as p:
             context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
@@ -43,7 +45,7 @@ def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
             context.set_offline(True)
             page.reload()
             page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
-            (result,) = pwa.classify_files(page, pwa.dataset_images("pbc", 1)[:1])
+            (result,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
             assert result["model_name"] == "wbc-differential"
             context.close()
     finally:

@@ -13,7 +13,7 @@ from classifier.cells.finder import survey
 from classifier.cells.framing import CELL_FILL, frame_cell, frame_square, scaled_window
 from classifier.cells.model_framing import field_framing_of
 from classifier.classify import Classifier, ModelFolderError, load_photo
-from tests.training_support import make_dataset
+from tests.training.conftest import make_dataset
 from training.field_framing import main as derive_main
 from training.field_framing import training_span
 from training.paths import REPO_ROOT

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 
-from tests.framing_support import base_release
+from tests.conftest import base_release
 from training import other_labs
 
 
@@ -37,8 +37,8 @@ def test_a_framed_release_is_benched_as_a_client_meets_it(tmp_path):
 
     from bench.model import framed_metrics
     from classifier.classify import Classifier
-    from tests.framing_support import framed_release
-    from tests.training_support import PBC, copy_images, real_images
+    from tests.conftest import framed_release
+    from tests.training.conftest import PBC, copy_images, real_images
     from training.dataset import scan
 
     root = tmp_path / "data"

@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.training_support import PBC, copy_images, make_dataset, real_images
+from tests.training.conftest import PBC, copy_images, make_dataset, real_images
 from training.dataset import DatasetError, LeakageError, load_split, scan
 from training.train import main as train_main
 

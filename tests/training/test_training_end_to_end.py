@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from classifier.classify import STATUSES, Classifier
-from tests.training_support import PBC, real_images
+from tests.training.conftest import PBC, real_images
 from training.export import parity, sha256_of
 from training.train import main as train_main
 

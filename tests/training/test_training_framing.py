@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from classifier.classify import Classifier, frame_photo
-from tests.training_support import MALARIA, PBC, copy_images, real_images
+from tests.training.conftest import MALARIA, PBC, copy_images, real_images
 from training.dataset import NO_WHITE_CELL, load_split, scan
 from training.train import main as train_main
 

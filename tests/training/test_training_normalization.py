@@ -4,7 +4,7 @@ with `per_channel`; exposure alone is removed either way."""
 
 import numpy as np
 
-from tests.training_support import PBC, real_images
+from tests.training.conftest import PBC, real_images
 
 
 def standardized(images: np.ndarray, per_channel: bool) -> np.ndarray:

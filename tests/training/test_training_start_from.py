@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.training_support import MALARIA, PBC, real_images
+from tests.training.conftest import MALARIA, PBC, real_images
 from training.paths import REPO_ROOT
 from training.train import main as train_main
 

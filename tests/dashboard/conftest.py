@@ -1,21 +1,17 @@
 """Helpers for the dashboard tests: signing in through the real form (with its CSRF token),
-synced records with real cell images from the PBC dataset, and reading a PDF's text."""
+seeded results with real cell images, reading a PDF's text, and screenshots of the browser
+tests at desktop and phone size."""
 
-import base64
-import io
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from PIL import Image
+from tests.conftest import PASSWORD, cell_record, pbc_images, sync
 
-from tests.conftest import PASSWORD
-from tests.sync_support import make_record, push
-from training.paths import datasets_root
-
-REPO = Path(__file__).resolve().parent.parent
-DATASETS = datasets_root()
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 CSRF_PATTERN = re.compile(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"')
 CSRF_PATTERN_ALT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -40,44 +36,6 @@ def post_form(client, page_url: str, action: str, data: dict, **kwargs):
     """Posts a form the way a browser does: the CSRF token is taken from the page first."""
     token = csrf_token(client.get(page_url).get_data(as_text=True))
     return client.post(action, data={"csrf_token": token, **data}, **kwargs)
-
-
-def pbc_images(label: str, count: int) -> list[Path]:
-    folder = DATASETS / "pbc" / "test" / label
-    files = sorted(folder.glob("*.jpg"))[:count]
-    assert len(files) == count, f"need {count} images in {folder}"
-    return files
-
-
-def cell_jpeg_b64(path: Path, size: int = 96) -> str:
-    """A real cell photo, shrunk as the phone would, as base64 JPEG."""
-    with Image.open(path) as image:
-        small = image.convert("RGB").resize((size, size))
-    out = io.BytesIO()
-    small.save(out, format="JPEG", quality=85)
-    return base64.b64encode(out.getvalue()).decode()
-
-
-def cell_record(label: str, image_path: Path | None = None, **changes) -> dict:
-    others = {"neutrophil", "lymphocyte", "monocyte"} - {label}
-    rest = (1 - changes.get("confidence", 0.9)) / len(others)
-    probabilities = {label: changes.get("confidence", 0.9), **{o: rest for o in others}}
-    record = make_record(
-        label=label,
-        confidence=changes.pop("confidence", 0.9),
-        status=changes.pop("status", "confident"),
-        probabilities=probabilities,
-        **changes,
-    )
-    if image_path is not None:
-        record["image"] = cell_jpeg_b64(image_path)
-    return record
-
-
-def sync(client, auth, username: str, records: list[dict]) -> list[str]:
-    response = push(client, auth.headers(username), records)
-    assert response.status_code == 200, response.get_json()
-    return [r["status"] for r in response.get_json()["results"]]
 
 
 def pdf_text(data: bytes) -> str:
@@ -131,3 +89,20 @@ def seed_results(client, auth) -> dict[str, dict]:
         ]
         assert set(sync(client, auth, user, batch)) == {"created"}
     return records
+
+
+def shoot(page, name: str) -> None:
+    """Screenshots at desktop and phone size; at phone size the page must not scroll sideways
+    (wide tables scroll inside their own region instead)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for size_name, size in SIZES.items():
+        page.set_viewport_size(size)
+        # two frames: charts redraw for the new size on a ResizeObserver callback
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{size_name}.png"), full_page=True)
+        if size_name == "phone":
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on a phone"
+    page.set_viewport_size(SIZES["desktop"])

@@ -1,0 +1,157 @@
+"""Driving the PWA in the system Chromium through Python Playwright, as a person does: a fresh
+profile, the app opened, logged in, models loaded, photos classified; and a LiveServer with the
+accounts the PWA tests and benchmarks log in with. Shared by tests/pwa/ and bench/."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from bench.live_server import PWA_DIR, LiveServer
+
+ARTIFACTS = PWA_DIR.parent / "test-artifacts"
+PASSWORD = "pwa test password 42"
+ACCOUNTS = {"tech": "technician", "tech2": "technician", "viewer": "viewer", "admin": "admin"}
+PHONE = {"width": 360, "height": 640}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def serve(tmp: Path, models: dict[str, Path], **config) -> LiveServer:
+    """A LiveServer (not started) with ACCOUNTS, all with PASSWORD, and `models` published."""
+    return LiveServer(tmp, models, users=ACCOUNTS, password=PASSWORD, **config)
+
+
+def ensure_pwa_built() -> None:
+    """pwa/vendor/ is built by `make setup`; rebuild it here so tests see the current sources."""
+    if not (PWA_DIR / "node_modules").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PWA_DIR, check=True)
+    subprocess.run(["npm", "run", "--silent", "build"], cwd=PWA_DIR, check=True)
+
+
+def launch(playwright, profile: Path, viewport=PHONE, extra_args=(), fresh=True, **options):
+    """A persistent Chromium context with a fresh profile (service workers, IndexedDB, caches);
+    fresh=False reopens an existing profile (a cold start of an installed app).
+    `extra_args`: e.g. ["--use-fake-device-for-media-stream"] for a synthetic camera."""
+    if fresh and profile.exists():
+        shutil.rmtree(profile)
+    return playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS + list(extra_args),
+        headless=True,
+        viewport=viewport,
+        service_workers="allow",
+        accept_downloads=True,
+        **options,
+    )
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))  # the viewport, as a person sees it
+    return path
+
+
+# --- driving the app through its UI -------------------------------------------------------
+
+
+def open_logged_in(playwright, server, profile: Path, models: int = 1, **options):
+    """A fresh Chromium profile with the app open, logged in as the technician, and its
+    `models` models downloaded: (context, page)."""
+    context = launch(playwright, profile, **options)
+    return context, logged_in_page(context, server, models)
+
+
+def logged_in_page(context, server, models: int = 1):
+    """A new page of `context` with the app open, logged in as the technician, models loaded."""
+    page = context.new_page()
+    open_app(page, server.url)
+    log_in(page)
+    wait_for_models(page, models)
+    return page
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url + "/")
+    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+
+
+def log_in(page, username: str = "tech", password: str = PASSWORD) -> None:
+    page.click("#tab-account")
+    page.fill("#login-user", username)
+    page.fill("#login-password", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#account-info:not([hidden])", timeout=15_000)
+
+
+def wait_for_models(page, count: int) -> None:
+    page.wait_for_function(f"Number(document.body.dataset.models || 0) >= {count}", timeout=60_000)
+
+
+def wait_until_offline_ready(page) -> None:
+    """The service worker controls the page and its caches hold the shell and the runtime."""
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
+    page.evaluate("navigator.serviceWorker.ready")
+
+
+def choose_model(page, name: str) -> None:
+    page.click("#tab-classify")
+    page.select_option("#model-select", name)
+    page.wait_for_function(
+        "([n]) => window.hematovision.model() && window.hematovision.model().name === n && "
+        "window.hematovision.inference.isLoaded(window.hematovision.model())",
+        arg=[name],
+        timeout=30_000,
+    )
+
+
+def classify_files(page, files: list[Path]) -> list[dict]:
+    """Picks the files (several at once), classifies each at zoom 1 (the whole image, like
+    classifier.classify) and returns the saved records in order."""
+    page.click("#tab-classify")
+    page.set_input_files("#file-input", [str(f) for f in files])
+    results = []
+    for i, _ in enumerate(files):
+        previous = page.evaluate("document.body.dataset.lastResult || ''")
+        page.wait_for_function("!document.querySelector('#classify-btn').disabled", timeout=30_000)
+        page.click("#classify-btn")
+        page.wait_for_function(
+            "([p]) => (document.body.dataset.lastResult || '') !== p",
+            arg=[previous],
+            timeout=30_000,
+        )
+        record_id = page.evaluate("document.body.dataset.lastResult")
+        results.append(record(page, record_id))
+        if i < len(files) - 1:
+            page.click("#reset-btn")
+    return results
+
+
+def record(page, record_id: str) -> dict:
+    return page.evaluate(
+        """async (id) => {
+            const r = await window.hematovision.db.get('predictions', id);
+            const { thumbnail, ...rest } = r;
+            return rest;
+        }""",
+        record_id,
+    )
+
+
+def all_records(page) -> list[dict]:
+    return page.evaluate(
+        """async () => (await window.hematovision.db.getAll('predictions')).map(
+            ({ thumbnail, ...rest }) => rest)"""
+    )
+
+
+def wait_for_notice(page, text: str, timeout: int = 15_000) -> str:
+    """Waits until the message line shows `text`; returns the whole message."""
+    page.wait_for_function(
+        "([t]) => !document.querySelector('#notice').hidden && "
+        "document.querySelector('#notice-text').textContent.includes(t)",
+        arg=[text],
+        timeout=timeout,
+    )
+    return page.inner_text("#notice-text")

@@ -1,5 +1,5 @@
 """Builds a tiny but real TFLite release folder (model.tflite + model.json) shaped like the
-training package's releases (model.json as training/release.py writes it): batch-1 RGB input,
+training package's releases (model.json as training/release/card.py builds it): batch-1 RGB input,
 outputs [1, n] probabilities and [1, 1] familiarity. Run in a subprocess so TensorFlow never
 loads into the test process:
 

@@ -23,13 +23,13 @@ __all__ = ["TrainingRun", "make"]
 def make(run: TrainingRun) -> dict:
     """Release `run` into run.out; returns its model card (model.json)."""
     y_val = run.arrays["val"][1]
-    keras = {split: run_keras(run.released, run.arrays[split][0])[0] for split in ("val", "test")}
+    keras_probabilities = {s: run_keras(run.released, run.arrays[s][0])[0] for s in ("val", "test")}
     with tempfile.TemporaryDirectory() as work:
         candidates = convert_candidates(run, Path(work))
-        fmt, why = choose_format(candidates, keras["val"], y_val, run.hp)
+        fmt, why = choose_format(candidates, keras_probabilities["val"], y_val, run.hp)
         shipped = candidates[fmt]
         decision = fit_decision_thresholds(shipped, y_val, run.hp)
-        results = evaluate(run, candidates, keras, (fmt, why), decision)
+        results = evaluate(run, candidates, keras_probabilities, (fmt, why), decision)
         card = build_model_card(run, results, decision, shipped["path"])
         write_release(run, shipped, card, results)
     return card

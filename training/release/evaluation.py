@@ -29,19 +29,23 @@ def fit_decision_thresholds(shipped: dict, y_val, hp: HParams) -> dict:
 
 
 def evaluate(
-    run: TrainingRun, candidates: dict, keras: dict, choice: tuple[str, str], decision: dict
+    run: TrainingRun,
+    candidates: dict,
+    keras_probabilities: dict,
+    choice: tuple[str, str],
+    decision: dict,
 ) -> dict:
-    """report.json. keras: split -> the float model's probabilities; choice: (format, why)."""
+    """report.json. keras_probabilities: split -> the float model's; choice: (format, why)."""
     fmt, why = choice
     shipped = candidates[fmt]
     y_test = run.arrays["test"][1]
-    keras_metrics = summarize(keras["test"], y_test, run.labels)
+    keras_metrics = summarize(keras_probabilities["test"], y_test, run.labels)
     return {
         "test": _summary(run, shipped, "test", decision),
         "validation": _summary(run, shipped, "val", decision),
         "keras_float_test": {k: keras_metrics[k] for k in ("accuracy", "macro_f1", "ece")},
         "ece_before_calibration_test": _ece_before_calibration(run),
-        "formats": _formats(candidates, keras, y_test),
+        "formats": _formats(candidates, keras_probabilities, y_test),
         "shipped_format": fmt,
         "shipped_format_reason": why,
         "unfamiliar_checks": _ood_checks(shipped["path"], run, decision),
@@ -66,13 +70,13 @@ def _ece_before_calibration(run: TrainingRun) -> float:
     return round(float(summarize(softmax(logits, axis=1), y_test, run.labels)["ece"]), 4)
 
 
-def _formats(candidates: dict, keras: dict, y_test) -> dict:
+def _formats(candidates: dict, keras_probabilities: dict, y_test) -> dict:
     return {
         fmt: {
             "bytes": c["bytes"],
             "test_accuracy": round(float((c["test"][0].argmax(1) == y_test).mean()), 4),
-            "parity_with_keras_test": parity(keras["test"], c["test"][0]),
-            "parity_with_keras_val": parity(keras["val"], c["val"][0]),
+            "parity_with_keras_test": parity(keras_probabilities["test"], c["test"][0]),
+            "parity_with_keras_val": parity(keras_probabilities["val"], c["val"][0]),
         }
         for fmt, c in candidates.items()
     }

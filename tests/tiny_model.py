@@ -1,7 +1,7 @@
 """Builds a tiny but real TFLite release folder (model.tflite + model.json) shaped like the
-training package's releases (model.json as training/release.py writes it): batch-1 RGB input,
-outputs [1, n] probabilities and [1, 1] familiarity. tiny_release() builds one in a subprocess
-(so TensorFlow never loads into the test process) and keeps it in a cache folder:
+training package's releases (model.json as training/release/card.py builds it): batch-1 RGB
+input, outputs [1, n] probabilities and [1, 1] familiarity. tiny_release() builds one in a
+subprocess (so TensorFlow never loads into the test process) and keeps it in a cache folder:
 
     python -m tests.tiny_model OUT_DIR --name cells --version 1.0.0 --seed 1
 """

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             scan(resolve_dataset(path)), "test", hp.image_size, args.cache_dir, framing
         )
         ood[path] = (x, sum(m.startswith(NO_WHITE_CELL) for m in bad))
-    release.make(
+    run = release.TrainingRun(
         out=out,
         name=name,
         version=version,
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         training_seconds=training_seconds,
         log=log,
     )
+    release.make(run)
     if args.other_labs_check:
         other_labs.write(out, other_labs.field_check(out))
         log("other-labs check written to the model card")

@@ -65,7 +65,7 @@ def test_a_framed_training_run_releases_a_model_that_declares_its_framing(tmp_pa
 
 
 def test_in_lab_accuracy_of_a_framed_release_counts_images_without_a_cell_as_not_correct():
-    from training.release import _whole_split_accuracy
+    from training.release.card import _whole_split_accuracy
 
     skipped = [f"{NO_WHITE_CELL} a.jpg", f"{NO_WHITE_CELL} b.jpg", "cannot read image c.jpg"]
     got = _whole_split_accuracy({"accuracy": 0.95, "images": 98}, skipped)

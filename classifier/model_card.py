@@ -1,6 +1,6 @@
 """model.json, the model card of a released model: one parser for everyone who reads it.
 
-Training writes it (training.release checks what it wrote with `parse_model_card`), the server
+Training writes it (through `model_card_text`, which checks it first), the server
 refuses an upload whose card does not parse (backend.model_delivery), and the reference
 classifier reads it from a release folder (`read_model_card`). Every problem is a
 ModelCardError whose message names the key, so a phone never meets a card the server took.
@@ -50,6 +50,14 @@ def parse_model_card(data: bytes | str) -> dict[str, Any]:
         raise ModelCardError(f"{FILE_NAME} {e}") from None
     file_facts(card)
     return card
+
+
+def model_card_text(card: dict[str, Any]) -> str:
+    """The card as model.json's text, after the same check every reader makes: a card that the
+    server or a phone would refuse is never written."""
+    text = json.dumps(card, indent=2) + "\n"
+    parse_model_card(text)
+    return text
 
 
 def read_model_card(folder: str | Path) -> dict[str, Any]:

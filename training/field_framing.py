@@ -30,6 +30,7 @@ from classifier.cells.finder import survey
 from classifier.cells.framing import CELL_FILL, central_cell
 from classifier.cells.model_framing import RBC_SCALED, field_framing_of, framing_of
 from classifier.classify import Classifier, load_photo
+from classifier.model_card import model_card_text, read_model_card
 from training import other_labs
 from training.dataset import scan
 from training.paths import datasets_root
@@ -117,7 +118,7 @@ def section(card: dict) -> str:
 
 def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict:
     """The new release folder `out` (its name is the version); returns its model.json."""
-    card = json.loads((source / "model.json").read_text())
+    card = read_model_card(source)
     if framing_of(card) is not None or field_framing_of(card) is not None:
         raise ValueError(f"{source} already frames the cells of a field photo")
     if out.exists():
@@ -146,7 +147,7 @@ def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict
                 "change": "input.field_framing declared; the network and its file are the same",
             },
         }
-        (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")  # read by Classifier
+        (out / "model.json").write_text(model_card_text(card))  # read by Classifier
         after = field_metrics(Classifier(out), index)
         card["field_mode"] = {
             "span": span,
@@ -155,7 +156,7 @@ def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict
                 f"rbc-scaled, {span['span']} D ({out.name})": after,
             },
         }
-        (out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+        (out / "model.json").write_text(model_card_text(card))
         report = (out / "report.md").read_text()
         report = report.replace(f"# {card['name']} {card['derived_from']['version']}",
                                 f"# {card['name']} {card['version']}", 1)  # fmt: skip

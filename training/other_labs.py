@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from classifier.classify import Classifier
+from classifier.model_card import model_card_text, read_model_card
 from training.annotations import bccd_photos
 from training.report import put_section
 
@@ -90,9 +91,9 @@ def section(card: dict, check: dict) -> str:
 
 def write(model_dir: Path, check: dict) -> None:
     card_path, report_path = model_dir / "model.json", model_dir / "report.md"
-    card = json.loads(card_path.read_text())
+    card = read_model_card(model_dir)
     card["other_labs"] = check
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    card_path.write_text(model_card_text(card))
     report_path.write_text(put_section(report_path.read_text(), HEADING, section(card, check)))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from classifier.model_card import parse_model_card
+from classifier.model_card import model_card_text
 from training import report
 from training.evaluate import plot_confusion, plot_reliability
 from training.release.run import TrainingRun
@@ -14,8 +14,7 @@ from training.release.run import TrainingRun
 def write_release(run: TrainingRun, shipped: dict, card: dict, results: dict) -> None:
     """Write the release into run.out. The card is checked with the parser every client uses
     before anything is written, so a card the server or a phone would refuse never ships."""
-    card_text = json.dumps(card, indent=2) + "\n"
-    parse_model_card(card_text)
+    card_text = model_card_text(card)
     run.out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped["path"], run.out / "model.tflite")
     run.released.save(run.out / "model.keras")

@@ -22,11 +22,11 @@ from classifier.classify import Classifier
 from training.annotations import bccd_photos
 
 BUDGET_MS = 150.0
-TIMED = """async ([modelUrl, meta, images, repeats]) => {
+TIMED = """async ([modelUrl, card, images, repeats]) => {
     const { InferenceClient } = await import('/js/classifier/inference-client.js');
     const client = new InferenceClient();
     await client.init();
-    const model = { name: meta.name, version: meta.version, meta };
+    const model = { name: card.name, version: card.version, card };
     await client.load(model, await (await fetch(modelUrl)).arrayBuffer());
     const blobs = images.map((b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))],
                                               { type: 'image/jpeg' }));
@@ -101,9 +101,9 @@ def browser_runs(folder: Path, photos, repeats) -> list[dict]:
                 page = context.new_page()
                 page.goto(server.url + "/manifest.json")
                 url = page.evaluate("fetch('/api/models').then(r => r.json())")["models"][0]["url"]
-                meta = json.loads((folder / "model.json").read_text())
+                card = json.loads((folder / "model.json").read_text())
                 images = [base64.b64encode(p.read_bytes()).decode() for p in photos]
-                runs = page.evaluate(TIMED, [url, meta, images, repeats])
+                runs = page.evaluate(TIMED, [url, card, images, repeats])
                 context.close()
         finally:
             server.stop()

@@ -19,8 +19,8 @@ MODELS_ROOT = Path(os.environ.get("HEMATOVISION_PWA_MODELS", REPO_ROOT / "tflite
 def released_models() -> dict[str, Path]:
     """{name: folder} of the newest released version of each model."""
     found: dict[str, Path] = {}
-    for meta in sorted(MODELS_ROOT.glob("*/*/model.json")):
-        folder = meta.parent
+    for card in sorted(MODELS_ROOT.glob("*/*/model.json")):
+        folder = card.parent
         name = folder.parent.name
         if name not in found or version_key(folder.name) > version_key(found[name].name):
             found[name] = folder

@@ -99,18 +99,18 @@ class LiveServer:
 
             db.engine.dispose()
 
-    def publish(self, folder: Path, meta_changes: dict | None = None) -> None:
+    def publish(self, folder: Path, card_changes: dict | None = None) -> None:
         """Publishes and activates a release folder (model.json optionally changed, e.g. a new
         version number for the same file), as `flask models publish` does."""
         from backend import db
         from backend.model_delivery import store
         from backend.model_delivery.release import check_release
 
-        meta = json.loads((folder / "model.json").read_text())
-        meta.update(meta_changes or {})
+        card = json.loads((folder / "model.json").read_text())
+        card.update(card_changes or {})
         with self.app.app_context():
             model_bytes = (folder / "model.tflite").read_bytes()
-            release = check_release(json.dumps(meta).encode(), model_bytes)
+            release = check_release(json.dumps(card).encode(), model_bytes)
             version, _ = store.publish(release, None)
             store.activate(version)
             db.session.commit()

@@ -184,11 +184,11 @@ def framed_release(tmp: Path, framing: dict | None = FRAMING) -> Path:
     folder = tmp / "wbc-differential" / "framed"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "model.tflite", folder / "model.tflite")
-    meta = json.loads((source / "model.json").read_text())
+    card = json.loads((source / "model.json").read_text())
     # A framed model frames field cells by its framing: the whole-image field framing goes.
-    meta["input"] = {k: v for k, v in meta["input"].items() if k != "field_framing"}
-    meta["input"]["framing"] = framing
-    (folder / "model.json").write_text(json.dumps(meta))
+    card["input"] = {k: v for k, v in card["input"].items() if k != "field_framing"}
+    card["input"]["framing"] = framing
+    (folder / "model.json").write_text(json.dumps(card))
     return folder
 
 

@@ -19,14 +19,14 @@ from backend.model_delivery import store
 from backend.models import ModelVersion
 
 
-def read_meta(version: ModelVersion) -> dict[str, Any]:
+def read_card(version: ModelVersion) -> dict[str, Any]:
     try:
         return json.loads((store.store_root() / version.meta_path).read_bytes())
     except (OSError, ValueError):
         return {}
 
 
-def metrics_of(meta: dict[str, Any]) -> list[tuple[str, str]]:
+def metrics_of(card: dict[str, Any]) -> list[tuple[str, str]]:
     """The numbers of model.json's "metrics" (nested objects flattened as a.b)."""
     out: list[tuple[str, str]] = []
 
@@ -39,7 +39,7 @@ def metrics_of(meta: dict[str, Any]) -> list[tuple[str, str]]:
         elif isinstance(value, int | float):
             out.append((prefix, f"{value:.4g}" if isinstance(value, float) else str(value)))
 
-    walk("", meta.get("metrics") or {})
+    walk("", card.get("metrics") or {})
     return out
 
 
@@ -52,7 +52,7 @@ def admin_models():
 def _models_page(form: ModelUploadForm | None = None, status: int = 200):
     query = sa.select(ModelVersion).order_by(ModelVersion.name, ModelVersion.published_at.desc())
     versions = db.session.scalars(query).all()
-    metrics = {v.id: metrics_of(read_meta(v)) for v in versions}
+    metrics = {v.id: metrics_of(read_card(v)) for v in versions}
     return render_template(
         "dashboard/admin_models.html",
         versions=versions,

@@ -62,10 +62,10 @@ def test_download_has_strong_etag_immutable_cache_and_304(app, client, releases)
     assert "immutable" in cache and "max-age=31536000" in cache and "public" in cache
     cached = client.get(entry["url"], headers={"If-None-Match": response.headers["ETag"]})
     assert cached.status_code == 304 and cached.data == b""
-    meta = client.get(entry["meta_url"])
-    assert meta.status_code == 200 and meta.get_json()["file"]["sha256"] == entry["sha256"]
+    card = client.get(entry["meta_url"])
+    assert card.status_code == 200 and card.get_json()["file"]["sha256"] == entry["sha256"]
     assert (
-        client.get(entry["meta_url"], headers={"If-None-Match": meta.headers["ETag"]}).status_code
+        client.get(entry["meta_url"], headers={"If-None-Match": card.headers["ETag"]}).status_code
         == 304
     )
 
@@ -98,22 +98,22 @@ def test_rollback_without_history_is_409(client, auth):
     assert response.status_code == 409
 
 
-def _meta(folder: Path, **changes) -> bytes:
-    meta = json.loads((folder / "model.json").read_text())
-    meta.update(changes)
-    return json.dumps(meta).encode()
+def _card(folder: Path, **changes) -> bytes:
+    card = json.loads((folder / "model.json").read_text())
+    card.update(changes)
+    return json.dumps(card).encode()
 
 
-def _meta_file(folder: Path, **changes) -> bytes:
-    meta = json.loads((folder / "model.json").read_text())
-    meta["file"].update(changes)
-    return json.dumps(meta).encode()
+def _card_file(folder: Path, **changes) -> bytes:
+    card = json.loads((folder / "model.json").read_text())
+    card["file"].update(changes)
+    return json.dumps(card).encode()
 
 
-def _meta_input(folder: Path, **changes) -> bytes:
-    meta = json.loads((folder / "model.json").read_text())
-    meta["input"].update(changes)
-    return json.dumps(meta).encode()
+def _card_input(folder: Path, **changes) -> bytes:
+    card = json.loads((folder / "model.json").read_text())
+    card["input"].update(changes)
+    return json.dumps(card).encode()
 
 
 def _truncated(folder: Path) -> dict:
@@ -121,25 +121,25 @@ def _truncated(folder: Path) -> dict:
     cut = (folder / "model.tflite").read_bytes()[:600]
     return {
         "model": cut,
-        "meta": _meta_file(folder, sha256=hashlib.sha256(cut).hexdigest(), bytes=600),
+        "meta": _card_file(folder, sha256=hashlib.sha256(cut).hexdigest(), bytes=600),
     }
 
 
 BAD_UPLOADS = {
     "not a tflite file": lambda f: {"model": b"\x89PNG\r\n\x1a\n" + b"0" * 500},
     "truncated tflite": lambda f: _truncated(f),
-    "sha256 mismatch": lambda f: {"meta": _meta_file(f, sha256="0" * 64)},
-    "sha256 missing": lambda f: {"meta": _meta(f, file={"name": "model.tflite"})},
-    "size mismatch": lambda f: {"meta": _meta_file(f, bytes=12)},
-    "label count mismatch": lambda f: {"meta": _meta(f, labels=["a", "b"])},
-    "duplicate labels": lambda f: {"meta": _meta(f, labels=["a", "a", "b"])},
-    "path traversal name": lambda f: {"meta": _meta(f, name="../../etc")},
-    "path traversal version": lambda f: {"meta": _meta(f, version="../1")},
+    "sha256 mismatch": lambda f: {"meta": _card_file(f, sha256="0" * 64)},
+    "sha256 missing": lambda f: {"meta": _card(f, file={"name": "model.tflite"})},
+    "size mismatch": lambda f: {"meta": _card_file(f, bytes=12)},
+    "label count mismatch": lambda f: {"meta": _card(f, labels=["a", "b"])},
+    "duplicate labels": lambda f: {"meta": _card(f, labels=["a", "a", "b"])},
+    "path traversal name": lambda f: {"meta": _card(f, name="../../etc")},
+    "path traversal version": lambda f: {"meta": _card(f, version="../1")},
     "malformed field framing": lambda f: {
-        "meta": _meta_input(f, field_framing={"method": "rbc-scaled", "span": 40})
+        "meta": _card_input(f, field_framing={"method": "rbc-scaled", "span": 40})
     },
     "framing and field framing": lambda f: {
-        "meta": _meta_input(
+        "meta": _card_input(
             f,
             framing={"method": "rbc-scaled", "span": 3.5},
             field_framing={"method": "rbc-scaled", "span": 4.3},
@@ -165,8 +165,8 @@ def test_a_malformed_field_framing_is_refused_with_a_message_that_names_it(
     app, client, auth, releases
 ):
     folder = releases["v1"]
-    meta = _meta_input(folder, field_framing={"method": "rbc-scaled", "span": 40})
-    response = upload(client, auth.headers("admin"), folder, meta=meta)
+    card = _card_input(folder, field_framing={"method": "rbc-scaled", "span": 40})
+    response = upload(client, auth.headers("admin"), folder, meta=card)
     assert response.status_code == 400
     assert "input.field_framing.span" in response.get_json()["error"]["message"]
     assert _versions(app) == []
@@ -176,7 +176,7 @@ def test_same_version_with_other_content_is_409(app, client, auth, releases):
     admin = auth.headers("admin")
     upload(client, admin, releases["v1"])
     other = releases["v2"]
-    response = upload(client, admin, other, meta=_meta(other, version="1.0.0"))
+    response = upload(client, admin, other, meta=_card(other, version="1.0.0"))
     assert response.status_code == 409
     with app.app_context():
         assert (
@@ -192,9 +192,9 @@ def test_upload_without_files_is_400(client, auth):
 
 def test_flat_model_json_keys_are_accepted(app, client, auth, releases):
     """model.json with top-level file/sha256/size_bytes, as the issue first described it."""
-    meta = json.loads((releases["v1"] / "model.json").read_text())
-    facts = meta.pop("file")
-    meta.update(file=facts["name"], sha256=facts["sha256"], size_bytes=facts["bytes"])
-    response = upload(client, auth.headers("admin"), releases["v1"], meta=json.dumps(meta).encode())
+    card = json.loads((releases["v1"] / "model.json").read_text())
+    facts = card.pop("file")
+    card.update(file=facts["name"], sha256=facts["sha256"], size_bytes=facts["bytes"])
+    response = upload(client, auth.headers("admin"), releases["v1"], meta=json.dumps(card).encode())
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["model"]["sha256"] == facts["sha256"]

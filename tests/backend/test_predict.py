@@ -144,10 +144,10 @@ def test_whole_request_cap_is_json_413(app, client, auth, model):
 
 def test_several_active_models_need_a_name_unless_one_is_the_default(app, client, auth, releases):
     publish_folder(app, releases["v1"])
-    meta = json.loads((releases["v2"] / "model.json").read_text())
+    card = json.loads((releases["v2"] / "model.json").read_text())
     other = Path(app.config["UPLOAD_FOLDER"]).parent / "other"
     shutil.copytree(releases["v2"], other)
-    (other / "model.json").write_text(json.dumps(dict(meta, name="other-model")))
+    (other / "model.json").write_text(json.dumps(dict(card, name="other-model")))
     publish_folder(app, other)
     image = _png((64, 64))
     app.config["PREDICT_DEFAULT_MODEL"] = None

@@ -129,9 +129,9 @@ def _zip(files: dict[str, bytes]) -> io.BytesIO:
 
 
 def _with_metrics(folder: Path) -> bytes:
-    meta = json.loads((folder / "model.json").read_text())
-    meta["metrics"] = {"test": {"accuracy": 0.9312, "macro_f1": 0.9104}, "ece": 0.021}
-    return json.dumps(meta).encode()
+    card = json.loads((folder / "model.json").read_text())
+    card["metrics"] = {"test": {"accuracy": 0.9312, "macro_f1": 0.9104}, "ece": 0.021}
+    return json.dumps(card).encode()
 
 
 def _publish_zip(client, files: dict[str, bytes], activate: bool = False):

@@ -24,12 +24,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCALED = {"method": "rbc-scaled", "span": 3.5}
 
 # requests: [[base64 image, "single" | "field" | a hand-marked box]], one worker for them all.
-WORKER = """async ([modelUrl, meta, requests]) => {
+WORKER = """async ([modelUrl, card, requests]) => {
     const { InferenceClient } = await import('/js/classifier/inference-client.js');
     const client = new InferenceClient();
     await client.init();
     const bytes = await (await fetch(modelUrl)).arrayBuffer();
-    const model = { name: meta.name, version: meta.version, meta };
+    const model = { name: card.name, version: card.version, card };
     await client.load(model, bytes);
     const out = [];
     for (const [b64, kind] of requests) {
@@ -56,25 +56,25 @@ def browser(tmp_path_factory):
         page = context.new_page()
         page.goto(server.url + "/manifest.json")
         models = page.evaluate("fetch('/api/models').then(r => r.json())")["models"]
-        meta = json.loads((folder / "model.json").read_text())
-        yield page, models[0]["url"], meta, Classifier(folder), Classifier(scaled), scaled, context
+        card = json.loads((folder / "model.json").read_text())
+        yield page, models[0]["url"], card, Classifier(folder), Classifier(scaled), scaled, context
         context.close()
     server.stop()
 
 
-def in_browser(browser, images, field=False, framing=None, kinds=None, meta=None):
-    """The worker's answers; `framing` replaces the release's input.framing, `meta` its whole
+def in_browser(browser, images, field=False, framing=None, kinds=None, card=None):
+    """The worker's answers; `framing` replaces the release's input.framing, `card` its whole
     model.json (the same .tflite)."""
     page, url = browser[:2]
-    meta = meta or browser[2]
+    card = card or browser[2]
     if framing is not None:
-        meta = {**meta, "input": {**meta["input"], "framing": framing}}
+        card = {**card, "input": {**card["input"], "framing": framing}}
     kinds = kinds or ["field" if field else "single"] * len(images)
     requests = [
         [base64.b64encode(image.read_bytes()).decode(), kind]
         for image, kind in zip(images, kinds, strict=True)
     ]
-    return page.evaluate(WORKER, [url, meta, requests])
+    return page.evaluate(WORKER, [url, card, requests])
 
 
 def near(a, b):
@@ -210,12 +210,12 @@ def test_a_whole_image_models_field_cells_and_a_marked_cell_agree(browser):
     release = base_release()
     classifier = Classifier(release)
     span = classifier.field_framing["span"]
-    meta = json.loads((release / "model.json").read_text())
+    card = json.loads((release / "model.json").read_text())
     photos = bccd_photos("held-out")[2:4]
     rgb = load_photo(str(photos[0]))
     cells, diameter = survey(rgb)
     marked = [c["box"] for c in cells if c["type"] == "wbc"][0]
-    got = in_browser(browser, [*photos, photos[0]], kinds=["field"] * 2 + [marked], meta=meta)
+    got = in_browser(browser, [*photos, photos[0]], kinds=["field"] * 2 + [marked], card=card)
     for photo, field in zip(photos, got[:2], strict=True):
         want = classifier.classify_field(str(photo))
         assert len(field["cells"]) == len(want["cells"]) > 0, photo

@@ -63,3 +63,36 @@ def test_a_new_model_version_reaches_the_app_and_is_used(wbc, tmp_path):
             context.close()
     finally:
         server.stop()
+
+
+def test_a_model_installed_by_the_previous_app_still_classifies_offline(wbc, tmp_path):
+    """The app before this one stored each installed model's model.json under `meta`; after
+    the update such a phone must classify with it offline, without downloading it again."""
+    from playwright.sync_api import sync_playwright
+
+    server = pwa.serve(tmp_path, {"wbc-differential": wbc}).start()
+    image = dataset_images("pbc", per_class=1)[:1]
+    try:
+        with sync_playwright() as p:
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
+            (before,) = pwa.classify_files(page, image)
+            renamed = page.evaluate(
+                """async () => {
+                  const db = await import('/js/data/db.js');
+                  const models = await db.getSetting('models', {});
+                  for (const m of Object.values(models)) { m.meta = m.card; delete m.card; }
+                  await db.setSetting('models', models);
+                  return Object.values(models).map((m) => Object.keys(m).includes('meta'));
+                }"""
+            )
+            assert renamed == [True]
+            server.stop()
+            context.set_offline(True)
+            page.reload()
+            page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+            (after,) = pwa.classify_files(page, image)
+            assert (after["label"], after["status"]) == (before["label"], before["status"])
+            assert after["confidence"] == pytest.approx(before["confidence"], abs=1e-6)
+            context.close()
+    finally:
+        server.stop()

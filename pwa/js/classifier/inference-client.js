@@ -39,7 +39,8 @@ export class InferenceClient {
   async load(model, bytes) {
     const key = InferenceClient.keyOf(model);
     if (this.loaded.has(key)) return;
-    await this.ask({ type: "load", key, bytes, meta: model.meta }, [bytes]);
+    // model.meta: what the app before this one stored for each installed model.
+    await this.ask({ type: "load", key, bytes, card: model.card || model.meta }, [bytes]);
     this.loaded.add(key);
   }
 

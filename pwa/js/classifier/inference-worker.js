@@ -21,7 +21,7 @@ import {
 import { dequantize, quantizeInput } from "./quantization.js";
 
 const WASM_DIR = new URL("wasm/", self.location.href).href;
-const models = new Map(); // key "name@version" -> {compiled, meta, input, outputs}
+const models = new Map(); // key "name@version" -> {compiled, card, input, outputs}
 let runtime = null;
 
 function startRuntime() {
@@ -38,18 +38,18 @@ function sameShape(a, b) {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function describeOutputs(compiled, meta) {
+function describeOutputs(compiled, card) {
   const details = compiled.getOutputDetails();
-  const probabilities = details.find((d) => sameShape([...d.shape], [1, meta.labels.length]));
+  const probabilities = details.find((d) => sameShape([...d.shape], [1, card.labels.length]));
   const familiarity = details.find((d) => sameShape([...d.shape], [1, 1]));
   if (!probabilities) {
     const shapes = details.map((d) => `[${[...d.shape]}]`).join(", ");
-    throw new Error(`model outputs ${shapes} do not fit ${meta.labels.length} labels`);
+    throw new Error(`model outputs ${shapes} do not fit ${card.labels.length} labels`);
   }
   // model.json "outputs": [{name, position, shape, dtype, quantization: {scale, zero_point}}];
   // matched by shape, as classifier.classify tells the outputs apart.
   const quantOf = (detail) => {
-    const entry = (meta.outputs || []).find((o) => o.shape && sameShape(o.shape, [...detail.shape]));
+    const entry = (card.outputs || []).find((o) => o.shape && sameShape(o.shape, [...detail.shape]));
     return entry ? entry.quantization : null;
   };
   return {
@@ -58,7 +58,7 @@ function describeOutputs(compiled, meta) {
   };
 }
 
-async function load({ key, bytes, meta }) {
+async function load({ key, bytes, card }) {
   await startRuntime();
   if (models.has(key)) return { key, cached: true };
   const compiled = await loadAndCompile(new Uint8Array(bytes), { accelerator: "wasm" });
@@ -70,13 +70,13 @@ async function load({ key, bytes, meta }) {
   }
   models.set(key, {
     compiled,
-    meta,
+    card,
     size: shape[1],
     inputDtype: input.dtype,
-    inputQuant: meta.input && meta.input.quantization,
-    framing: framingOf(meta),
-    fieldFraming: fieldFramingOf(meta),
-    outputs: describeOutputs(compiled, meta),
+    inputQuant: card.input && card.input.quantization,
+    framing: framingOf(card),
+    fieldFraming: fieldFramingOf(card),
+    outputs: describeOutputs(compiled, card),
   });
   return { key, size: shape[1], inputDtype: input.dtype };
 }
@@ -135,10 +135,10 @@ function loaded(key) {
 // Model input -> outputs -> the rule, as classifier.classify.Classifier.classify_array.
 async function classifyPixels(model, rgb) {
   const { probabilities, familiarity, ms } = await runModel(model, rgb);
-  const { meta } = model;
-  const { label, confidence, status } = decide(probabilities, familiarity, meta.labels, meta.decision);
+  const { card } = model;
+  const { label, confidence, status } = decide(probabilities, familiarity, card.labels, card.decision);
   const named = {};
-  meta.labels.forEach((name, i) => (named[name] = round4(probabilities[i])));
+  card.labels.forEach((name, i) => (named[name] = round4(probabilities[i])));
   return {
     label,
     confidence: round4(confidence),

@@ -19,7 +19,7 @@ async function sha256Hex(buffer) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function metaUrlOf(entry) {
+function cardUrlOf(entry) {
   return entry.meta_url || entry.model_json_url || entry.url.replace(/[^/]+$/, "model.json");
 }
 
@@ -82,7 +82,7 @@ export class ModelStore {
     if (digest !== entry.sha256) {
       throw new ApiError(0, "bad_download", `The download of ${entry.name} ${entry.version} is damaged; it will be retried.`);
     }
-    const meta = await (await download(new URL(metaUrlOf(entry), url).href)).json();
+    const card = await (await download(new URL(cardUrlOf(entry), url).href)).json();
     try {
       const cache = await caches.open(MODEL_CACHE);
       await cache.put(url, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
@@ -92,11 +92,11 @@ export class ModelStore {
     return {
       name: entry.name,
       version: entry.version,
-      labels: entry.labels || meta.labels,
+      labels: entry.labels || card.labels,
       sha256: entry.sha256,
       size: bytes.byteLength,
       url,
-      meta,
+      card,
       installedAt: new Date().toISOString(),
     };
   }

@@ -22,24 +22,24 @@ const isNumber = (value) => typeof value === "number";
 
 // The model's framing ({method, fill} or {method, span}), or null; throws if malformed, with
 // framing_of's messages.
-export function framingOf(meta) {
-  return parsed(meta, "framing");
+export function framingOf(card) {
+  return parsed(card, "framing");
 }
 
 // How cells found in a field photo (or marked by hand) are framed for this model
 // (field_framing_of): by its framing when it is framed; for a whole-image model by its
 // input.field_framing when declared; else null (the box spanning CELL_FILL).
-export function fieldFramingOf(meta) {
-  const framing = framingOf(meta);
-  const field = parsed(meta, "field_framing");
+export function fieldFramingOf(card) {
+  const framing = framingOf(card);
+  const field = parsed(card, "field_framing");
   if (framing !== null && field !== null) {
     throw new Error("input.field_framing is for whole-image models; this one is framed");
   }
   return framing || field;
 }
 
-function parsed(meta, key) {
-  const framing = meta && meta.input ? meta.input[key] : undefined;
+function parsed(card, key) {
+  const framing = card && card.input ? card.input[key] : undefined;
   if (framing === undefined || framing === null) return null;
   if (typeof framing !== "object" || !METHODS.includes(framing.method)) {
     const methods = `[${METHODS.map((m) => `'${m}'`).join(", ")}]`;

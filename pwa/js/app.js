@@ -8,7 +8,7 @@ import { InferenceClient } from "./classifier/inference-client.js";
 import { OfflineError, getAuth, login, logout } from "./data/api.js";
 import { countsCsv, downloadText, predictionsCsv } from "./data/csv.js";
 import * as db from "./data/db.js";
-import { ModelStore } from "./data/model-store.js";
+import { ModelStore, NoModelError } from "./data/model-store.js";
 import { retryRecord } from "./data/outbox.js";
 import { FieldController } from "./field-controller.js";
 import { SyncController } from "./sync-controller.js";
@@ -181,6 +181,21 @@ class App {
     const model = this.model();
     if (!model) return;
     if (!this.inference.isLoaded(model)) await this.inference.load(model, await this.store.bytes(model));
+  }
+
+  /** Runs `work(model)` with the chosen model loaded into the worker and `buttonId` disabled
+   * meanwhile; refuses at once without a model or without a photo (`noPhoto` says what to do). */
+  async withModel(buttonId, noPhoto, work) {
+    const model = this.model();
+    if (!model) throw new NoModelError();
+    if (!this.current) throw new Error(noPhoto);
+    $(buttonId).disabled = true;
+    try {
+      if (!this.inference.isLoaded(model)) await this.prepareModel();
+      return await work(model);
+    } finally {
+      $(buttonId).disabled = false;
+    }
   }
 
   async chooseModel(name) {

@@ -2,7 +2,6 @@
 // centred on one cell, classified by the worker, saved on the phone before it is shown as saved,
 // and corrected by the person. The controller (app.js) wires the buttons here.
 import * as db from "./data/db.js";
-import { NoModelError } from "./data/model-store.js";
 import { newRecord } from "./data/outbox.js";
 
 const $ = (id) => document.getElementById(id);
@@ -55,12 +54,7 @@ export class CellController {
 
   async classify() {
     const app = this.app;
-    const model = app.model();
-    if (!model) throw new NoModelError();
-    if (!app.current) throw new Error("Take or pick an image first.");
-    $("classify-btn").disabled = true;
-    try {
-      if (!app.inference.isLoaded(model)) await app.prepareModel();
+    return app.withModel("classify-btn", "Take or pick an image first.", async (model) => {
       const out = await app.inference.classify(model, app.current, app.editor.crop());
       if (out.label === null) return this.noCell(out);
       const record = newRecord(model, out, {
@@ -83,9 +77,7 @@ export class CellController {
       document.body.dataset.lastResult = record.id;
       app.render();
       app.outbox.requestSync();
-    } finally {
-      $("classify-btn").disabled = false;
-    }
+    });
   }
 
   /** A model trained on framed cells found nothing to frame (no white cell, or no cells at all):

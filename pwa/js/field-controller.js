@@ -4,7 +4,6 @@
 // controller (app.js) wires the field view's buttons here; what a cell is saved as is
 // data/outbox.js's newRecord.
 import * as db from "./data/db.js";
-import { NoModelError } from "./data/model-store.js";
 import { newRecord } from "./data/outbox.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,12 +18,7 @@ export class FieldController {
    * already counted on the current slide are marked as such (matched by photo hash and box). */
   async findAllCells() {
     const app = this.app;
-    const model = app.model();
-    if (!model) throw new NoModelError();
-    if (!app.current) throw new Error("Take or pick a photo first.");
-    $("field-btn").disabled = true;
-    try {
-      if (!app.inference.isLoaded(model)) await app.prepareModel();
+    return app.withModel("field-btn", "Take or pick a photo first.", async (model) => {
       const out = await app.inference.classifyField(model, app.current);
       this.fieldPhoto = { blob: app.current, sha256: await sha256Hex(app.current), model };
       app.result.hide();
@@ -34,9 +28,7 @@ export class FieldController {
       $("field").scrollIntoView({ block: "nearest" });
       document.body.dataset.fieldMs = String(out.totalMs);
       document.body.dataset.fieldReady = String(Date.now());
-    } finally {
-      $("field-btn").disabled = false;
-    }
+    });
   }
 
   /** Links each shown cell to a saved record of the same photo, slide and place (IoU >= 0.5). */

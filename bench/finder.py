@@ -3,18 +3,22 @@
 White-cell recall and precision at IoU >= 0.5 on bccd-fields (dev part, which tuned the
 finder, and held-out part, which did not), the same on photos re-scaled and re-stained,
 time per 640x480 photo in Python and in headless Chromium (the PWA's worker path) measured
-in the same run, and the released classifier's in-lab figures where a release exists.
+in the same run, the released classifier's in-lab figures where a release exists, and on
+other-labs' single white-cell crops, per lab and class, how often a white cell, the crop's
+centre cell, or no cell at all is found (bench/finder_labs.py; its table goes to stderr).
 """
 
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from bench.finder_labs import finder_on_labs, markdown_table
 from classifier.cells.finder import find_cells
 from training.annotations import bccd_photos, match_counts, read_voc_boxes
 
@@ -160,6 +164,13 @@ def main(argv=None):
     report["time_per_photo"] = {
         k: round(v, 2) if isinstance(v, float) else v for k, v in timing.items()
     }
+    try:
+        report["other_labs_crops"] = finder_on_labs()
+        # stdout stays one JSON document; the table is for reading (and for docs/benchmarks.md).
+        print(markdown_table(report["other_labs_crops"]), file=sys.stderr)
+    except FileNotFoundError as error:
+        report["other_labs_crops"] = str(error)
+        print(f"other-labs skipped: {error}", file=sys.stderr)
     cards = classifier_cards()
     report["classifier_in_lab"] = (
         cards or "no released classifier with a model card in tflite_models/"

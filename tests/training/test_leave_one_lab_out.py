@@ -1,0 +1,114 @@
+"""Leave-one-lab-out (training.labs): a held-out lab is only scored, never trained or tuned on,
+checked on the real pbc and other-labs folders; and a tiny real run that scores it."""
+
+import json
+
+import pytest
+
+from tests.training.conftest import PBC, copy_images
+from training.dataset import DatasetError, scan
+from training.labs import lab_names, lolo_split, read_lab, read_labs
+from training.paths import datasets_root
+
+OTHER_LABS = datasets_root() / "other-labs"
+LABS = ("cellavision-blog", "lisc", "tecom")
+
+
+@pytest.fixture(scope="module")
+def pbc():
+    return scan(PBC)
+
+
+@pytest.fixture(scope="module")
+def labs(pbc):
+    return read_labs(OTHER_LABS, pbc.labels)
+
+
+def test_the_three_other_labs_are_read_with_pbc_labels(pbc, labs):
+    assert tuple(lab_names(OTHER_LABS)) == LABS
+    for lab, samples in labs.items():
+        assert samples and {s.lab for s in samples} == {lab}
+        assert {pbc.labels[s.label] for s in samples} <= {
+            "basophil", "eosinophil", "lymphocyte", "monocyte", "neutrophil"
+        }  # fmt: skip
+        assert all(s.path.parent.name == pbc.labels[s.label] for s in samples)
+
+
+@pytest.mark.parametrize("held_out", LABS)
+def test_a_held_out_lab_is_only_scored(pbc, labs, held_out):
+    split = lolo_split(pbc, labs, held_out, seed=1234)
+    held = labs[held_out]
+    assert {s.path for s in split.sets["score"]} == {s.path for s in held}
+    learned = split.sets["train"] + split.sets["val"]
+    assert not {s.path for s in learned} & {s.path for s in held}
+    assert not {s.sha256 for s in learned} & {s.sha256 for s in held}
+    assert {s.lab for s in learned} == {"pbc", *LABS} - {held_out}
+    for lab in set(LABS) - {held_out}:
+        assert {s.path for s in learned if s.lab == lab} == {s.path for s in labs[lab]}
+    assert {s.lab for s in split.sets["test"]} == {"pbc"}
+    assert len(split.sets["test"]) == len(pbc.splits["test"])
+    sets = [{s.sha256 for s in samples} for samples in split.sets.values()]
+    assert sum(map(len, sets)) == len(set().union(*sets)), "an image is in two sets"
+
+
+def test_the_training_labs_are_in_validation_too(pbc, labs):
+    counts = lolo_split(pbc, labs, "tecom", seed=1234).counts()
+    for lab in ("lisc", "cellavision-blog"):
+        assert counts["train"][lab] > counts["val"][lab] > 0
+    assert counts["score"] == {"tecom": len(labs["tecom"])}
+
+
+def test_the_final_release_split_trains_on_every_lab(pbc, labs):
+    split = lolo_split(pbc, labs, None, seed=1234)
+    assert split.sets["score"] == []
+    learned = split.sets["train"] + split.sets["val"]
+    assert {s.lab for s in learned} == {"pbc", *LABS}
+    assert len(learned) == sum(map(len, pbc.splits.values())) - len(pbc.splits["test"]) + sum(
+        map(len, labs.values())
+    )
+
+
+def test_the_cut_into_train_and_val_is_the_same_every_time(pbc, labs):
+    first, again = (lolo_split(pbc, labs, "lisc", seed=7).sets["val"] for _ in range(2))
+    assert [s.path for s in first] == [s.path for s in again]
+
+
+def test_an_unknown_lab_is_refused_naming_the_labs(pbc, labs):
+    with pytest.raises(DatasetError, match="unknown lab 'tekom'.*cellavision-blog.*lisc.*tecom"):
+        lolo_split(pbc, labs, "tekom")
+
+
+def test_a_class_folder_pbc_does_not_have_is_refused_by_name(tmp_path, pbc):
+    lab = tmp_path / "newlab"
+    copy_images(sorted((OTHER_LABS / "lisc" / "basophil").iterdir())[:2], lab / "basophil")
+    copy_images(sorted((OTHER_LABS / "lisc" / "monocyte").iterdir())[:2], lab / "smudge")
+    with pytest.raises(DatasetError, match="class folder 'smudge' of lab newlab"):
+        read_lab(lab, pbc.labels)
+
+
+def test_a_lab_image_also_in_pbc_is_refused(tmp_path, pbc):
+    copy_images([pbc.splits["train"][0].path], tmp_path / "copycat" / "basophil")
+    labs = read_labs(tmp_path, pbc.labels)
+    with pytest.raises(DatasetError, match="appear in two splits"):
+        lolo_split(pbc, labs, "copycat")
+
+
+@pytest.mark.slow
+def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
+    from training.train import main as train_main
+
+    out = tmp_path / "models" / "lolo" / "0.1.0"
+    args = ["--data", str(PBC), "--out", str(out), "--max-per-class", "4", "--image-size", "48",
+            "--head-epochs", "1", "--fine-tune-epochs", "1", "--representative-images", "16",
+            "--cache-dir", str(tmp_path / "cache"),
+            "--other-labs", "--hold-out-lab", "tecom"]  # fmt: skip
+    assert train_main(args) == 0
+    card = json.loads((out / "model.json").read_text())
+    lolo = card["leave_one_lab_out"]
+    tecom_used = sum(min(4, len(list(c.iterdir()))) for c in (OTHER_LABS / "tecom").iterdir())
+    assert lolo["held_out"] == "tecom"
+    assert lolo["score"]["n"] == tecom_used
+    assert 0 <= lolo["score"]["accuracy"] <= 1
+    assert set(lolo["train_labs"]) == {"pbc", "lisc", "cellavision-blog"}
+    assert "tecom" not in card["dataset"]["labs"]["train"]
+    assert "tecom" not in card["dataset"]["labs"]["val"]

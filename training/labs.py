@@ -1,0 +1,120 @@
+"""Training on pbc plus other laboratories, measured leave-one-lab-out (LOLO).
+
+`other-labs/<lab>/<class>/<image>` (datasets README) has no splits. For a held-out lab the
+training labs' crops are split into train and val by a seeded hash of their content, so
+validation also sees every training lab; the held-out lab's crops are only scored, never
+trained or tuned on. pbc keeps its own splits, and its test split stays the test split.
+Classes the other labs lack (ig, erythroblast, platelet) are learned from pbc alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.dataset import (
+    DatasetError,
+    DatasetIndex,
+    Sample,
+    _class_folders,
+    _sha256,
+    check_leakage,
+)
+
+PBC = "pbc"
+LAB_VAL_FRACTION = 0.15
+SETS = ("train", "val", "test", "score")
+
+
+@dataclass
+class LabSample(Sample):
+    lab: str = PBC
+
+
+def lab_names(root: Path) -> list[str]:
+    if not root.is_dir():
+        raise DatasetError(f"other-labs folder {root} does not exist")
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_lab(folder: Path, labels: list[str], max_per_class: int | None = None) -> list[LabSample]:
+    """One lab's crops, labelled with pbc's label list; at most max_per_class per class."""
+    samples = []
+    for name, paths in _class_folders(folder).items():
+        if name not in labels:
+            raise DatasetError(
+                f"class folder '{name}' of lab {folder.name} ({folder / name}) is not one of "
+                f"pbc's labels {labels}; rename or remove it"
+            )
+        for path in paths[:max_per_class]:
+            samples.append(LabSample(path, labels.index(name), _sha256(path), folder.name))
+    return samples
+
+
+def read_labs(
+    root: Path, labels: list[str], max_per_class: int | None = None
+) -> dict[str, list[LabSample]]:
+    """lab -> its crops, for every lab folder under `root`."""
+    return {lab: read_lab(root / lab, labels, max_per_class) for lab in lab_names(root)}
+
+
+def goes_to_val(sha256: str, seed: int, fraction: float = LAB_VAL_FRACTION) -> bool:
+    # By content, so a copy of an image always lands on the same side; seeded, so the cut can
+    # differ from the one dataset.scan makes for a Kaggle-layout validation split.
+    digest = hashlib.sha256(f"{seed}:{sha256}".encode()).hexdigest()
+    return int(digest[:8], 16) % 10_000 < fraction * 10_000
+
+
+@dataclass
+class LabSplit:
+    """train/val/test for training and `score` (the held-out lab's crops; empty if none)."""
+
+    root: Path
+    labels: list[str]
+    held_out: str | None
+    sets: dict[str, list[LabSample]]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """set -> lab -> images: what the model card records of each lab."""
+        return {
+            name: dict(sorted(Counter(s.lab for s in samples).items()))
+            for name, samples in self.sets.items()
+        }
+
+    def training_index(self, notes: list[str]) -> DatasetIndex:
+        """train/val/test as the training pipeline reads them (training.dataset.load_split)."""
+        splits = {name: list(self.sets[name]) for name in ("train", "val", "test")}
+        return DatasetIndex(self.root, self.labels, splits, "splits+other-labs", notes)
+
+    def score_index(self) -> DatasetIndex:
+        return DatasetIndex(self.root, self.labels, {"score": list(self.sets["score"])}, "lab")
+
+
+def _as_lab_samples(samples: list[Sample]) -> list[LabSample]:
+    return [LabSample(s.path, s.label, s.sha256, PBC) for s in samples]
+
+
+def lolo_split(
+    pbc: DatasetIndex,
+    labs: dict[str, list[LabSample]],
+    held_out: str | None,
+    seed: int = 0,
+    val_fraction: float = LAB_VAL_FRACTION,
+) -> LabSplit:
+    """The split that holds `held_out` out (None: every lab trains, the final release's split).
+
+    Raises DatasetError for an unknown lab and LeakageError when an image is in two sets."""
+    if held_out is not None and held_out not in labs:
+        raise DatasetError(f"unknown lab '{held_out}': the other labs are {sorted(labs)}")
+    sets = {name: _as_lab_samples(pbc.splits[name]) for name in ("train", "val", "test")}
+    sets["score"] = list(labs.get(held_out, []))
+    for lab, samples in labs.items():
+        if lab == held_out:
+            continue
+        for sample in samples:
+            side = "val" if goes_to_val(sample.sha256, seed, val_fraction) else "train"
+            sets[side].append(sample)
+    check_leakage(DatasetIndex(pbc.root, pbc.labels, sets, "lolo"))
+    return LabSplit(pbc.root, pbc.labels, held_out, sets)

@@ -2,6 +2,8 @@
 
     python -m training.train --data pbc --out tflite_models/wbc-differential/1.0.0 --ood malaria
 
+``--other-labs`` adds the other laboratories' crops (training.labs); ``--hold-out-lab LAB`` then
+trains without LAB and scores it with the shipped file (model.json ``leave_one_lab_out``).
 ``--data`` is a dataset folder (``<root>/<split>/<class>/*`` or Kaggle ``TRAIN|TEST/<CLASS>/``)
 or the name of one under $HEMATOVISION_DATASETS. Every hyper-parameter of ``HParams`` is an option
 (``--image-size 160 --alpha 0.5 ...``); ``python -m training.train --help`` lists them.
@@ -25,9 +27,16 @@ import tensorflow as tf  # noqa: E402
 from classifier.cells.model_framing import framing_of  # noqa: E402
 from training import other_labs, release  # noqa: E402
 from training.augment import augment  # noqa: E402
-from training.dataset import NO_WHITE_CELL, DatasetError, load_split, scan  # noqa: E402
+from training.dataset import (  # noqa: E402
+    NO_WHITE_CELL,
+    DatasetError,
+    DatasetIndex,
+    load_split,
+    scan,
+)
 from training.evaluate import fit_temperature  # noqa: E402
 from training.hparams import HParams  # noqa: E402
+from training.labs import LabSplit, lolo_split, read_labs  # noqa: E402
 from training.model import (  # noqa: E402
     build_model,
     export_model,
@@ -73,6 +82,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="white-cell models: state in the model card how the release labels the white "
         "cells found in bccd-fields photos (training.other_labs; never used for tuning)",
     )
+    parser.add_argument(
+        "--other-labs",
+        nargs="?",
+        type=Path,
+        const=datasets_root() / "other-labs",
+        metavar="FOLDER",
+        help="also train on the other laboratories' crops, <FOLDER>/<lab>/<class>/<image> "
+        "(default folder: other-labs of the shared datasets), cut into train/val by content",
+    )
+    parser.add_argument(
+        "--hold-out-lab",
+        metavar="LAB",
+        help="with --other-labs: leave LAB out of training and validation and score the shipped "
+        "file on all of its crops (model.json leave_one_lab_out)",
+    )
     for f in dataclasses.fields(HParams):
         option = "--" + f.name.replace("_", "-")
         if f.type == "bool":
@@ -80,7 +104,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         else:
             kind = {"int": int, "float": float, "str": str}[f.type]
             parser.add_argument(option, type=kind, default=f.default)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.hold_out_lab and args.other_labs is None:
+        parser.error("--hold-out-lab needs --other-labs: it names one of the other labs")
+    return args
 
 
 def resolve_dataset(name_or_path: str) -> Path:
@@ -96,6 +123,30 @@ def limit_per_class(index, n: int) -> None:
             if seen[sample.label] <= n:
                 kept.append(sample)
         index.splits[split] = kept
+
+
+def with_other_labs(
+    index: DatasetIndex, args: argparse.Namespace, seed: int
+) -> tuple[DatasetIndex, LabSplit]:
+    """pbc plus the other labs as one index to train on, and the split it came from."""
+    labs = read_labs(args.other_labs, index.labels, args.max_per_class)
+    split = lolo_split(index, labs, args.hold_out_lab, seed)
+    held = f"; {args.hold_out_lab} held out, only scored" if args.hold_out_lab else ""
+    notes = [*index.notes, f"other labs from {args.other_labs}: {sorted(labs)}{held}"]
+    return split.training_index(notes), split
+
+
+def held_out_lab(
+    split: LabSplit | None, args: argparse.Namespace, hp: HParams, framing: dict | None
+) -> release.HeldOutLab | None:
+    """The held-out lab's crops as the model sees them; None when no lab is held out."""
+    if split is None or split.held_out is None:
+        return None
+    x, y, bad = load_split(split.score_index(), "score", hp.image_size, args.cache_dir, framing)
+    for message in bad:
+        log(f"skipped (held-out lab): {message}")
+    no_cell = sum(m.startswith(NO_WHITE_CELL) for m in bad)
+    return release.HeldOutLab(split.held_out, x, y, no_cell)
 
 
 def training_data(x: np.ndarray, y: np.ndarray, hp: HParams) -> tf.data.Dataset:
@@ -176,6 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.max_per_class:
         limit_per_class(index, args.max_per_class)
+    lab_split = None
+    if args.other_labs:
+        try:
+            index, lab_split = with_other_labs(index, args, hp.seed)
+        except DatasetError as error:
+            print(f"error: --other-labs: {error}", file=sys.stderr)
+            return 2
     log(f"dataset {index.root}: labels {index.labels}, {index.counts()}")
     model = build_model(
         len(index.labels),
@@ -213,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             scan(resolve_dataset(path)), "test", hp.image_size, args.cache_dir, framing
         )
         ood[path] = (x, sum(m.startswith(NO_WHITE_CELL) for m in bad))
+    held_out = held_out_lab(lab_split, args, hp, framing)
     run = release.TrainingRun(
         out=out,
         name=name,
@@ -228,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         ood=ood,
         training_seconds=training_seconds,
         log=log,
+        labs=lab_split.counts() if lab_split else {},
+        held_out=held_out,
     )
     release.make(run)
     if args.other_labs_check:

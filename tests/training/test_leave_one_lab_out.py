@@ -112,3 +112,20 @@ def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
     assert set(lolo["train_labs"]) == {"pbc", "lisc", "cellavision-blog"}
     assert "tecom" not in card["dataset"]["labs"]["train"]
     assert "tecom" not in card["dataset"]["labs"]["val"]
+
+
+def test_train_refuses_an_unknown_held_out_lab_before_training(tmp_path, capsys):
+    from training.train import main as train_main
+
+    args = ["--data", str(PBC), "--out", str(tmp_path / "m" / "0.1.0"), "--other-labs",
+            "--hold-out-lab", "tekom"]  # fmt: skip
+    assert train_main(args) == 2
+    assert "unknown lab 'tekom': the other labs are" in capsys.readouterr().err
+
+
+def test_train_refuses_a_held_out_lab_without_other_labs(tmp_path, capsys):
+    from training.train import main as train_main
+
+    with pytest.raises(SystemExit):
+        train_main(["--data", str(PBC), "--out", str(tmp_path), "--hold-out-lab", "tecom"])
+    assert "--hold-out-lab needs --other-labs" in capsys.readouterr().err

@@ -15,9 +15,9 @@ from training.release.card import build_model_card
 from training.release.evaluation import evaluate, fit_decision_thresholds
 from training.release.files import write_release
 from training.release.formats import choose_format, convert_candidates
-from training.release.run import TrainingRun
+from training.release.run import HeldOutLab, TrainingRun
 
-__all__ = ["TrainingRun", "make"]
+__all__ = ["HeldOutLab", "TrainingRun", "make"]
 
 
 def make(run: TrainingRun) -> dict:

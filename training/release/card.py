@@ -73,6 +73,7 @@ def build_model_card(run: TrainingRun, results: dict, decision: dict, tflite: Pa
             "sha256": sha256_of(tflite),
         },
         "report": "report.md",
+        **_leave_one_lab_out(run, results),
     }
 
 
@@ -99,6 +100,21 @@ def _dataset(run: TrainingRun) -> dict:
         "skipped_unreadable": {s: count(v, False) for s, v in run.skipped.items()},
         "no_white_cell_found": {s: count(v, True) for s, v in run.skipped.items()},
         "notes": run.index.notes,
+        **({"labs": run.labs} if run.labs else {}),
+    }
+
+
+def _leave_one_lab_out(run: TrainingRun, results: dict) -> dict:
+    """Only for a run that held a lab out: the lab, its score and what trained instead."""
+    if run.held_out is None:
+        return {}
+    train, val = run.labs["train"], run.labs["val"]
+    return {
+        "leave_one_lab_out": {
+            "held_out": run.held_out.name,
+            "score": results["held_out_lab"],
+            "train_labs": {lab: {"train": n, "val": val.get(lab, 0)} for lab, n in train.items()},
+        }
     }
 
 

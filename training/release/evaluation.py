@@ -12,6 +12,7 @@ from classifier.classify import decide
 from training.evaluate import confident_threshold, summarize, synthetic_non_cell_images
 from training.export import parity, run_tflite
 from training.hparams import HParams
+from training.release.held_out import score_held_out_lab
 from training.release.run import TrainingRun
 
 GENERATED_NON_CELLS = 240
@@ -40,6 +41,9 @@ def evaluate(
     shipped = candidates[fmt]
     y_test = run.arrays["test"][1]
     keras_metrics = summarize(keras_probabilities["test"], y_test, run.labels)
+    held_out = {}
+    if run.held_out is not None:
+        held_out = {"held_out_lab": score_held_out_lab(shipped["path"], run, decision)}
     return {
         "test": _summary(run, shipped, "test", decision),
         "validation": _summary(run, shipped, "val", decision),
@@ -49,6 +53,7 @@ def evaluate(
         "shipped_format": fmt,
         "shipped_format_reason": why,
         "unfamiliar_checks": _ood_checks(shipped["path"], run, decision),
+        **held_out,
     }
 
 

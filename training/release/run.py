@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,17 @@ from training.hparams import HParams
 
 if TYPE_CHECKING:
     import keras
+
+
+@dataclass
+class HeldOutLab:
+    """The lab a leave-one-lab-out run never trained or tuned on (training.labs), to score."""
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    no_white_cell: int
+    """Crops left out because no white cell was found to frame (framed runs only)."""
 
 
 @dataclass
@@ -42,6 +53,9 @@ class TrainingRun:
     """name -> (images that should come out 'unfamiliar', images left out: no white cell)."""
     training_seconds: float
     log: Callable[[str], None]
+    labs: dict[str, dict[str, int]] = field(default_factory=dict)
+    """With other labs (training.labs): set -> lab -> images; empty for a pbc-only run."""
+    held_out: HeldOutLab | None = None
 
     @property
     def labels(self) -> list[str]:

@@ -41,6 +41,7 @@ def test_release_folder_is_complete_and_consistent(release):
     assert card["calibration"]["temperature"] > 0
     assert 0 < card["decision"]["confident_at_or_above"] <= 1
     assert card["dataset"]["counts"]["train"] == {label: 5 for label in LABELS}
+    assert "leave_one_lab_out" not in card and "labs" not in card["dataset"]  # pbc-only run
 
 
 def test_classify_command_returns_the_exported_labels(release):

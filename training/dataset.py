@@ -60,7 +60,7 @@ class DatasetIndex:
         }
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -82,7 +82,7 @@ def _split_folders(root: Path) -> dict[str, Path]:
     return folders
 
 
-def _class_folders(split_dir: Path) -> dict[str, list[Path]]:
+def class_folders(split_dir: Path) -> dict[str, list[Path]]:
     classes = {}
     for child in sorted(p for p in split_dir.iterdir() if not p.name.startswith(".")):
         if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES:
@@ -114,7 +114,7 @@ def scan(root: str | Path, val_fraction: float = 0.1) -> DatasetIndex:
     """Index a dataset folder; raises DatasetError with a clear message when it is unusable."""
     root = Path(root)
     folders = _split_folders(root)
-    per_split = {split: _class_folders(folder) for split, folder in folders.items()}
+    per_split = {split: class_folders(folder) for split, folder in folders.items()}
     labels = sorted(per_split["train"])
     for split, classes in per_split.items():
         if sorted(classes) != labels:
@@ -124,7 +124,7 @@ def scan(root: str | Path, val_fraction: float = 0.1) -> DatasetIndex:
             )
     splits = {
         split: [
-            Sample(path, labels.index(name), _sha256(path))
+            Sample(path, labels.index(name), file_sha256(path))
             for name, paths in classes.items()
             for path in paths
         ]

@@ -18,9 +18,9 @@ from training.dataset import (
     DatasetError,
     DatasetIndex,
     Sample,
-    _class_folders,
-    _sha256,
     check_leakage,
+    class_folders,
+    file_sha256,
 )
 
 PBC = "pbc"
@@ -42,14 +42,14 @@ def lab_names(root: Path) -> list[str]:
 def read_lab(folder: Path, labels: list[str], max_per_class: int | None = None) -> list[LabSample]:
     """One lab's crops, labelled with pbc's label list; at most max_per_class per class."""
     samples = []
-    for name, paths in _class_folders(folder).items():
+    for name, paths in class_folders(folder).items():
         if name not in labels:
             raise DatasetError(
                 f"class folder '{name}' of lab {folder.name} ({folder / name}) is not one of "
                 f"pbc's labels {labels}; rename or remove it"
             )
         for path in paths[:max_per_class]:
-            samples.append(LabSample(path, labels.index(name), _sha256(path), folder.name))
+            samples.append(LabSample(path, labels.index(name), file_sha256(path), folder.name))
     return samples
 
 

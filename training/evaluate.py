@@ -12,6 +12,8 @@ import numpy as np  # noqa: E402
 from scipy.optimize import minimize_scalar  # noqa: E402
 from scipy.special import log_softmax  # noqa: E402
 
+from classifier.classify import decide  # noqa: E402
+
 STATUSES = ("confident", "review", "unfamiliar")
 ECE_BINS = 15
 
@@ -185,3 +187,10 @@ def synthetic_non_cell_images(n: int, size: int, seed: int = 7) -> np.ndarray:
                 image[y0 : y0 + h, x0 : x0 + w] = rng.integers(0, 256, 3)
         images.append(np.clip(image, 0, 255).astype(np.uint8))
     return np.stack(images)
+
+
+def statuses_of(probabilities, familiarity, labels, decision) -> list[str]:
+    """The client rule's status of each image (classifier.classify.decide)."""
+    return [
+        decide(p, f, labels, decision)[2] for p, f in zip(probabilities, familiarity, strict=True)
+    ]

@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
-from classifier.classify import decide
-from training.evaluate import confident_threshold, summarize, synthetic_non_cell_images
+from training.evaluate import (
+    confident_threshold,
+    statuses_of,
+    summarize,
+    synthetic_non_cell_images,
+)
 from training.export import parity, run_tflite
 from training.hparams import HParams
 from training.release.held_out import score_held_out_lab
@@ -57,15 +61,9 @@ def evaluate(
     }
 
 
-def _statuses(probabilities, familiarity, labels, decision) -> list[str]:
-    return [
-        decide(p, f, labels, decision)[2] for p, f in zip(probabilities, familiarity, strict=True)
-    ]
-
-
 def _summary(run: TrainingRun, shipped: dict, split: str, decision: dict) -> dict:
     probabilities, familiarity = shipped[split]
-    statuses = _statuses(probabilities, familiarity, run.labels, decision)
+    statuses = statuses_of(probabilities, familiarity, run.labels, decision)
     return summarize(probabilities, run.arrays[split][1], run.labels, statuses)
 
 
@@ -98,7 +96,7 @@ def _ood_checks(path: Path, run: TrainingRun, decision: dict) -> dict:
         median = None
         if len(images):
             probabilities, familiarity = run_tflite(path, len(run.labels), images)
-            found = _statuses(probabilities, familiarity, run.labels, decision)
+            found = statuses_of(probabilities, familiarity, run.labels, decision)
             statuses = np.concatenate([statuses, np.array(found, dtype=object)])
             median = round(float(np.median(familiarity)), 4)
         checks[name] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.classify import decide
+from training.evaluate import statuses_of
 from training.export import run_tflite
 from training.release.run import TrainingRun
 
@@ -16,12 +16,7 @@ def score_held_out_lab(path: Path, run: TrainingRun, decision: dict) -> dict:
     """Accuracy and the statuses' honesty on the held-out lab, through the client's rule."""
     lab = run.held_out
     probabilities, familiarity = run_tflite(path, len(run.labels), lab.images)
-    statuses = np.array(
-        [
-            decide(p, f, run.labels, decision)[2]
-            for p, f in zip(probabilities, familiarity, strict=True)
-        ]
-    )
+    statuses = np.array(statuses_of(probabilities, familiarity, run.labels, decision))
     correct = probabilities.argmax(1) == lab.labels
     confident = statuses == "confident"
     return {

@@ -172,15 +172,30 @@ def load_split(
     starting NO_WHITE_CELL. Decoded arrays are cached by the content
     hashes (and the framing), so a second run on the same files does not decode them again.
     """
+    x, y, _, skipped = load_samples(index, split, size, cache_dir, framing)
+    return x, y, skipped
+
+
+def load_samples(
+    index: DatasetIndex,
+    split: str,
+    size: int,
+    cache_dir: Path | None = None,
+    framing: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[Sample], list[str]]:
+    """load_split, plus the samples the images came from (in order, the skipped ones left out),
+    for a caller that needs more of each image than its label (training.labs: its lab)."""
     samples = index.splits[split]
     tag = f"{size}" if framing is None else "-".join(str(v) for v in (size, *framing.values()))
     key = hashlib.sha256(f"{tag}:{','.join(s.sha256 for s in samples)}".encode()).hexdigest()
     cache = cache_dir / f"{split}-{tag}-{key[:16]}.npz" if cache_dir else None
     if cache and cache.exists():
         data = np.load(cache)
-        return data["x"], data["y"], list(data["skipped"])
-    images, labels, skipped = [], [], []
-    for sample in samples:
+        if "kept" in data:  # caches written before load_samples lack it: decode again
+            kept = [samples[i] for i in data["kept"]]
+            return data["x"], data["y"], kept, list(data["skipped"])
+    images, labels, kept, skipped = [], [], [], []
+    for position, sample in enumerate(samples):
         try:
             if framing is None:
                 images.append(load_image(sample.path, size))
@@ -191,11 +206,14 @@ def load_split(
                     continue
                 images.append(framed["frame"])
             labels.append(sample.label)
+            kept.append(position)
         except UnreadableImageError as error:
             skipped.append(str(error))
     x = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
     y = np.asarray(labels, dtype=np.int64)
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, x=x, y=y, skipped=np.asarray(skipped, dtype=str))
-    return x, y, skipped
+        np.savez(
+            cache, x=x, y=y, kept=np.asarray(kept, np.int64), skipped=np.asarray(skipped, dtype=str)
+        )
+    return x, y, [samples[i] for i in kept], skipped

@@ -44,6 +44,14 @@ class HParams:
     colour_normalization: bool = False
     """With per-image standardisation: standardise each colour channel on its own, which
     removes another lab's colour cast (stain, lamp, camera white balance) inside the model."""
+    lab_share: float = 0.0
+    """With --other-labs: repeat the other laboratories' training crops so that they make up
+    at least this share of each epoch (a few hundred crops beside pbc's thousands would
+    otherwise barely move the model). 0 = each crop once."""
+    noisy_label_smoothing: float = 0.0
+    """Label smoothing for the crops of labs whose labels were partly assigned without expert
+    review (training.labs.UNREVIEWED_LABS): a mislabelled crop then costs a bounded loss
+    instead of pulling the model towards its wrong class. 0 = hard labels for every crop."""
     start_from: str = ""
     """A released folder (model.json + model.keras) whose trained weights this run starts
     from instead of ImageNet's; it must have the same labels, image size, width and

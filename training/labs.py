@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from training.dataset import (
     DatasetError,
     DatasetIndex,
@@ -24,6 +26,9 @@ from training.dataset import (
 )
 
 PBC = "pbc"
+# The datasets README: "the tecom and cellavision-blog labels were partly assigned by the
+# dataset's authors without expert review ... expect some label noise".
+UNREVIEWED_LABS = frozenset({"tecom", "cellavision-blog"})
 LAB_VAL_FRACTION = 0.15
 SETS = ("train", "val", "test", "score")
 
@@ -118,3 +123,20 @@ def lolo_split(
             sets[side].append(sample)
     check_leakage(DatasetIndex(pbc.root, pbc.labels, sets, "lolo"))
     return LabSplit(pbc.root, pbc.labels, held_out, sets)
+
+
+def lab_share_repeats(labs: list[str], share: float) -> np.ndarray:
+    """How many times each training image goes into an epoch so that the other labs' crops
+    make up at least `share` of it: pbc's images once, every other lab's crop r times."""
+    labs = np.asarray(labs)
+    other = labs != PBC
+    repeats = np.ones(len(labs), dtype=np.int64)
+    n_other, n_pbc = int(other.sum()), int((~other).sum())
+    if share > 0 and n_other and n_other < share * len(labs):
+        repeats[other] = int(np.ceil(share * n_pbc / ((1 - share) * n_other)))
+    return repeats
+
+
+def label_smoothing_of(labs: list[str], smoothing: float) -> np.ndarray:
+    """Per-image label smoothing: `smoothing` for crops of UNREVIEWED_LABS, 0 for the rest."""
+    return np.array([smoothing if lab in UNREVIEWED_LABS else 0.0 for lab in labs], np.float32)

@@ -31,12 +31,20 @@ from training.dataset import (  # noqa: E402
     NO_WHITE_CELL,
     DatasetError,
     DatasetIndex,
+    load_samples,
     load_split,
     scan,
 )
 from training.evaluate import fit_temperature  # noqa: E402
 from training.hparams import HParams  # noqa: E402
-from training.labs import LabSplit, lolo_split, read_labs  # noqa: E402
+from training.labs import (  # noqa: E402
+    PBC,
+    LabSplit,
+    lab_share_repeats,
+    label_smoothing_of,
+    lolo_split,
+    read_labs,
+)
 from training.model import (  # noqa: E402
     build_model,
     export_model,
@@ -149,12 +157,14 @@ def held_out_lab(
     return release.HeldOutLab(split.held_out, x, y, no_cell)
 
 
-def training_data(x: np.ndarray, y: np.ndarray, hp: HParams) -> tf.data.Dataset:
-    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=hp.seed)
+def training_data(x: np.ndarray, targets: np.ndarray, weights: np.ndarray, hp: HParams):
+    """Shuffled, augmented batches of (image, soft target, sample weight)."""
+    data = tf.data.Dataset.from_tensor_slices((x, targets, weights)).shuffle(len(x), seed=hp.seed)
     data = data.map(
-        lambda image, label: (
+        lambda image, target, weight: (
             augment(tf.cast(image, tf.float32), hp.augment, hp.framing != "none"),
-            label,
+            target,
+            weight,
         ),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
@@ -169,20 +179,35 @@ def class_weights(y: np.ndarray, n: int) -> dict[int, float] | None:
     return {k: float(len(y) / (n * max(c, 1))) for k, c in enumerate(counts)}
 
 
-def fit(model, x, y, val, hp: HParams) -> list[dict]:
-    """Head training with the base frozen, then fine-tuning of the upper blocks."""
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    weights = class_weights(y, model.output.shape[-1])
+def soft_targets(y: np.ndarray, n: int, smoothing: np.ndarray) -> np.ndarray:
+    """One-hot targets, each smoothed by its own amount (0 = a hard label)."""
+    one_hot = np.eye(n, dtype=np.float32)[y]
+    return one_hot * (1 - smoothing[:, None]) + smoothing[:, None] / n
+
+
+def fit(model, x, y, labs: list[str], val, hp: HParams) -> list[dict]:
+    """Head training with the base frozen, then fine-tuning of the upper blocks.
+
+    `labs` names each training image's laboratory: other labs' crops are repeated up to
+    hp.lab_share of an epoch, and those of unreviewed labs get soft labels."""
+    n = model.output.shape[-1]
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+    repeats = lab_share_repeats(labs, hp.lab_share)
+    x, y = np.repeat(x, repeats, axis=0), np.repeat(y, repeats)
+    weights = class_weights(y, n)  # of the classes as the epoch holds them
+    smoothing = np.repeat(label_smoothing_of(labs, hp.noisy_label_smoothing), repeats)
+    targets = soft_targets(y, n, smoothing)
+    sample_weights = np.array([weights[k] for k in y] if weights else np.ones(len(y)), np.float32)
+    val = (val[0], np.eye(n, dtype=np.float32)[val[1]])
     base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
     base.trainable = False
     history = []
 
     def fit_stage(stage: str, epochs: int) -> dict:
         fitted = model.fit(
-            training_data(x, y, hp),
+            training_data(x, targets, sample_weights, hp),
             epochs=epochs,
             validation_data=val,
-            class_weight=weights,
             verbose=2,
         )
         return {"stage": stage, **fitted.history}
@@ -250,17 +275,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --start-from {hp.start_from}: {error}", file=sys.stderr)
             return 2
         log(f"starting from the weights of {hp.start_from}")
-    arrays, skipped = {}, {}
+    arrays, skipped, labs = {}, {}, {}
     for split in ("train", "val", "test"):
-        x, y, bad = load_split(index, split, hp.image_size, args.cache_dir, framing)
+        x, y, kept, bad = load_samples(index, split, hp.image_size, args.cache_dir, framing)
         arrays[split], skipped[split] = (x, y), bad
+        labs[split] = [getattr(sample, "lab", PBC) for sample in kept]
         for message in bad:
             log(f"skipped: {message}")
     if any(len(arrays[s][0]) == 0 for s in arrays):
         print("error: a split has no readable images", file=sys.stderr)
         return 2
     (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
-    history = fit(model, x_train, y_train, (x_val.astype(np.float32), y_val), hp)
+    history = fit(model, x_train, y_train, labs["train"], (x_val.astype(np.float32), y_val), hp)
     temperature = fit_temperature(model.predict(x_val.astype(np.float32), 64, verbose=0), y_val)
     log(f"temperature fitted on validation: {temperature:.3f}")
     released = export_model(model, temperature, x_train, hp.familiarity_layer)

@@ -3,11 +3,19 @@ checked on the real pbc and other-labs folders; and a tiny real run that scores 
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.training.conftest import PBC, copy_images
 from training.dataset import DatasetError, scan
-from training.labs import lab_names, lolo_split, read_lab, read_labs
+from training.labs import (
+    lab_names,
+    lab_share_repeats,
+    label_smoothing_of,
+    lolo_split,
+    read_lab,
+    read_labs,
+)
 from training.paths import datasets_root
 
 OTHER_LABS = datasets_root() / "other-labs"
@@ -93,6 +101,28 @@ def test_a_lab_image_also_in_pbc_is_refused(tmp_path, pbc):
         lolo_split(pbc, labs, "copycat")
 
 
+def test_lab_share_repeats_other_labs_crops_up_to_the_share():
+    labs = ["pbc"] * 90 + ["lisc"] * 6 + ["tecom"] * 4
+    repeats = lab_share_repeats(labs, 0.3)
+    # 10 crops beside 90 pbc images: each crop 4 times gives 40 / 130 = 31% >= 30%
+    assert list(repeats[:90]) == [1] * 90 and set(repeats[90:]) == {4}
+    assert (repeats[90:].sum() / repeats.sum()) >= 0.3
+    assert set(lab_share_repeats(labs, 0.0)) == {1}
+    assert set(lab_share_repeats(labs, 0.05)) == {1}  # already 10%: nothing repeated
+    assert set(lab_share_repeats(["pbc"] * 5, 0.3)) == {1}  # no other lab: nothing to repeat
+
+
+def test_only_unreviewed_labs_get_soft_labels():
+    from training.train import soft_targets
+
+    smoothing = label_smoothing_of(["pbc", "lisc", "tecom", "cellavision-blog"], 0.1)
+    assert list(smoothing) == pytest.approx([0, 0, 0.1, 0.1])
+    targets = soft_targets(np.array([0, 1, 2, 3]), 4, smoothing)
+    assert targets[0].tolist() == [1, 0, 0, 0] and targets[1].tolist() == [0, 1, 0, 0]
+    assert targets[2] == pytest.approx([0.025, 0.025, 0.925, 0.025])
+    assert targets.sum(axis=1) == pytest.approx(np.ones(4))
+
+
 @pytest.mark.slow
 def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
     from training.train import main as train_main
@@ -101,7 +131,8 @@ def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
     args = ["--data", str(PBC), "--out", str(out), "--max-per-class", "4", "--image-size", "48",
             "--head-epochs", "1", "--fine-tune-epochs", "1", "--representative-images", "16",
             "--cache-dir", str(tmp_path / "cache"),
-            "--other-labs", "--hold-out-lab", "tecom"]  # fmt: skip
+            "--other-labs", "--hold-out-lab", "tecom",
+            "--lab-share", "0.3", "--noisy-label-smoothing", "0.1"]  # fmt: skip
     assert train_main(args) == 0
     card = json.loads((out / "model.json").read_text())
     lolo = card["leave_one_lab_out"]
@@ -112,6 +143,8 @@ def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
     assert set(lolo["train_labs"]) == {"pbc", "lisc", "cellavision-blog"}
     assert "tecom" not in card["dataset"]["labs"]["train"]
     assert "tecom" not in card["dataset"]["labs"]["val"]
+    assert card["hparams"]["lab_share"] == 0.3
+    assert card["hparams"]["noisy_label_smoothing"] == 0.1
 
 
 def test_train_refuses_an_unknown_held_out_lab_before_training(tmp_path, capsys):

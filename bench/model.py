@@ -4,7 +4,9 @@ For each ``tflite_models/<name>/<version>/``: test-split accuracy, macro-F1 and 
 file (a framed release through ``Classifier.classify``, an image given no label counted wrong),
 its size, its per-image latency in ai-edge-litert against the float Keras model measured in the
 same run (ratio; Keras through ``predict_on_batch``, its compiled inference path, batch 1), and
-the training wall time recorded at release.
+the training wall time recorded at release. For a white-cell release also the other
+laboratories' crops, in single-cell and field mode, and its leave-one-lab-out table
+(``bench.model_labs``; ``--no-labs`` skips them).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from bench.model_labs import bench_labs, is_white_cell_model, lab_table, lolo_table  # noqa: E402
 from classifier.classify import Classifier, decide  # noqa: E402
 from training.dataset import load_split, scan  # noqa: E402
 from training.evaluate import summarize  # noqa: E402
@@ -107,11 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=100, help="timed batch-1 calls per model")
     parser.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads")
     parser.add_argument("--json", type=Path, default=REPO / "build" / "bench-model.json")
+    parser.add_argument("--no-labs", action="store_true", help="skip the other laboratories' crops")
     args = parser.parse_args(argv)
-    rows = [
-        bench(card.parent, args.repeats, args.threads)
-        for card in sorted(args.models.glob("*/*/model.json"))
-    ]
+    folders = [card.parent for card in sorted(args.models.glob("*/*/model.json"))]
+    rows = [bench(folder, args.repeats, args.threads) for folder in folders]
     if not rows:
         print(f"no released models under {args.models}", file=sys.stderr)
         return 1
@@ -120,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * len(columns))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    labs_root = datasets_root() / "other-labs"
+    for folder, row in zip(folders, rows, strict=True):
+        classifier = Classifier(folder, num_threads=args.threads)
+        if args.no_labs or not is_white_cell_model(classifier) or not labs_root.is_dir():
+            continue
+        lolo = lolo_table(classifier.card)
+        print("\n" + (lolo or f"#### {row['model']}: no leave-one-lab-out figures in its card"))
+        row["other_labs"] = bench_labs(classifier, labs_root)
+        print("\n" + lab_table(row["model"], row, row["other_labs"]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -19,11 +19,18 @@ def _chance(p: float) -> tf.Tensor:
     return tf.random.uniform(()) < p
 
 
-def _reframe(image: tf.Tensor) -> tf.Tensor:
-    """One affine warp: rotation, zoom 0.8-1.3, aspect 0.85-1.15, shift up to 12%."""
+# Zoom ranges of the "strong" and "strong-wide" strengths. Labs crop and magnify differently:
+# a white cell spans about half of a pbc crop, a third of a lisc crop and most of a tecom crop
+# (datasets README), so a model meant for unseen labs sees zooms from 0.55 to 2 in training.
+ZOOM = {"strong": (0.8, 1.3), "strong-wide": (0.55, 2.0)}
+AUGMENT_STRENGTHS = ("strong", "strong-wide", "light", "none")
+
+
+def _reframe(image: tf.Tensor, zoom_range: tuple[float, float]) -> tf.Tensor:
+    """One affine warp: rotation, zoom in `zoom_range`, aspect 0.85-1.15, shift up to 12%."""
     size = tf.cast(tf.shape(image)[0], tf.float32)
     angle = tf.random.uniform((), -math.pi, math.pi)
-    zoom = tf.exp(tf.random.uniform((), math.log(0.8), math.log(1.3)))
+    zoom = tf.exp(tf.random.uniform((), math.log(zoom_range[0]), math.log(zoom_range[1])))
     aspect = tf.exp(tf.random.uniform((), math.log(0.85), math.log(1.15)))
     sx, sy = 1.0 / (zoom * tf.sqrt(aspect)), tf.sqrt(aspect) / zoom
     shift = tf.random.uniform((2,), -0.12, 0.12) * size
@@ -92,7 +99,8 @@ def _noise_and_jpeg(image: tf.Tensor) -> tf.Tensor:
 
 
 def augment(image: tf.Tensor, strength: str, framed: bool = False) -> tf.Tensor:
-    """Augment one float32 [H, W, 3] image in 0..255 ("strong", "light" or "none"). `framed`
+    """Augment one float32 [H, W, 3] image in 0..255 ("strong", "strong-wide" (zooms of other
+    labs' crops too), "light" or "none"). `framed`
     images (cut out of photos by the cell finder) also get edges repeated now and then."""
     if strength == "none":
         return image
@@ -100,7 +108,7 @@ def augment(image: tf.Tensor, strength: str, framed: bool = False) -> tf.Tensor:
     image = tf.image.rot90(image, tf.random.uniform((), 0, 4, dtype=tf.int32))
     if strength == "light":
         return image
-    image = tf.cond(_chance(0.8), lambda: _reframe(image), lambda: image)
+    image = tf.cond(_chance(0.8), lambda: _reframe(image, ZOOM[strength]), lambda: image)
     if framed:
         image = tf.cond(_chance(0.25), lambda: _edge_repeat(image), lambda: image)
     image = tf.cond(_chance(0.8), lambda: _restain(image), lambda: image)

@@ -26,7 +26,7 @@ import tensorflow as tf  # noqa: E402
 
 from classifier.cells.model_framing import framing_of  # noqa: E402
 from training import other_labs, release  # noqa: E402
-from training.augment import augment  # noqa: E402
+from training.augment import AUGMENT_STRENGTHS, augment  # noqa: E402
 from training.dataset import (  # noqa: E402
     NO_WHITE_CELL,
     DatasetError,
@@ -113,6 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             kind = {"int": int, "float": float, "str": str}[f.type]
             parser.add_argument(option, type=kind, default=f.default)
     args = parser.parse_args(argv)
+    if args.augment not in AUGMENT_STRENGTHS:
+        parser.error(f"--augment must be one of {', '.join(AUGMENT_STRENGTHS)}")
     if args.hold_out_lab and args.other_labs is None:
         parser.error("--hold-out-lab needs --other-labs: it names one of the other labs")
     return args

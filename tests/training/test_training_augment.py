@@ -1,0 +1,41 @@
+"""training.augment: the zoom range that lets a model meet other labs' framings."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training.augment import ZOOM, _reframe
+
+
+def disc_area_after(zoom: float) -> int:
+    size = 96
+    yy, xx = np.mgrid[:size, :size]
+    disc = ((xx - size / 2 + 0.5) ** 2 + (yy - size / 2 + 0.5) ** 2 < 12**2).astype(np.float32)
+    image = tf.constant(np.repeat(disc[..., None], 3, axis=-1) * 255.0)
+    tf.random.set_seed(0)
+    out = _reframe(image, (zoom, zoom)).numpy()[..., 0]
+    # Only around the centre: zoomed out, the reflected border shows copies of the disc
+    # further away (at least 0.55 x 96 px, less the shift of up to 12%).
+    near = (xx - size / 2) ** 2 + (yy - size / 2) ** 2 < 38**2
+    return int(((out > 127) & near).sum()), int(disc.sum())
+
+
+@pytest.mark.parametrize("zoom", [0.55, 2.0])
+def test_a_zoom_scales_the_cell_area_by_its_square(zoom):
+    # aspect and shift are random too: the area still follows zoom^2 within the aspect's 15%
+    after, before = disc_area_after(zoom)
+    assert after / before == pytest.approx(zoom**2, rel=0.2)
+
+
+def test_the_wide_range_reaches_tight_and_loose_crops():
+    assert ZOOM["strong"] == (0.8, 1.3)  # the released 1.x recipe, unchanged
+    low, high = ZOOM["strong-wide"]
+    assert low <= 0.6 and high >= 1.8
+
+
+def test_train_refuses_an_unknown_augment_strength(tmp_path, capsys):
+    from training.train import main as train_main
+
+    with pytest.raises(SystemExit):
+        train_main(["--data", "pbc", "--out", str(tmp_path), "--augment", "stronk"])
+    assert "--augment must be one of strong, strong-wide, light, none" in capsys.readouterr().err

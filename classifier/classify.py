@@ -121,10 +121,19 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 class TFLiteModel:
     """A .tflite file in the TFLite runtime: ``predict(rgb) -> (probabilities, familiarity)``."""
 
-    def __init__(self, model_path: str | Path, n_labels: int, num_threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter
+    def __init__(
+        self, model_path: str | Path, n_labels: int, num_threads: int = 2, portable: bool = False
+    ):
+        """`portable`: TFLite's reference kernels instead of XNNPACK and the optimised ones:
+        slow, but the same arithmetic on every CPU (parity checks, never the app)."""
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-        self.interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        resolver = OpResolverType.BUILTIN_REF if portable else OpResolverType.AUTO
+        self.interpreter = Interpreter(
+            model_path=str(model_path),
+            num_threads=num_threads,
+            experimental_op_resolver_type=resolver,
+        )
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.size = int(self.input["shape"][1])

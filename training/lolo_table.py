@@ -60,7 +60,7 @@ def section(lolo: dict) -> str:
         "Single-cell mode (the whole crop), the shipped file through the client's status rule.",
         "",
         "| held-out lab | crops | right | wrong calls marked confident | confident calls right "
-        "| confident share | run |",
+        "| confident share | trained on (training images) |",
         "|---|---|---|---|---|---|---|",
     ]
     for e in lolo["runs"]:
@@ -68,9 +68,14 @@ def section(lolo: dict) -> str:
         rows.append(
             f"| {e['held_out']} | {s['n']} | {_pct(s['accuracy'])} "
             f"| {_pct(s['wrong_calls_confident'])} | {_pct(s['confident_accuracy'])} "
-            f"| {_pct(s['confident_share'])} | {e['run']} |"
+            f"| {_pct(s['confident_share'])} | {_trained_on(e['train_labs'])} |"
         )
     return "\n".join(rows) + "\n"
+
+
+def _trained_on(train_labs: dict) -> str:
+    # The runs may train on a share of pbc (make lolo: LOLO_PBC_PER_CLASS): say how much.
+    return ", ".join(f"{lab} {n['train']}" for lab, n in train_labs.items())
 
 
 def _pct(value) -> str:

@@ -46,7 +46,8 @@ def test_the_three_runs_become_the_release_table(tmp_path, release, capsys):
     assert [e["held_out"] for e in entries] == ["cv", "lisc", "tecom"]
     assert entries[2]["score"]["accuracy"] == 0.8
     report = (release / "report.md").read_text()
-    assert report.count(HEADING) == 1 and "| tecom | 100 | 80.0% | 8.0% | 96.0% |" in report
+    assert report.count(HEADING) == 1
+    assert "| tecom | 100 | 80.0% | 8.0% | 96.0% | 50.0% | pbc 9 |" in report
     assert report.index(HEADING) < report.index("## Limits")
     # run again: the section is replaced, not repeated
     assert main([str(release), *map(str, runs)]) == 0

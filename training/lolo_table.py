@@ -60,15 +60,16 @@ def section(lolo: dict) -> str:
         "Single-cell mode (the whole crop), the shipped file through the client's status rule.",
         "",
         "| held-out lab | crops | right | wrong calls marked confident | confident calls right "
-        "| confident share | trained on (training images) |",
-        "|---|---|---|---|---|---|---|",
+        "| confident share | ECE | trained on (training images) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for e in lolo["runs"]:
         s = e["score"]
         rows.append(
             f"| {e['held_out']} | {s['n']} | {_pct(s['accuracy'])} "
             f"| {_pct(s['wrong_calls_confident'])} | {_pct(s['confident_accuracy'])} "
-            f"| {_pct(s['confident_share'])} | {_trained_on(e['train_labs'])} |"
+            f"| {_pct(s['confident_share'])} | {_pct(s.get('ece'))} "
+            f"| {_trained_on(e['train_labs'])} |"
         )
     return "\n".join(rows) + "\n"
 

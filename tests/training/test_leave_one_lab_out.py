@@ -140,6 +140,7 @@ def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
     assert lolo["held_out"] == "tecom"
     assert lolo["score"]["n"] == tecom_used
     assert 0 <= lolo["score"]["accuracy"] <= 1
+    assert 0 <= lolo["score"]["ece"] <= 1
     assert set(lolo["train_labs"]) == {"pbc", "lisc", "cellavision-blog"}
     assert "tecom" not in card["dataset"]["labs"]["train"]
     assert "tecom" not in card["dataset"]["labs"]["val"]

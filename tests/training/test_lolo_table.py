@@ -14,7 +14,7 @@ RELEASE = Path(__file__).resolve().parents[2] / "tflite_models" / "wbc-different
 
 def score(accuracy):
     return {"n": 100, "accuracy": accuracy, "confident_share": 0.5, "confident_accuracy": 0.96,
-            "wrong_calls_confident": 0.08, "no_white_cell_found": 0}  # fmt: skip
+            "wrong_calls_confident": 0.08, "ece": 0.03, "no_white_cell_found": 0}  # fmt: skip
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_the_three_runs_become_the_release_table(tmp_path, release, capsys):
     assert entries[2]["score"]["accuracy"] == 0.8
     report = (release / "report.md").read_text()
     assert report.count(HEADING) == 1
-    assert "| tecom | 100 | 80.0% | 8.0% | 96.0% | 50.0% | pbc 9 |" in report
+    assert "| tecom | 100 | 80.0% | 8.0% | 96.0% | 50.0% | 3.0% | pbc 9 |" in report
     assert report.index(HEADING) < report.index("## Limits")
     # run again: the section is replaced, not repeated
     assert main([str(release), *map(str, runs)]) == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.evaluate import statuses_of
+from training.evaluate import expected_calibration_error, statuses_of
 from training.export import run_tflite
 from training.release.run import TrainingRun
 
@@ -25,8 +25,13 @@ def score_held_out_lab(path: Path, run: TrainingRun, decision: dict) -> dict:
         "confident_share": _share(confident),
         "confident_accuracy": _share(correct[confident]),
         "wrong_calls_confident": _share(confident[~correct]),
+        "ece": _ece(probabilities, lab.labels),
         "no_white_cell_found": lab.no_white_cell,
     }
+
+
+def _ece(probabilities: np.ndarray, labels: np.ndarray) -> float | None:
+    return round(expected_calibration_error(probabilities, labels), 4) if len(labels) else None
 
 
 def _share(flags: np.ndarray) -> float | None:

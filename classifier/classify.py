@@ -111,6 +111,14 @@ def decide(probabilities: np.ndarray, familiarity: float, labels: list[str], dec
     return labels[top], confidence, status
 
 
+def field_decision(decision: dict) -> dict:
+    """The rule for cells found in a field photo: model.json decision.field's thresholds where
+    the card has them (chosen on field-mode frames of validation photos: a cell cut out of a
+    field photo is framed otherwise than a close-up, and a model can be surer of it than it
+    should be), else the close-up's."""
+    return {**decision, **decision.get("field", {})}
+
+
 def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
     scale, zero_point = detail["quantization"]
     if values.dtype in (np.uint8, np.int8) and scale:
@@ -186,15 +194,19 @@ class Classifier:
             raise ModelFolderError(f"{card_path}: {error}") from error
         self.labels: list[str] = self.card["labels"]
         self.decision: dict = self.card["decision"]
+        self.field_decision = field_decision(self.decision)
         # None: the model was trained on whole images and is fed the resized whole image.
         self.framing = framing_of(self.card)
         self.field_framing = field_framing_of(self.card)
         self.model = TFLiteModel(model_path, len(self.labels), num_threads)
         self.size = self.model.size
 
-    def classify_array(self, rgb: np.ndarray) -> dict:
+    def classify_array(self, rgb: np.ndarray, decision: dict | None = None) -> dict:
+        """`decision`: the rule's thresholds (default: the close-up's, model.json decision)."""
         probabilities, familiarity = self.model.predict(rgb)
-        label, confidence, status = decide(probabilities, familiarity, self.labels, self.decision)
+        label, confidence, status = decide(
+            probabilities, familiarity, self.labels, decision or self.decision
+        )
         return {
             "label": label,
             "confidence": round(confidence, 4),
@@ -226,8 +238,9 @@ class Classifier:
             found = frame_field_cells(rgb, self.field_framing, self.size)
         except FinderError as error:  # e.g. fewer than 16 pixels on a side
             raise UnreadableImageError(str(error)) from error
+        rule = self.field_decision
         cells = [
-            {"box": c["box"], "score": c["score"], **self.classify_array(frame)}
+            {"box": c["box"], "score": c["score"], **self.classify_array(frame, rule)}
             for c, frame in found
         ]
         return {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "cells": cells}

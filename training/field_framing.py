@@ -26,6 +26,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from classifier.cells.finder import survey
 from classifier.cells.framing import CELL_FILL, central_cell
 from classifier.cells.model_framing import RBC_SCALED, field_framing_of, framing_of
@@ -33,6 +35,8 @@ from classifier.classify import Classifier, load_photo
 from classifier.model_card import model_card_text, read_model_card
 from training import other_labs
 from training.dataset import scan
+from training.evaluate import confident_threshold
+from training.labs import lolo_split, read_labs
 from training.paths import datasets_root
 from training.report import put_section
 
@@ -85,6 +89,40 @@ def field_metrics(classifier: Classifier, index, split: str = "test") -> dict:
     }
 
 
+def validation_photos(card: dict, index) -> list:
+    """The release's validation photos: pbc's val split and, for a release trained with other
+    labs, their validation crops (training.labs cuts them by content, seeded as training was)."""
+    samples = list(index.splits["val"])
+    if "labs" in card["dataset"]:
+        labs = read_labs(datasets_root() / "other-labs", index.labels)
+        held = card.get("leave_one_lab_out", {}).get("held_out")
+        split = lolo_split(index, labs, held, card["hparams"]["seed"])
+        samples = split.sets["val"]
+    return samples
+
+
+def field_decision(classifier: Classifier, card: dict, index) -> dict:
+    """model.json decision.field: the confident threshold chosen on field-mode frames of the
+    validation photos (the found white cell nearest each photo's centre) for the same
+    precision the close-up threshold was chosen for. Cells cut out of a field photo are framed
+    otherwise than close-ups, and a model can be surer of them than it should be."""
+    probabilities, truth = [], []
+    samples = validation_photos(card, index)
+    for sample in samples:
+        field = classifier.classify_field(sample.path)
+        if field["cells"]:
+            cell = central_cell(field["cells"], (field["height"], field["width"]), None)
+            probabilities.append([cell["probabilities"][name] for name in index.labels])
+            truth.append(sample.label)
+    precision = card["hparams"]["confident_precision"]
+    threshold = confident_threshold(np.array(probabilities), np.array(truth), precision)
+    return {
+        "confident_at_or_above": round(threshold, 4),
+        "chosen_on": f"field-mode frames of {len(truth)} of {len(samples)} validation photos "
+        f"(a white cell found), for {precision:.0%} precision",
+    }
+
+
 def section(card: dict) -> str:
     field = card["field_mode"]
     rows = [
@@ -103,6 +141,11 @@ def section(card: dict) -> str:
             f"{card['derived_from']['version']}'s, unchanged; single-cell figures above are "
             f"its own.",
             "",
+            f"Field cells are marked `confident` from a top probability of "
+            f"{card['decision']['field']['confident_at_or_above']} (close-ups: "
+            f"{card['decision']['confident_at_or_above']}), chosen on "
+            f"{card['decision']['field']['chosen_on']} (`decision.field`).",
+            "",
             f"Field mode on the {next(iter(field['test'].values()))['photos']} test "
             f"photos (the found white cell nearest the centre is scored; a photo with none "
             f"found, e.g. most platelet photos, counts as not correct):",
@@ -117,7 +160,8 @@ def section(card: dict) -> str:
 
 
 def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict:
-    """The new release folder `out` (its name is the version); returns its model.json."""
+    """The new release folder `out` (its name is the version); returns its model.json.
+    It declares the field framing and the field rule's own confident threshold."""
     card = read_model_card(source)
     if framing_of(card) is not None or field_framing_of(card) is not None:
         raise ValueError(f"{source} already frames the cells of a field photo")
@@ -148,6 +192,11 @@ def derive(source: Path, out: Path, data: Path | None = None, log=print) -> dict
             },
         }
         (out / "model.json").write_text(model_card_text(card))  # read by Classifier
+        field_rule = field_decision(Classifier(out), card, index)
+        log(f"field-mode confident threshold {field_rule['confident_at_or_above']} "
+            f"(close-ups: {card['decision']['confident_at_or_above']})")  # fmt: skip
+        card["decision"] = {**card["decision"], "field": field_rule}
+        (out / "model.json").write_text(model_card_text(card))
         after = field_metrics(Classifier(out), index)
         card["field_mode"] = {
             "span": span,

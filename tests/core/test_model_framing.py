@@ -3,6 +3,7 @@ model's model.json declares it. "wbc-canonical": a photo without a white cell is
 with no label. "rbc-scaled": the frame is a fixed number of red-cell diameters wide."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -172,3 +173,25 @@ def test_scaled_field_mode_frames_every_white_cell_at_the_photos_scale(scaled):
 def test_a_scaled_framing_with_a_bad_span_is_refused(tmp_path, span):
     with pytest.raises(ModelFolderError, match="input.framing.span"):
         Classifier(framed_release(tmp_path, {"method": "rbc-scaled", "span": span}))
+
+
+def test_field_cells_are_judged_by_the_cards_field_thresholds(tmp_path):
+    """decision.field (chosen on field-mode frames) applies to field cells only; without it the
+    close-up's thresholds do, as before."""
+    source, folder = base_release(), tmp_path / "wbc-differential" / "strict"
+    folder.mkdir(parents=True)
+    shutil.copyfile(source / "model.tflite", folder / "model.tflite")
+    card = json.loads((source / "model.json").read_text())
+    assert "field" not in card["decision"]
+    base = Classifier(source)
+    fields = ((str(p), base.classify_field(str(p))["cells"]) for p in bccd_photos("held-out"))
+    photo, before = next((p, cells) for p, cells in fields if any(
+        c["status"] == "confident" for c in cells))  # fmt: skip
+    card["decision"]["field"] = {"confident_at_or_above": 1.01}  # nothing is that sure
+    (folder / "model.json").write_text(json.dumps(card))
+    strict = Classifier(folder)
+    after = strict.classify_field(photo)["cells"]
+    assert [c["probabilities"] for c in after] == [c["probabilities"] for c in before]
+    assert all(c["status"] != "confident" for c in after)
+    image = str(dataset_images("pbc", per_class=1)[4])
+    assert strict.classify(image)["status"] == base.classify(image)["status"] == "confident"

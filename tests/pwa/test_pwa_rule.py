@@ -10,7 +10,7 @@ from PIL import Image
 
 from bench import pwa_driver as pwa
 from bench.inputs import dataset_images
-from classifier.classify import decide, load_image
+from classifier.classify import decide, field_decision, load_image
 
 pytestmark = [pytest.mark.browser]
 
@@ -54,6 +54,24 @@ def test_decide_matches_backend_classify(page):
         label, confidence, status = decide(probabilities, familiarity, LABELS, DECISION)
         assert (js["label"], js["status"]) == (label, status)
         assert js["confidence"] == pytest.approx(confidence)
+
+
+def test_field_cells_use_the_field_thresholds_in_both(page):
+    with_field = {**DECISION, "field": {"confident_at_or_above": 0.95}}
+    got = page.evaluate(
+        """async ([cases, labels, decisions]) => {
+            const { decide, fieldDecision } = await import('/js/classifier/decision-rule.js');
+            return decisions.map((d) => cases.map(([p, f]) =>
+                decide(Float32Array.from(p), f, labels, fieldDecision(d)).status));
+        }""",
+        [CASES, LABELS, [DECISION, with_field]],
+    )
+    for decision, js in zip((DECISION, with_field), got, strict=True):
+        rule = field_decision(decision)
+        python = [decide(np.float32(p), f, LABELS, rule)[2] for p, f in CASES]
+        assert js == python
+    # 0.9 is confident for a close-up but not for a field cell under the stricter threshold
+    assert got[0][0] == "confident" and got[1][0] == "review"
 
 
 def js_resize(page, rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:

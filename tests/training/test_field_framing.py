@@ -114,7 +114,13 @@ def test_deriving_a_release_measures_the_span_on_training_photos_and_scores_fiel
     assert card["input"]["field_framing"] == {"method": "rbc-scaled", "span": span["span"]}
     assert sha256(out / "model.tflite") == sha256(RELEASES / "1.0.0" / "model.tflite")
     assert [m["photos"] for m in card["field_mode"]["test"].values()] == [16, 16]
+    field_rule = card["decision"]["field"]
+    assert 0.5 <= field_rule["confident_at_or_above"] <= 1.0
+    assert "validation photos" in field_rule["chosen_on"]
+    source_decision = json.loads((RELEASES / "1.0.0" / "model.json").read_text())["decision"]
+    assert {k: v for k, v in card["decision"].items() if k != "field"} == source_decision
     report = (out / "report.md").read_text()
+    assert f"from a top probability of {field_rule['confident_at_or_above']}" in report
     assert report.startswith("# wbc-differential 1.1.0")
     assert f"cut out {span['span']} red-cell diameters wide" in report
     assert "## Other laboratories" in report and card["other_labs"]["white_cells_found"] > 150

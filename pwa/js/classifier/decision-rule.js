@@ -17,6 +17,14 @@ export function decide(probabilities, familiarity, labels, decision) {
   return { label: labels[top], confidence, status };
 }
 
+/**
+ * The rule for cells found (or marked) in a field photo, as classifier.classify.field_decision:
+ * decision.field's thresholds where the card has them, else the close-up's.
+ */
+export function fieldDecision(decision) {
+  return { ...decision, ...(decision.field || {}) };
+}
+
 /** Python's round(x, 4) for display/storage (half-even differences are below 1e-4). */
 export function round4(x) {
   return Math.round(x * 1e4) / 1e4;

@@ -6,7 +6,7 @@
 // classifier/cells/model_framing.py); "classifyField" classifies every white cell of a field photo,
 // each framed by the model's field framing (fieldFramingOf).
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
-import { decide, round4 } from "./decision-rule.js";
+import { decide, fieldDecision, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
 import {
   cropRGBA,
@@ -76,6 +76,7 @@ async function load({ key, bytes, card }) {
     inputQuant: card.input && card.input.quantization,
     framing: framingOf(card),
     fieldFraming: fieldFramingOf(card),
+    fieldDecision: fieldDecision(card.decision),
     outputs: describeOutputs(compiled, card),
   });
   return { key, size: shape[1], inputDtype: input.dtype };
@@ -132,11 +133,12 @@ function loaded(key) {
   return model;
 }
 
-// Model input -> outputs -> the rule, as classifier.classify.Classifier.classify_array.
-async function classifyPixels(model, rgb) {
+// Model input -> outputs -> the rule, as classifier.classify.Classifier.classify_array;
+// `decision` defaults to the close-up's (field cells pass model.fieldDecision).
+async function classifyPixels(model, rgb, decision = model.card.decision) {
   const { probabilities, familiarity, ms } = await runModel(model, rgb);
   const { card } = model;
-  const { label, confidence, status } = decide(probabilities, familiarity, card.labels, card.decision);
+  const { label, confidence, status } = decide(probabilities, familiarity, card.labels, decision);
   const named = {};
   card.labels.forEach((name, i) => (named[name] = round4(probabilities[i])));
   return {
@@ -184,7 +186,7 @@ async function classifyField({ key, image }) {
   const framed = frameFieldCells(decoded, model.fieldFraming, model.size);
   const foundAt = performance.now();
   for (const { cell, frame } of framed) {
-    const result = await classifyPixels(model, rgbOf(frame));
+    const result = await classifyPixels(model, rgbOf(frame), model.fieldDecision);
     cells.push({ box: cell.box, score: cell.score, ...result });
   }
   const done = performance.now();
@@ -214,7 +216,8 @@ async function classifyBox({ key, image, box }) {
   const [x0, y0, x1, y1] = box.map(Math.round);
   const inside = [Math.max(0, x0), Math.max(0, y0), Math.min(decoded.width, x1), Math.min(decoded.height, y1)];
   if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
-  const result = await classifyPixels(model, rgbOf(frameMarkedCell(decoded, inside, model.fieldFraming, model.size)));
+  const frame = frameMarkedCell(decoded, inside, model.fieldFraming, model.size);
+  const result = await classifyPixels(model, rgbOf(frame), model.fieldDecision);
   return { box: inside, score: null, ...result };
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from training.sources import section as section_of_sources
+
 
 def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
@@ -66,6 +68,24 @@ def _split_sizes(counts: dict) -> str:
     )
 
 
+def _labs_limit(card: dict) -> str:
+    trained = [lab for lab in card["dataset"].get("labs", {}).get("train", {}) if lab != "pbc"]
+    if not trained:
+        return (
+            "- Measured on one lab's images only (the test split above). Other labs, stains, "
+            "cameras and magnifications are expected to score lower; the augmentation (stain, "
+            "zoom, blur, exposure, noise, JPEG), per-image standardisation, calibration and the "
+            "unfamiliar signal are there to soften that, not to remove it. Treat `review` and "
+            '`unfamiliar` as "a person must look".'
+        )
+    return (
+        f"- Trained on pbc and {', '.join(trained)}; the test split above is pbc's. How a lab "
+        "it never saw fares is what the leave-one-lab-out table says (where it has been "
+        "measured), not these figures: expect lower there, and treat `review` and "
+        '`unfamiliar` as "a person must look".'
+    )
+
+
 def markdown(card: dict, results: dict) -> str:
     test, decision = results["test"], card["decision"]
     hp, training = card["hparams"], card["training"]
@@ -113,13 +133,10 @@ def markdown(card: dict, results: dict) -> str:
         "",
         *_ood_table(results["unfamiliar_checks"]),
         "",
+        section_of_sources(card.get("data_sources", {})),
         "## Limits",
         "",
-        "- Measured on one lab's images only (the test split above). Other labs, stains, cameras "
-        "and magnifications are expected to score lower; the augmentation (stain, zoom, blur, "
-        "exposure, noise, JPEG), per-image standardisation, calibration and the unfamiliar "
-        "signal are there to soften that, not to remove it. Treat `review` and `unfamiliar` as "
-        '"a person must look".',
+        _labs_limit(card),
         "- Not a diagnostic device.",
         "",
         "## Training",

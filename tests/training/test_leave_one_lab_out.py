@@ -145,6 +145,12 @@ def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
     assert "tecom" not in card["dataset"]["labs"]["train"]
     assert "tecom" not in card["dataset"]["labs"]["val"]
     assert card["hparams"]["lab_share"] == 0.3
+    # the card credits every source it trained on, with its licence; not the held-out lab
+    assert list(card["data_sources"])[1:] == ["cellavision-blog", "lisc"]
+    assert card["data_sources"]["lisc"]["credit"].startswith("Rezatofighi")
+    report = (out / "report.md").read_text()
+    assert "## Data sources, licences and credits" in report and "GPL-3.0" in report
+    assert "Trained on pbc and cellavision-blog, lisc;" in report
     assert card["hparams"]["noisy_label_smoothing"] == 0.1
 
 

@@ -12,7 +12,9 @@ import numpy as np
 from classifier.classify import TFLiteModel
 from training.dataset import NO_WHITE_CELL
 from training.export import sha256_of
+from training.labs import PBC
 from training.release.run import TrainingRun
+from training.sources import sources_of
 
 CLIENT_RULE = (
     "Resize the whole image (no crop, EXIF orientation applied) to input.shape[1]xinput.shape[2] "
@@ -61,6 +63,7 @@ def build_model_card(run: TrainingRun, results: dict, decision: dict, tflite: Pa
             **_whole_split_accuracy(test, run.skipped["test"]),
         },
         "dataset": _dataset(run),
+        "data_sources": sources_of(_trained_on(run)),
         "hparams": run.hp.to_dict(),
         "training": {
             "wall_time_s": round(run.training_seconds, 1),
@@ -75,6 +78,11 @@ def build_model_card(run: TrainingRun, results: dict, decision: dict, tflite: Pa
         "report": "report.md",
         **_leave_one_lab_out(run, results),
     }
+
+
+def _trained_on(run: TrainingRun) -> list[str]:
+    """The dataset and the other labs whose images trained the model."""
+    return [run.index.root.name, *sorted(set(run.labs.get("train", {})) - {PBC})]
 
 
 def _input(tensor: dict, framing: dict | None) -> dict:

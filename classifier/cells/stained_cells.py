@@ -5,22 +5,16 @@ import math
 import numpy as np
 
 from classifier.cells.image_ops import components, dilate_square, label_components
-from classifier.cells.params import Params
+from classifier.cells.params import BLACK, SCALE, Params
 
 
-def white_cells(stain, darkness, cells_mask, diameter, cut, params: Params):
-    """White cells (boxes in working pixels), and the red cells' median stain and darkness.
+def white_cells(stain, darkness, reference, diameter, cut, params: Params):
+    """White cells (boxes in working pixels); `reference` holds the red-cell pixels.
 
-    Nucleus: bluer than the median cell pixel by `nucleus_margin` x the cells' median darkness.
-    Nucleus pixels within `group_radius` x D are one cell (lobes); its box joins the faintly
-    stained, dark-enough cytoplasm connected to it.
+    Nucleus pixels (see nucleus_mask) within `group_radius` x D are one cell (lobes); its box
+    joins the faintly stained, dark-enough cytoplasm connected to it.
     """
-    cell_stain = stain[cells_mask]
-    cell_dark = darkness[cells_mask]
-    base = int(np.sort(cell_stain)[(cell_stain.size - 1) // 2])
-    dark = int(np.sort(cell_dark)[(cell_dark.size - 1) // 2])
-    threshold = base + params.nucleus_margin * dark
-    nucleus = stain > threshold
+    nucleus, base, dark = nucleus_mask(stain, darkness, reference, params)
     cytoplasm = nucleus | (
         (stain > base + params.cytoplasm_margin * dark)
         & (darkness > params.cytoplasm_darkness * cut)
@@ -40,11 +34,32 @@ def white_cells(stain, darkness, cells_mask, diameter, cut, params: Params):
             reach = _round_half_up(params.cytoplasm_reach * diameter)
             box = _union(box, _cell_extent(cyto_labels, obj, reach))
             found.append({"box": box, "type": "wbc", "score": min(1.0, ratio)})
-    return found, base, dark
+    return found
 
 
-def platelets(stain, cells_mask, base, dark, diameter, white_boxes, params: Params):
-    """Small stained specks, away from white cells, mostly on background (not on a red cell)."""
+def nucleus_mask(stain, darkness, reference, params: Params):
+    """Nucleus pixels, and the reference (red-cell) pixels' median stain and darkness."""
+    base = _median(stain[reference])
+    dark = _median(darkness[reference])
+    absorbing = darkness > min(params.nucleus_darkness * dark, params.nucleus_absorbs * SCALE)
+    hued = (stain > params.nucleus_hue * darkness) & (darkness > params.hue_darkness * dark)
+    nucleus = (stain > base + params.nucleus_margin * dark) | absorbing | hued
+    nucleus &= darkness < BLACK
+    return nucleus, base, dark
+
+
+def _median(values) -> int:
+    return int(np.sort(values)[(values.size - 1) // 2])
+
+
+def platelets(stain, darkness, cells_mask, diameter, white_boxes, params: Params):
+    """Small stained specks, away from white cells, mostly on background (not on a red cell).
+
+    `stain` here is blue minus red after white balance (platelets are azure-stained); the
+    margin is over the median cell pixel's, by `platelet_margin` x its darkness.
+    """
+    base = _median(stain[cells_mask])
+    dark = _median(darkness[cells_mask])
     rbc_area = math.pi * diameter * diameter / 4.0
     grow = params.platelet_grow * diameter
     height, width = stain.shape

@@ -21,13 +21,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 TOLERANCE = 2
 
 
+OTHER_LABS = ("cellavision-blog", "lisc", "tecom")
+OTHER_LAB_CLASSES = ("lymphocyte", "neutrophil")
+PHOTOS = 16 + 4 + len(OTHER_LABS) * len(OTHER_LAB_CLASSES)
+
+
 def parity_photos() -> list[Path]:
-    """16 field photos spread over bccd-fields and 4 single-cell close-ups from pbc."""
+    """16 field photos spread over bccd-fields, 4 single-cell close-ups from pbc, and the
+    first lymphocyte and neutrophil crop of each other lab (other stains, backgrounds and
+    framings: tecom's yellow background, lisc's blue-grey red cells)."""
     fields = bccd_photos("all")
     chosen = fields[:: len(fields) // 16][:16]
     pbc = Path(datasets_root()) / "pbc" / "val"
     for name in ("basophil", "lymphocyte", "neutrophil", "platelet"):
         chosen.append(Path(sorted(glob.glob(str(pbc / name / "*")))[0]))
+    for lab in OTHER_LABS:
+        for name in OTHER_LAB_CLASSES:
+            folder = Path(datasets_root()) / "other-labs" / lab / name
+            chosen.append(sorted(folder.iterdir())[0])
     return chosen
 
 
@@ -55,7 +66,7 @@ def unmatched(python_cells, browser_cells):
 
 @pytest.fixture(scope="module")
 def browser_results(tmp_path_factory):
-    """The browser's results for the 20 photos, plus a black photo under the key 'black'."""
+    """The browser's results for the PHOTOS photos, plus a black photo under the key 'black'."""
     from bench.browser_harness import browser_finder
 
     folder = tmp_path_factory.mktemp("photos")
@@ -83,10 +94,10 @@ def browser_results(tmp_path_factory):
         yield results
 
 
-def test_twenty_photos_are_compared(browser_results):
+def test_all_parity_photos_are_compared(browser_results):
     fields = [r for key, r in browser_results.items() if isinstance(key, Path)]
-    assert len(fields) == 20
-    assert sum(any(c["type"] == "wbc" for c in r["cells"]) for r in fields) >= 18
+    assert len(fields) == PHOTOS
+    assert sum(any(c["type"] == "wbc" for c in r["cells"]) for r in fields) >= PHOTOS - 2
 
 
 @functools.cache
@@ -104,7 +115,7 @@ def squares(photo: Path) -> list[tuple]:
     ]
 
 
-@pytest.mark.parametrize("index", range(20))
+@pytest.mark.parametrize("index", range(PHOTOS))
 def test_browser_boxes_and_diameter_match_python(browser_results, index):
     photo = parity_photos()[index]
     rgb = load_photo(str(photo))

@@ -6,14 +6,23 @@
 // step mirrors the Python code line for line, on integers where Python uses integers, so
 // both return the same boxes (tests/pwa/test_cell_finder_parity.py holds them together): change
 // both or neither. Read classifier/cells/finder.py for why each step is there.
-import { blockMean, fillSmallHoles, histogramPercentile, lowerMedian, otsuThreshold } from "./image-ops.js";
-import { DEFAULT_PARAMS } from "./params.js";
+import {
+  blockMean,
+  fillSmallHoles,
+  histogramPercentile,
+  labelComponents,
+  lowerMedian,
+  otsuThreshold,
+} from "./image-ops.js";
+import { BLACK, DEFAULT_PARAMS, SCALE } from "./params.js";
 import { redCellDiameter, redCells } from "./red-cells.js";
-import { platelets, whiteCells } from "./stained-cells.js";
+import { nucleusMask, platelets, whiteCells } from "./stained-cells.js";
 
+export { SCALE };
 export const WORK_SIDE = 320;
-export const SCALE = 1024; // white-balanced channels: 1024 = background level
 export const MAX_PIXELS = 60000000;
+// Cells must cover at least 1/MIN_COVER of the lit photo (finder.py's MIN_COVER).
+export const MIN_COVER = 10;
 export const MIN_DIAMETER = 24.0;
 export const TARGET_DIAMETER = 32.0;
 export const MAX_WORK_PIXELS = 1000000;
@@ -73,27 +82,103 @@ function search(work, params) {
   const planes = whiteBalanced(work, params);
   if (planes === null) return none;
   const [red, green, blue] = planes;
-  const n = work.width * work.height;
+  const { width, height } = work;
+  const n = width * height;
   const darkness = new Int32Array(n);
-  const stain = new Int32Array(n);
+  const blueness = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
     darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
-    stain[i] = blue[i] - red[i];
+    blueness[i] = blue[i] - red[i];
   }
-  const cut = cellCut(darkness, stain);
+  const cut = cellCut(darkness, blueness, params.minCellContrast);
   if (cut < params.minCellContrast) return none;
   const raw = new Uint8Array(n);
-  for (let i = 0; i < n; i++) raw[i] = darkness[i] > cut ? 1 : 0;
-  const cellsMask = fillSmallHoles(raw, work.width, work.height, Math.floor(n / 64));
-  const measured = redCellDiameter(cellsMask, work.width, work.height);
+  let lit = 0;
+  for (let i = 0; i < n; i++) {
+    raw[i] = darkness[i] > cut && darkness[i] < BLACK ? 1 : 0;
+    if (darkness[i] < BLACK) lit += 1;
+  }
+  const cellsMask = fillSmallHoles(raw, width, height, Math.floor(n / 64));
+  let cellCount = 0;
+  for (let i = 0; i < n; i++) cellCount += cellsMask[i];
+  if (cellCount * MIN_COVER < lit) return none;
+  let reference = palerHalf(darkness, cellsMask);
+  let stain = stainOf(planes, reference);
+  const redPart = redPartOf(cellsMask, nucleusMask(stain, darkness, reference, params).nucleus, work);
+  if (redPart !== null) {
+    reference = redPart;
+    stain = stainOf(planes, reference);
+  }
+  const measured = redCellDiameter(cellsMask, width, height);
   if (measured === null) return none;
   const { diameter, depth } = measured;
-  const { found, base, dark } = whiteCells(stain, darkness, cellsMask, work, diameter, cut, params);
+  const found = whiteCells(stain, darkness, reference, work, diameter, cut, params);
   const whiteBoxes = found.map((c) => c.box);
-  found.push(...platelets(stain, cellsMask, work, base, dark, diameter, whiteBoxes, params));
+  found.push(...platelets(blueness, darkness, cellsMask, work, diameter, whiteBoxes, params));
   found.push(...redCells(cellsMask, work, depth, diameter, whiteBoxes, params));
   return { found, diameter };
+}
+
+// Cell pixels outside the blobs that hold a nucleus, or null when too few are left (finder.py's
+// _red_part).
+function redPartOf(cellsMask, nucleus, work) {
+  const { labels, count } = labelComponents(cellsMask, work.width, work.height, true, 1);
+  const areas = new Float64Array(count + 1);
+  const held = new Float64Array(count + 1);
+  for (let i = 0; i < labels.length; i++) {
+    areas[labels[i]] += 1;
+    if (nucleus[i]) held[labels[i]] += 1;
+  }
+  const red = new Uint8Array(labels.length);
+  let total = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i];
+    if (label > 0 && held[label] * 10 < areas[label]) {
+      red[i] = 1;
+      total += 1;
+    }
+  }
+  return total * 100 < labels.length ? null : red;
+}
+
+// The paler half of the cell pixels (finder.py's _paler_half).
+function palerHalf(darkness, cellsMask) {
+  const values = [];
+  for (let i = 0; i < darkness.length; i++) if (cellsMask[i]) values.push(darkness[i]);
+  const middle = lowerMedian(values);
+  const out = new Uint8Array(darkness.length);
+  for (let i = 0; i < darkness.length; i++) out[i] = cellsMask[i] && darkness[i] <= middle ? 1 : 0;
+  return out;
+}
+
+// How far each pixel's absorption strays from the reference pixels' median absorption
+// direction (finder.py's _stain): integers below 2**53, so floor(a / b) is exact here.
+function stainOf(planes, reference) {
+  const n = reference.length;
+  const absorbed = planes.map((plane) => {
+    const a = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = SCALE - plane[i];
+      a[i] = v < 0 ? 0 : v > SCALE ? SCALE : v;
+    }
+    return a;
+  });
+  const ref = absorbed.map((a) => {
+    const values = [];
+    for (let i = 0; i < n; i++) if (reference[i]) values.push(a[i]);
+    return lowerMedian(values);
+  });
+  const norm = ref[0] * ref[0] + ref[1] * ref[1] + ref[2] * ref[2];
+  const out = new Int32Array(n);
+  if (norm === 0) return out;
+  for (let i = 0; i < n; i++) {
+    const along = absorbed[0][i] * ref[0] + absorbed[1][i] * ref[1] + absorbed[2][i] * ref[2];
+    let sum = 0;
+    for (let c = 0; c < 3; c++) sum += Math.abs(absorbed[c][i] - Math.floor((along * ref[c]) / norm));
+    out[i] = sum;
+  }
+  return out;
 }
 
 export function checked(image) {
@@ -116,15 +201,22 @@ export function checked(image) {
   return { width, height, channels };
 }
 
-// Otsu's cut on darkness; sought again below it when what lies above is bluer than the
-// background (a dark white cell among pale red cells), as in finder.py's _cell_cut.
-function cellCut(darkness, stain) {
+// Otsu's cut on darkness, black pixels left out; sought again below it when what lies above
+// is bluer than the background (a dark white cell among pale red cells) and that cut is not
+// too faint, as in finder.py's _cell_cut.
+function cellCut(darkness, blueness, minContrast) {
   const hist = new Float64Array(SCALE);
   for (let i = 0; i < darkness.length; i++) hist[darkness[i]] += 1;
-  let cut = otsuThreshold(hist);
+  hist.fill(0, BLACK);
+  const cut = otsuThreshold(hist);
   const above = [];
-  for (let i = 0; i < darkness.length; i++) if (darkness[i] > cut) above.push(stain[i]);
-  if (above.length > 0 && lowerMedian(above) > 0) cut = otsuThreshold(hist.subarray(0, cut + 1));
+  for (let i = 0; i < darkness.length; i++) {
+    if (darkness[i] > cut && darkness[i] < BLACK) above.push(blueness[i]);
+  }
+  if (above.length > 0 && lowerMedian(above) > 0) {
+    const lower = otsuThreshold(hist.subarray(0, cut + 1));
+    if (lower >= minContrast) return lower;
+  }
   return cut;
 }
 

@@ -1,9 +1,36 @@
 // Stained cells: white cells (nucleus grouped, joined with its cytoplasm) and platelets. The
 // JavaScript twin of classifier/cells/stained_cells.py, line for line: change both or neither.
 import { components, dilateSquare, insideAny, labelComponents, lowerMedian } from "./image-ops.js";
+import { BLACK, SCALE } from "./params.js";
 
-export function platelets(stain, cellsMask, work, base, dark, diameter, whiteBoxes, params) {
+function medianWhere(values, mask) {
+  const picked = [];
+  for (let i = 0; i < values.length; i++) if (mask[i]) picked.push(values[i]);
+  return lowerMedian(picked);
+}
+
+// Nucleus pixels, and the reference (red-cell) pixels' median stain and darkness
+// (stained_cells.py's nucleus_mask).
+export function nucleusMask(stain, darkness, reference, params) {
+  const base = medianWhere(stain, reference);
+  const dark = medianWhere(darkness, reference);
+  const absorbing = Math.min(params.nucleusDarkness * dark, params.nucleusAbsorbs * SCALE);
+  const threshold = base + params.nucleusMargin * dark;
+  const hueDark = params.hueDarkness * dark;
+  const nucleus = new Uint8Array(stain.length);
+  for (let i = 0; i < stain.length; i++) {
+    const d = darkness[i];
+    const hued = stain[i] > params.nucleusHue * d && d > hueDark;
+    nucleus[i] = (stain[i] > threshold || d > absorbing || hued) && d < BLACK ? 1 : 0;
+  }
+  return { nucleus, base, dark };
+}
+
+// stain here is blue minus red after white balance, as in stained_cells.py's platelets.
+export function platelets(stain, darkness, cellsMask, work, diameter, whiteBoxes, params) {
   const { width, height } = work;
+  const base = medianWhere(stain, cellsMask);
+  const dark = medianWhere(darkness, cellsMask);
   const rbcArea = (Math.PI * diameter * diameter) / 4.0;
   const grow = params.plateletGrow * diameter;
   const threshold = base + params.plateletMargin * dark;
@@ -39,28 +66,14 @@ function roundHalfUp(value) {
   return Math.floor(value + 0.5);
 }
 
-export function whiteCells(stain, darkness, cellsMask, work, diameter, cut, params) {
+export function whiteCells(stain, darkness, reference, work, diameter, cut, params) {
   const { width, height } = work;
   const n = width * height;
-  let inside = 0;
-  for (let i = 0; i < n; i++) inside += cellsMask[i];
-  const cellStain = new Int32Array(inside);
-  const cellDark = new Int32Array(inside);
-  for (let i = 0, j = 0; i < n; i++) {
-    if (cellsMask[i]) {
-      cellStain[j] = stain[i];
-      cellDark[j++] = darkness[i];
-    }
-  }
-  const base = lowerMedian(cellStain);
-  const dark = lowerMedian(cellDark);
-  const threshold = base + params.nucleusMargin * dark;
-  const nucleus = new Uint8Array(n);
+  const { nucleus, base, dark } = nucleusMask(stain, darkness, reference, params);
   const cytoplasm = new Uint8Array(n);
   const cytoStain = base + params.cytoplasmMargin * dark;
   const cytoDark = params.cytoplasmDarkness * cut;
   for (let i = 0; i < n; i++) {
-    nucleus[i] = stain[i] > threshold ? 1 : 0;
     cytoplasm[i] = nucleus[i] || (stain[i] > cytoStain && darkness[i] > cytoDark) ? 1 : 0;
   }
   const cytoLabels = labelComponents(cytoplasm, width, height, true, 1).labels;
@@ -80,7 +93,7 @@ export function whiteCells(stain, darkness, cellsMask, work, diameter, cut, para
       found.push({ box, type: 'wbc', score: Math.min(1.0, ratio) });
     }
   }
-  return { found, base, dark };
+  return found;
 }
 
 function cellExtent(labels, work, nucleus, reach) {

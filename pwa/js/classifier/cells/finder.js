@@ -12,6 +12,7 @@ import {
   histogramPercentile,
   labelComponents,
   lowerMedian,
+  lowerMedianWhere,
   otsuThreshold,
 } from "./image-ops.js";
 import { BLACK, DEFAULT_PARAMS, SCALE } from "./params.js";
@@ -103,12 +104,13 @@ function search(work, params) {
   let cellCount = 0;
   for (let i = 0; i < n; i++) cellCount += cellsMask[i];
   if (cellCount * MIN_COVER < lit) return none;
+  const absorbed = absorbedPlanes(planes);
   let reference = palerHalf(darkness, cellsMask);
-  let stain = stainOf(planes, reference);
+  let stain = stainOf(absorbed, reference);
   const redPart = redPartOf(cellsMask, nucleusMask(stain, darkness, reference, params).nucleus, work);
   if (redPart !== null) {
     reference = redPart;
-    stain = stainOf(planes, reference);
+    stain = stainOf(absorbed, reference);
   }
   const measured = redCellDiameter(cellsMask, width, height);
   if (measured === null) return none;
@@ -144,9 +146,7 @@ function redPartOf(cellsMask, nucleus, work) {
 
 // The paler half of the cell pixels (finder.py's _paler_half).
 function palerHalf(darkness, cellsMask) {
-  const values = [];
-  for (let i = 0; i < darkness.length; i++) if (cellsMask[i]) values.push(darkness[i]);
-  const middle = lowerMedian(values);
+  const middle = lowerMedianWhere(darkness, cellsMask);
   const out = new Uint8Array(darkness.length);
   for (let i = 0; i < darkness.length; i++) out[i] = cellsMask[i] && darkness[i] <= middle ? 1 : 0;
   return out;
@@ -154,31 +154,33 @@ function palerHalf(darkness, cellsMask) {
 
 // How far each pixel's absorption strays from the reference pixels' median absorption
 // direction (finder.py's _stain): integers below 2**53, so floor(a / b) is exact here.
-function stainOf(planes, reference) {
+function stainOf(absorbed, reference) {
   const n = reference.length;
-  const absorbed = planes.map((plane) => {
-    const a = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
+  const [a0, a1, a2] = absorbed;
+  const [r0, r1, r2] = absorbed.map((a) => lowerMedianWhere(a, reference));
+  const norm = r0 * r0 + r1 * r1 + r2 * r2;
+  const out = new Int32Array(n);
+  if (norm === 0) return out;
+  for (let i = 0; i < n; i++) {
+    const along = a0[i] * r0 + a1[i] * r1 + a2[i] * r2;
+    out[i] =
+      Math.abs(a0[i] - Math.floor((along * r0) / norm)) +
+      Math.abs(a1[i] - Math.floor((along * r1) / norm)) +
+      Math.abs(a2[i] - Math.floor((along * r2) / norm));
+  }
+  return out;
+}
+
+// Each white-balanced plane as light absorbed, clipped to 0..SCALE (finder.py's _stain).
+function absorbedPlanes(planes) {
+  return planes.map((plane) => {
+    const a = new Int32Array(plane.length);
+    for (let i = 0; i < plane.length; i++) {
       const v = SCALE - plane[i];
       a[i] = v < 0 ? 0 : v > SCALE ? SCALE : v;
     }
     return a;
   });
-  const ref = absorbed.map((a) => {
-    const values = [];
-    for (let i = 0; i < n; i++) if (reference[i]) values.push(a[i]);
-    return lowerMedian(values);
-  });
-  const norm = ref[0] * ref[0] + ref[1] * ref[1] + ref[2] * ref[2];
-  const out = new Int32Array(n);
-  if (norm === 0) return out;
-  for (let i = 0; i < n; i++) {
-    const along = absorbed[0][i] * ref[0] + absorbed[1][i] * ref[1] + absorbed[2][i] * ref[2];
-    let sum = 0;
-    for (let c = 0; c < 3; c++) sum += Math.abs(absorbed[c][i] - Math.floor((along * ref[c]) / norm));
-    out[i] = sum;
-  }
-  return out;
 }
 
 export function checked(image) {

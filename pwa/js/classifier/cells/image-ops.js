@@ -218,6 +218,30 @@ export function lowerMedian(values) {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
+// lowerMedian of the values where mask is set, by counting (the values span a small range:
+// darkness, stain): the same element, without copying and sorting ~77k values per call.
+export function lowerMedianWhere(values, mask) {
+  let low = Infinity;
+  let high = -Infinity;
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (!mask[i]) continue;
+    const v = values[i];
+    if (v < low) low = v;
+    if (v > high) high = v;
+    n += 1;
+  }
+  if (n === 0) return undefined;
+  const counts = new Int32Array(high - low + 1);
+  for (let i = 0; i < values.length; i++) if (mask[i]) counts[values[i] - low] += 1;
+  const rank = Math.floor((n - 1) / 2);
+  let seen = 0;
+  for (let i = 0; ; i++) {
+    seen += counts[i];
+    if (seen > rank) return low + i;
+  }
+}
+
 export function insideAny(boxes, cx, cy) {
   return boxes.some((b) => b[0] <= cx && cx <= b[2] && b[1] <= cy && cy <= b[3]);
 }

@@ -1,19 +1,13 @@
 // Stained cells: white cells (nucleus grouped, joined with its cytoplasm) and platelets. The
 // JavaScript twin of classifier/cells/stained_cells.py, line for line: change both or neither.
-import { components, dilateSquare, insideAny, labelComponents, lowerMedian } from "./image-ops.js";
+import { components, dilateSquare, insideAny, labelComponents, lowerMedianWhere } from "./image-ops.js";
 import { BLACK, SCALE } from "./params.js";
-
-function medianWhere(values, mask) {
-  const picked = [];
-  for (let i = 0; i < values.length; i++) if (mask[i]) picked.push(values[i]);
-  return lowerMedian(picked);
-}
 
 // Nucleus pixels, and the reference (red-cell) pixels' median stain and darkness
 // (stained_cells.py's nucleus_mask).
 export function nucleusMask(stain, darkness, reference, params) {
-  const base = medianWhere(stain, reference);
-  const dark = medianWhere(darkness, reference);
+  const base = lowerMedianWhere(stain, reference);
+  const dark = lowerMedianWhere(darkness, reference);
   const absorbing = Math.min(params.nucleusDarkness * dark, params.nucleusAbsorbs * SCALE);
   const threshold = base + params.nucleusMargin * dark;
   const hueDark = params.hueDarkness * dark;
@@ -29,8 +23,8 @@ export function nucleusMask(stain, darkness, reference, params) {
 // stain here is blue minus red after white balance, as in stained_cells.py's platelets.
 export function platelets(stain, darkness, cellsMask, work, diameter, whiteBoxes, params) {
   const { width, height } = work;
-  const base = medianWhere(stain, cellsMask);
-  const dark = medianWhere(darkness, cellsMask);
+  const base = lowerMedianWhere(stain, cellsMask);
+  const dark = lowerMedianWhere(darkness, cellsMask);
   const rbcArea = (Math.PI * diameter * diameter) / 4.0;
   const grow = params.plateletGrow * diameter;
   const threshold = base + params.plateletMargin * dark;

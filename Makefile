@@ -76,10 +76,11 @@ run: db-upgrade
 		--forwarded-allow-ips 127.0.0.1 "backend:create_app()"
 
 # The released models, retrained from ../shared/datasets on 2 cores: the white-cell network
-# (pbc plus the three other labs, about 40 min), the same network with its field framing declared
-# (training.field_framing, about 4 min) and the malaria screen (about 6 min). Change the version
-# folders to release new versions; a release folder is never overwritten in git. The 1.x
-# white-cell releases came from WBC_RECIPE_1 on pbc alone (git history has their command).
+# (pbc plus the three other labs, about 36 min), the same network with its field framing and
+# field threshold declared (training.field_framing, about 31 min: the finder surveys every
+# training photo) and the malaria screen (about 6 min). Change the version folders to release
+# new versions; a release folder is never overwritten in git. The 1.x white-cell releases came
+# from pbc alone (their model.json hparams and the git history of this file have the command).
 WBC_VERSION ?= 2.0.0
 WBC_FIELD_VERSION ?= 2.1.0
 MALARIA_VERSION ?= 1.0.0

@@ -277,18 +277,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --start-from {hp.start_from}: {error}", file=sys.stderr)
             return 2
         log(f"starting from the weights of {hp.start_from}")
-    arrays, skipped, labs = {}, {}, {}
+    arrays, skipped = {}, {}
     for split in ("train", "val", "test"):
         x, y, kept, bad = load_samples(index, split, hp.image_size, args.cache_dir, framing)
         arrays[split], skipped[split] = (x, y), bad
-        labs[split] = [getattr(sample, "lab", PBC) for sample in kept]
+        if split == "train":  # fit() repeats and smooths by lab
+            train_labs = [getattr(sample, "lab", PBC) for sample in kept]
         for message in bad:
             log(f"skipped: {message}")
     if any(len(arrays[s][0]) == 0 for s in arrays):
         print("error: a split has no readable images", file=sys.stderr)
         return 2
     (x_train, y_train), (x_val, y_val) = arrays["train"], arrays["val"]
-    history = fit(model, x_train, y_train, labs["train"], (x_val.astype(np.float32), y_val), hp)
+    history = fit(model, x_train, y_train, train_labs, (x_val.astype(np.float32), y_val), hp)
     temperature = fit_temperature(model.predict(x_val.astype(np.float32), 64, verbose=0), y_val)
     log(f"temperature fitted on validation: {temperature:.3f}")
     released = export_model(model, temperature, x_train, hp.familiarity_layer)

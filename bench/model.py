@@ -65,12 +65,11 @@ def framed_metrics(classifier: Classifier, index) -> dict:
     return metrics
 
 
-def bench(model_dir: Path, repeats: int, threads: int) -> dict:
+def bench(model_dir: Path, classifier: Classifier, repeats: int) -> dict:
     import keras
 
     import training.model  # noqa: F401  (registers the custom layers for loading)
 
-    classifier = Classifier(model_dir, num_threads=threads)
     card = classifier.card
     index = scan(datasets_root() / card["dataset"]["name"])
     x, y, _ = load_split(index, "test", classifier.size, REPO / "build" / "cache")
@@ -113,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-labs", action="store_true", help="skip the other laboratories' crops")
     args = parser.parse_args(argv)
     folders = [card.parent for card in sorted(args.models.glob("*/*/model.json"))]
-    rows = [bench(folder, args.repeats, args.threads) for folder in folders]
+    classifiers = [Classifier(folder, num_threads=args.threads) for folder in folders]
+    rows = [bench(f, c, args.repeats) for f, c in zip(folders, classifiers, strict=True)]
     if not rows:
         print(f"no released models under {args.models}", file=sys.stderr)
         return 1
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
     labs_root = datasets_root() / "other-labs"
-    for folder, row in zip(folders, rows, strict=True):
-        classifier = Classifier(folder, num_threads=args.threads)
+    for classifier, row in zip(classifiers, rows, strict=True):
         if args.no_labs or not is_white_cell_model(classifier) or not labs_root.is_dir():
             continue
         lolo = lolo_table(classifier.card)

@@ -1,4 +1,5 @@
-"""The navigation (only the pages a role may open) and the time format of the templates."""
+"""The navigation (only the pages a role may open) and the time and class-name formats of the
+templates."""
 
 from typing import Any
 
@@ -8,6 +9,7 @@ from flask_login import current_user
 from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS
 from backend.models import ROLES
+from classifier.differential import display_name
 
 NAV = (
     ("dashboard.overview", "Overview", ROLES),
@@ -36,3 +38,9 @@ def navigation() -> dict[str, Any]:
 @bp.app_template_filter("when")
 def format_when(value) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@bp.app_template_filter("display_name")
+def format_display_name(label: str | None) -> str:
+    """A class as people write it ("Immature granulocyte", not "ig")."""
+    return "" if label is None else display_name(label)

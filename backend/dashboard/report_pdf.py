@@ -6,6 +6,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from backend.sync.cell_images import path_of
+from classifier.differential import display_name
 
 DISCLAIMER = (
     "Decision support, not a diagnosis: these counts come from an automated classifier and a "
@@ -73,7 +74,7 @@ def _header(pdf: SlideReport, slide, author: str) -> None:
         ("Reviewer", slide.reviewers),
         ("Model version", slide.models),
         ("Device", slide.devices),
-        ("Cells classified", str(slide.differential.total_cells)),
+        ("Cells classified", str(slide.differential.total)),
         ("Report made", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by {author}"),
     ]
     pdf.heading("Sample")
@@ -83,13 +84,24 @@ def _header(pdf: SlideReport, slide, author: str) -> None:
 
 
 def _differential(pdf: SlideReport, diff) -> None:
-    pdf.heading(f"Differential count ({diff.white_cells} white cells, {diff.total_cells} cells)")
+    pdf.heading(f"Differential count ({diff.white_cells} of {diff.target} white cells)")
     headings = ("Class", "Count", "Value", "Basis", "Adult range", "Flag")
-    with pdf.table(col_widths=(34, 18, 18, 44, 36, 20), text_align="LEFT") as table:
+    with pdf.table(col_widths=(44, 16, 16, 42, 36, 16), text_align="LEFT") as table:
         table.row(headings)
         for r in diff.rows:
             value = "-" if r.percent is None else f"{r.percent:.1f}"
-            table.row([r.label, str(r.count), value, r.basis, r.range_text, r.flag or ""])
+            row = [display_name(r.label), str(r.count), value, r.basis, r.range_text, r.flag or ""]
+            table.row(row)
+    apart = [
+        ("Platelets seen (outside the count)", diff.platelets),
+        ("Not a cell / artefact", diff.apart["artefact"]),
+        ("Other / cannot tell", diff.apart["other"]),
+        ("Not recognised, awaiting a person", diff.apart["unconfirmed"]),
+    ]
+    for label, n in diff.other_classes.items():
+        apart.append((f"{display_name(label)} (not in the differential)", n))
+    listed = "; ".join(f"{what}: {n}" for what, n in apart)
+    pdf.text_line(f"{listed}. Cells on the slide: {diff.total}.")
 
 
 def _flags(pdf: SlideReport, flags: list[str]) -> None:

@@ -11,11 +11,11 @@ from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import any_role, log_denied
-from backend.dashboard.differential import Differential, differential
 from backend.dashboard.filters import WITH_PEOPLE, scoped
 from backend.dashboard.paging import Page, int_arg
 from backend.dashboard.review import QUEUE_STATUSES
 from backend.models import Prediction
+from classifier.differential import Cell, Differential, differential
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class Slide:
         return sum(1 for c in self.needing_review if c.reviewed_at is None)
 
 
-def effective(cell: Prediction) -> str:
-    return cell.reviewed_label or cell.label
+def as_cell(prediction: Prediction) -> Cell:
+    return Cell(prediction.label, prediction.status, reviewed_label=prediction.reviewed_label)
 
 
 def load_slide(slide_id: str) -> Slide:
@@ -73,7 +73,7 @@ def load_slide(slide_id: str) -> Slide:
         if db.session.scalar(exists) is not None:
             log_denied("another technician's slide")
         abort(404, description="No such slide (or none of its cells are yours to see).")
-    return Slide(slide_id, cells, differential([effective(c) for c in cells]))
+    return Slide(slide_id, cells, differential([as_cell(c) for c in cells]))
 
 
 def slide_id_arg() -> str:

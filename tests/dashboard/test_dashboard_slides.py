@@ -4,47 +4,7 @@ import re
 
 import pytest
 
-from backend.dashboard.differential import differential
 from tests.dashboard.conftest import pdf_text, post_form, seed_results, sign_in
-
-
-def _row(diff, label):
-    return next(r for r in diff.rows if r.label == label)
-
-
-def test_differential_percentages_ranges_and_flags():
-    labels = ["neutrophil"] * 60 + ["lymphocyte"] * 30 + ["monocyte"] * 5
-    labels += ["eosinophil"] * 3 + ["basophil"] * 2 + ["erythroblast"] * 4 + ["platelet"] * 6
-    diff = differential(labels)
-    assert (diff.total_cells, diff.white_cells) == (110, 100)
-    assert _row(diff, "neutrophil").percent == 60.0 and _row(diff, "neutrophil").flag is None
-    assert _row(diff, "ig").count == 0 and _row(diff, "ig").flag is None
-    nrbc = _row(diff, "erythroblast")
-    assert (nrbc.percent, nrbc.basis, nrbc.flag) == (4.0, "per 100 white cells", "high")
-    platelet = _row(diff, "platelet")
-    assert (platelet.basis, platelet.range_text, platelet.flag) == (
-        "% of all cells",
-        "no reference range",
-        None,
-    )
-    assert diff.flags == ["erythroblast 4.0 per 100 white cells: above the adult range 0-0"]
-
-
-def test_differential_flags_low_and_high_and_a_small_count():
-    diff = differential(["neutrophil"] * 9 + ["lymphocyte"])
-    assert _row(diff, "neutrophil").flag == "high"  # 90 %
-    assert _row(diff, "lymphocyte").flag == "low"  # 10 %
-    assert _row(diff, "eosinophil").flag == "low"  # 0 % against 1-6
-    assert any("Only 10 white cells" in f for f in diff.flags)
-
-
-def test_differential_of_a_malaria_slide_has_no_white_cell_rows():
-    diff = differential(["parasitized"] * 3 + ["uninfected"] * 7)
-    assert [(r.label, r.count, r.percent, r.flag) for r in diff.rows] == [
-        ("parasitized", 3, 30.0, None),
-        ("uninfected", 7, 70.0, None),
-    ]
-    assert diff.flags == []
 
 
 @pytest.fixture
@@ -59,12 +19,14 @@ def test_the_slide_page_counts_reviewed_labels_and_lists_its_cells(client, seede
         client, f"/dashboard/results/{b}", f"/dashboard/results/{b}/review", {"label": "monocyte"}
     )
     page = client.get("/dashboard/slide?id=S-1").get_data(as_text=True)
-    counts = dict(re.findall(r'<th scope="row">(\w+)</th>\s*<td class="num">(\d+)</td>', page))
-    assert counts["neutrophil"] == "1" and counts["monocyte"] == "2" and counts["lymphocyte"] == "1"
-    assert "4 white cells among 4 classified cells" in page
+    counts = dict(re.findall(r'<th scope="row">([\w ]+)</th>\s*<td class="num">(\d+)</td>', page))
+    # c is `unfamiliar` and nobody confirmed it: it waits, uncounted
+    assert counts["Neutrophil"] == "1" and counts["Monocyte"] == "2" and counts["Lymphocyte"] == "0"
+    assert "3 of 100 white cells counted, among 4 classified cells" in page
+    assert re.search(r"Not recognised, awaiting a person</dt><dd>1</dd>", page)
     assert page.count('class="cell-tile') == 4
     assert page.count("/image.jpg") == 3  # d was synced without an image
-    assert "monocyte 50.0 % of white cells: above the adult range 2-10" in page
+    assert "Monocyte 66.7 % of white cells: above the adult range 2-10" in page
     assert "viewer" in page  # the reviewer
     slides = client.get("/dashboard/slides").get_data(as_text=True)
     assert "S-1" in slides and "S-2" in slides
@@ -86,11 +48,11 @@ def test_the_pdf_report_holds_header_counts_flags_thumbnails_and_the_disclaimer(
     for expected in ("S-1", "tech", "viewer", "cells 1.0.0", "Decision support, not a diagnosis"):
         assert expected in text
     lines = text.splitlines()
-    neutrophil = lines.index("neutrophil")
+    neutrophil = lines.index("Neutrophil")
     assert lines[neutrophil + 1 : neutrophil + 3] == ["2", "50.0"]
-    monocyte = lines.index("monocyte")
+    monocyte = lines.index("Monocyte")
     assert lines[monocyte + 1 : monocyte + 3] == ["1", "25.0"]
-    assert "- monocyte 25.0 % of white cells: above the adult range 2-10" in lines
+    assert "- Monocyte 25.0 % of white cells: above the adult range 2-10" in lines
     assert "Cells needing review (2; 1 not yet reviewed)" in text
     # b and c need review and both have images: two thumbnails embedded
     assert len(re.findall(rb"/Subtype\s*/Image", response.data)) == 2

@@ -14,6 +14,7 @@ from backend.dashboard.paging import paginate
 from backend.dashboard.results import render_detail, review_form_for, visible_prediction
 from backend.models import Prediction, Review
 from backend.models.types import utcnow
+from backend.sync.ingest import lock_sync
 
 QUEUE_STATUSES = ("unfamiliar", "review")
 
@@ -56,6 +57,9 @@ def review_result(record_id: str):
 
 def save_review(prediction: Prediction, label: str, note: str | None) -> Review:
     """Keeps the model's label; the review and who/when go beside it and into the history."""
+    # Reviews are committed in id order, like synced batches: the phones' `since` cursor over
+    # review ids (GET /api/sync/reviews) then never skips one committed late.
+    lock_sync()
     now = utcnow()
     previous = prediction.reviewed_label or prediction.label
     review = Review(

@@ -184,3 +184,16 @@ def test_a_crash_shows_an_error_page_without_a_trace(client, seeded, monkeypatch
     assert "Something went wrong" in page and "secret internal detail" not in page
     assert "Traceback" not in page
     assert client.get("/dashboard/logout").status_code == 405  # a page too, not JSON
+
+
+def test_times_are_utc_time_elements_that_a_same_origin_script_localises(client, seeded):
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/results").get_data(as_text=True)
+    times = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+    assert len(times) == 6
+    for stamp, text in times:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
+        assert text == f"{stamp[:10]} {stamp[11:16]} UTC"
+    assert '<script src="/dashboard/static/local-time.js" defer></script>' in page
+    script = client.get("/dashboard/static/local-time.js")
+    assert script.status_code == 200 and "time[datetime]" in script.text

@@ -76,5 +76,6 @@ def slide_report():
     pdf = build_report(slide, current_user.username)
     record("slide.report", current_user, target=slide.slide_id)
     db.session.commit()
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in slide.slide_id)
+    name = slide.record.sample_id if slide.record is not None else slide.slide_id
+    safe_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
     return download(pdf, "application/pdf", f"hematovision-slide-{safe_name}.pdf")

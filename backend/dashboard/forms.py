@@ -20,6 +20,13 @@ class ActionForm(FlaskForm):
     """A button that changes something (logout, activate, rollback): only the CSRF token."""
 
 
+class ConfirmForm(FlaskForm):
+    """An action that is hard to take back (activate, roll back, re-open): it needs a ticked
+    box, so it is confirmed with or without JavaScript."""
+
+    confirm = BooleanField("Yes, I am sure", validators=[DataRequired("Tick the box to confirm.")])
+
+
 class ReviewForm(FlaskForm):
     label = SelectField("Reviewed class", validators=[DataRequired()])
     note = TextAreaField("Note (optional)", validators=[Length(max=2000)])

@@ -91,6 +91,56 @@ def seed_results(client, auth) -> dict[str, dict]:
     return records
 
 
+def add_slide(app, slide_id: str, owner: str = "tech", **fields):
+    """A slide row as sync contract 2 stores it (written directly: the dashboard only reads it)."""
+    import sqlalchemy as sa
+
+    from backend import db
+    from backend.models import Slide, User
+
+    with app.app_context():
+        owner_id = db.session.scalar(sa.select(User.id).where(User.username == owner))
+        values = {"sample_id": "PATIENT-0042 / smear A", "target": 100, "state": "open"}
+        values |= {"started_at": days_ago(6), "updated_at": days_ago(6), "device_id": "phone-1"}
+        values |= fields
+        if values.get("finished_by"):
+            by = values.pop("finished_by")
+            values["finished_by_id"] = db.session.scalar(
+                sa.select(User.id).where(User.username == by)
+            )
+        db.session.add(Slide(id=slide_id, owner_id=owner_id, **values))
+        db.session.commit()
+
+
+def add_correction(app, record_id: str, label: str | None, by: str = "tech", previous=None):
+    """A technician's correction event, copied onto the prediction as sync contract 2 does."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from backend import db
+    from backend.models import Prediction, TechnicianCorrection, User
+
+    with app.app_context():
+        user_id = db.session.scalar(sa.select(User.id).where(User.username == by))
+        prediction = db.session.scalar(sa.select(Prediction).where(Prediction.id == record_id))
+        at = prediction.captured_at + timedelta(minutes=1)
+        db.session.add(
+            TechnicianCorrection(
+                id=str(uuid.uuid4()),
+                prediction_seq=prediction.seq,
+                label=label,
+                previous_label=previous,
+                corrected_by_id=user_id,
+                at=at,
+                content_hash="0" * 64,
+            )
+        )
+        prediction.corrected_label, prediction.corrected_by_id = label, user_id
+        prediction.corrected_at = at
+        db.session.commit()
+
+
 def shoot(page, name: str) -> None:
     """Screenshots at desktop and phone size; at phone size the page must not scroll sideways
     (wide tables scroll inside their own region instead)."""

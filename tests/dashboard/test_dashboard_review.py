@@ -47,8 +47,8 @@ def test_a_correction_keeps_the_models_label_beside_the_reviewed_one(app, client
     )
     assert stored.reviewed_at is not None
     page = client.get(f"/dashboard/results/{record_id}").get_data(as_text=True)
-    assert "changed <strong>neutrophil</strong> to <strong>lymphocyte</strong>" in page
-    assert "(model said neutrophil)" in page
+    assert "changed <strong>Neutrophil</strong> to <strong>Lymphocyte</strong>" in page
+    assert "(model said Neutrophil)" in page
     with app.app_context():
         entry = db.session.scalar(
             sa.select(AuditEntry).where(AuditEntry.action == "prediction.review")
@@ -76,7 +76,7 @@ def test_every_review_is_kept_in_the_history(app, client, seeded):
     stored = _stored(app, record_id)
     assert stored.reviewed_label == "neutrophil" and stored.label == "neutrophil"
     page = client.get(f"/dashboard/results/{record_id}").get_data(as_text=True)
-    assert page.index("back to the model") < page.index("changed <strong>neutrophil</strong>")
+    assert page.index("back to the model") < page.index("changed <strong>Neutrophil</strong>")
 
 
 @pytest.mark.parametrize("label", ["platelet", "", "neutrophil<script>"])
@@ -112,5 +112,5 @@ def test_confirming_counts_as_reviewed(app, client, seeded):
     sign_in(client, "admin")
     _review(client, seeded["c"]["id"], "lymphocyte")
     page = client.get(f"/dashboard/results/{seeded['c']['id']}").get_data(as_text=True)
-    assert "confirmed <strong>lymphocyte</strong>" in page
+    assert "confirmed <strong>Lymphocyte</strong>" in page
     assert _stored(app, seeded["c"]["id"]).reviewed_label == "lymphocyte"

@@ -3,8 +3,20 @@
 import re
 
 import pytest
+import sqlalchemy as sa
 
-from tests.dashboard.conftest import pdf_text, post_form, seed_results, sign_in
+from backend import db
+from backend.models import AuditEntry, Slide
+from backend.models.types import iso
+from tests.dashboard.conftest import (
+    add_correction,
+    add_slide,
+    days_ago,
+    pdf_text,
+    post_form,
+    seed_results,
+    sign_in,
+)
 
 
 @pytest.fixture
@@ -77,3 +89,109 @@ def test_a_long_slide_with_any_characters_still_makes_a_report(client, auth):
     assert "... and 5 more (see the dashboard)." in text
     assert len(re.findall(rb"/Type\s*/Page\b", response.data)) >= 2
     assert len(re.findall(rb"/Subtype\s*/Image", response.data)) >= 1
+
+
+def _counts(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<th scope="row">([\w ]+)</th>\s*<td class="num">(\d+)</td>', page))
+
+
+def test_the_slide_shows_its_sample_id_the_phones_correction_and_images(app, client, seeded):
+    """a (neutrophil, with its image) was corrected to lymphocyte on the phone."""
+    add_slide(app, "S-1", patient="Jane Roe", specimen="EDTA blood", target=200)
+    add_correction(app, seeded["a"]["id"], "lymphocyte", previous="neutrophil")
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/slide?id=S-1").get_data(as_text=True)
+    assert "<h1>PATIENT-0042 / smear A</h1>" in page
+    assert "Jane Roe" in page and "EDTA blood" in page
+    assert "corrected: Neutrophil → Lymphocyte by tech" in page
+    counts = _counts(page)
+    assert (counts["Neutrophil"], counts["Lymphocyte"], counts["Monocyte"]) == ("1", "1", "1")
+    assert "3 of 200 white cells counted" in page  # the slide's target
+    assert page.count("/image.jpg") == 3
+    # Lists name the sample, and an older app's slide says why it has none.
+    slides = client.get("/dashboard/slides").get_data(as_text=True)
+    assert "PATIENT-0042 / smear A" in slides and "Jane Roe · EDTA blood" in slides
+    assert "Slide S-2 (no sample id: synced by an older app)" in slides
+    results = client.get("/dashboard/results").get_data(as_text=True)
+    assert results.count(">PATIENT-0042 / smear A</a>") == 4
+    assert "phone: Neutrophil → Lymphocyte by tech" in results
+    detail = client.get(f"/dashboard/results/{seeded['a']['id']}").get_data(as_text=True)
+    assert '<h1 id="h-result">Result: Lymphocyte</h1>' in detail
+    assert "Corrected on the phone by tech" in detail and "(model said Neutrophil)" in detail
+
+    response = client.get("/dashboard/slide/report.pdf?id=S-1")
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="hematovision-slide-PATIENT-0042___smear_A.pdf"' in disposition
+    text = pdf_text(response.data)
+    assert "PATIENT-0042 / smear A" in text and "Jane Roe" in text and "EDTA blood" in text
+    assert "Differential count (3 of 200 white cells)" in text
+    assert "- Neutrophil -> Lymphocyte by tech, " in text
+    # a (corrected), b (review) and c (unfamiliar), each with the phone's image
+    assert "Cells needing review (3; 3 not yet reviewed)" in text
+    assert "tech: lymphocyte" in text
+    assert len(re.findall(rb"/Subtype\s*/Image", response.data)) == 3
+
+
+def test_cells_captured_after_the_slide_was_finished_are_listed_not_counted(app, client, seeded):
+    # a (5 days ago) and b (4 days) before; c and d (3 days ago) after the finish
+    add_slide(app, "S-1", state="finished", finished_at=days_ago(4, hour=12), finished_by="tech")
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/slide?id=S-1").get_data(as_text=True)
+    assert "finished by tech, <time" in page
+    assert "2 cells added after the slide was finished are listed below but not counted" in page
+    assert page.count("added after the slide was finished: not counted") == 2
+    assert page.count('class="cell-tile') == 4
+    assert _counts(page)["Neutrophil"] == "2" and _counts(page)["Monocyte"] == "0"
+    assert "2 of 100 white cells counted, among 2 classified cells" in page
+    text = pdf_text(client.get("/dashboard/slide/report.pdf?id=S-1").data)
+    assert "2 cell(s) added after the slide was finished are not counted" in text
+    assert "Differential count (2 of 100 white cells)" in text
+
+
+def _reopen(client, data: dict):
+    return post_form(client, "/dashboard/slide?id=S-1", "/dashboard/slide/reopen?id=S-1", data)
+
+
+def _slide_row(app):
+    with app.app_context():
+        slide = db.session.get(Slide, "S-1")
+        return slide.to_dict()
+
+
+def test_a_reviewer_reopens_a_finished_slide_after_confirming(app, client, seeded):
+    add_slide(app, "S-1", state="finished", finished_at=days_ago(4, hour=12), finished_by="tech")
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/slide?id=S-1").get_data(as_text=True)
+    assert "Re-open slide" in page and 'name="confirm"' in page
+    # Not confirmed: nothing changes.
+    response = _reopen(client, {})
+    assert response.status_code == 400 and "Tick the box to confirm" in response.text
+    assert _slide_row(app)["state"] == "finished"
+    response = _reopen(client, {"confirm": "y"})
+    assert response.status_code == 302
+    row = _slide_row(app)
+    assert (row["state"], row["reopened_by"]) == ("open", "viewer")
+    assert row["updated_at"] == row["reopened_at"] and row["updated_at"] > iso(days_ago(1))
+    page = client.get("/dashboard/slide?id=S-1").get_data(as_text=True)
+    assert "open (re-opened by viewer, <time" in page and "Re-open slide" not in page
+    # Open now: every cell counts again.
+    assert "added after the slide was finished" not in page
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "slide.reopen"))
+        assert (entry.username, entry.target) == ("viewer", "S-1")
+
+
+def test_a_technician_may_not_reopen_a_slide(app, client, seeded):
+    add_slide(app, "S-1", state="finished", finished_at=days_ago(4, hour=12), finished_by="tech")
+    sign_in(client, "tech")
+    page = client.get("/dashboard/slide?id=S-1").get_data(as_text=True)
+    assert "Re-open slide" not in page
+    response = _reopen(client, {"confirm": "y"})
+    assert response.status_code == 403
+    assert _slide_row(app)["state"] == "finished"
+    with app.app_context():
+        denied = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "authz.denied")
+        ).all()
+        targets = [(e.username, e.target) for e in denied]
+        assert targets == [("tech", "POST /dashboard/slide/reopen")]

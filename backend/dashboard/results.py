@@ -69,9 +69,12 @@ def review_form_for(prediction: Prediction) -> ReviewForm:
     form = ReviewForm()
     labels = sorted(set(prediction.probabilities) | {prediction.label}) + list(PERSON_ONLY_LABELS)
     form.label.choices = [(label, display_name(label)) for label in labels]
+    person = prediction.reviewed_label or prediction.corrected_label
+    if not person and prediction.status == "unfamiliar":
+        # No class is put forward for a cell the model did not recognise.
+        form.label.choices.insert(0, ("", "Choose the class…"))
     if not form.is_submitted():
-        person = prediction.reviewed_label or prediction.corrected_label
-        form.label.data = person or prediction.label
+        form.label.data = person or ("" if prediction.status == "unfamiliar" else prediction.label)
     return form
 
 

@@ -114,3 +114,47 @@ def test_confirming_counts_as_reviewed(app, client, seeded):
     page = client.get(f"/dashboard/results/{seeded['c']['id']}").get_data(as_text=True)
     assert "confirmed <strong>Lymphocyte</strong>" in page
     assert _stored(app, seeded["c"]["id"]).reviewed_label == "lymphocyte"
+
+
+def _headline(page: str) -> str:
+    return re.search(r'<h1 id="h-result">(.*?)</h1>', page, re.S).group(1)
+
+
+def test_only_a_confident_result_reads_as_an_answer(client, seeded):
+    sign_in(client, "viewer")
+    confident = client.get(f"/dashboard/results/{seeded['a']['id']}").text
+    assert _headline(confident) == 'Result: Neutrophil <span class="confidence">(95.0%)</span>'
+    review = client.get(f"/dashboard/results/{seeded['b']['id']}").text
+    assert _headline(review) == "Suggestion: Neutrophil?"
+    assert "a specialist should confirm" in review
+    unfamiliar = client.get(f"/dashboard/results/{seeded['c']['id']}").text
+    assert _headline(unfamiliar) == "Not recognised"
+    assert "Not recognised — check focus, light and stain, or mark the cell" in unfamiliar
+    assert "<title>Result not recognised" in unfamiliar
+    # The guess and the probabilities are there, but only inside <details>; the review form
+    # lists every class and puts none forward.
+    assert '<option selected value="">Choose the class…</option>' in unfamiliar
+    outside = re.sub(r"<details.*?</details>|<select.*?</select>", "", unfamiliar, flags=re.S)
+    assert "Lymphocyte" not in outside and "40.0%" not in outside
+    assert "Lymphocyte (40.0%)" in unfamiliar
+
+
+@pytest.mark.parametrize("label,shown", [("artefact", "Not a cell / artefact"),
+                                         ("other", "Other / cannot tell")])  # fmt: skip
+def test_artefact_and_other_are_offered_accepted_and_counted_apart(
+    app, client, seeded, label, shown
+):
+    record_id = seeded["a"]["id"]  # a confident neutrophil on S-1
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/results/{record_id}").text
+    assert f'<option value="{label}">{shown}</option>' in page
+    assert '<option selected value="neutrophil">Neutrophil</option>' in page
+    assert _review(client, record_id, label).status_code == 302
+    assert _stored(app, record_id).reviewed_label == label
+    assert (
+        f'<h1 id="h-result">Result: {shown}</h1>'
+        in client.get(f"/dashboard/results/{record_id}").text
+    )
+    slide = client.get("/dashboard/slide?id=S-1").text
+    assert f"<dt>{shown}</dt><dd>1</dd>" in slide
+    assert "2 of 100 white cells counted" in slide  # b and d; c waits for a person

@@ -197,3 +197,16 @@ def test_times_are_utc_time_elements_that_a_same_origin_script_localises(client,
     assert '<script src="/dashboard/static/local-time.js" defer></script>' in page
     script = client.get("/dashboard/static/local-time.js")
     assert script.status_code == 200 and "time[datetime]" in script.text
+
+
+def test_devices_are_shown_by_a_readable_name(client, seeded):
+    from backend.dashboard.labels import device_name
+
+    phone = "3f2a9c1d-0b4e-4c2a-9d1e-5f6a7b8c9d0e"
+    assert device_name(phone, "tina") == "phone 3f2a9c1d (tina)"
+    assert device_name("bench-scope-2") == "bench-scope-2"  # not a uuid: shown as it is
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/results").text
+    assert (
+        page.count("<td>phone-1 (tech)</td>") == 4 and page.count("<td>phone-2 (tech2)</td>") == 2
+    )

@@ -19,7 +19,7 @@ from backend.dashboard.paging import Page, int_arg
 from backend.dashboard.review import QUEUE_STATUSES
 from backend.models import Prediction
 from backend.models import Slide as SlideRecord
-from backend.models.types import utcnow
+from backend.sync import slides as sync_slides
 from classifier.differential import TARGETS, Differential, differential
 
 __all__ = ["Slide", "as_cell", "load_slide"]
@@ -41,12 +41,7 @@ class Slide:
         return self.record is not None and self.record.state == "finished"
 
     def is_late(self, cell: Prediction) -> bool:
-        """Captured after the slide was finished: listed, never counted."""
-        return (
-            self.finished
-            and self.record.finished_at is not None
-            and cell.captured_at > self.record.finished_at
-        )
+        return captured_after_finish(cell, self.record)
 
     @property
     def late_cells(self) -> list[Prediction]:
@@ -89,9 +84,15 @@ class Slide:
         return sum(1 for c in self.needing_review if c.reviewed_at is None)
 
 
+def captured_after_finish(cell: Prediction, record: SlideRecord | None) -> bool:
+    """A cell of a finished slide captured after its finish: listed, never counted."""
+    if record is None or record.state != "finished" or record.finished_at is None:
+        return False
+    return cell.captured_at > record.finished_at
+
+
 def build_slide(slide_id: str, cells: list[Prediction], record: SlideRecord | None) -> Slide:
-    slide = Slide(slide_id, cells, differential([]), record)
-    counted = [as_cell(c) for c in cells if not slide.is_late(c)]
+    counted = [as_cell(c) for c in cells if not captured_after_finish(c, record)]
     target = record.target if record is not None else TARGETS[0]
     return Slide(slide_id, cells, differential(counted, target), record)
 
@@ -173,17 +174,7 @@ def reopen_slide():
     if not form.validate_on_submit():
         flash(f"The slide was not re-opened. {first_error(form)}", "error")
         return render_slide(slide, form, 400)
-    reopen(slide.record)
-    details = {"sample_id": slide.record.sample_id, "via": "dashboard"}
-    record("slide.reopen", current_user, target=slide.slide_id, details=details)
+    sync_slides.reopen_slide(slide.record, current_user)  # audited there (slide.reopen)
     db.session.commit()
     flash("Re-opened: the phone offers it for more cells when it next syncs.", "success")
     return redirect(url_for("dashboard.slide", id=slide.slide_id))
-
-
-def reopen(slide: SlideRecord) -> None:
-    """Sync contract 2: state open, who and when; updated_at = now, so the server's state is
-    newer than the phone's and the phone takes it on its next sync."""
-    now = utcnow()
-    slide.state, slide.reopened_at, slide.reopened_by_id = "open", now, current_user.id
-    slide.updated_at = now

@@ -1,5 +1,7 @@
 """Slides: the differential count against adult ranges, its page and its PDF report."""
 
+import csv
+import io
 import re
 
 import pytest
@@ -121,6 +123,16 @@ def test_the_slide_shows_its_sample_id_the_phones_correction_and_images(client, 
     results = client.get("/dashboard/results").get_data(as_text=True)
     assert results.count(">PATIENT-0042 / smear A</a>") == 4
     assert "phone: Neutrophil → Lymphocyte by tech" in results
+    assert results.count('class="thumb"') == 3 + 3  # this slide's images and S-1's
+    export = client.get(f"/dashboard/results.csv?slide={slide['id']}").text
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(export))}
+    assert {r["sample_id"] for r in rows.values()} == {"PATIENT-0042 / smear A"}
+    a = rows[cells["a"]["id"]]
+    assert (a["label"], a["corrected_label"], a["corrected_by"]) == (
+        "neutrophil",
+        "lymphocyte",
+        "tech",
+    )
     detail = client.get(f"/dashboard/results/{cells['a']['id']}").get_data(as_text=True)
     assert '<h1 id="h-result">Result: Lymphocyte</h1>' in detail
     assert "Corrected on the phone by tech" in detail and "(model said Neutrophil)" in detail

@@ -10,9 +10,6 @@ import sqlalchemy.orm as so
 from backend import db
 from backend.models.types import UTCDateTime, iso, utcnow
 
-# Labels a technician may choose besides the model's classes.
-EXTRA_LABELS = ("artefact", "other")
-
 
 class TechnicianCorrection(db.Model):
     __tablename__ = "technician_corrections"

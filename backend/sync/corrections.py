@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from backend import db
 from backend.models import Prediction, TechnicianCorrection, User
-from backend.models.correction import EXTRA_LABELS
 from backend.models.types import utcnow
 from backend.sync.ingest import insert, lock_sync, raw_id
 from backend.sync.validation import CleanCorrection, RecordError, clean_correction
+from classifier.differential import PERSON_ONLY_LABELS
 
 UNKNOWN_RECORD = "unknown record: sync the record first"
 
@@ -55,10 +55,10 @@ def _refusal(event, records: dict[str, sa.Row], user: User) -> dict[str, Any] | 
         return {"id": event.id, "status": "invalid", "error": UNKNOWN_RECORD}
     if record.synced_by_id != user.id:
         return {"id": event.id, "status": "conflict", "error": "another account's record"}
-    if event.label is not None and event.label not in (*record.probabilities, *EXTRA_LABELS):
+    if event.label is not None and event.label not in (*record.probabilities, *PERSON_ONLY_LABELS):
         error = (
             f"'label' {event.label[:40]!r} is not one of the record's classes, "
-            f"{' or '.join(EXTRA_LABELS)} (or null: back to the model's label)"
+            f"{' or '.join(PERSON_ONLY_LABELS)} (or null: back to the model's label)"
         )
         return {"id": event.id, "status": "invalid", "error": error}
     return None

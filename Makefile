@@ -130,7 +130,8 @@ bench-finder: setup system-deps
 	$(BIN)/python -m bench.finder
 	$(BIN)/python -m bench.field
 
-# Dashboard: sync with cell images vs without, page and PDF/CSV timings against the JSON API
+# Dashboard: the phone's Classify-to-saved time with its crop (Chromium) against its inference;
+# sync with the phone's crops vs without images; page and PDF/CSV timings against the JSON API
 # and the slide page, in-process on SQLite; a measurement, not a test. Writes build/bench-dashboard.json.
-bench-dashboard: setup
+bench-dashboard: setup system-deps
 	$(BIN)/python -m bench.dashboard

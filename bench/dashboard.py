@@ -1,13 +1,16 @@
 """Dashboard benchmark (`make bench-dashboard`); a measurement, not a test. In-process (Flask
 test client, SQLite file in a temp folder), every figure beside a baseline from the same run:
 
-1. Sync with cell images: batches of 100 records, each with a real 96x96 PBC cell JPEG, against
-   the same records without images (ratio = the cost of checking, re-encoding and storing).
+1. The phone (bench/phone_payloads.py, headless Chromium): real pbc cells classified in the app,
+   the Classify tap to the record saved with its crop against the model's inference alone; then
+   sync with those crops as the app's outbox sends them: batches of 100 records, each with one of
+   the phone's crop JPEGs, against the same records without images (ratio = the cost of
+   checking, re-encoding and storing them). `--no-browser` uses 96x96 pbc JPEGs made here.
 2. Pages with N records: the results table (25 rows) against GET /api/predictions of the same
    25 rows as JSON; the overview (six GROUP BYs); a slide of 100 cells and its PDF report
    against the slide page; the CSV export of every record.
 
-    python -m bench.dashboard [--records 4000]
+    python -m bench.dashboard [--records 4000] [--no-browser]
 """
 
 import argparse
@@ -97,15 +100,24 @@ def p50_ms(client, url: str, repeat: int, **kwargs) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=4000)
+    parser.add_argument("--no-browser", action="store_true", help="skip the phone; 96 px JPEGs")
     args = parser.parse_args()
     half = args.records // 2
+    phone: dict = {}
+    if args.no_browser:
+        images = cell_images(200)
+    else:
+        from bench.phone_payloads import phone_payloads
+
+        sent, phone = phone_payloads()
+        images = [s["image"] for s in sent if "image" in s]
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Path(tmp))
         client = app.test_client()
         login = {"username": "tech", "password": PASSWORD}
         token = client.post("/api/auth/login", json=login).get_json()["access_token"]
         without = sync_rate(client, token, records(half, None))
-        with_images = sync_rate(client, token, records(half, cell_images(200), first=half))
+        with_images = sync_rate(client, token, records(half, images, first=half))
         viewer_token = client.post(
             "/api/auth/login", json={"username": "viewer", "password": PASSWORD}
         ).get_json()["access_token"]
@@ -117,7 +129,9 @@ def main() -> None:
         slide = p50_ms(client, f"/dashboard/slide?id={slide_id}", 10)
         pdf = p50_ms(client, f"/dashboard/slide/report.pdf?id={slide_id}", 5)
         figures = {
+            **phone,
             "records": args.records,
+            "sync_images": "the phone's crops" if phone else "96x96 pbc JPEGs",
             "sync_records_per_s_without_images": round(without, 1),
             "sync_records_per_s_with_images": round(with_images, 1),
             "sync_with_images_ratio": round(without / with_images, 2),

@@ -89,6 +89,26 @@ def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
     page.wait_for_function(ALL_SYNCED, timeout=30_000)
     assert server.sync_requests >= 2
     assert [p["id"] for p in server.predictions()] == [made["id"]]
+    # The error said "Sync failed"; after a good sync it is no longer true, so it is gone.
+    page.wait_for_function("document.querySelector('#notice').hidden", timeout=10_000)
+
+
+def test_a_viewer_is_told_before_classifying_that_results_will_not_sync(page, server):
+    page.click("#tab-account")
+    page.click("#logout-btn")
+    pwa.log_in(page, "viewer")
+    assert "cannot sync" in pwa.wait_for_notice(page, "viewer")
+    page.click("#tab-classify")
+    assert "cannot sync" in page.inner_text("#sync-warning")  # before any result
+    before = server.sync_requests
+    (made,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
+    assert made["syncState"] == "pending"
+    page.click("#tab-history")
+    page.click("#sync-now")
+    assert "cannot sync" in pwa.wait_for_notice(page, "viewer")
+    assert server.sync_requests == before and server.predictions() == []
+    assert "no sync" in page.inner_text("#sync-badge")
+    pwa.screenshot(page, "phone-360x640-viewer")
 
 
 def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page, server):

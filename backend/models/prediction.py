@@ -36,10 +36,21 @@ class Prediction(db.Model):
     reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     review_note: so.Mapped[str | None] = so.mapped_column(sa.Text)
     image_path: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    # The technician's latest correction (technician_corrections); a None label with a time
+    # means "back to the model's label".
+    corrected_label: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    corrected_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    corrected_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     synced_by: so.Mapped["User"] = so.relationship(foreign_keys=[synced_by_id])  # noqa: F821
     reviewed_by: so.Mapped["User | None"] = so.relationship(  # noqa: F821
         foreign_keys=[reviewed_by_id]
+    )
+    corrected_by: so.Mapped["User | None"] = so.relationship(  # noqa: F821
+        foreign_keys=[corrected_by_id]
+    )
+    corrections: so.Mapped[list["TechnicianCorrection"]] = so.relationship(  # noqa: F821
+        order_by="(TechnicianCorrection.at, TechnicianCorrection.id)", viewonly=True
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +70,18 @@ class Prediction(db.Model):
             "synced_by": {"id": self.synced_by_id, "username": self.synced_by.username},
             "synced_at": iso(self.synced_at),
             "review": self._review_dict(),
+            "correction": self._correction_dict(),
+        }
+
+    def _correction_dict(self) -> dict[str, Any] | None:
+        if self.corrected_at is None:
+            return None
+        latest = self.corrections[-1] if self.corrections else None  # by (at, id), as copied
+        return {
+            "label": self.corrected_label,
+            "previous_label": latest.previous_label if latest else None,
+            "by": self.corrected_by.username if self.corrected_by else None,
+            "at": iso(self.corrected_at),
         }
 
     def _review_dict(self) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
             image = take_image(raw)
         except RecordError as e:
             cleaned.append(None)
-            results.append({"id": _raw_id(raw), "status": "invalid", "error": str(e)})
+            results.append({"id": raw_id(raw), "status": "invalid", "error": str(e)})
             continue
         if image is not None:
             record = _with_image(record, image)
@@ -73,7 +73,7 @@ def _settle(result: dict, record: CleanRecord, created: set, stored: sa.Row | No
         result["error"] = "this id was already synced with different content; the first is kept"
 
 
-def _raw_id(raw: Any) -> str | None:
+def raw_id(raw: Any) -> str | None:
     value = raw.get("id") if isinstance(raw, dict) else None
     return value[:64] if isinstance(value, str) else None
 
@@ -95,19 +95,29 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
         )
         for r in sorted(records, key=lambda r: r.id)
     ]
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    if dialect is postgresql:
-        # Batches are committed one at a time, as SQLite does anyway, so `seq` grows in commit
-        # order and a reader's `since` cursor can never skip a row committed late.
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
+    lock_sync()
     # One cached statement run with many parameter sets ("insertmanyvalues"): compiling a
     # 100-row VALUES clause per request cost more than the insert itself.
     statement = (
-        dialect.insert(Prediction.__table__)
+        insert(Prediction.__table__)
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(Prediction.__table__.c.id)
     )
     return set(db.session.connection().execute(statement, rows).scalars())
+
+
+def lock_sync() -> None:
+    """Batches are committed one at a time, as SQLite does anyway, so `seq` grows in commit
+    order and a reader's `since` cursor can never skip a row committed late; and a batch's
+    corrections see every correction committed before them. Held until commit."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
+
+
+def insert(table: sa.Table):
+    """INSERT with the dialect's ON CONFLICT support."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _stored(ids: list[str]) -> dict[str, sa.Row]:

@@ -1,12 +1,16 @@
-"""The filtered, paginated prediction history behind GET /api/predictions."""
+"""The filtered, paginated prediction history behind GET /api/predictions, and the reviews a
+phone pulls."""
 
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import request
 
-from backend.models import Prediction, User
+from backend.models import Prediction, Review, User
 from backend.request_input import query_int, query_moment
+
+REVIEWS_PER_PULL = 500
 
 TEXT_FILTERS = {
     "label": Prediction.label,
@@ -49,3 +53,14 @@ def _date_range(query: sa.Select, applied: dict[str, Any]) -> sa.Select:
         query = query.where(Prediction.captured_at < end)
         applied["to"] = end.isoformat()
     return query
+
+
+def reviews_query(user: User, since: int) -> sa.Select:
+    """(Review, the record's uuid) of the records `user` synced, after review id `since`."""
+    return (
+        sa.select(Review, Prediction.id)
+        .join(Prediction, Review.prediction_seq == Prediction.seq)
+        .where(Prediction.synced_by_id == user.id, Review.id > since)
+        .options(so.joinedload(Review.reviewer))
+        .order_by(Review.id)
+    )

@@ -1,4 +1,5 @@
-"""Checking one synced prediction record and reducing it to a canonical form and hash."""
+"""Checking what a phone syncs (a prediction record, a correction event, a slide) and reducing
+it to a canonical form, with a hash where a re-send must be told from a conflicting one."""
 
 import hashlib
 import json
@@ -8,6 +9,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from backend.models.slide import SLIDE_STATES, SLIDE_TARGETS
 
 STATUS_PATTERN = re.compile(r"^[a-z][a-z_]{0,31}$")
 MAX_CLASSES = 100
@@ -38,7 +41,7 @@ def clean_record(raw: Any) -> CleanRecord:
         "confidence": _unit_number(raw.get("confidence"), "confidence"),
         "status": _status(raw.get("status")),
         "probabilities": _probabilities(raw.get("probabilities")),
-        "captured_at": _captured_at(raw.get("captured_at")),
+        "captured_at": _moment(raw.get("captured_at"), "captured_at"),
         "device_id": _text(raw, "device_id", 100),
         "slide_id": _text(raw, "slide_id", 100, required=False),
         "note": _text(raw, "note", MAX_NOTE, required=False),
@@ -47,18 +50,21 @@ def clean_record(raw: Any) -> CleanRecord:
 
 
 def content_hash(record_id: str, fields: dict[str, Any]) -> str:
-    canonical = dict(fields, id=record_id, captured_at=fields["captured_at"].isoformat())
+    return _sha256(dict(fields, id=record_id, captured_at=fields["captured_at"].isoformat()))
+
+
+def _sha256(canonical: dict[str, Any]) -> str:
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _uuid(value: Any) -> str:
+def _uuid(value: Any, key: str = "id") -> str:
     if not isinstance(value, str):
-        raise RecordError("'id' must be a UUID string")
+        raise RecordError(f"'{key}' must be a UUID string")
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise RecordError("'id' is not a valid UUID") from None
+        raise RecordError(f"'{key}' is not a valid UUID") from None
 
 
 def _text(raw: dict, key: str, max_len: int, required: bool = True) -> str | None:
@@ -103,18 +109,83 @@ def _probabilities(value: Any) -> dict[str, float]:
     return clean
 
 
-def _captured_at(value: Any) -> datetime:
+def _moment(value: Any, key: str, required: bool = True) -> datetime | None:
+    if value is None and not required:
+        return None
     if not isinstance(value, str) or len(value) > 40:
-        raise RecordError("'captured_at' must be an ISO-8601 date-time string")
+        raise RecordError(f"'{key}' must be an ISO-8601 date-time string")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise RecordError("'captured_at' is not an ISO-8601 date-time") from None
+        raise RecordError(f"'{key}' is not an ISO-8601 date-time") from None
     if moment.tzinfo is None:
-        raise RecordError("'captured_at' needs a time zone (e.g. ...Z or +01:00)")
+        raise RecordError(f"'{key}' needs a time zone (e.g. ...Z or +01:00)")
     moment = moment.astimezone(UTC)
     if moment > datetime.now(UTC) + MAX_CLOCK_AHEAD:
-        raise RecordError("'captured_at' lies in the future")
+        raise RecordError(f"'{key}' lies in the future")
     if moment.year < 2000:
-        raise RecordError("'captured_at' is before the year 2000")
+        raise RecordError(f"'{key}' is before the year 2000")
     return moment
+
+
+# --- contract 2: correction events and slides -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class CleanCorrection:
+    id: str
+    prediction_id: str
+    label: str | None  # None: back to the model's label
+    previous_label: str | None
+    at: datetime
+    content_hash: str
+
+
+def clean_correction(raw: Any) -> CleanCorrection:
+    if not isinstance(raw, dict):
+        raise RecordError("a correction must be a JSON object")
+    event_id = _uuid(raw.get("id"))
+    prediction_id = _uuid(raw.get("prediction_id"), "prediction_id")
+    label = _text(raw, "label", 100, required=False)
+    if label is not None and not label.strip():
+        raise RecordError("'label' must not be empty (null means back to the model's label)")
+    previous = _text(raw, "previous_label", 100, required=False)
+    at = _moment(raw.get("at"), "at")
+    fields = {"prediction_id": prediction_id, "label": label, "previous_label": previous, "at": at}
+    canonical = dict(fields, id=event_id, at=at.isoformat())
+    return CleanCorrection(event_id, prediction_id, label, previous, at, _sha256(canonical))
+
+
+@dataclass(frozen=True)
+class CleanSlide:
+    id: str
+    fields: dict[str, Any]  # the phone's columns of `slides`, as stored
+
+
+def clean_slide(raw: Any) -> CleanSlide:
+    if not isinstance(raw, dict):
+        raise RecordError("a slide must be a JSON object")
+    slide_id = _uuid(raw.get("id"))
+    fields = {
+        "sample_id": _text(raw, "sample_id", 120),
+        "patient": _text(raw, "patient", 200, required=False),
+        "specimen": _text(raw, "specimen", 200, required=False),
+        "note": _text(raw, "note", MAX_NOTE, required=False),
+        "target": _choice(raw, "target", SLIDE_TARGETS),
+        "state": _choice(raw, "state", SLIDE_STATES),
+        "started_at": _moment(raw.get("started_at"), "started_at"),
+        "updated_at": _moment(raw.get("updated_at"), "updated_at"),
+        "finished_at": _moment(raw.get("finished_at"), "finished_at", required=False),
+        "device_id": _text(raw, "device_id", 100),
+    }
+    if fields["state"] == "finished" and fields["finished_at"] is None:
+        fields["finished_at"] = fields["updated_at"]  # the moment it became finished
+    return CleanSlide(slide_id, fields)
+
+
+def _choice(raw: dict, key: str, allowed: tuple) -> Any:
+    value = raw.get(key)
+    # The exact type: neither `true` nor `100.0` nor `"100"` passes for 100.
+    if type(value) is not type(allowed[0]) or value not in allowed:
+        raise RecordError(f"'{key}' must be one of {', '.join(map(str, allowed))}")
+    return value

@@ -1,0 +1,147 @@
+"""Technician corrections synced as events (contract 2).
+
+A correction is never part of its record: each is an event with its own uuid, stored with
+ON CONFLICT DO NOTHING and compared by content hash like a record (same id and content:
+`duplicate`; same id, other content: `conflict`). The prediction keeps the model's label; its
+corrected_label/by/at are recomputed from every stored event of that record, so events that
+arrive late, twice or in any order still leave the latest one (by at, then id) there."""
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend import db
+from backend.models import Prediction, TechnicianCorrection, User
+from backend.models.correction import EXTRA_LABELS
+from backend.models.types import utcnow
+from backend.sync.ingest import insert, lock_sync, raw_id
+from backend.sync.validation import CleanCorrection, RecordError, clean_correction
+
+UNKNOWN_RECORD = "unknown record: sync the record first"
+
+
+def ingest_corrections(raw_events: list[Any], user: User) -> list[dict[str, Any]]:
+    cleaned = [_clean(raw) for raw in raw_events]
+    records = _records({e.prediction_id for e in cleaned if isinstance(e, CleanCorrection)})
+    results = [_refusal(event, records, user) for event in cleaned]
+    accepted = [event if r is None else None for event, r in zip(cleaned, results, strict=True)]
+    first = {e.id: e for e in reversed(accepted) if e is not None}  # the first copy of each id
+    created = _insert_new(list(first.values()), records, user)
+    # Hashes to compare with: the stored events', and this batch's first copy of a new one.
+    hashes = _stored_hashes([i for i in first if i not in created])
+    hashes.update({i: first[i].content_hash for i in created})
+    _copy_latest({records[first[i].prediction_id].seq for i in created})
+    unsettled = set(created)
+    for i, event in enumerate(accepted):
+        if event is not None:
+            results[i] = _settle(event, unsettled, hashes[event.id])
+    return results
+
+
+def _clean(raw: Any) -> CleanCorrection | dict[str, Any]:
+    """The checked event, or its `invalid` result."""
+    try:
+        return clean_correction(raw)
+    except RecordError as e:
+        return {"id": raw_id(raw), "status": "invalid", "error": str(e)}
+
+
+def _refusal(event, records: dict[str, sa.Row], user: User) -> dict[str, Any] | None:
+    """The result of an event that cannot be stored, or None."""
+    if isinstance(event, dict):
+        return event
+    record = records.get(event.prediction_id)
+    if record is None:
+        return {"id": event.id, "status": "invalid", "error": UNKNOWN_RECORD}
+    if record.synced_by_id != user.id:
+        return {"id": event.id, "status": "conflict", "error": "another account's record"}
+    if event.label is not None and event.label not in (*record.probabilities, *EXTRA_LABELS):
+        error = (
+            f"'label' {event.label[:40]!r} is not one of the record's classes, "
+            f"{' or '.join(EXTRA_LABELS)} (or null: back to the model's label)"
+        )
+        return {"id": event.id, "status": "invalid", "error": error}
+    return None
+
+
+def _records(prediction_ids: set[str]) -> dict[str, sa.Row]:
+    """Stored records (this request's included) by id: seq, owner and classes."""
+    if not prediction_ids:
+        return {}
+    query = sa.select(
+        Prediction.id, Prediction.seq, Prediction.synced_by_id, Prediction.probabilities
+    ).where(Prediction.id.in_(prediction_ids))
+    return {row.id: row for row in db.session.execute(query)}
+
+
+def _insert_new(events: list[CleanCorrection], records: dict, user: User) -> set[str]:
+    if not events:
+        return set()
+    now = utcnow()
+    rows = [  # sorted by id: the same lock order for every batch, as for records
+        {
+            "id": e.id,
+            "prediction_seq": records[e.prediction_id].seq,
+            "label": e.label,
+            "previous_label": e.previous_label,
+            "corrected_by_id": user.id,
+            "at": e.at,
+            "content_hash": e.content_hash,
+            "synced_at": now,
+        }
+        for e in sorted(events, key=lambda e: e.id)
+    ]
+    lock_sync()  # so _copy_latest sees every event committed before this batch
+    table = TechnicianCorrection.__table__
+    statement = insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    return set(db.session.connection().execute(statement, rows).scalars())
+
+
+def _stored_hashes(ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    query = sa.select(TechnicianCorrection.id, TechnicianCorrection.content_hash).where(
+        TechnicianCorrection.id.in_(ids)
+    )
+    return {row.id: row.content_hash for row in db.session.execute(query)}
+
+
+def _settle(event: CleanCorrection, created: set[str], known_hash: str) -> dict[str, Any]:
+    if event.id in created:
+        created.discard(event.id)  # a second copy in the same batch is a duplicate
+        return {"id": event.id, "status": "created"}
+    if known_hash == event.content_hash:
+        return {"id": event.id, "status": "duplicate"}
+    error = "this correction id was already synced with different content; the first is kept"
+    return {"id": event.id, "status": "conflict", "error": error}
+
+
+def _copy_latest(seqs: set[int]) -> None:
+    """Copies each record's latest correction by (at, id) onto it."""
+    if not seqs:
+        return
+    query = sa.select(
+        TechnicianCorrection.prediction_seq,
+        TechnicianCorrection.label,
+        TechnicianCorrection.corrected_by_id,
+        TechnicianCorrection.at,
+    ).where(TechnicianCorrection.prediction_seq.in_(seqs))
+    # Ascending, so the last row of each record wins.
+    latest = {
+        row.prediction_seq: row
+        for row in db.session.execute(
+            query.order_by(TechnicianCorrection.at, TechnicianCorrection.id)
+        )
+    }
+    db.session.execute(
+        sa.update(Prediction),
+        [
+            {
+                "seq": seq,
+                "corrected_label": row.label,
+                "corrected_by_id": row.corrected_by_id,
+                "corrected_at": row.at,
+            }
+            for seq, row in sorted(latest.items())
+        ],
+    )

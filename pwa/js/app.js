@@ -133,7 +133,7 @@ class App {
     window.addEventListener("offline", () => this.render());
     // navigator.onLine can say "online" on a network without the server: retry now and then.
     setInterval(() => {
-      const pending = this.state.records.some((r) => r.syncState === "pending");
+      const pending = this.state.pendingCorrections || this.state.records.some((r) => r.syncState === "pending");
       if (pending && navigator.onLine && document.visibilityState === "visible" && this.state.auth) {
         this.outbox.sync();
       }
@@ -141,8 +141,11 @@ class App {
     if (navigator.serviceWorker) {
       navigator.serviceWorker.addEventListener("message", async (event) => {
         if (!event.data) return;
-        if (event.data.type === "synced") await this.reloadState();
-        if (event.data.type === "sync-failed") this.notice.error(`Sync failed: ${event.data.message} Your results are kept on this phone.`);
+        if (event.data.type === "synced") {
+          this.notice.clear("sync");
+          await this.reloadState();
+        }
+        if (event.data.type === "sync-failed") this.notice.error(`Sync failed: ${event.data.message} Your results are kept on this phone.`, "sync");
       });
     }
   }
@@ -158,7 +161,8 @@ class App {
       db.getAllByIndex("corrections", "syncState", "pending"),
       db.getSetting("syncSettings"),
     ]);
-    const pendingCorrections = corrections.length;
+    // Corrections and slide changes wait in the outbox too: "All synced" means all of it.
+    const pendingCorrections = corrections.length + slides.filter((s) => s.syncState === "pending").length;
     Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records, pendingCorrections, syncSettings });
     this.render();
   }

@@ -24,7 +24,11 @@ export class SyncController {
   /** Replays the outbox once at a time; failures keep every record pending. */
   async sync({ verbose = false } = {}) {
     const app = this.app;
-    if (this.syncing) return this.syncing;
+    if (this.syncing) {
+      // Something changed while a sync was reading the outbox: go once more after it.
+      this.again = true;
+      return this.syncing;
+    }
     if (!app.canSync()) {
       if (verbose) app.notice.error(CANNOT_SYNC);
       return false;
@@ -34,7 +38,7 @@ export class SyncController {
       try {
         const summary = await replayOutbox();
         app.notice.clear("sync"); // an earlier sync error is no longer true
-        if (verbose) app.notice.info(`Synced ${summary.synced} result(s).`);
+        if (verbose) app.notice.info(summary.synced ? `Synced ${summary.synced} result(s).` : "Synced: nothing new to send.");
         if (summary.failed) app.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`, "sync");
         return true;
       } catch (error) {
@@ -49,6 +53,10 @@ export class SyncController {
         return false;
       } finally {
         this.syncing = null;
+        if (this.again) {
+          this.again = false;
+          setTimeout(() => this.sync(), 0);
+        }
         await app.reloadState();
         if (app.result.record) {
           const fresh = app.state.records.find((r) => r.id === app.result.record.id);

@@ -142,6 +142,9 @@ def test_slide_life_cycle_counts_only_on_an_open_slide(page):
     (fourth,) = pwa.classify_files(page, images[:1])
     assert fourth["slide_id"] is None
     assert counted(page) == 2
+    page.click("#tab-slide")
+    table = page.locator("#slide-table").bounding_box()
+    assert table["x"] >= 0 and table["x"] + table["width"] <= 360  # no sideways scrolling
     pwa.screenshot(page, "phone-360x640-slide-finished")
 
 

@@ -95,12 +95,17 @@ def test_the_payload_carries_the_crop_the_correction_event_and_the_slide(
         (event,) = body["corrections"]
         assert event["prediction_id"] == made["id"] and event["label"] == first
         assert event["previous_label"] == made["label"]
-        (slide,) = body["slides"]
+        (slide,) = [s for b in bodies for s in b.get("slides", [])]  # sent once, when started
         assert slide["sample_id"] == "PATIENT-0042 / smear A"
         assert slide["target"] == 200 and slide["state"] == "open"
         assert made["slide_id"] == slide["id"]
         stored = server.predictions([made["id"]])
         assert len(stored) == 1 and stored[0]["label"] == made["label"]
+        assert stored[0]["correction"]["label"] == first and stored[0]["correction"]["by"] == "tech"
+        assert stored[0]["slide_id"] == slide["id"]
+        page.wait_for_function(ALL_SYNCED, timeout=30_000)  # the event and the slide too
+        events = page.evaluate("window.hematovision.db.getAll('corrections')")
+        assert [e["syncState"] for e in events] == ["synced"]
 
         # The same bytes on every send: the JPEG was made once, with the result.
         again = page.evaluate(
@@ -124,7 +129,9 @@ def test_the_payload_carries_the_crop_the_correction_event_and_the_slide(
         assert all(b["predictions"] == [] for b in later)
         assert later[-1]["corrections"][-1]["label"] == second
         assert later[-1]["corrections"][-1]["previous_label"] == first
-        assert len(server.predictions()) == 1
+        page.wait_for_function(ALL_SYNCED, timeout=30_000)
+        (stored,) = server.predictions()  # still one record, now with the later correction
+        assert stored["label"] == made["label"] and stored["correction"]["label"] == second
     finally:
         context.close()
 
@@ -220,5 +227,79 @@ def test_a_v1_database_keeps_every_record_and_slide_after_the_upgrade(playwright
         sent = [p["id"] for b in bodies for p in b["predictions"]]
         assert records[0]["id"] not in sent and records[1]["id"] in sent
         assert [s["sample_id"] for b in bodies for s in b.get("slides", [])][:1] == ["OLD-7"]
+    finally:
+        context.close()
+
+
+def review_on_server(server, record_id: str, label: str, reviewer: str = "admin") -> None:
+    """A doctor's review, saved as the dashboard's review form saves it."""
+    import sqlalchemy as sa
+    from flask_login import login_user
+
+    from backend import db
+    from backend.dashboard.review import save_review
+    from backend.models import Prediction, User
+
+    with server.app.test_request_context():
+        user = db.session.scalar(sa.select(User).where(User.username == reviewer))
+        login_user(user)
+        prediction = db.session.scalar(sa.select(Prediction).where(Prediction.id == record_id))
+        save_review(prediction, label, None)
+        db.session.commit()
+
+
+def reopen_on_server(server, slide_id: str, reviewer: str = "admin") -> None:
+    import sqlalchemy as sa
+
+    from backend import db
+    from backend.models import Slide, User
+    from backend.sync.slides import reopen_slide
+
+    with server.app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == reviewer))
+        reopen_slide(db.session.scalar(sa.select(Slide).where(Slide.id == slide_id)), user)
+        db.session.commit()
+
+
+def sync_now(page) -> None:
+    before = page.evaluate("document.body.dataset.syncDone || ''")
+    page.click("#tab-history")
+    page.click("#sync-now")
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.syncDone || '') !== b", arg=[before], timeout=30_000
+    )
+
+
+def test_a_review_and_a_reopened_slide_come_back_to_the_phone(playwright, server, tmp_path):
+    context, page = pwa.open_logged_in(playwright, server, tmp_path / "profile")
+    try:
+        start_slide(page, "S-REVIEW-1")
+        (made,) = pwa.classify_files(page, dataset_images("pbc", 1, classes=["monocyte"])[:1])
+        page.click("#tab-slide")
+        page.click("#slide-finish")
+        page.wait_for_function(
+            "window.hematovision.state.slides.every("
+            "s => s.state === 'finished' && s.syncState === 'synced')",
+            timeout=30_000,
+        )
+        slide_id = made["slide_id"]
+        assert server.predictions([made["id"]])
+
+        review_on_server(server, made["id"], "lymphocyte")
+        reopen_on_server(server, slide_id)
+        sync_now(page)
+
+        item = page.locator(f"#history-list li[data-id='{made['id']}']")
+        assert "Reviewed by admin: Lymphocyte" in item.inner_text()
+        page.click("#tab-classify")
+        assert "Reviewed by admin: Lymphocyte" in page.inner_text("#result-people")
+        page.click("#tab-slide")
+        assert "Re-opened by admin" in page.inner_text("#slide-state")
+        assert page.evaluate("window.hematovision.activeSlide().id") == slide_id
+        # The reviewer's label counts on the slide (one lymphocyte).
+        row = page.locator("#slide-table tbody tr[data-label='lymphocyte'] td").nth(1)
+        assert row.inner_text() == "1"
+        pwa.screenshot(page, "phone-360x640-reviewed")
+        assert page.evaluate("window.hematovision.db.getSetting('reviewsSince')") >= 1
     finally:
         context.close()

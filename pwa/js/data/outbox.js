@@ -227,12 +227,15 @@ export async function pull() {
   }
 }
 
+// The server writes "+00:00" and microseconds, the phone "Z" and milliseconds: compare instants.
+const time = (iso) => (iso ? Date.parse(iso) : 0);
+
 async function pullSlides() {
   const { slides } = await authJson("/api/sync/slides");
   for (const remote of slides || []) {
     const changed = await update("slides", remote.id, (local) => {
       // A local change not yet sent wins until the server answers it (applied or stale).
-      if (local.syncState === "pending" && (local.updated_at || "") > (remote.updated_at || "")) return local;
+      if (local.syncState === "pending" && time(local.updated_at) > time(remote.updated_at)) return local;
       return { ...local, ...fromServer(remote), syncState: "synced", syncError: null };
     });
     if (changed === undefined) await put("slides", { ...fromServer(remote), syncState: "synced", syncError: null });

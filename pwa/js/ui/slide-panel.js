@@ -76,8 +76,10 @@ export class SlidePanel {
     this.q("#slide-meter").value = Math.min(table.counts.white_cells, target);
     this.q("#slide-meter").setAttribute("aria-label", `White cells counted toward ${target}`);
     this.q("#slide-progress").textContent = slide
-      ? [progressText(slide, table.counts), ...table.counts.flags].join(" ")
+      ? progressText(slide, table.counts)
       : "Start or choose a slide; new results are then counted on it.";
+    const flags = slide ? table.counts.flags : [];
+    this.q("#slide-flags").replaceChildren(...flags.map((f) => Object.assign(document.createElement("li"), { textContent: f })));
     this.q("#slide-table tbody").replaceChildren(
       ...table.rows.map((row) => {
         const tr = document.createElement("tr");

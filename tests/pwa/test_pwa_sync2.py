@@ -227,8 +227,24 @@ def test_a_v1_database_keeps_every_record_and_slide_after_the_upgrade(playwright
         sent = [p["id"] for b in bodies for p in b["predictions"]]
         assert records[0]["id"] not in sent and records[1]["id"] in sent
         assert [s["sample_id"] for b in bodies for s in b.get("slides", [])][:1] == ["OLD-7"]
+        page.wait_for_function(
+            "window.hematovision.state.slides.every(s => s.syncState === 'synced')",
+            timeout=30_000,
+        )
+        (on_server,) = server_slides(server)
+        assert on_server["sample_id"] == "OLD-7" and on_server["state"] == "paused"
     finally:
         context.close()
+
+
+def server_slides(server) -> list[dict]:
+    import sqlalchemy as sa
+
+    from backend import db
+    from backend.models import Slide
+
+    with server.app.app_context():
+        return [s.to_dict() for s in db.session.scalars(sa.select(Slide))]
 
 
 def review_on_server(server, record_id: str, label: str, reviewer: str = "admin") -> None:

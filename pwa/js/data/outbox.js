@@ -85,17 +85,22 @@ async function base64Of(blob) {
   return btoa(binary);
 }
 
-/** The record as sent: never its correction (that is an event of its own). */
-export async function toPayload(record, { cellImages = true } = {}) {
+/** The record as sent: never its correction (that is an event of its own). The image goes
+ * unless the server wants none, or one this big would be refused (the record would fail). */
+export async function toPayload(record, { cellImages = true, maxBytes = null } = {}) {
   const payload = pick(record, SYNC_FIELDS);
-  if (cellImages && record.cell_image) payload.image = await base64Of(record.cell_image);
+  const image = record.cell_image;
+  if (cellImages && image && !(maxBytes && image.size > maxBytes)) payload.image = await base64Of(image);
   return payload;
 }
 
 export const correctionPayload = (event) => ({ ...pick(event, CORRECTION_FIELDS), label: event.label ?? null, previous_label: event.previous_label ?? null });
 
-export function slidePayload(slide) {
-  return { ...pick(slide, SLIDE_FIELDS), sample_id: slide.sample_id || slide.sampleId };
+/** A slide as sent; one from the app's first version has no device id: it was made here. */
+export function slidePayload(slide, deviceId = null) {
+  const payload = { ...pick(slide, SLIDE_FIELDS), sample_id: slide.sample_id || slide.sampleId };
+  if (!payload.device_id && deviceId) payload.device_id = deviceId;
+  return payload;
 }
 
 const accepted = (status) => status === "created" || status === "duplicate" || status === "applied";
@@ -157,11 +162,12 @@ export async function fetchSyncSettings() {
   }
 }
 
-async function sendBatch(batch, corrections, slides, settings) {
+async function sendBatch(batch, corrections, slides, settings, deviceId) {
   const body = { contract: 2, predictions: [] };
-  for (const record of batch) body.predictions.push(await toPayload(record, { cellImages: settings.cell_images !== false }));
+  const options = { cellImages: settings.cell_images !== false, maxBytes: settings.cell_image_max_bytes || null };
+  for (const record of batch) body.predictions.push(await toPayload(record, options));
   if (corrections.length) body.corrections = corrections.map(correctionPayload);
-  if (slides.length) body.slides = slides.map(slidePayload);
+  if (slides.length) body.slides = slides.map((s) => slidePayload(s, deviceId));
   const response = await authFetch("/api/sync/predictions", { method: "POST", body });
   if (!response.ok) throw await parseError(response);
   const answer = await response.json();
@@ -202,9 +208,10 @@ export async function replayOutbox() {
     const corrections = await getAllByIndex("corrections", "syncState", "pending");
     corrections.sort((a, b) => a.at.localeCompare(b.at));
     const slides = (await getAll("slides")).filter((s) => s.syncState === "pending");
+    const deviceId = await getSetting("deviceId");
     let synced = 0;
     for (const batch of plan(pending, corrections, slides)) {
-      synced += await sendBatch(batch.records, batch.corrections, batch.slides, settings);
+      synced += await sendBatch(batch.records, batch.corrections, batch.slides, settings, deviceId);
     }
     await pull();
     const failed = (await getAllByIndex("predictions", "syncState", "failed")).length;

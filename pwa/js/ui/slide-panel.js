@@ -97,6 +97,11 @@ export class SlidePanel {
 }
 
 export function stateText(slide) {
+  const failed = slide.syncState === "failed" ? ` Not synced: ${slide.syncError}.` : "";
+  return lifeText(slide) + failed;
+}
+
+function lifeText(slide) {
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
   const who = [slide.patient && `patient ${slide.patient}`, slide.specimen && `specimen ${slide.specimen}`].filter(Boolean).join(", ");
   const about = who ? ` (${who})` : "";

@@ -123,6 +123,7 @@ def test_slide_life_cycle_counts_only_on_an_open_slide(page):
     assert "PATIENT-0042" in slide_bar(page)
     white = 0 if first["status"] == "unfamiliar" else 1
     assert f"{white} / 200 white cells" in slide_bar(page)
+    page.evaluate("window.scrollTo(0, 0)")
     pwa.screenshot(page, "phone-360x640-slide-bar")
 
     slide_state(page, "paused")
@@ -223,6 +224,22 @@ def test_the_result_card_fits_a_360_px_phone(page):
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     model = page.locator("#result-model")
     assert model.evaluate("e => e.scrollWidth <= e.clientWidth")
+    # Each menu shows its whole text: the model's name and every correction choice.
+    cut = page.evaluate(
+        """() => {
+            const ctx = document.createElement('canvas').getContext('2d');
+            const cut = [];
+            for (const s of document.querySelectorAll('#model-select, #result-correct')) {
+                ctx.font = getComputedStyle(s).font;
+                const room = s.clientWidth - 40;  // padding and the arrow
+                for (const o of s.options) {
+                    if (ctx.measureText(o.text).width > room) cut.push(o.text);
+                }
+            }
+            return cut;
+        }"""
+    )
+    assert cut == []
     box = page.locator("#result-correct").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 360
     pwa.screenshot(page, "phone-360x640-result")

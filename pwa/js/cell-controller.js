@@ -1,7 +1,7 @@
 // Single-cell mode: images taken or picked (a batch is shown one at a time), a crop square
 // centred on one cell, classified by the worker, saved on the phone before it is shown as saved,
 // and corrected by the person. The controller (app.js) wires the buttons here.
-import { checkImageSize } from "./classifier/image-header.js";
+import { LARGE_PIXELS, checkImageSize } from "./classifier/image-header.js";
 import * as db from "./data/db.js";
 import { newRecord } from "./data/outbox.js";
 
@@ -28,7 +28,11 @@ export class CellController {
     $("queue-info").textContent = app.queue.length ? `${app.queue.length} more image(s) after this one.` : "";
     $("reset-btn").textContent = app.queue.length ? "Next image" : "New image";
     try {
-      await checkImageSize(file); // before any decoding: a huge image would hang the phone
+      const size = await checkImageSize(file); // before any decoding: a huge one would hang the phone
+      if (size && size.width * size.height > LARGE_PIXELS) {
+        const mpx = Math.round((size.width * size.height) / 1e6);
+        app.notice.info(`A large image (${mpx} megapixels): reading and classifying it takes a few seconds.`);
+      }
       await app.editor.show(file, { square: Boolean(file.fromCamera) });
     } catch (error) {
       // An unreadable file is skipped; the next one of the batch (if any) is one tap away.

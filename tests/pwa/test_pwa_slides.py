@@ -197,6 +197,11 @@ def test_junk_never_enters_the_count_and_the_card_is_honest(page):
     assert page.is_disabled("#classify-btn")
     assert "0 / 100 white cells" in slide_bar(page)
 
+    # Large but under the limit: taken, with word that it takes a moment.
+    pick(page, "large.png", png(np.full((4000, 5000, 3), 200, np.uint8)))
+    assert "20 megapixels" in pwa.wait_for_notice(page, "large image")
+    page.wait_for_function("!document.querySelector('#classify-btn').disabled", timeout=30_000)
+
     # A person confirms the unrecognised cell as an artefact: counted apart, never as white.
     page.click("#tab-slide")
     rows = page.locator("#slide-table tbody tr[data-label='unconfirmed']")

@@ -2,6 +2,8 @@
 // decodes it: a 400-megapixel photo would hang the phone for many seconds in createImageBitmap
 // before any check could run. Refused above MAX_PIXELS, the server's PREDICT_MAX_PIXELS.
 export const MAX_PIXELS = 40_000_000;
+/** Above this the app says that reading the image takes a moment (a phone decodes ~10 Mpx/s). */
+export const LARGE_PIXELS = 16_000_000;
 
 export class ImageTooLargeError extends Error {
   constructor(width, height) {

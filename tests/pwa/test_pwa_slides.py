@@ -248,3 +248,51 @@ def test_the_result_card_fits_a_360_px_phone(page):
     box = page.locator("#result-correct").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 360
     pwa.screenshot(page, "phone-360x640-result")
+
+
+def encoded(fmt: str, size: tuple[int, int], **options) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    mode = "RGBA" if options.pop("alpha", False) else "RGB"
+    Image.new(mode, size, (200, 120, 160)).save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def test_the_image_size_is_read_from_the_header_of_every_format(page):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 3000  # a big APP1 segment before the frame header
+    samples = {
+        "jpeg": encoded("JPEG", (301, 203)),
+        "jpeg-exif-progressive": encoded("JPEG", (640, 481), exif=exif, progressive=True),
+        "png": encoded("PNG", (17, 9)),
+        "webp-lossy": encoded("WEBP", (333, 222)),
+        "webp-lossless": encoded("WEBP", (129, 65), lossless=True),
+        "webp-extended": encoded("WEBP", (77, 55), alpha=True, exif=exif),
+        "gif": encoded("GIF", (31, 12)),
+    }
+    got = page.evaluate(
+        """async (samples) => {
+            const { imageSize } = await import('/js/classifier/image-header.js');
+            const out = {};
+            for (const [name, bytes] of Object.entries(samples)) {
+                const size = await imageSize(new Blob([new Uint8Array(bytes)]));
+                out[name] = size && [size.width, size.height];
+            }
+            return out;
+        }""",
+        {name: list(data) for name, data in samples.items()},
+    )
+    assert got == {
+        "jpeg": [301, 203],
+        "jpeg-exif-progressive": [640, 481],
+        "png": [17, 9],
+        "webp-lossy": [333, 222],
+        "webp-lossless": [129, 65],
+        "webp-extended": [77, 55],
+        "gif": [31, 12],
+    }

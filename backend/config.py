@@ -1,10 +1,16 @@
-"""Configuration from environment variables (each one is listed in .env.example)."""
+"""Configuration from environment variables (each one is listed in .env.example), and from
+the checkout's .env for those not set in the environment."""
 
 import os
 from datetime import timedelta
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The flask command reads .env itself, gunicorn (make run) does not: read it here for both.
+# A variable set in the real environment wins over the file.
+load_dotenv(REPO_ROOT / ".env", override=False)
 INSTANCE_DIR = Path(os.environ.get("HEMATOVISION_INSTANCE", REPO_ROOT / "instance"))
 
 

@@ -17,6 +17,7 @@ from backend.dashboard import (  # noqa: E402,F401
     admin_users,
     error_pages,
     exports,
+    labels,
     navigation,
     overview,
     results,

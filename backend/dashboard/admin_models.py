@@ -12,7 +12,7 @@ from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import roles_required
-from backend.dashboard.forms import ActionForm, ModelUploadForm
+from backend.dashboard.forms import ConfirmForm, ModelUploadForm, first_error
 from backend.dashboard.model_uploads import release_from_form
 from backend.errors import ApiError
 from backend.model_delivery import store
@@ -58,7 +58,7 @@ def _models_page(form: ModelUploadForm | None = None, status: int = 200):
         versions=versions,
         metrics=metrics,
         upload_form=form or ModelUploadForm(formdata=None),
-        action_form=ActionForm(formdata=None),
+        confirm_form=ConfirmForm(formdata=None),
     ), status
 
 
@@ -87,18 +87,23 @@ def admin_publish_model():
     return redirect(url_for("dashboard.admin_models"))
 
 
-def _checked_action() -> None:
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The request was refused: reload the page and try again.")
+def _unconfirmed(what: str):
+    """Every phone switches model on its next check, so the admin ticks a box to say so."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        return None
+    flash(f"Nothing was changed: {what} needs confirming. {first_error(form)}", "error")
+    return _models_page(status=400)
 
 
 @bp.post("/admin/models/<int:version_id>/activate")
 @roles_required("admin")
 def admin_activate_model(version_id: int):
-    _checked_action()
     version = db.session.get(ModelVersion, version_id)
     if version is None:
         abort(404, description="No such model version.")
+    if refused := _unconfirmed("activating a version"):
+        return refused
     store.activate(version)
     target = f"{version.name} {version.version}"
     record("model.activate", current_user, target=target, details={"via": "dashboard"})
@@ -110,7 +115,8 @@ def admin_activate_model(version_id: int):
 @bp.post("/admin/models/<name>/rollback")
 @roles_required("admin")
 def admin_rollback_model(name: str):
-    _checked_action()
+    if refused := _unconfirmed("a rollback"):
+        return refused
     try:
         version = store.rollback(name)
     except ApiError as e:

@@ -13,6 +13,7 @@ from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import any_role
 from backend.dashboard.filters import WITH_PEOPLE, ResultFilters
+from backend.dashboard.labels import slide_records
 from backend.dashboard.report_pdf import build_report
 from backend.dashboard.slides import load_slide, slide_id_arg
 from backend.models import Prediction
@@ -21,7 +22,7 @@ from backend.models.types import iso
 RESULT_COLUMNS = (
     "id", "captured_at", "slide_id", "label", "confidence", "status", "reviewed_label",
     "reviewed_by", "reviewed_at", "model_name", "model_version", "technician", "device_id",
-    "synced_at", "note",
+    "synced_at", "note", "sample_id", "corrected_label", "corrected_by", "corrected_at",
 )  # fmt: skip
 
 
@@ -45,11 +46,13 @@ def download(body, mimetype: str, filename: str) -> Response:
     return response
 
 
-def _result_row(p: Prediction) -> list[object]:
+def _result_row(p: Prediction, sample_ids: dict[str, str]) -> list[object]:
     return [
         p.id, iso(p.captured_at), p.slide_id, p.label, f"{p.confidence:.4f}", p.status,
         p.reviewed_label, p.reviewed_by.username if p.reviewed_by else None, iso(p.reviewed_at),
         p.model_name, p.model_version, p.synced_by.username, p.device_id, iso(p.synced_at), p.note,
+        sample_ids.get(p.slide_id), p.corrected_label,
+        p.corrected_by.username if p.corrected_by else None, iso(p.corrected_at),
     ]  # fmt: skip
 
 
@@ -61,9 +64,9 @@ def results_csv():
         abort(400, description=" ".join(filters.errors))
     query = filters.apply(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
     rows = db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)).all()
-    body = csv_text(
-        RESULT_COLUMNS, (_result_row(p) for p in rows)
-    )  # before the commit expires rows
+    sample_ids = {i: s.sample_id for i, s in slide_records(p.slide_id for p in rows).items()}
+    # written before the commit, which expires the rows
+    body = csv_text(RESULT_COLUMNS, (_result_row(p, sample_ids) for p in rows))
     record("results.export", current_user, details={"filters": filters.values, "rows": len(rows)})
     db.session.commit()
     return download(body, "text/csv", "hematovision-results.csv")
@@ -76,5 +79,6 @@ def slide_report():
     pdf = build_report(slide, current_user.username)
     record("slide.report", current_user, target=slide.slide_id)
     db.session.commit()
-    safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in slide.slide_id)
+    name = slide.record.sample_id if slide.record is not None else slide.slide_id
+    safe_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
     return download(pdf, "application/pdf", f"hematovision-slide-{safe_name}.pdf")

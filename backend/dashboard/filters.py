@@ -15,13 +15,19 @@ from backend.models import Prediction, User
 
 TEXT_FILTERS = ("label", "status", "model", "technician", "device", "slide")
 REVIEWED_CHOICES = ("", "yes", "no")
-# Loaded with the rows that show who synced and who reviewed them (no query per row).
-WITH_PEOPLE = (so.selectinload(Prediction.synced_by), so.selectinload(Prediction.reviewed_by))
+# Loaded with the rows that show who synced, reviewed and corrected them (no query per row).
+WITH_PEOPLE = (
+    so.selectinload(Prediction.synced_by),
+    so.selectinload(Prediction.reviewed_by),
+    so.selectinload(Prediction.corrected_by),
+    so.selectinload(Prediction.corrections),
+)
 
 
 def effective_label():
-    """The reviewed label where a reviewer set one, else the model's."""
-    return sa.func.coalesce(Prediction.reviewed_label, Prediction.label)
+    """A person's label where one was given (the reviewer's, else the technician's), else the
+    model's (the differential also holds back unrecognised cells; a filter does not)."""
+    return sa.func.coalesce(Prediction.reviewed_label, Prediction.corrected_label, Prediction.label)
 
 
 @dataclass

@@ -17,7 +17,14 @@ class LoginForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
-    """A button that changes something (logout, activate, rollback): only the CSRF token."""
+    """A button that changes something (logout): only the CSRF token."""
+
+
+class ConfirmForm(FlaskForm):
+    """An action that is hard to take back (activate, roll back, re-open): it needs a ticked
+    box, so it is confirmed with or without JavaScript."""
+
+    confirm = BooleanField("Yes, I am sure", validators=[DataRequired("Tick the box to confirm.")])
 
 
 class ReviewForm(FlaskForm):
@@ -30,7 +37,8 @@ class CreateUserForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)]
     )
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    # The least privilege unless the admin chooses more.
+    role = SelectField("Role", choices=ROLE_CHOICES, default="viewer")
 
 
 class RoleForm(FlaskForm):

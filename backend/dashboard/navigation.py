@@ -1,10 +1,12 @@
 """The navigation (only the pages a role may open) and the time and class-name formats of the
 templates."""
 
+from datetime import UTC
 from typing import Any
 
 from flask import request
 from flask_login import current_user
+from markupsafe import Markup
 
 from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS
@@ -36,8 +38,14 @@ def navigation() -> dict[str, Any]:
 
 
 @bp.app_template_filter("when")
-def format_when(value) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+def format_when(value) -> Markup:
+    """UTC in the HTML (static/local-time.js shows it in the reader's zone, UTC as its title)."""
+    if value is None:
+        return Markup("")
+    utc = value.astimezone(UTC)
+    return Markup('<time datetime="{}">{}</time>').format(
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"), utc.strftime("%Y-%m-%d %H:%M UTC")
+    )
 
 
 @bp.app_template_filter("display_name")

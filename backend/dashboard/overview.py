@@ -46,7 +46,7 @@ def overview_series(filters: ResultFilters) -> list[dict]:
     model = Prediction.model_name + sa.literal(" ") + Prediction.model_version
     series = [
         ("per-day", "Results per day (UTC)", "Day", "line", _per_day(filters)),
-        ("per-class", "Results per class (reviewed class where reviewed)", "Class", "bar",
+        ("per-class", "Results per class (a person's class where given)", "Class", "bar",
          _counts(filters, effective_label())),
         ("per-status", "Results per status", "Status", "doughnut",
          _counts(filters, Prediction.status)),

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from backend.dashboard.labels import correction_text
 from backend.sync.cell_images import path_of
 from classifier.differential import display_name
 
@@ -27,7 +28,7 @@ class SlideReport(FPDF):
     def __init__(self, slide, author: str) -> None:
         super().__init__(format="A4")
         self.slide, self.author = slide, author
-        self.set_title(_latin1(f"Hematovision report {slide.slide_id}"))
+        self.set_title(_latin1(f"Hematovision report {slide.title}"))
         self.set_author(_latin1(author))
         self.set_creator("Hematovision dashboard")
         self.set_auto_page_break(auto=True, margin=18)
@@ -35,7 +36,7 @@ class SlideReport(FPDF):
     def footer(self) -> None:
         self.set_y(-13)
         self.set_font("Helvetica", "", 8)
-        text = f"Slide {self.slide.slide_id} - page {self.page_no()}/{{nb}} - {FOOTER_NOTE}"
+        text = f"{self.slide.title} - page {self.page_no()}/{{nb}} - {FOOTER_NOTE}"
         self.cell(0, 6, _latin1(text), align="C")
 
     def heading(self, text: str) -> None:
@@ -57,8 +58,9 @@ def build_report(slide, author: str) -> bytes:
     pdf.cell(0, 10, "Hematovision - differential count report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.text_line(DISCLAIMER, "I")
     _header(pdf, slide, author)
-    _differential(pdf, slide.differential)
+    _differential(pdf, slide.differential, len(slide.late_cells))
     _flags(pdf, slide.differential.flags)
+    _corrections(pdf, slide)
     _cells_needing_review(pdf, slide)
     return bytes(pdf.output())
 
@@ -67,14 +69,19 @@ def _header(pdf: SlideReport, slide, author: str) -> None:
     dates = slide.first_capture.strftime("%Y-%m-%d %H:%M")
     if slide.last_capture.date() != slide.first_capture.date():
         dates += f" to {slide.last_capture:%Y-%m-%d %H:%M}"
-    rows = [
-        ("Sample (slide) id", slide.slide_id),
+    record = slide.record
+    rows = [("Sample id", slide.title)]
+    if record is not None:
+        given = (("Patient", record.patient), ("Specimen", record.specimen))
+        rows += [(key, value) for key, value in given if value]
+        rows.append(("State", _state(record)))
+    rows += [
         ("Captured (UTC)", dates),
         ("Technician", slide.technicians),
         ("Reviewer", slide.reviewers),
         ("Model version", slide.models),
         ("Device", slide.devices),
-        ("Cells classified", str(slide.differential.total)),
+        ("Cells classified", str(len(slide.cells))),
         ("Report made", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by {author}"),
     ]
     pdf.heading("Sample")
@@ -83,7 +90,16 @@ def _header(pdf: SlideReport, slide, author: str) -> None:
             table.row([_latin1(key), _latin1(value)])
 
 
-def _differential(pdf: SlideReport, diff) -> None:
+def _state(record) -> str:
+    if record.state == "finished" and record.finished_at is not None:
+        who = f" by {record.finished_by.username}" if record.finished_by else ""
+        return f"finished{who}, {record.finished_at:%Y-%m-%d %H:%M} UTC"
+    if record.reopened_at is not None and record.reopened_by is not None:
+        return f"{record.state} (re-opened by {record.reopened_by.username})"
+    return record.state
+
+
+def _differential(pdf: SlideReport, diff, late: int = 0) -> None:
     pdf.heading(f"Differential count ({diff.white_cells} of {diff.target} white cells)")
     headings = ("Class", "Count", "Value", "Basis", "Adult range", "Flag")
     with pdf.table(col_widths=(44, 16, 16, 42, 36, 16), text_align="LEFT") as table:
@@ -101,7 +117,13 @@ def _differential(pdf: SlideReport, diff) -> None:
     for label, n in diff.other_classes.items():
         apart.append((f"{display_name(label)} (not in the differential)", n))
     listed = "; ".join(f"{what}: {n}" for what, n in apart)
-    pdf.text_line(f"{listed}. Cells on the slide: {diff.total}.")
+    pdf.text_line(f"{listed}. Cells counted: {diff.total}.")
+    if late:
+        pdf.text_line(
+            f"{late} cell(s) added after the slide was finished are not counted (listed on the "
+            "dashboard).",
+            "B",
+        )
 
 
 def _flags(pdf: SlideReport, flags: list[str]) -> None:
@@ -110,6 +132,15 @@ def _flags(pdf: SlideReport, flags: list[str]) -> None:
         pdf.text_line("No value outside the adult reference ranges.")
     for flag in flags:
         pdf.text_line(f"- {flag}")
+
+
+def _corrections(pdf: SlideReport, slide) -> None:
+    corrected = [c for c in slide.cells if c.corrected_at is not None]
+    if not corrected:
+        return
+    pdf.heading(f"Corrected by the technician on the phone ({len(corrected)})")
+    for cell in corrected:
+        pdf.text_line(f"- {correction_text(cell, '->')}, {cell.corrected_at:%Y-%m-%d %H:%M} UTC")
 
 
 def _cells_needing_review(pdf: SlideReport, slide) -> None:
@@ -143,8 +174,14 @@ def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
         pdf.cell(THUMB_MM, 4, "no image", align="C")
     pdf.set_font("Helvetica", "", 7)
     caption = f"{cell.label} ({cell.status})"
-    reviewed = f"reviewed: {cell.reviewed_label}" if cell.reviewed_label else "not reviewed"
-    for n, line in enumerate((caption, reviewed)):
+    if cell.reviewed_label:
+        person = f"reviewed: {cell.reviewed_label}"
+    elif cell.corrected_at is not None:
+        by = cell.corrected_by.username if cell.corrected_by else "?"
+        person = f"{by}: {cell.corrected_label or cell.label}"
+    else:
+        person = "not reviewed"
+    for n, line in enumerate((caption, person)):
         pdf.set_xy(x - 2, y + THUMB_MM + 1 + n * 4)
         pdf.cell(THUMB_MM + 4, 4, _latin1(line)[:28], align="C")
     pdf.set_font("Helvetica", "", 10)

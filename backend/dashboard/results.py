@@ -10,9 +10,11 @@ from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS, any_role, log_denied
 from backend.dashboard.filters import WITH_PEOPLE, ResultFilters, filter_options
 from backend.dashboard.forms import ReviewForm
+from backend.dashboard.labels import slide_records, slide_title
 from backend.dashboard.paging import paginate
 from backend.models import Prediction, Review
 from backend.sync.cell_images import path_of
+from classifier.differential import PERSON_ONLY_LABELS, display_name
 
 
 @bp.get("/results")
@@ -28,6 +30,8 @@ def results():
         filters=filters,
         options=filter_options(current_user),
         page=page,
+        slides=slide_records(p.slide_id for p in page.items) if page else {},
+        slide_title=slide_title,
     )
     if page is not None:
         # Committed after rendering: a commit expires the loaded rows, and rendering them
@@ -61,11 +65,16 @@ def review_history(prediction: Prediction) -> list[Review]:
 
 
 def review_form_for(prediction: Prediction) -> ReviewForm:
+    """Every class of the model, then the two a person may choose besides them."""
     form = ReviewForm()
-    labels = sorted(set(prediction.probabilities) | {prediction.label})
-    form.label.choices = labels
+    labels = sorted(set(prediction.probabilities) | {prediction.label}) + list(PERSON_ONLY_LABELS)
+    form.label.choices = [(label, display_name(label)) for label in labels]
+    person = prediction.reviewed_label or prediction.corrected_label
+    if not person and prediction.status == "unfamiliar":
+        # No class is put forward for a cell the model did not recognise.
+        form.label.choices.insert(0, ("", "Choose the class…"))
     if not form.is_submitted():
-        form.label.data = prediction.reviewed_label or prediction.label
+        form.label.data = person or ("" if prediction.status == "unfamiliar" else prediction.label)
     return form
 
 
@@ -89,6 +98,8 @@ def render_detail(prediction: Prediction, form: ReviewForm, status: int = 200):
         form=form if current_user.role in REVIEWERS else None,
         has_image=prediction.image_path is not None and path_of(prediction.image_path) is not None,
         queue_next=request.args.get("queue") == "1",
+        slide_record=slide_records([prediction.slide_id]).get(prediction.slide_id),
+        slide_title=slide_title,
     ), status
 
 

@@ -10,10 +10,13 @@ from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS, roles_required
 from backend.dashboard.filters import WITH_PEOPLE
 from backend.dashboard.forms import first_error
+from backend.dashboard.labels import slide_records, slide_title
 from backend.dashboard.paging import paginate
 from backend.dashboard.results import render_detail, review_form_for, visible_prediction
 from backend.models import Prediction, Review
 from backend.models.types import utcnow
+from backend.sync.ingest import lock_sync
+from classifier.differential import display_name
 
 QUEUE_STATUSES = ("unfamiliar", "review")
 
@@ -33,7 +36,13 @@ def queue_query() -> sa.Select:
 @bp.get("/review")
 @roles_required(*REVIEWERS)
 def review_queue():
-    return render_template("dashboard/review_queue.html", page=paginate(queue_query()))
+    page = paginate(queue_query())
+    return render_template(
+        "dashboard/review_queue.html",
+        page=page,
+        slides=slide_records(p.slide_id for p in page.items),
+        slide_title=slide_title,
+    )
 
 
 @bp.post("/results/<record_id>/review")
@@ -44,10 +53,10 @@ def review_result(record_id: str):
     if not form.validate_on_submit():
         flash(f"The review was not saved. {first_error(form)}", "error")
         return render_detail(prediction, form, status=400)
-    save_review(prediction, form.label.data, (form.note.data or "").strip() or None)
+    review = save_review(prediction, form.label.data, (form.note.data or "").strip() or None)
     db.session.commit()
-    verdict = "confirmed" if form.label.data == prediction.label else "corrected"
-    flash(f"Result {verdict} as '{form.label.data}'.", "success")
+    verdict = "confirmed" if review.confirms else "corrected"
+    flash(f"Result {verdict} as '{display_name(review.label)}'.", "success")
     next_item = db.session.scalars(queue_query().limit(1)).first()  # the queue walks on
     if next_item is not None and request.form.get("queue") == "1":
         return redirect(url_for("dashboard.result_detail", record_id=next_item.id, queue=1))
@@ -55,9 +64,13 @@ def review_result(record_id: str):
 
 
 def save_review(prediction: Prediction, label: str, note: str | None) -> Review:
-    """Keeps the model's label; the review and who/when go beside it and into the history."""
+    """Keeps the model's label; the review and who/when go beside it and into the history.
+    What it changes is the class the cell counted under (the technician's, if corrected)."""
+    # Reviews are committed in id order, like synced batches: the phones' `since` cursor over
+    # review ids (GET /api/sync/reviews) then never skips one committed late.
+    lock_sync()
     now = utcnow()
-    previous = prediction.reviewed_label or prediction.label
+    previous = prediction.reviewed_label or prediction.corrected_label or prediction.label
     review = Review(
         prediction_seq=prediction.seq,
         label=label,

@@ -1,21 +1,28 @@
-"""Slides: the list, and one slide's differential count with its cells."""
+"""Slides: the list, one slide's differential count with its cells, and re-opening a finished
+slide so its technician can add cells again."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import abort, render_template, request
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
-from backend.dashboard.access import any_role, log_denied
+from backend.dashboard.access import REVIEWERS, any_role, log_denied, roles_required
 from backend.dashboard.filters import WITH_PEOPLE, scoped
+from backend.dashboard.forms import ConfirmForm, first_error
+from backend.dashboard.labels import as_cell, device_name, slide_records, slide_title
 from backend.dashboard.paging import Page, int_arg
 from backend.dashboard.review import QUEUE_STATUSES
 from backend.models import Prediction
-from classifier.differential import Cell, Differential, differential
+from backend.models import Slide as SlideRecord
+from backend.sync import slides as sync_slides
+from classifier.differential import TARGETS, Differential, differential
+
+__all__ = ["Slide", "as_cell", "load_slide"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,22 @@ class Slide:
     slide_id: str
     cells: list[Prediction]
     differential: Differential
+    record: SlideRecord | None = None  # None: synced by an app older than sync contract 2
+
+    @property
+    def title(self) -> str:
+        return slide_title(self.slide_id, self.record)
+
+    @property
+    def finished(self) -> bool:
+        return self.record is not None and self.record.state == "finished"
+
+    def is_late(self, cell: Prediction) -> bool:
+        return captured_after_finish(cell, self.record)
+
+    @property
+    def late_cells(self) -> list[Prediction]:
+        return [c for c in self.cells if self.is_late(c)]
 
     @property
     def first_capture(self) -> datetime:
@@ -49,19 +72,29 @@ class Slide:
 
     @property
     def devices(self) -> str:
-        return self._names(c.device_id for c in self.cells)
+        return self._names(device_name(c.device_id, c.synced_by.username) for c in self.cells)
 
     @property
     def needing_review(self) -> list[Prediction]:
-        return [c for c in self.cells if c.status in QUEUE_STATUSES]
+        """Unclear to the model, or corrected on the phone: a doctor looks at these."""
+        return [c for c in self.cells if c.status in QUEUE_STATUSES or c.corrected_at]
 
     @property
     def unreviewed(self) -> int:
         return sum(1 for c in self.needing_review if c.reviewed_at is None)
 
 
-def as_cell(prediction: Prediction) -> Cell:
-    return Cell(prediction.label, prediction.status, reviewed_label=prediction.reviewed_label)
+def captured_after_finish(cell: Prediction, record: SlideRecord | None) -> bool:
+    """A cell of a finished slide captured after its finish: listed, never counted."""
+    if record is None or record.state != "finished" or record.finished_at is None:
+        return False
+    return cell.captured_at > record.finished_at
+
+
+def build_slide(slide_id: str, cells: list[Prediction], record: SlideRecord | None) -> Slide:
+    counted = [as_cell(c) for c in cells if not captured_after_finish(c, record)]
+    target = record.target if record is not None else TARGETS[0]
+    return Slide(slide_id, cells, differential(counted, target), record)
 
 
 def load_slide(slide_id: str) -> Slide:
@@ -73,11 +106,11 @@ def load_slide(slide_id: str) -> Slide:
         if db.session.scalar(exists) is not None:
             log_denied("another technician's slide")
         abort(404, description="No such slide (or none of its cells are yours to see).")
-    return Slide(slide_id, cells, differential([as_cell(c) for c in cells]))
+    return build_slide(slide_id, cells, db.session.get(SlideRecord, slide_id))
 
 
 def slide_id_arg() -> str:
-    slide_id = (request.args.get("id") or "").strip()
+    slide_id = (request.values.get("id") or "").strip()
     if not slide_id:
         abort(400, description="Say which slide: ?id=<slide id>.")
     return slide_id
@@ -106,14 +139,42 @@ def slides():
     rows = db.session.execute(
         query.order_by(sa.desc("last")).limit(per_page).offset((number - 1) * per_page)
     ).all()
-    return render_template("dashboard/slides.html", page=Page(rows, number, per_page, total))
+    return render_template(
+        "dashboard/slides.html",
+        page=Page(rows, number, per_page, total),
+        records=slide_records(r.slide_id for r in rows),
+        slide_title=slide_title,
+    )
+
+
+def render_slide(slide: Slide, form: ConfirmForm | None = None, status: int = 200):
+    if form is None and current_user.role in REVIEWERS and slide.finished:
+        form = ConfirmForm(formdata=None)
+    return render_template("dashboard/slide.html", slide=slide, reopen_form=form), status
 
 
 @bp.get("/slide")
 @any_role
 def slide():
     slide = load_slide(slide_id_arg())
-    html = render_template("dashboard/slide.html", slide=slide)  # before the commit expires it
+    html = render_slide(slide)  # before the commit expires it
     record("slide.read", current_user, target=slide.slide_id, details={"via": "dashboard"})
     db.session.commit()
     return html
+
+
+@bp.post("/slide/reopen")
+@roles_required(*REVIEWERS)
+def reopen_slide():
+    slide = load_slide(slide_id_arg())
+    if not slide.finished:
+        flash("This slide is not finished: there is nothing to re-open.", "info")
+        return redirect(url_for("dashboard.slide", id=slide.slide_id))
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash(f"The slide was not re-opened. {first_error(form)}", "error")
+        return render_slide(slide, form, 400)
+    sync_slides.reopen_slide(slide.record, current_user)  # audited there (slide.reopen)
+    db.session.commit()
+    flash("Re-opened: the phone offers it for more cells when it next syncs.", "success")
+    return redirect(url_for("dashboard.slide", id=slide.slide_id))

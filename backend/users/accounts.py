@@ -38,3 +38,8 @@ def create_user(username: str, password: str, role: str) -> User:
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def change_password(user: User, password: str) -> None:
+    """The same rule as a new account's; the caller commits (which ends dashboard sessions)."""
+    user.set_password(check_password_strength(password))

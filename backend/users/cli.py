@@ -1,4 +1,5 @@
-"""`flask users create USERNAME --role ROLE` and `flask users ensure-admin` (used by make run)."""
+"""`flask users create USERNAME --role ROLE`, `flask users set-password USERNAME`,
+`flask users list` and `flask users ensure-admin` (used by make run)."""
 
 import os
 import secrets
@@ -12,7 +13,7 @@ from backend import db
 from backend.audit.log import record
 from backend.errors import ApiError
 from backend.models import ROLES, User
-from backend.users.accounts import create_user
+from backend.users.accounts import change_password, create_user
 
 users_cli = AppGroup("users", help="Manage accounts.")
 
@@ -22,10 +23,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_command(username: str, role: str, password_stdin: bool) -> None:
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin, "Password")
     try:
         user = create_user(username, password, role)
     except ApiError as e:
@@ -33,6 +31,36 @@ def create_command(username: str, role: str, password_stdin: bool) -> None:
     record("user.create", None, username="cli", target=user.username, details={"role": role})
     db.session.commit()
     click.echo(f"Created {user.role} '{user.username}'.")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password_command(username: str, password_stdin: bool) -> None:
+    """Resets an account's password (an admin who lost theirs, say); audited as user.update."""
+    user = db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No account '{username}'.")
+    password = _read_password(password_stdin, "New password")
+    try:
+        change_password(user, password)
+    except ApiError as e:
+        raise click.ClickException(e.message) from None
+    details = {"password": "reset", "via": "cli"}
+    record("user.update", None, username="cli", target=user.username, details=details)
+    db.session.commit()
+    click.echo(f"The password of '{user.username}' was reset; their dashboard sessions end.")
+    # There is no per-account token revocation (the blocklist holds single tokens' ids).
+    click.echo(
+        "API tokens issued before stay valid until they expire: disable the account "
+        "(dashboard, Users) to stop them at once."
+    )
+
+
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
 
 
 @users_cli.command("ensure-admin")

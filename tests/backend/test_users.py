@@ -1,10 +1,18 @@
 """Accounts: the admin API and the `flask users` commands; passwords only as KDF hashes."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from backend import db
 from backend.models import AuditEntry, User
+from tests.conftest import PASSWORD
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _user(app, username: str) -> User | None:
@@ -110,3 +118,73 @@ def test_admin_api_refuses_bad_accounts(app, client, auth, body, code):
     response = client.post("/api/users", json=body, headers=auth.headers("admin"))
     assert response.status_code == 400 and response.get_json()["error"]["code"] == code
     assert _user(app, "valid") is None
+
+
+def _set_password(app, username: str, stdin: str, *options: str):
+    return app.test_cli_runner().invoke(
+        args=["users", "set-password", username, *options], input=stdin
+    )
+
+
+def test_cli_set_password_resets_audits_and_ends_dashboard_sessions(app, client):
+    from tests.dashboard.conftest import sign_in
+
+    assert sign_in(client, "viewer").status_code == 302
+    assert client.get("/dashboard/").status_code == 200
+    result = _set_password(app, "Viewer", "a new long password\n", "--password-stdin")
+    assert result.exit_code == 0, result.output
+    assert "The password of 'viewer' was reset" in result.output
+    assert "API tokens issued before stay valid" in result.output  # said, not hidden
+    old = {"username": "viewer", "password": PASSWORD}
+    assert client.post("/api/auth/login", json=old).status_code == 401
+    new = {"username": "viewer", "password": "a new long password"}
+    assert client.post("/api/auth/login", json=new).status_code == 200
+    # the browser session opened with the old password is over
+    assert client.get("/dashboard/").status_code == 302
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.update"))
+        assert (entry.username, entry.target) == ("cli", "viewer")
+        assert entry.details == {"password": "reset", "via": "cli"}
+
+
+def test_cli_set_password_prompts_twice(app, client):
+    result = _set_password(app, "tech", "typed twice ok\ntyped twice ok\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("password") >= 2  # the prompt and its confirmation
+    login = {"username": "tech", "password": "typed twice ok"}
+    assert client.post("/api/auth/login", json=login).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "username,stdin,message",
+    [("tech", "short\n", "at least 8 characters"), ("nobody", "a long password\n", "No account")],
+)
+def test_cli_set_password_refuses_bad_input(app, client, username, stdin, message):
+    result = _set_password(app, username, stdin, "--password-stdin")
+    assert result.exit_code != 0 and message in result.output
+    login = {"username": "tech", "password": PASSWORD}
+    assert client.post("/api/auth/login", json=login).status_code == 200
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(AuditEntry.id).where(AuditEntry.action == "user.update"))
+            is None
+        )
+
+
+def test_the_flask_command_finds_the_app_through_flaskenv(app, tmp_path):
+    """As the README says: `flask users list` in the checkout, with no FLASK_APP exported."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "HEMATOVISION_INSTANCE": str(tmp_path / "instance"),
+    }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    flask = Path(sys.executable).with_name("flask")
+    result = subprocess.run(
+        [str(flask), "users", "list"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    names = [line.split("\t")[1] for line in result.stdout.splitlines()]
+    assert names == ["admin", "tech", "tech2", "viewer"]

@@ -3,6 +3,7 @@ seeded results with real cell images, reading a PDF's text, and screenshots of t
 tests at desktop and phone size."""
 
 import re
+import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 CSRF_PATTERN = re.compile(r'name="(?:[\w-]+-)?csrf_token" type="hidden" value="([^"]+)"')
+PHONE = "3f2a9c1d-0b4e-4c2a-9d1e-5f6a7b8c9d0e"  # a phone's device id (a uuid)
 CSRF_PATTERN_ALT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -89,6 +91,74 @@ def seed_results(client, auth) -> dict[str, dict]:
         ]
         assert set(sync(client, auth, user, batch)) == {"created"}
     return records
+
+
+def phone_slide(**changes) -> dict:
+    """A slide as a sync-contract-2 phone sends it."""
+    slide = {
+        "id": str(uuid.uuid4()),
+        "sample_id": "PATIENT-0042 / smear A",
+        "patient": None,
+        "specimen": None,
+        "note": None,
+        "target": 100,
+        "state": "open",
+        "started_at": days_ago(6).isoformat(),
+        "updated_at": days_ago(6).isoformat(),
+        "finished_at": None,
+        "device_id": PHONE,
+    }
+    return {**slide, **changes}
+
+
+def phone_correction(record: dict, label: str | None, previous: str | None = None) -> dict:
+    at = datetime.fromisoformat(record["captured_at"]) + timedelta(minutes=1)
+    return {
+        "id": str(uuid.uuid4()),
+        "prediction_id": record["id"],
+        "label": label,
+        "previous_label": previous,
+        "at": at.isoformat(),
+    }
+
+
+def sync_slide(client, auth, slide: dict, records: list[dict], corrections=(), user="tech"):
+    """Pushes a slide, its records and corrections in one contract-2 request, as a phone does."""
+    body = {"contract": 2, "slides": [slide], "predictions": records}
+    if corrections:
+        body["corrections"] = list(corrections)
+    response = client.post("/api/sync/predictions", json=body, headers=auth.headers(user))
+    answer = response.get_json()
+    assert response.status_code == 200, answer
+    assert [r["status"] for r in answer["slide_results"]] == ["created"], answer
+    assert {r["status"] for r in answer["results"]} == {"created"}, answer
+    if corrections:
+        assert {r["status"] for r in answer["correction_results"]} == {"created"}, answer
+
+
+def slide_cells(slide_id: str) -> dict[str, dict]:
+    """Four cells of one slide from a phone with a uuid: a confident neutrophil, a `review`
+    neutrophil, an `unfamiliar` lymphocyte (images) and a confident monocyte (no image),
+    captured 5, 4, 3 and 3 days ago."""
+    n, ly = pbc_images("neutrophil", 2), pbc_images("lymphocyte", 1)
+    spec = {
+        "a": ("neutrophil", "confident", 0.95, 5, n[0]),
+        "b": ("neutrophil", "review", 0.60, 4, n[1]),
+        "c": ("lymphocyte", "unfamiliar", 0.40, 3, ly[0]),
+        "d": ("monocyte", "confident", 0.90, 3, None),
+    }
+    return {
+        key: cell_record(
+            label,
+            image,
+            status=status,
+            confidence=conf,
+            captured_at=days_ago(age).isoformat(),
+            slide_id=slide_id,
+            device_id=PHONE,
+        )
+        for key, (label, status, conf, age, image) in spec.items()
+    }
 
 
 def shoot(page, name: str) -> None:

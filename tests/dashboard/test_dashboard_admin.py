@@ -4,6 +4,7 @@ import csv
 import html
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend import db
-from backend.models import AuditEntry, ModelVersion, User
+from backend.models import ROLES, AuditEntry, ModelVersion, User
 from tests.dashboard.conftest import post_form, sign_in
 
 USERS = "/dashboard/admin/users"
@@ -47,6 +48,14 @@ def test_an_admin_creates_accounts_that_can_sign_in(app, client):
     created = [(e.username, e.target, e.details["role"]) for e in _actions(app, "user.create")]
     assert ("admin", "nurse.ada", "technician") in created
     assert sign_in(client, "dr.bob", "a long password").status_code == 302
+
+
+def test_the_new_account_form_starts_on_the_least_privilege(client):
+    sign_in(client, "admin")
+    page = client.get(USERS).text
+    form = page[page.index('class="inline-form"') : page.index("Create account")]
+    assert re.findall(r"<option (?:selected )?value=\"(\w+)\"", form) == list(ROLES)
+    assert re.findall(r"<option selected value=\"(\w+)\"", form) == ["viewer"]
 
 
 @pytest.mark.parametrize(
@@ -164,9 +173,18 @@ def test_publish_from_a_zip_see_metrics_activate_and_roll_back(app, client, rele
     assert response.status_code == 302 and _active(app) == ["1.0.0"]
     with app.app_context():
         v2_id = db.session.scalar(sa.select(ModelVersion.id).where(ModelVersion.version == "2.0.0"))
-    assert post_form(client, MODELS, f"{MODELS}/{v2_id}/activate", {}).status_code == 302
+    # Unconfirmed, neither activate nor rollback changes anything.
+    for action in (f"{v2_id}/activate", "cells/rollback"):
+        response = post_form(client, MODELS, f"{MODELS}/{action}", {})
+        assert response.status_code == 400 and "Tick the box to confirm." in response.text
+        assert _active(app) == ["1.0.0"]
+    assert _actions(app, "model.rollback") == [] and len(_actions(app, "model.activate")) == 1
+    page = client.get(MODELS).text
+    assert 'type="checkbox" name="confirm" value="y" required' in page
+    confirmed = {"confirm": "y"}
+    assert post_form(client, MODELS, f"{MODELS}/{v2_id}/activate", confirmed).status_code == 302
     assert _active(app) == ["2.0.0"]
-    assert post_form(client, MODELS, f"{MODELS}/cells/rollback", {}).status_code == 302
+    assert post_form(client, MODELS, f"{MODELS}/cells/rollback", confirmed).status_code == 302
     assert _active(app) == ["1.0.0"]
     assert client.get("/api/models").get_json()["models"][0]["version"] == "1.0.0"
     actions = [(e.action, e.target) for e in _actions(app, "model.rollback")]
@@ -208,7 +226,7 @@ def test_a_bad_release_is_refused_and_nothing_is_published(app, client, releases
 
 def test_rollback_without_an_earlier_version_says_so(client):
     sign_in(client, "admin")
-    response = post_form(client, MODELS, f"{MODELS}/cells/rollback", {})
+    response = post_form(client, MODELS, f"{MODELS}/cells/rollback", {"confirm": "y"})
     assert response.status_code == 409 and "no earlier active version" in response.get_data(
         as_text=True
     )

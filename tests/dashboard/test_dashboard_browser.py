@@ -42,6 +42,7 @@ def page(tmp_path):
             headless=True,
             viewport=SIZES["desktop"],
             accept_downloads=True,
+            timezone_id="Europe/Paris",  # local-time.js shows times in the reader's zone
         )
         page = context.pages[0] if context.pages else context.new_page()
         page.errors = []
@@ -137,17 +138,23 @@ def test_dashboard_end_to_end(server, page, releases):
     page.wait_for_url(re.compile(r".*status=review.*"))
     rows = page.locator("table.results tbody tr")
     assert rows.count() == 1
+    # Times: UTC in the HTML, the reader's zone (Paris here) on screen, UTC as the tooltip.
+    page.wait_for_function("document.body.dataset.localTimes === 'done'")
+    captured = rows.first.locator("time")
+    utc_text, local_text = captured.get_attribute("title"), captured.inner_text()
+    assert utc_text.endswith(" UTC") and local_text.endswith(("GMT+1", "CET"))
+    assert utc_text[:10] <= local_text[:10] and utc_text[11:16] != local_text[11:16]
     shoot(page, "05-results-filtered")
     rows.first.get_by_role("link").first.click()
     page.wait_for_url(f"{url}/dashboard/results/{corrected['id']}")
-    image = page.get_by_role("img", name="The cell the model classified as neutrophil")
+    image = page.get_by_role("img", name="The cell the model classified as Neutrophil")
     assert page.evaluate("img => img.naturalWidth", image.element_handle()) == 96
     shoot(page, "06-result-detail")
     page.get_by_label("Reviewed class").select_option("monocyte")
     page.get_by_label("Note (optional)").fill("kidney-shaped nucleus")
     page.get_by_role("button", name="Save review").click()
-    page.get_by_text("Result corrected as 'monocyte'.").wait_for()
-    assert "changed neutrophil to monocyte" in page.locator("ol.history").inner_text()
+    page.get_by_text("Result corrected as 'Monocyte'.").wait_for()
+    assert "changed Neutrophil to Monocyte" in page.locator("ol.history").inner_text()
     nav(page, "Review queue").click()
     assert page.locator("table tbody tr").count() == 1  # only the unfamiliar one is left
     shoot(page, "07-review-queue")
@@ -160,18 +167,20 @@ def test_dashboard_end_to_end(server, page, releases):
         (row.locator("th").inner_text(), row.locator("td").first.inner_text())
         for row in page.locator("table.differential tbody tr").all()
     )
-    assert (counts["neutrophil"], counts["lymphocyte"], counts["monocyte"]) == ("3", "2", "1")
+    # the unfamiliar lymphocyte waits for a person: not counted
+    assert (counts["Neutrophil"], counts["Lymphocyte"], counts["Monocyte"]) == ("3", "1", "1")
     shoot(page, "09-slide")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the PDF report").click()
     pdf = open(download_info.value.path(), "rb").read()
     assert pdf.startswith(b"%PDF-")
     lines = pdf_text(pdf).splitlines()
-    for label, count, percent in (("neutrophil", "3", "50.0"), ("lymphocyte", "2", "33.3"),
-                                  ("monocyte", "1", "16.7")):  # fmt: skip
+    for label, count, percent in (("Neutrophil", "3", "60.0"), ("Lymphocyte", "1", "20.0"),
+                                  ("Monocyte", "1", "20.0")):  # fmt: skip
         at = lines.index(label)
         assert lines[at + 1 : at + 3] == [count, percent]
-    assert "SMEAR-7" in lines and "dr.vera" in lines and "tina" in lines
+    assert "Slide SMEAR-7 (no sample id: synced by an older app)" in lines
+    assert "dr.vera" in lines and "tina" in lines
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download its cells as CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(download_info.value.path()).read())))

@@ -184,3 +184,29 @@ def test_a_crash_shows_an_error_page_without_a_trace(client, seeded, monkeypatch
     assert "Something went wrong" in page and "secret internal detail" not in page
     assert "Traceback" not in page
     assert client.get("/dashboard/logout").status_code == 405  # a page too, not JSON
+
+
+def test_times_are_utc_time_elements_that_a_same_origin_script_localises(client, seeded):
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/results").get_data(as_text=True)
+    times = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', page)
+    assert len(times) == 6
+    for stamp, text in times:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
+        assert text == f"{stamp[:10]} {stamp[11:16]} UTC"
+    assert '<script src="/dashboard/static/local-time.js" defer></script>' in page
+    script = client.get("/dashboard/static/local-time.js")
+    assert script.status_code == 200 and "time[datetime]" in script.text
+
+
+def test_devices_are_shown_by_a_readable_name(client, seeded):
+    from backend.dashboard.labels import device_name
+
+    phone = "3f2a9c1d-0b4e-4c2a-9d1e-5f6a7b8c9d0e"
+    assert device_name(phone, "tina") == "phone 3f2a9c1d (tina)"
+    assert device_name("bench-scope-2") == "bench-scope-2"  # not a uuid: shown as it is
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/results").text
+    assert (
+        page.count("<td>phone-1 (tech)</td>") == 4 and page.count("<td>phone-2 (tech2)</td>") == 2
+    )

@@ -47,8 +47,8 @@ def test_a_correction_keeps_the_models_label_beside_the_reviewed_one(app, client
     )
     assert stored.reviewed_at is not None
     page = client.get(f"/dashboard/results/{record_id}").get_data(as_text=True)
-    assert "changed <strong>neutrophil</strong> to <strong>lymphocyte</strong>" in page
-    assert "(model said neutrophil)" in page
+    assert "changed <strong>Neutrophil</strong> to <strong>Lymphocyte</strong>" in page
+    assert "(model said Neutrophil)" in page
     with app.app_context():
         entry = db.session.scalar(
             sa.select(AuditEntry).where(AuditEntry.action == "prediction.review")
@@ -76,7 +76,7 @@ def test_every_review_is_kept_in_the_history(app, client, seeded):
     stored = _stored(app, record_id)
     assert stored.reviewed_label == "neutrophil" and stored.label == "neutrophil"
     page = client.get(f"/dashboard/results/{record_id}").get_data(as_text=True)
-    assert page.index("back to the model") < page.index("changed <strong>neutrophil</strong>")
+    assert page.index("back to the model") < page.index("changed <strong>Neutrophil</strong>")
 
 
 @pytest.mark.parametrize("label", ["platelet", "", "neutrophil<script>"])
@@ -112,5 +112,49 @@ def test_confirming_counts_as_reviewed(app, client, seeded):
     sign_in(client, "admin")
     _review(client, seeded["c"]["id"], "lymphocyte")
     page = client.get(f"/dashboard/results/{seeded['c']['id']}").get_data(as_text=True)
-    assert "confirmed <strong>lymphocyte</strong>" in page
+    assert "confirmed <strong>Lymphocyte</strong>" in page
     assert _stored(app, seeded["c"]["id"]).reviewed_label == "lymphocyte"
+
+
+def _headline(page: str) -> str:
+    return re.search(r'<h1 id="h-result">(.*?)</h1>', page, re.S).group(1)
+
+
+def test_only_a_confident_result_reads_as_an_answer(client, seeded):
+    sign_in(client, "viewer")
+    confident = client.get(f"/dashboard/results/{seeded['a']['id']}").text
+    assert _headline(confident) == 'Result: Neutrophil <span class="confidence">(95.0%)</span>'
+    review = client.get(f"/dashboard/results/{seeded['b']['id']}").text
+    assert _headline(review) == "Suggestion: Neutrophil?"
+    assert "a specialist should confirm" in review
+    unfamiliar = client.get(f"/dashboard/results/{seeded['c']['id']}").text
+    assert _headline(unfamiliar) == "Not recognised"
+    assert "Not recognised — check focus, light and stain, or mark the cell" in unfamiliar
+    assert "<title>Result not recognised" in unfamiliar
+    # The guess and the probabilities are there, but only inside <details>; the review form
+    # lists every class and puts none forward.
+    assert '<option selected value="">Choose the class…</option>' in unfamiliar
+    outside = re.sub(r"<details.*?</details>|<select.*?</select>", "", unfamiliar, flags=re.S)
+    assert "Lymphocyte" not in outside and "40.0%" not in outside
+    assert "Lymphocyte (40.0%)" in unfamiliar
+
+
+@pytest.mark.parametrize("label,shown", [("artefact", "Not a cell / artefact"),
+                                         ("other", "Other / cannot tell")])  # fmt: skip
+def test_artefact_and_other_are_offered_accepted_and_counted_apart(
+    app, client, seeded, label, shown
+):
+    record_id = seeded["a"]["id"]  # a confident neutrophil on S-1
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/results/{record_id}").text
+    assert f'<option value="{label}">{shown}</option>' in page
+    assert '<option selected value="neutrophil">Neutrophil</option>' in page
+    assert _review(client, record_id, label).status_code == 302
+    assert _stored(app, record_id).reviewed_label == label
+    assert (
+        f'<h1 id="h-result">Result: {shown}</h1>'
+        in client.get(f"/dashboard/results/{record_id}").text
+    )
+    slide = client.get("/dashboard/slide?id=S-1").text
+    assert f"<dt>{shown}</dt><dd>1</dd>" in slide
+    assert "2 of 100 white cells counted" in slide  # b and d; c waits for a person

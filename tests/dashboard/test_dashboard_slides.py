@@ -1,10 +1,26 @@
 """Slides: the differential count against adult ranges, its page and its PDF report."""
 
+import csv
+import io
 import re
 
 import pytest
+import sqlalchemy as sa
 
-from tests.dashboard.conftest import pdf_text, post_form, seed_results, sign_in
+from backend import db
+from backend.models import AuditEntry
+from backend.models.types import iso
+from tests.dashboard.conftest import (
+    days_ago,
+    pdf_text,
+    phone_correction,
+    phone_slide,
+    post_form,
+    seed_results,
+    sign_in,
+    slide_cells,
+    sync_slide,
+)
 
 
 @pytest.fixture
@@ -77,3 +93,131 @@ def test_a_long_slide_with_any_characters_still_makes_a_report(client, auth):
     assert "... and 5 more (see the dashboard)." in text
     assert len(re.findall(rb"/Type\s*/Page\b", response.data)) >= 2
     assert len(re.findall(rb"/Subtype\s*/Image", response.data)) >= 1
+
+
+def _counts(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<th scope="row">([\w ]+)</th>\s*<td class="num">(\d+)</td>', page))
+
+
+def test_the_slide_shows_its_sample_id_the_phones_correction_and_images(client, auth, seeded):
+    """A phone syncs a slide, its cells with their images and a correction (a, a neutrophil,
+    corrected to lymphocyte), all in one request."""
+    slide = phone_slide(patient="Jane Roe", specimen="EDTA blood", target=200)
+    cells = slide_cells(slide["id"])
+    fix = phone_correction(cells["a"], "lymphocyte", previous="neutrophil")
+    sync_slide(client, auth, slide, list(cells.values()), [fix])
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
+    assert "<h1>PATIENT-0042 / smear A</h1>" in page
+    assert "Jane Roe" in page and "EDTA blood" in page
+    assert "corrected: Neutrophil → Lymphocyte by tech" in page
+    counts = _counts(page)
+    assert (counts["Neutrophil"], counts["Lymphocyte"], counts["Monocyte"]) == ("1", "1", "1")
+    assert "3 of 200 white cells counted" in page  # the slide's target
+    assert page.count("/image.jpg") == 3
+    assert "phone 3f2a9c1d (tech)" in page
+    # Lists name the sample; a slide of an older app says why it has none.
+    slides = client.get("/dashboard/slides").get_data(as_text=True)
+    assert "PATIENT-0042 / smear A" in slides and "Jane Roe · EDTA blood" in slides
+    assert "Slide S-2 (no sample id: synced by an older app)" in slides
+    results = client.get("/dashboard/results").get_data(as_text=True)
+    assert results.count(">PATIENT-0042 / smear A</a>") == 4
+    assert "phone: Neutrophil → Lymphocyte by tech" in results
+    assert results.count('class="thumb"') == 3 + 3  # this slide's images and S-1's
+    export = client.get(f"/dashboard/results.csv?slide={slide['id']}").text
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(export))}
+    assert {r["sample_id"] for r in rows.values()} == {"PATIENT-0042 / smear A"}
+    a = rows[cells["a"]["id"]]
+    assert (a["label"], a["corrected_label"], a["corrected_by"]) == (
+        "neutrophil",
+        "lymphocyte",
+        "tech",
+    )
+    detail = client.get(f"/dashboard/results/{cells['a']['id']}").get_data(as_text=True)
+    assert '<h1 id="h-result">Result: Lymphocyte</h1>' in detail
+    assert "Corrected on the phone by tech" in detail and "(model said Neutrophil)" in detail
+
+    response = client.get(f"/dashboard/slide/report.pdf?id={slide['id']}")
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="hematovision-slide-PATIENT-0042___smear_A.pdf"' in disposition
+    text = pdf_text(response.data)
+    assert "PATIENT-0042 / smear A" in text and "Jane Roe" in text and "EDTA blood" in text
+    assert "Differential count (3 of 200 white cells)" in text
+    assert "- Neutrophil -> Lymphocyte by tech, " in text
+    # a (corrected), b (review) and c (unfamiliar), each with the phone's image
+    assert "Cells needing review (3; 3 not yet reviewed)" in text
+    assert "tech: lymphocyte" in text
+    assert len(re.findall(rb"/Subtype\s*/Image", response.data)) == 3
+
+
+def _finished_slide(client, auth) -> str:
+    """Finished 4 days ago at noon: a (5 days ago) and b (4 days, 10:00) before, c and d
+    (3 days ago) after."""
+    slide = phone_slide(state="finished", finished_at=days_ago(4, hour=12).isoformat())
+    slide["updated_at"] = slide["finished_at"]
+    sync_slide(client, auth, slide, list(slide_cells(slide["id"]).values()))
+    return slide["id"]
+
+
+def test_cells_captured_after_the_slide_was_finished_are_listed_not_counted(client, auth):
+    slide_id = _finished_slide(client, auth)
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/slide?id={slide_id}").get_data(as_text=True)
+    assert "finished by tech, <time" in page
+    assert "2 cells added after the slide was finished are listed below but not counted" in page
+    assert page.count("added after the slide was finished: not counted") == 2
+    assert page.count('class="cell-tile') == 4
+    assert _counts(page)["Neutrophil"] == "2" and _counts(page)["Monocyte"] == "0"
+    assert "2 of 100 white cells counted, among 2 classified cells" in page
+    text = pdf_text(client.get(f"/dashboard/slide/report.pdf?id={slide_id}").data)
+    assert "2 cell(s) added after the slide was finished are not counted" in text
+    assert "Differential count (2 of 100 white cells)" in text
+
+
+def _reopen(client, slide_id: str, data: dict):
+    url = f"/dashboard/slide/reopen?id={slide_id}"
+    return post_form(client, f"/dashboard/slide?id={slide_id}", url, data)
+
+
+def _phone_view(client, auth, slide_id: str) -> dict:
+    slides = client.get("/api/sync/slides", headers=auth.headers("tech")).get_json()["slides"]
+    return next(s for s in slides if s["id"] == slide_id)
+
+
+def test_a_reviewer_reopens_a_finished_slide_after_confirming(app, client, auth):
+    slide_id = _finished_slide(client, auth)
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/slide?id={slide_id}").get_data(as_text=True)
+    assert "Re-open slide" in page and 'name="confirm"' in page
+    # Not confirmed: nothing changes.
+    response = _reopen(client, slide_id, {})
+    assert response.status_code == 400 and "Tick the box to confirm" in response.text
+    assert _phone_view(client, auth, slide_id)["state"] == "finished"
+    assert _reopen(client, slide_id, {"confirm": "y"}).status_code == 302
+    # The phone's pull sees the server's newer state.
+    pulled = _phone_view(client, auth, slide_id)
+    assert (pulled["state"], pulled["reopened_by"]) == ("open", "viewer")
+    assert pulled["updated_at"] == pulled["reopened_at"] > iso(days_ago(1))
+    page = client.get(f"/dashboard/slide?id={slide_id}").get_data(as_text=True)
+    assert "open (re-opened by viewer, <time" in page and "Re-open slide" not in page
+    # Open again: every cell counts.
+    assert "added after the slide was finished" not in page
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "slide.reopen"))
+        assert (entry.username, entry.target) == ("viewer", slide_id)
+
+
+def test_a_technician_may_not_reopen_a_slide(app, client, auth):
+    slide_id = _finished_slide(client, auth)
+    sign_in(client, "tech")
+    page = client.get(f"/dashboard/slide?id={slide_id}").get_data(as_text=True)
+    assert "Re-open slide" not in page
+    response = _reopen(client, slide_id, {"confirm": "y"})
+    assert response.status_code == 403
+    assert _phone_view(client, auth, slide_id)["state"] == "finished"
+    with app.app_context():
+        denied = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "authz.denied")
+        ).all()
+        targets = [(e.username, e.target) for e in denied]
+        assert targets == [("tech", "POST /dashboard/slide/reopen")]

@@ -1,0 +1,93 @@
+"""What the pages and the PDF call a cell, a slide and a phone: the class a cell counts under
+and whose it is, the slide's sample id (the phone's uuid only for slides of older apps) and a
+readable device name."""
+
+import re
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from markupsafe import Markup
+
+from backend import db
+from backend.dashboard import bp
+from backend.dashboard.navigation import format_when
+from backend.models import Prediction, Slide
+from classifier.differential import Cell, counted_label, display_name
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def as_cell(prediction: Prediction) -> Cell:
+    return Cell(
+        prediction.label,
+        prediction.status,
+        corrected_label=prediction.corrected_label,
+        reviewed_label=prediction.reviewed_label,
+    )
+
+
+@bp.app_template_global()
+def label_source(prediction: Prediction) -> str | None:
+    """Whose class the cell counts under: the reviewer's, the technician's, the model's, or
+    nobody's yet (an unrecognised cell waiting for a person)."""
+    if prediction.reviewed_label:
+        return "reviewer"
+    if prediction.corrected_label:
+        return "technician"
+    return None if prediction.status == "unfamiliar" else "model"
+
+
+@bp.app_template_filter("counted_label")
+def effective_label(prediction: Prediction) -> str | None:
+    return counted_label(as_cell(prediction))
+
+
+@bp.app_template_global()
+def correction_text(prediction: Prediction, arrow: str = "→") -> str:
+    """'Monocyte → Lymphocyte by tina' (the phone's latest correction), or ''."""
+    if prediction.corrected_at is None:
+        return ""
+    latest = prediction.corrections[-1] if prediction.corrections else None
+    before = (latest.previous_label if latest else None) or prediction.label
+    after = prediction.corrected_label
+    to = display_name(after) if after else f"back to the model's {display_name(prediction.label)}"
+    who = prediction.corrected_by.username if prediction.corrected_by else "?"
+    return f"{display_name(before)} {arrow} {to} by {who}"
+
+
+def short_id(slide_id: str) -> str:
+    return slide_id if len(slide_id) <= 12 else f"{slide_id[:4]}…"
+
+
+def slide_title(slide_id: str, record: Slide | None) -> str:
+    if record is not None:
+        return record.sample_id
+    return f"Slide {short_id(slide_id)} (no sample id: synced by an older app)"
+
+
+def slide_records(slide_ids: Iterable[str | None]) -> dict[str, Slide]:
+    """The slides table's rows for these ids, in one query."""
+    ids = {i for i in slide_ids if i}
+    if not ids:
+        return {}
+    return {s.id: s for s in db.session.scalars(sa.select(Slide).where(Slide.id.in_(ids)))}
+
+
+@bp.app_template_filter("device_name")
+def device_name(device_id: str, username: str | None = None) -> str:
+    """'phone 3f2a9c1d (tina)': a phone's uuid is unreadable, its first 8 digits are enough."""
+    name = f"phone {device_id[:8]}" if UUID.match(device_id) else device_id
+    return f"{name} ({username})" if username else name
+
+
+@bp.app_template_global()
+def slide_state(slide: Slide) -> Markup:
+    """'finished by tina, <time>', 'open (re-opened by dr.x, <time>)' or 'paused'."""
+    if slide.state == "finished":
+        who = f" by {slide.finished_by.username}" if slide.finished_by else ""
+        return Markup("finished{}, {}").format(who, format_when(slide.finished_at))
+    if slide.reopened_at is not None:
+        who = slide.reopened_by.username if slide.reopened_by else "?"
+        when = format_when(slide.reopened_at)
+        return Markup("{} (re-opened by {}, {})").format(slide.state, who, when)
+    return Markup("{}").format(slide.state)

@@ -46,7 +46,7 @@ class App {
       slides: [],
       currentSlide: null,
       records: [],
-      pendingCorrections: 0,
+      pendingOther: 0, // corrections and slide changes not sent yet
       syncSettings: null,
     };
   }
@@ -133,7 +133,7 @@ class App {
     window.addEventListener("offline", () => this.render());
     // navigator.onLine can say "online" on a network without the server: retry now and then.
     setInterval(() => {
-      const pending = this.state.pendingCorrections || this.state.records.some((r) => r.syncState === "pending");
+      const pending = this.state.pendingOther || this.state.records.some((r) => r.syncState === "pending");
       if (pending && navigator.onLine && document.visibilityState === "visible" && this.state.auth) {
         this.outbox.sync();
       }
@@ -162,8 +162,8 @@ class App {
       db.getSetting("syncSettings"),
     ]);
     // Corrections and slide changes wait in the outbox too: "All synced" means all of it.
-    const pendingCorrections = corrections.length + slides.filter((s) => s.syncState === "pending").length;
-    Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records, pendingCorrections, syncSettings });
+    const pendingOther = corrections.length + slides.filter((s) => s.syncState === "pending").length;
+    Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records, pendingOther, syncSettings });
     this.render();
   }
 
@@ -203,7 +203,7 @@ class App {
     this.slideBar.render(chosen, slideRecords, this.canSync() ? null : CANNOT_SYNC);
     this.history.render(records, model);
     this.badge.render({
-      pending: records.filter((r) => r.syncState === "pending").length + this.state.pendingCorrections,
+      pending: records.filter((r) => r.syncState === "pending").length + this.state.pendingOther,
       failed: records.filter((r) => r.syncState === "failed").length,
       online: navigator.onLine,
       syncing: Boolean(this.outbox.syncing),
@@ -274,9 +274,7 @@ class App {
   /** GET /api/sync/settings (can this login sync? are cell images wanted?), kept for offline. */
   async learnSyncSettings() {
     try {
-      const settings = await fetchSyncSettings();
-      this.state.syncSettings = { ...settings, username: this.state.auth.user.username };
-      await db.setSetting("syncSettings", this.state.syncSettings);
+      this.state.syncSettings = await fetchSyncSettings();
     } catch {
       // an older server or no network: the role from the login answer decides (canSync)
     }
@@ -344,7 +342,7 @@ class App {
     ]);
     const i = this.state.records.findIndex((r) => r.id === id);
     if (i >= 0) this.state.records[i] = next;
-    this.state.pendingCorrections += 1;
+    this.state.pendingOther += 1;
     this.render();
     this.outbox.requestSync();
     return next;

@@ -81,8 +81,21 @@ def test_offline_results_reach_the_server_exactly_once_even_after_a_reload_mid_s
 def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
     image = dataset_images("pbc", per_class=1)[:1]
     server.lose_sync_response = True  # the server commits, the phone gets a 502
+    # Every message shown, kept: a retry (Background Sync) may clear the error at once.
+    page.evaluate(
+        """() => {
+            const notice = window.hematovision.notice, show = notice.show.bind(notice);
+            window.shown = [];
+            notice.show = (message, ...rest) => {
+                window.shown.push(message);
+                show(message, ...rest);
+            };
+        }"""
+    )
     (made,) = pwa.classify_files(page, image)
-    assert "kept on this phone" in pwa.wait_for_notice(page, "Sync failed")
+    page.wait_for_function("window.shown.some(m => m.startsWith('Sync failed'))", timeout=15_000)
+    failed = page.evaluate("window.shown.find(m => m.startsWith('Sync failed'))")
+    assert "kept on this phone" in failed
 
     page.click("#tab-history")
     page.click("#sync-now")  # (Background Sync may have retried already; either way:)

@@ -4,7 +4,7 @@
 // server deduplicates on the phone-made uuids, so a batch re-sent after a reload or a lost
 // response is answered "duplicate" and stored once: exactly once, never lost. A record synced
 // under contract 1 is "synced" and never sent again; its later corrections travel as events.
-import { ApiError, authFetch, authJson, parseError } from "./api.js";
+import { ApiError, authFetch, authJson, getAuth, parseError } from "./api.js";
 import { getAll, getAllByIndex, getSetting, put, setSetting, update } from "./db.js";
 
 export const BATCH_SIZE = 100; // the server takes up to 500
@@ -150,10 +150,12 @@ function describeRejection(result) {
   return `The server rejected this record: ${result.error || result.status}.`;
 }
 
-/** GET /api/sync/settings, kept in kv for offline use; an older server (404) allows images. */
+/** GET /api/sync/settings, kept in kv (with the user it is about) for offline use; an older
+ * server (404) allows images. */
 export async function fetchSyncSettings() {
   try {
-    const settings = await authJson("/api/sync/settings");
+    const auth = await getAuth();
+    const settings = { ...(await authJson("/api/sync/settings")), username: auth && auth.user ? auth.user.username : null };
     await setSetting("syncSettings", settings);
     return settings;
   } catch (error) {

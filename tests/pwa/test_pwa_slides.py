@@ -190,6 +190,8 @@ def test_junk_never_enters_the_count_and_the_card_is_honest(page):
         page.click("#reset-btn")
     assert all(r is None or r["status"] == "unfamiliar" for r in outcomes.values()), outcomes
     assert "0 / 100 white cells" in slide_bar(page)
+    waiting = sum(1 for r in outcomes.values() if r is not None)
+    assert (f"{waiting} not recognised, not counted" in slide_bar(page)) == bool(waiting)
 
     pick(page, "huge.png", png_header_claiming(20_000, 20_000))
     message = pwa.wait_for_notice(page, "megapixels")

@@ -66,6 +66,7 @@ export class ResultCard {
   /** `reason`: why the model was fed what it was (a frame centred on the photo), or null. */
   show(record, model, reason = null) {
     const labels = model ? model.labels : Object.keys(record.probabilities);
+    const fresh = !this.record || this.record.id !== record.id || this.root.hidden;
     this.record = record;
     this.reason = reason;
     if (this.imageUrl) URL.revokeObjectURL(this.imageUrl);
@@ -87,7 +88,7 @@ export class ResultCard {
     const people = this.q("#result-people");
     people.textContent = personText(record, model);
     people.hidden = !people.textContent;
-    this.showGuess(record, labels, model, unfamiliar);
+    this.showGuess(record, labels, model, unfamiliar, fresh);
     this.q("#result-model").textContent = `Model: ${record.model_name} ${record.model_version}`;
     const select = this.q("#result-correct");
     select.replaceChildren(...correctionOptions(labels, model, unfamiliar ? "(not marked yet)" : "(as the model says)"));
@@ -97,9 +98,10 @@ export class ResultCard {
   }
 
   /** The top 3; for an unfamiliar result they sit behind "The model's guess", closed. */
-  showGuess(record, labels, model, unfamiliar) {
+  showGuess(record, labels, model, unfamiliar, fresh) {
     const guess = this.q("#result-guess");
-    guess.open = !unfamiliar;
+    // Shown again after a sync or a correction: what the person opened stays open.
+    if (fresh) guess.open = !unfamiliar;
     this.q("#result-guess summary").textContent = unfamiliar ? "Show the model's guess (not reliable)" : "Top 3 classes";
     const text = this.q("#result-guess-text");
     text.textContent = unfamiliar ? `The model's guess: ${nameOf(record.label, model)}, ${percent(record.confidence)}.` : "";

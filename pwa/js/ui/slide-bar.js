@@ -17,7 +17,8 @@ export class SlideBar {
     let text = "No slide: results are saved in History only. Start a slide (Slide) to count them.";
     if (slide) {
       const { counts } = slideTable(records, slide.target, null);
-      const count = `${counts.white_cells} / ${slide.target} white cells`;
+      const waiting = counts.apart.unconfirmed ? ` · ${counts.apart.unconfirmed} not recognised, not counted` : "";
+      const count = `${counts.white_cells} / ${slide.target} white cells${waiting}`;
       state = slide.state;
       if (slide.state === "open") text = `Slide “${slide.sample_id}” · ${count}`;
       else {

@@ -9,6 +9,7 @@ folder: what the browser tests (PWA and dashboard) and the browser benchmarks ta
 or ``with LiveServer(tmp) as server: ...``. stop() and start() again keep the same port, so the
 browser's origin (and its service worker, caches and IndexedDB) stays the same."""
 
+import io
 import json
 import threading
 import time
@@ -24,9 +25,9 @@ class LiveServer:
     """create_app() with `config` overrides; `users` ({username: role}, all with `password`)
     are created and `models` ({name: release folder}) published and activated before start.
 
-    Test hooks: `bytes_sent` counts response bytes; `hold_sync_response`, `lose_sync_response`
-    and `sync_requests` act on POST /api/sync/predictions; `next_app_version` serves /sw.js as
-    a new app version."""
+    Test hooks: `bytes_sent` counts response bytes; `hold_sync_response`, `lose_sync_response`,
+    `sync_requests` and `sync_bodies` (each request's JSON) act on POST /api/sync/predictions;
+    `next_app_version` serves /sw.js as a new app version."""
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class LiveServer:
         self.hold_sync_response = None
         self.lose_sync_response = False
         self.sync_requests = 0
+        self.sync_bodies: list[dict] = []
         self.sync_held = threading.Event()
         with self.app.app_context():
             db.create_all()
@@ -199,6 +201,12 @@ class LiveServer:
             if environ.get("PATH_INFO") != "/api/sync/predictions":
                 return wsgi_app(environ, start_response)
             self.sync_requests += 1
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                self.sync_bodies.append(json.loads(raw))
+            except ValueError:
+                self.sync_bodies.append({})
             if self.lose_sync_response:
                 self.lose_sync_response = False
                 b"".join(wsgi_app(environ, lambda *a, **k: None))

@@ -9,7 +9,8 @@ import { OfflineError, getAuth, login, logout } from "./data/api.js";
 import { countsCsv, downloadText, predictionsCsv } from "./data/csv.js";
 import * as db from "./data/db.js";
 import { ModelStore, NoModelError } from "./data/model-store.js";
-import { retryRecord } from "./data/outbox.js";
+import { CANNOT_SYNC, fetchSyncSettings, retryRecord } from "./data/outbox.js";
+import { activeSlide, changeState, newSlide, slideView, staleSlides } from "./data/slides.js";
 import { FieldController } from "./field-controller.js";
 import { SyncController } from "./sync-controller.js";
 import { AccountPanel } from "./ui/account-panel.js";
@@ -20,6 +21,7 @@ import { HistoryPanel } from "./ui/history-panel.js";
 import { ModelPicker, modelTitle } from "./ui/model-picker.js";
 import { Notice } from "./ui/notice.js";
 import { ResultCard } from "./ui/result-card.js";
+import { SlideBar } from "./ui/slide-bar.js";
 import { SlidePanel } from "./ui/slide-panel.js";
 import { SyncBadge } from "./ui/sync-badge.js";
 import { Tabs } from "./ui/tabs.js";
@@ -37,7 +39,16 @@ class App {
     this.cellMode = new CellController(this);
     this.fieldMode = new FieldController(this);
     this.outbox = new SyncController(this);
-    this.state = { auth: null, models: {}, currentModel: null, slides: [], currentSlide: null, records: [] };
+    this.state = {
+      auth: null,
+      models: {},
+      currentModel: null,
+      slides: [],
+      currentSlide: null,
+      records: [],
+      pendingOther: 0, // corrections and slide changes not sent yet
+      syncSettings: null,
+    };
   }
 
   guard(fn) {
@@ -66,6 +77,7 @@ class App {
       await db.setSetting("deviceId", this.deviceId);
     }
     await this.reloadState();
+    await this.pauseStaleSlides();
     this.listen();
     document.body.dataset.ready = "starting";
     await this.guard(this.prepareModel)();
@@ -82,12 +94,14 @@ class App {
       onError: (m) => this.notice.error(m),
     });
     this.editor = new CropEditor($("editor"));
+    this.slideBar = new SlideBar($("slide-bar"), () => this.tabs.select("view-slide"));
     this.result = new ResultCard($("result"), {
       onCorrect: this.guard((record, label) => this.cellMode.correct(record, label)),
     });
     this.slidePanel = new SlidePanel($("view-slide"), {
       onCreate: this.guard(this.createSlide),
       onSelect: this.guard(this.selectSlide),
+      onState: this.guard(this.setSlideState),
       onExport: this.guard(this.exportSlide),
     });
     this.history = new HistoryPanel($("view-history"), {
@@ -119,7 +133,7 @@ class App {
     window.addEventListener("offline", () => this.render());
     // navigator.onLine can say "online" on a network without the server: retry now and then.
     setInterval(() => {
-      const pending = this.state.records.some((r) => r.syncState === "pending");
+      const pending = this.state.pendingOther || this.state.records.some((r) => r.syncState === "pending");
       if (pending && navigator.onLine && document.visibilityState === "visible" && this.state.auth) {
         this.outbox.sync();
       }
@@ -127,22 +141,29 @@ class App {
     if (navigator.serviceWorker) {
       navigator.serviceWorker.addEventListener("message", async (event) => {
         if (!event.data) return;
-        if (event.data.type === "synced") await this.reloadState();
-        if (event.data.type === "sync-failed") this.notice.error(`Sync failed: ${event.data.message} Your results are kept on this phone.`);
+        if (event.data.type === "synced") {
+          this.notice.clear("sync");
+          await this.reloadState();
+        }
+        if (event.data.type === "sync-failed") this.notice.error(`Sync failed: ${event.data.message} Your results are kept on this phone.`, "sync");
       });
     }
   }
 
   async reloadState() {
-    const [auth, models, currentModel, slides, currentSlide, records] = await Promise.all([
+    const [auth, models, currentModel, slides, currentSlide, records, corrections, syncSettings] = await Promise.all([
       getAuth(),
       this.store.installed(),
       db.getSetting("currentModel"),
       db.getAll("slides"),
       db.getSetting("currentSlide"),
       db.getAll("predictions"),
+      db.getAllByIndex("corrections", "syncState", "pending"),
+      db.getSetting("syncSettings"),
     ]);
-    Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records });
+    // Corrections and slide changes wait in the outbox too: "All synced" means all of it.
+    const pendingOther = corrections.length + slides.filter((s) => s.syncState === "pending").length;
+    Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records, pendingOther, syncSettings });
     this.render();
   }
 
@@ -151,21 +172,43 @@ class App {
     return models[currentModel] || models[Object.keys(models).sort()[0]] || null;
   }
 
+  /** The slide new results join (the chosen one while it is open), or null. */
+  activeSlide() {
+    return activeSlide(this.state.slides, this.state.currentSlide);
+  }
+
+  /** Why a new result joins no slide, in words. */
+  noSlideReason() {
+    const chosen = slideView(this.state.slides.find((s) => s.id === this.state.currentSlide));
+    if (!chosen) return "no slide chosen";
+    return `slide “${chosen.sample_id}” is ${chosen.state}`;
+  }
+
+  /** Can this login send results? A viewer can classify on the phone but never sync. */
+  canSync() {
+    const { auth, syncSettings } = this.state;
+    if (!auth || !auth.refresh) return true; // not known yet: told at login
+    if (syncSettings && syncSettings.username === auth.user.username && syncSettings.can_sync === false) return false;
+    return auth.user.role !== "viewer";
+  }
+
   render() {
     const { auth, models, slides, currentSlide, records } = this.state;
     const model = this.model();
     this.picker.render(models, model && model.name);
-    this.account.render({ auth, models, deviceId: this.deviceId });
-    const slideRecords = currentSlide ? records.filter((r) => r.slide_id === currentSlide) : [];
-    const labels = model ? model.labels : [];
-    this.slidePanel.render(slides, currentSlide, slideRecords, labels);
-    this.history.render(records);
+    this.account.render({ auth, models, deviceId: this.deviceId, canSync: this.canSync() });
+    const chosen = slideView(slides.find((s) => s.id === currentSlide));
+    const slideRecords = chosen ? records.filter((r) => r.slide_id === chosen.id) : [];
+    this.slidePanel.render(slides, chosen, slideRecords, model);
+    this.slideBar.render(chosen, slideRecords, this.canSync() ? null : CANNOT_SYNC);
+    this.history.render(records, model);
     this.badge.render({
-      pending: records.filter((r) => r.syncState === "pending").length,
+      pending: records.filter((r) => r.syncState === "pending").length + this.state.pendingOther,
       failed: records.filter((r) => r.syncState === "failed").length,
       online: navigator.onLine,
       syncing: Boolean(this.outbox.syncing),
       loggedIn: Boolean(auth && auth.refresh),
+      canSync: this.canSync(),
     });
     $("classify-btn").disabled = !model || !this.editor.bitmap;
     $("field-btn").disabled = !model || !this.editor.bitmap;
@@ -213,16 +256,28 @@ class App {
       // At start without a server the app simply works offline; other failures are told.
       if (!(error instanceof OfflineError)) this.notice.error(error.message);
     }
-    if (this.state.auth && this.state.auth.refresh) await this.guard(() => this.outbox.sync())();
+    if (this.state.auth && this.state.auth.refresh && this.canSync()) await this.guard(() => this.outbox.sync())();
     else this.render();
   }
 
   async login(username, password) {
     this.state.auth = await login(username, password);
+    await this.learnSyncSettings();
     this.notice.info(`Logged in as ${username}. Downloading models…`);
     this.render();
     await this.updateModels({ verbose: true });
-    await this.outbox.sync();
+    // Said now, before the first result, not after a failed sync.
+    if (!this.canSync()) this.notice.error(`Logged in as ${username}: you can classify on this phone, but ${CANNOT_SYNC}`);
+    else await this.outbox.sync();
+  }
+
+  /** GET /api/sync/settings (can this login sync? are cell images wanted?), kept for offline. */
+  async learnSyncSettings() {
+    try {
+      this.state.syncSettings = await fetchSyncSettings();
+    } catch {
+      // an older server or no network: the role from the login answer decides (canSync)
+    }
   }
 
   async logout() {
@@ -245,11 +300,52 @@ class App {
     }
   }
 
-  async createSlide(sampleId) {
-    const slide = { id: crypto.randomUUID(), sampleId, createdAt: new Date().toISOString() };
+  async createSlide(fields) {
+    const slide = newSlide(fields, this.deviceId);
     await db.put("slides", slide);
     await this.selectSlide(slide.id);
-    this.notice.info(`Slide “${sampleId}” started: new results are counted on it.`);
+    this.notice.info(`Slide “${slide.sample_id}” started: new results are counted on it.`);
+    this.outbox.requestSync();
+  }
+
+  async setSlideState(state) {
+    const slide = this.state.slides.find((s) => s.id === this.state.currentSlide);
+    if (!slide) throw new Error("Choose a slide first.");
+    const auth = this.state.auth;
+    const next = await changeState(slide, state, auth && auth.user ? auth.user.username : null);
+    await this.reloadState();
+    const words = { paused: "paused: new results are not counted on it until you resume it", open: "resumed: new results are counted on it", finished: "finished: it is read-only now" };
+    this.notice.info(`Slide “${next.sample_id}” ${words[state]}.`);
+    this.outbox.requestSync();
+  }
+
+  /** At start: a slide left open with no activity for more than 8 hours is paused, so that a
+   * new day's images never join yesterday's patient by accident. */
+  async pauseStaleSlides() {
+    const stale = staleSlides(this.state.slides, this.state.records);
+    if (!stale.length) return;
+    for (const slide of stale) await changeState(slide, "paused", null, "no activity for more than 8 hours");
+    await this.reloadState();
+    const names = stale.map((s) => `“${s.sample_id}”`).join(", ");
+    this.notice.error(`Slide ${names} was paused: no activity for more than 8 hours. New results are not counted on it; resume it on the Slide screen if it is still the same slide.`);
+  }
+
+  /** The technician's label for a record: kept on the record (for this phone's count) and sent
+   * as its own correction event (the record itself is never changed on the server). */
+  async saveCorrection(id, label) {
+    const current = await db.get("predictions", id);
+    const previous = current.corrected_label || current.label;
+    const next = { ...current, corrected_label: label || null, corrected_at: new Date().toISOString() };
+    await db.putMany([
+      ["predictions", next],
+      ["corrections", db.correctionEvent(id, label, previous, next.corrected_at)],
+    ]);
+    const i = this.state.records.findIndex((r) => r.id === id);
+    if (i >= 0) this.state.records[i] = next;
+    this.state.pendingOther += 1;
+    this.render();
+    this.outbox.requestSync();
+    return next;
   }
 
   async selectSlide(id) {
@@ -262,16 +358,17 @@ class App {
     const slide = slides.find((s) => s.id === currentSlide);
     if (!slide) throw new Error("Choose a slide first.");
     const model = this.model();
+    const view = slideView(slide);
     const own = records.filter((r) => r.slide_id === slide.id);
-    const { rows, total } = this.slidePanel.render(slides, currentSlide, own, model ? model.labels : []);
-    const safe = slide.sampleId.replace(/[^\w.-]+/g, "_");
-    const bySlide = Object.fromEntries(slides.map((s) => [s.id, s]));
-    downloadText(`slide-${safe}-counts.csv`, countsCsv(slide.sampleId, rows, total));
+    const counts = this.slidePanel.render(slides, view, own, model);
+    const safe = view.sample_id.replace(/[^\w.-]+/g, "_");
+    const bySlide = Object.fromEntries(slides.map((s) => [s.id, slideView(s)]));
+    downloadText(`slide-${safe}-counts.csv`, countsCsv(view.sample_id, counts));
     downloadText(`slide-${safe}-cells.csv`, predictionsCsv(own, bySlide));
   }
 
   async exportHistory(records) {
-    const bySlide = Object.fromEntries(this.state.slides.map((s) => [s.id, s]));
+    const bySlide = Object.fromEntries(this.state.slides.map((s) => [s.id, slideView(s)]));
     downloadText(`hematovision-history-${new Date().toISOString().slice(0, 10)}.csv`, predictionsCsv(records, bySlide));
   }
 }

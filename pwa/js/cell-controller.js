@@ -1,6 +1,7 @@
 // Single-cell mode: images taken or picked (a batch is shown one at a time), a crop square
 // centred on one cell, classified by the worker, saved on the phone before it is shown as saved,
 // and corrected by the person. The controller (app.js) wires the buttons here.
+import { LARGE_PIXELS, checkImageSize } from "./classifier/image-header.js";
 import * as db from "./data/db.js";
 import { newRecord } from "./data/outbox.js";
 
@@ -27,6 +28,11 @@ export class CellController {
     $("queue-info").textContent = app.queue.length ? `${app.queue.length} more image(s) after this one.` : "";
     $("reset-btn").textContent = app.queue.length ? "Next image" : "New image";
     try {
+      const size = await checkImageSize(file); // before any decoding: a huge one would hang the phone
+      if (size && size.width * size.height > LARGE_PIXELS) {
+        const mpx = Math.round((size.width * size.height) / 1e6);
+        app.notice.info(`A large image (${mpx} megapixels): reading and classifying it takes a few seconds.`);
+      }
       await app.editor.show(file, { square: Boolean(file.fromCamera) });
     } catch (error) {
       // An unreadable file is skipped; the next one of the batch (if any) is one tap away.
@@ -57,14 +63,16 @@ export class CellController {
     return app.withModel("classify-btn", "Take or pick an image first.", async (model) => {
       const out = await app.inference.classify(model, app.current, app.editor.crop());
       if (out.label === null) return this.noCell(out);
+      const slide = app.activeSlide();
       const record = newRecord(model, out, {
         deviceId: app.deviceId,
-        slideId: app.state.currentSlide,
+        slideId: slide && slide.id,
         correctedLabel: null,
         thumbnail: await app.editor.thumbnail(),
+        cellImage: out.cellImage || null,
         extra: { crop: out.crop },
       });
-      app.result.show(record, model.labels, out.reason || null);
+      app.result.show(record, model, out.reason || null);
       $("result").scrollIntoView({ block: "nearest" });
       try {
         await db.put("predictions", record);
@@ -91,10 +99,8 @@ export class CellController {
 
   async correct(record, label) {
     const app = this.app;
-    const next = await db.update("predictions", record.id, (r) => ({ ...r, corrected_label: label }));
-    const i = app.state.records.findIndex((r) => r.id === record.id);
-    if (i >= 0) app.state.records[i] = next;
+    const next = await app.saveCorrection(record.id, label);
     app.result.record = next;
-    app.render();
+    app.result.show(next, app.model());
   }
 }

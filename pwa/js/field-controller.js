@@ -3,7 +3,7 @@
 // slide, each cell once (a photo saved twice is matched by its hash and the cells' places). The
 // controller (app.js) wires the field view's buttons here; what a cell is saved as is
 // data/outbox.js's newRecord.
-import * as db from "./data/db.js";
+import { correctionEvent, putMany } from "./data/db.js";
 import { newRecord } from "./data/outbox.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,7 +22,7 @@ export class FieldController {
       const out = await app.inference.classifyField(model, app.current);
       this.fieldPhoto = { blob: app.current, sha256: await sha256Hex(app.current), model };
       app.result.hide();
-      await app.field.show(app.current, out, model.labels);
+      await app.field.show(app.current, out, model.labels, model);
       this.matchCounted();
       app.field.render();
       $("field").scrollIntoView({ block: "nearest" });
@@ -34,7 +34,8 @@ export class FieldController {
   /** Links each shown cell to a saved record of the same photo, slide and place (IoU >= 0.5). */
   matchCounted() {
     const app = this.app;
-    const slideId = app.state.currentSlide || null;
+    const slide = app.activeSlide();
+    const slideId = slide ? slide.id : null;
     const saved = app.state.records.filter(
       (r) => r.photo_sha256 === this.fieldPhoto.sha256 && (r.slide_id || null) === slideId && r.box,
     );
@@ -57,10 +58,7 @@ export class FieldController {
   async correctFieldCell(cell) {
     const app = this.app;
     if (!cell.recordId) return; // not saved yet: the correction is saved with the cell
-    const next = await db.update("predictions", cell.recordId, (r) => ({ ...r, corrected_label: cell.corrected_label }));
-    const i = app.state.records.findIndex((r) => r.id === next.id);
-    if (i >= 0) app.state.records[i] = next;
-    app.render();
+    await app.saveCorrection(cell.recordId, cell.corrected_label);
   }
 
   /** Adds every cell of the photo to the current slide's count, each once: cells already saved
@@ -68,6 +66,7 @@ export class FieldController {
   async saveField() {
     const app = this.app;
     const { model, sha256 } = this.fieldPhoto;
+    const slide = app.activeSlide();
     this.matchCounted();
     let added = 0;
     let already = 0;
@@ -78,18 +77,21 @@ export class FieldController {
       }
       const record = newRecord(model, cell, {
         deviceId: app.deviceId,
-        slideId: app.state.currentSlide,
+        slideId: slide && slide.id,
         correctedLabel: cell.corrected_label,
         thumbnail: await app.field.thumbnail(cell.box),
+        cellImage: cell.cellImage || null,
         extra: { box: cell.box, photo_sha256: sha256, added_by_hand: cell.added },
       });
-      await db.put("predictions", record);
+      // The correction travels as its own event, never inside the record.
+      const entries = [["predictions", record]];
+      if (cell.corrected_label) entries.push(["corrections", correctionEvent(record.id, cell.corrected_label, cell.label)]);
+      await putMany(entries);
       app.state.records.push(record);
       cell.recordId = record.id;
       added += 1;
     }
-    const slide = app.state.slides.find((s) => s.id === app.state.currentSlide);
-    const where = slide ? `slide “${slide.sampleId}”` : "history (no slide chosen)";
+    const where = slide ? `slide “${slide.sample_id}”` : `history only (${app.noSlideReason()})`;
     const again = already ? ` ${already} were already counted from this photo.` : "";
     app.notice.info(`${added} cell(s) added to ${where}.${again}`);
     app.field.render();

@@ -2,7 +2,7 @@
 // next `online` event or app start. What is told to the person lives here; what is sent, and
 // the exactly-once bookkeeping, in data/outbox.js.
 import { ApiError, OfflineError, getAuth } from "./data/api.js";
-import { replayOutbox } from "./data/outbox.js";
+import { CANNOT_SYNC, replayOutbox } from "./data/outbox.js";
 
 export class SyncController {
   constructor(app) {
@@ -14,6 +14,7 @@ export class SyncController {
    * where the browser has it, and to the next `online` event or app start. */
   async requestSync() {
     const app = this.app;
+    if (!app.canSync()) return;
     const ok = navigator.onLine && (await this.sync());
     if (!ok && app.registration && app.registration.sync) {
       await app.registration.sync.register("hv-outbox").catch(() => {});
@@ -23,30 +24,43 @@ export class SyncController {
   /** Replays the outbox once at a time; failures keep every record pending. */
   async sync({ verbose = false } = {}) {
     const app = this.app;
-    if (this.syncing) return this.syncing;
+    if (this.syncing) {
+      // Something changed while a sync was reading the outbox: go once more after it.
+      this.again = true;
+      return this.syncing;
+    }
+    if (!app.canSync()) {
+      if (verbose) app.notice.error(CANNOT_SYNC);
+      return false;
+    }
     this.syncing = (async () => {
       app.render();
       try {
         const summary = await replayOutbox();
-        if (verbose) app.notice.info(`Synced ${summary.synced} result(s).`);
-        if (summary.failed) app.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`);
+        app.notice.clear("sync"); // an earlier sync error is no longer true
+        if (verbose) app.notice.info(summary.synced ? `Synced ${summary.synced} result(s).` : "Synced: nothing new to send.");
+        if (summary.failed) app.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`, "sync");
         return true;
       } catch (error) {
         if (error instanceof OfflineError) {
-          if (verbose) app.notice.error(error.message);
+          if (verbose) app.notice.error(error.message, "sync");
         } else if (error instanceof ApiError && error.status === 401) {
           app.state.auth = await getAuth();
-          app.notice.error(`${error.message} Your results are kept on this phone.`);
+          app.notice.error(`${error.message} Your results are kept on this phone.`, "sync");
         } else {
-          app.notice.error(`Sync failed: ${error.message} Your results are kept on this phone and sent later.`);
+          app.notice.error(`Sync failed: ${error.message} Your results are kept on this phone and sent later.`, "sync");
         }
         return false;
       } finally {
         this.syncing = null;
+        if (this.again) {
+          this.again = false;
+          setTimeout(() => this.sync(), 0);
+        }
         await app.reloadState();
         if (app.result.record) {
           const fresh = app.state.records.find((r) => r.id === app.result.record.id);
-          if (fresh) app.result.showSync(fresh);
+          if (fresh) app.result.show(fresh, app.model(), app.result.reason);
         }
         document.body.dataset.syncDone = String(Date.now());
       }

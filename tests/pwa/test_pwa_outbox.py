@@ -81,14 +81,48 @@ def test_offline_results_reach_the_server_exactly_once_even_after_a_reload_mid_s
 def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
     image = dataset_images("pbc", per_class=1)[:1]
     server.lose_sync_response = True  # the server commits, the phone gets a 502
+    # Every message shown, kept: a retry (Background Sync) may clear the error at once.
+    page.evaluate(
+        """() => {
+            const notice = window.hematovision.notice, show = notice.show.bind(notice);
+            window.shown = [];
+            notice.show = (message, ...rest) => {
+                window.shown.push(message);
+                show(message, ...rest);
+            };
+        }"""
+    )
     (made,) = pwa.classify_files(page, image)
-    assert "kept on this phone" in pwa.wait_for_notice(page, "Sync failed")
+    page.wait_for_function("window.shown.some(m => m.startsWith('Sync failed'))", timeout=15_000)
+    failed = page.evaluate("window.shown.find(m => m.startsWith('Sync failed'))")
+    assert "kept on this phone" in failed
 
     page.click("#tab-history")
     page.click("#sync-now")  # (Background Sync may have retried already; either way:)
     page.wait_for_function(ALL_SYNCED, timeout=30_000)
     assert server.sync_requests >= 2
     assert [p["id"] for p in server.predictions()] == [made["id"]]
+    # The error said "Sync failed"; after a good sync it is no longer true, so it is gone.
+    page.wait_for_function("document.querySelector('#notice').hidden", timeout=10_000)
+
+
+def test_a_viewer_is_told_before_classifying_that_results_will_not_sync(page, server):
+    page.click("#tab-account")
+    page.click("#logout-btn")
+    pwa.log_in(page, "viewer")
+    assert "viewer" in pwa.wait_for_notice(page, "cannot sync")
+    page.click("#tab-classify")
+    assert "cannot sync" in page.inner_text("#sync-warning")  # before any result
+    before = server.sync_requests
+    (made,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
+    assert made["syncState"] == "pending"
+    page.click("#tab-history")
+    page.click("#notice-close")
+    page.click("#sync-now")
+    assert "viewer" in pwa.wait_for_notice(page, "cannot sync")
+    assert server.sync_requests == before and server.predictions() == []
+    assert "no sync" in page.inner_text("#sync-badge")
+    pwa.screenshot(page, "phone-360x640-viewer")
 
 
 def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page, server):

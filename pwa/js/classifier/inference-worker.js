@@ -151,6 +151,22 @@ async function classifyPixels(model, rgb, decision = model.card.decision) {
   };
 }
 
+// The JPEG of what the model saw (at most CELL_SIDE px a side), made here where the pixels are:
+// synced as the record's "image" so the doctor sees what the phone saw.
+const CELL_SIDE = 256;
+const CELL_QUALITY = 0.85;
+
+async function cellJpeg(frame) {
+  const full = new OffscreenCanvas(frame.width, frame.height);
+  full.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(frame.data), frame.width, frame.height), 0, 0);
+  const scale = Math.min(1, CELL_SIDE / Math.max(frame.width, frame.height));
+  const out = new OffscreenCanvas(Math.max(1, Math.round(frame.width * scale)), Math.max(1, Math.round(frame.height * scale)));
+  const ctx = out.getContext("2d");
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(full, 0, 0, out.width, out.height);
+  return out.convertToBlob({ type: "image/jpeg", quality: CELL_QUALITY });
+}
+
 function rgbOf(frame) {
   return rgbaToRgb(frame.data, { x: 0, y: 0, w: frame.width, h: frame.height }, frame.width);
 }
@@ -165,7 +181,7 @@ async function classify({ key, image, crop }) {
     if (framed.frame === null) {
       return { ...noCellResult(framed.reason), familiarity: null, crop: box, totalMs: performance.now() - started };
     }
-    const result = await classifyPixels(model, rgbOf(framed.frame));
+    const result = { ...(await classifyPixels(model, rgbOf(framed.frame))), cellImage: await cellJpeg(framed.frame) };
     const totalMs = performance.now() - started;
     // A centred frame has no box: the result says why, and is "unfamiliar".
     if (framed.box === null) return { ...markCentred(result), box: null, crop: box, totalMs };
@@ -173,7 +189,9 @@ async function classify({ key, image, crop }) {
     return { ...result, box: [x0 + box.x, y0 + box.y, x1 + box.x, y1 + box.y], crop: box, totalMs };
   }
   const rgb = pilResize(rgbaToRgb(data, box, width), box.w, box.h, model.size, model.size, "bilinear");
-  return { ...(await classifyPixels(model, rgb)), crop: box, totalMs: performance.now() - started };
+  const result = await classifyPixels(model, rgb);
+  const cellImage = await cellJpeg(cropRGBA(data, width, box));
+  return { ...result, cellImage, crop: box, totalMs: performance.now() - started };
 }
 
 // Every white cell of a field photo, as classifier.classify.Classifier.classify_field.
@@ -187,7 +205,7 @@ async function classifyField({ key, image }) {
   const foundAt = performance.now();
   for (const { cell, frame } of framed) {
     const result = await classifyPixels(model, rgbOf(frame), model.fieldDecision);
-    cells.push({ box: cell.box, score: cell.score, ...result });
+    cells.push({ box: cell.box, score: cell.score, ...result, cellImage: await cellJpeg(frame) });
   }
   const done = performance.now();
   return {
@@ -218,7 +236,7 @@ async function classifyBox({ key, image, box }) {
   if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
   const frame = frameMarkedCell(decoded, inside, model.fieldFraming, model.size);
   const result = await classifyPixels(model, rgbOf(frame), model.fieldDecision);
-  return { box: inside, score: null, ...result };
+  return { box: inside, score: null, ...result, cellImage: await cellJpeg(frame) };
 }
 
 const HANDLERS = { init: startRuntime, load, classify, classifyField, classifyBox, unload };

@@ -1,7 +1,7 @@
 // CSV export (RFC 4180 quoting; a leading =+-@ is prefixed with ' so spreadsheets never run it).
 const COLUMNS = [
   "id", "captured_at", "slide_id", "sample_id", "model_name", "model_version", "label",
-  "corrected_label", "confidence", "status", "sync_state", "sync_error", "device_id", "note",
+  "corrected_label", "reviewed_label", "reviewed_by", "confidence", "status", "sync_state", "sync_error", "device_id", "note",
 ];
 
 function cell(value) {
@@ -14,16 +14,28 @@ export function predictionsCsv(records, slidesById = {}) {
   const lines = [COLUMNS.join(",")];
   for (const r of records) {
     const slide = slidesById[r.slide_id];
-    const row = { ...r, sample_id: slide ? slide.sampleId : "", sync_state: r.syncState, sync_error: r.syncError };
+    const row = {
+      ...r,
+      sample_id: slide ? slide.sample_id || slide.sampleId : "",
+      reviewed_by: r.review ? r.review.by : "",
+      sync_state: r.syncState,
+      sync_error: r.syncError,
+    };
     lines.push(COLUMNS.map((c) => cell(row[c])).join(","));
   }
   return lines.join("\r\n") + "\r\n";
 }
 
-export function countsCsv(sampleId, rows, total) {
-  const lines = [["sample_id", "class", "count", "percent"].join(",")];
-  for (const row of rows) lines.push([cell(sampleId), cell(row.label), row.count, row.percent.toFixed(1)].join(","));
-  lines.push([cell(sampleId), "total", total, total ? "100.0" : "0.0"].join(","));
+/** The slide's table (slide-panel.js's slideTable): a row per class (percent only for white
+ * cells), then the white-cell total. */
+export function countsCsv(sampleId, table) {
+  const lines = [["sample_id", "class", "count", "percent", "note"].join(",")];
+  for (const row of table.rows) {
+    const percent = row.percent === null || row.percent === undefined ? "" : row.percent.toFixed(1);
+    lines.push([cell(sampleId), cell(row.label), row.count, percent, cell(row.note)].join(","));
+  }
+  const white = table.counts.white_cells;
+  lines.push([cell(sampleId), "total", white, white ? "100.0" : "0.0", "white cells"].join(","));
   return lines.join("\r\n") + "\r\n";
 }
 

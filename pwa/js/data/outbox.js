@@ -1,11 +1,15 @@
-// The outbox: every prediction is stored with syncState "pending" the moment it is made, and is
-// replayed to POST /api/sync/predictions on app start, on `online`, by Background Sync and on
-// demand. The server deduplicates on the phone-made uuid, so a batch re-sent after a reload or a
-// lost response is answered "duplicate" and stored once: exactly once, never lost.
-import { authFetch, parseError } from "./api.js";
-import { getAllByIndex, update } from "./db.js";
+// The outbox (sync contract 2, docs/notes/sync-contract-2.md): every prediction, correction event
+// and slide change is stored with syncState "pending" the moment it is made, and is replayed to
+// POST /api/sync/predictions on app start, on `online`, by Background Sync and on demand. The
+// server deduplicates on the phone-made uuids, so a batch re-sent after a reload or a lost
+// response is answered "duplicate" and stored once: exactly once, never lost. A record synced
+// under contract 1 is "synced" and never sent again; its later corrections travel as events.
+import { ApiError, authFetch, authJson, getAuth, parseError } from "./api.js";
+import { getAll, getAllByIndex, getSetting, put, setSetting, update } from "./db.js";
 
 export const BATCH_SIZE = 100; // the server takes up to 500
+export const CELL_IMAGE_SIDE = 256;
+export const CELL_IMAGE_QUALITY = 0.85;
 const SYNC_FIELDS = [
   "id",
   "model_name",
@@ -19,14 +23,30 @@ const SYNC_FIELDS = [
   "slide_id",
   "note",
 ];
+const CORRECTION_FIELDS = ["id", "prediction_id", "label", "previous_label", "at"];
+const SLIDE_FIELDS = [
+  "id",
+  "sample_id",
+  "patient",
+  "specimen",
+  "note",
+  "target",
+  "state",
+  "started_at",
+  "updated_at",
+  "finished_at",
+  "device_id",
+];
+const UNKNOWN_RECORD = "unknown record";
 
 /**
  * The record a result is saved as, and that this outbox syncs: a phone-made uuid (the server
  * deduplicates on it), the model that made it, its guess, "pending" until the server has it.
  * `result` is the worker's answer (or a field cell); `extra` holds what only one kind of result
- * has (a single cell's crop; a field cell's box, photo hash and added_by_hand).
+ * has (a single cell's crop; a field cell's box, photo hash and added_by_hand). `cellImage` is
+ * the JPEG of what the model saw, kept so that a re-send carries the very same bytes.
  */
-export function newRecord(model, result, { deviceId, slideId, correctedLabel, thumbnail, extra = {} }) {
+export function newRecord(model, result, { deviceId, slideId, correctedLabel, thumbnail, cellImage = null, extra = {} }) {
   return {
     id: crypto.randomUUID(),
     model_name: model.name,
@@ -44,29 +64,82 @@ export function newRecord(model, result, { deviceId, slideId, correctedLabel, th
     ...extra,
     inference_ms: result.inferenceMs,
     thumbnail,
+    cell_image: cellImage,
     syncState: "pending",
     syncError: null,
   };
 }
 
-export function toPayload(record) {
-  const payload = {};
-  for (const field of SYNC_FIELDS) {
-    if (record[field] !== undefined && record[field] !== null) payload[field] = record[field];
+function pick(value, fields) {
+  const out = {};
+  for (const field of fields) {
+    if (value[field] !== undefined && value[field] !== null) out[field] = value[field];
   }
+  return out;
+}
+
+async function base64Of(blob) {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** The record as sent: never its correction (that is an event of its own). The image goes
+ * unless the server wants none, or one this big would be refused (the record would fail). */
+export async function toPayload(record, { cellImages = true, maxBytes = null } = {}) {
+  const payload = pick(record, SYNC_FIELDS);
+  const image = record.cell_image;
+  if (cellImages && image && !(maxBytes && image.size > maxBytes)) payload.image = await base64Of(image);
   return payload;
 }
 
+export const correctionPayload = (event) => ({ ...pick(event, CORRECTION_FIELDS), label: event.label ?? null, previous_label: event.previous_label ?? null });
+
+/** A slide as sent; one from the app's first version has no device id: it was made here. */
+export function slidePayload(slide, deviceId = null) {
+  const payload = { ...pick(slide, SLIDE_FIELDS), sample_id: slide.sample_id || slide.sampleId };
+  if (!payload.device_id && deviceId) payload.device_id = deviceId;
+  return payload;
+}
+
+const accepted = (status) => status === "created" || status === "duplicate" || status === "applied";
+
 async function markResult(result) {
-  const accepted = result.status === "created" || result.status === "duplicate";
+  const ok = accepted(result.status);
   await update("predictions", result.id, (record) => ({
     ...record,
-    syncState: accepted ? "synced" : "failed",
-    syncError: accepted ? null : describeRejection(result),
+    syncState: ok ? "synced" : "failed",
+    syncError: ok ? null : describeRejection(result),
     syncConflict: result.status === "conflict",
-    syncedAt: accepted ? new Date().toISOString() : null,
+    syncedAt: ok ? new Date().toISOString() : null,
   }));
-  return accepted;
+  return ok;
+}
+
+async function markCorrection(result) {
+  // The record is not on the server yet (e.g. it failed): the event waits and is sent again.
+  const waits = result.status === "invalid" && String(result.error || "").includes(UNKNOWN_RECORD);
+  const ok = accepted(result.status);
+  await update("corrections", result.id, (event) => ({
+    ...event,
+    syncState: ok ? "synced" : waits ? "pending" : "failed",
+    syncError: ok ? null : result.error || result.status,
+  }));
+}
+
+async function markSlide(result) {
+  await update("slides", result.id, (slide) => {
+    if (result.status === "stale" && result.slide) return { ...slide, ...fromServer(result.slide), syncState: "synced", syncError: null };
+    const ok = accepted(result.status) || result.status === "stale";
+    return { ...slide, syncState: ok ? "synced" : "failed", syncError: ok ? null : result.error || result.status };
+  });
+}
+
+/** The server's slide as stored on the phone (its state wins: e.g. a reviewer re-opened it). */
+export function fromServer(s) {
+  const keep = pick(s, [...SLIDE_FIELDS, "finished_by", "reopened_by", "reopened_at"]);
+  return { ...keep, sampleId: s.sample_id };
 }
 
 function describeRejection(result) {
@@ -77,38 +150,121 @@ function describeRejection(result) {
   return `The server rejected this record: ${result.error || result.status}.`;
 }
 
-async function sendBatch(batch) {
-  const response = await authFetch("/api/sync/predictions", {
-    method: "POST",
-    body: { predictions: batch.map(toPayload) },
-  });
+/** GET /api/sync/settings, kept in kv (with the user it is about) for offline use; an older
+ * server (404) allows images. */
+export async function fetchSyncSettings() {
+  try {
+    const auth = await getAuth();
+    const settings = { ...(await authJson("/api/sync/settings")), username: auth && auth.user ? auth.user.username : null };
+    await setSetting("syncSettings", settings);
+    return settings;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return { contract: 1, cell_images: true, can_sync: true };
+    throw error;
+  }
+}
+
+async function sendBatch(batch, corrections, slides, settings, deviceId) {
+  const body = { contract: 2, predictions: [] };
+  const options = { cellImages: settings.cell_images !== false, maxBytes: settings.cell_image_max_bytes || null };
+  for (const record of batch) body.predictions.push(await toPayload(record, options));
+  if (corrections.length) body.corrections = corrections.map(correctionPayload);
+  if (slides.length) body.slides = slides.map((s) => slidePayload(s, deviceId));
+  const response = await authFetch("/api/sync/predictions", { method: "POST", body });
   if (!response.ok) throw await parseError(response);
-  const { results } = await response.json();
+  const answer = await response.json();
   let synced = 0;
-  for (const result of results) {
+  for (const result of answer.results || []) {
     if (await markResult(result)) synced += 1;
   }
+  for (const result of answer.slide_results || []) await markSlide(result);
+  for (const result of answer.correction_results || []) await markCorrection(result);
   return synced;
 }
 
+/** Pending predictions in batches; slides go with the first request, each correction with its
+ * record's batch (or the first one when its record is already on the server). */
+function plan(predictions, corrections, slides) {
+  const batches = [];
+  for (let i = 0; i < predictions.length; i += BATCH_SIZE) batches.push({ records: predictions.slice(i, i + BATCH_SIZE), corrections: [], slides: [] });
+  if (!batches.length && (corrections.length || slides.length)) batches.push({ records: [], corrections: [], slides: [] });
+  if (!batches.length) return batches;
+  batches[0].slides = slides;
+  const batchOf = new Map();
+  batches.forEach((b, i) => b.records.forEach((r) => batchOf.set(r.id, i)));
+  for (const event of corrections) batches[batchOf.get(event.prediction_id) ?? 0].corrections.push(event);
+  return batches;
+}
+
 /**
- * Sends every pending record. Resolves {synced, failed, pending}; throws OfflineError/ApiError
- * (records stay pending). A Web Lock keeps two tabs (or a tab and the service worker) from
+ * Sends everything pending. Resolves {synced, failed, pending}; throws OfflineError/ApiError
+ * (everything stays pending). A Web Lock keeps two tabs (or a tab and the service worker) from
  * sending the same batch at once; the server would deduplicate it anyway.
  */
 export async function replayOutbox() {
   const work = async () => {
+    const settings = (await fetchSyncSettings().catch(() => null)) || (await getSetting("syncSettings")) || {};
+    if (settings.can_sync === false) throw new ApiError(403, "cannot_sync", CANNOT_SYNC);
     const pending = await getAllByIndex("predictions", "syncState", "pending");
     pending.sort((a, b) => a.captured_at.localeCompare(b.captured_at));
+    const corrections = await getAllByIndex("corrections", "syncState", "pending");
+    corrections.sort((a, b) => a.at.localeCompare(b.at));
+    const slides = (await getAll("slides")).filter((s) => s.syncState === "pending");
+    const deviceId = await getSetting("deviceId");
     let synced = 0;
-    for (let i = 0; i < pending.length; i += BATCH_SIZE) {
-      synced += await sendBatch(pending.slice(i, i + BATCH_SIZE));
+    for (const batch of plan(pending, corrections, slides)) {
+      synced += await sendBatch(batch.records, batch.corrections, batch.slides, settings, deviceId);
     }
+    await pull();
     const failed = (await getAllByIndex("predictions", "syncState", "failed")).length;
     return { synced, failed, pending: pending.length - synced };
   };
   if (self.navigator && navigator.locks) return navigator.locks.request("hv-outbox", work);
   return work();
+}
+
+export const CANNOT_SYNC = "This account (viewer) cannot sync: results stay on this phone. Log in as a technician to send them.";
+
+/** After a push: the server's state of this user's slides, and the reviews of their records
+ * since the cursor kept in kv. An older server without these endpoints is skipped. */
+export async function pull() {
+  try {
+    await pullSlides();
+    await pullReviews();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
+  }
+}
+
+// The server writes "+00:00" and microseconds, the phone "Z" and milliseconds: compare instants.
+const time = (iso) => (iso ? Date.parse(iso) : 0);
+
+async function pullSlides() {
+  const { slides } = await authJson("/api/sync/slides");
+  for (const remote of slides || []) {
+    const changed = await update("slides", remote.id, (local) => {
+      // A local change not yet sent wins until the server answers it (applied or stale).
+      if (local.syncState === "pending" && time(local.updated_at) > time(remote.updated_at)) return local;
+      return { ...local, ...fromServer(remote), syncState: "synced", syncError: null };
+    });
+    if (changed === undefined) await put("slides", { ...fromServer(remote), syncState: "synced", syncError: null });
+  }
+}
+
+async function pullReviews() {
+  let since = await getSetting("reviewsSince", 0);
+  for (;;) {
+    const { reviews, next_since: next } = await authJson(`/api/sync/reviews?since=${since}`);
+    for (const review of reviews || []) {
+      await update("predictions", review.prediction_id, (record) => {
+        if (record.review && record.review.id > review.id) return record;
+        return { ...record, review, reviewed_label: review.label || null };
+      });
+    }
+    if (!reviews || !reviews.length || next === since) break;
+    since = next;
+    await setSetting("reviewsSince", since);
+  }
 }
 
 /** A rejected record the user has fixed (e.g. after a new login) goes back into the queue. */

@@ -12,12 +12,13 @@ export class AccountPanel {
     this.q("#models-update").addEventListener("click", onUpdateModels);
   }
 
-  render({ auth, models, deviceId }) {
+  render({ auth, models, deviceId, canSync = true }) {
     const loggedIn = Boolean(auth && auth.refresh);
     this.q("#login-form").hidden = loggedIn;
     this.q("#account-info").hidden = !loggedIn;
     if (loggedIn) {
-      this.q("#account-user").textContent = `Logged in as ${auth.user.username} (${auth.user.role}).`;
+      const sync = canSync ? "" : " This account can classify on this phone but cannot sync: results stay here.";
+      this.q("#account-user").textContent = `Logged in as ${auth.user.username} (${auth.user.role}).${sync}`;
       this.q("#login-password").value = "";
     } else if (auth && auth.expired) {
       this.q("#login-user").value = auth.user ? auth.user.username : "";

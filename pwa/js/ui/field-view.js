@@ -1,6 +1,8 @@
 // Field mode: the photo with every found white cell boxed and labelled. Tap a box to select it
 // (then correct its label in the list), "Add missed cell" then tap the photo to mark one the
 // finder missed, "Add all to slide" to count them. field-controller.js does the work.
+import { correctionOptions, headline, nameOf } from "./result-card.js";
+
 const COLOURS = { confident: "#1b7f3b", review: "#b26a00", unfamiliar: "#b00020" };
 const MAX_SIDE = 1280; // canvas pixels: enough to read the labels, light on a phone
 
@@ -20,7 +22,8 @@ export class FieldView {
     this.onAdd = onAdd;
   }
 
-  async show(blob, result, labels) {
+  async show(blob, result, labels, model = null) {
+    this.model = model;
     if (this.bitmap) this.bitmap.close();
     this.bitmap = await createImageBitmap(blob, { imageOrientation: "from-image" });
     this.width = result.width;
@@ -65,8 +68,10 @@ export class FieldView {
     return canvas.convertToBlob({ type: "image/jpeg", quality: 0.8 });
   }
 
+  /** The short label drawn on the photo: a person's, else the model's; "?" when not recognised. */
   labelOf(cell) {
-    return cell.corrected_label || cell.label;
+    if (cell.corrected_label) return nameOf(cell.corrected_label, this.model);
+    return cell.status === "unfamiliar" ? "?" : nameOf(cell.label, this.model);
   }
 
   /** Photo pixel under a click or tap on the canvas. */
@@ -134,10 +139,12 @@ export class FieldView {
         li.dataset.status = cell.status;
         const name = document.createElement("span");
         const how = (cell.added ? "added by hand · " : "") + cell.status + (cell.recordId ? " · counted" : "");
-        name.textContent = `${i + 1}. ${cell.label} · ${(cell.confidence * 100).toFixed(1)}% · ${how}`;
+        const confidence = cell.status === "unfamiliar" ? "" : ` · ${(cell.confidence * 100).toFixed(1)}%`;
+        name.textContent = `${i + 1}. ${headline(cell, this.model)}${confidence} · ${how}`;
         const select = document.createElement("select");
         select.setAttribute("aria-label", `Correct label of cell ${i + 1}`);
-        select.replaceChildren(new Option("(as the model says)", ""), ...this.labels.map((l) => new Option(l, l)));
+        const none = cell.status === "unfamiliar" ? "(not marked yet)" : "(as the model says)";
+        select.replaceChildren(...correctionOptions(this.labels, this.model, none));
         select.value = cell.corrected_label || "";
         select.addEventListener("change", () => {
           cell.corrected_label = select.value || null;

@@ -1,6 +1,9 @@
 // Every saved result, newest first, with filters and its sync state (pending / synced /
 // failed and why); a failed record can be queued again.
-import { percent } from "./result-card.js";
+import { headline, nameOf, percent, personText } from "./result-card.js";
+
+/** The label a person gave (reviewer, else technician), else the model's. */
+const labelOf = (r) => r.reviewed_label || r.corrected_label || r.label;
 
 const SHOWN = 200;
 
@@ -20,22 +23,23 @@ export class HistoryPanel {
     const [label, status, sync, model] = this.filters.map((f) => f.value);
     return this.records.filter(
       (r) =>
-        (!label || (r.corrected_label || r.label) === label) &&
+        (!label || labelOf(r) === label) &&
         (!status || r.status === status) &&
         (!sync || r.syncState === sync) &&
         (!model || r.model_name === model),
     );
   }
 
-  fillOptions(select, values) {
+  fillOptions(select, values, name = (v) => v) {
     const keep = select.value;
-    select.replaceChildren(new Option("All", ""), ...[...values].sort().map((v) => new Option(v, v)));
+    select.replaceChildren(new Option("All", ""), ...[...values].sort().map((v) => new Option(name(v), v)));
     select.value = values.has(keep) ? keep : "";
   }
 
-  render(records) {
+  render(records, model = null) {
+    this.model = model;
     this.records = [...records].sort((a, b) => b.captured_at.localeCompare(a.captured_at));
-    this.fillOptions(this.filters[0], new Set(this.records.map((r) => r.corrected_label || r.label)));
+    this.fillOptions(this.filters[0], new Set(this.records.map(labelOf)), (l) => nameOf(l, model));
     this.fillOptions(this.filters[3], new Set(this.records.map((r) => r.model_name)));
     const shown = this.filtered();
     this.q("#history-count").textContent = `${shown.length} of ${this.records.length} results${shown.length > SHOWN ? ` (newest ${SHOWN} shown)` : ""}.`;
@@ -56,11 +60,20 @@ export class HistoryPanel {
     const what = document.createElement("div");
     what.className = "what";
     const title = document.createElement("strong");
-    title.textContent = r.corrected_label ? `${r.corrected_label} (model: ${r.label})` : r.label;
+    const people = personText(r, this.model);
+    title.textContent = headline(r, this.model);
     const detail = document.createElement("div");
     detail.className = "muted small";
-    detail.textContent = `${percent(r.confidence)} · ${r.status} · ${r.model_name} ${r.model_version} · ${new Date(r.captured_at).toLocaleString()}`;
-    what.append(title, detail);
+    const confidence = r.status === "unfamiliar" ? "" : `${percent(r.confidence)} · `;
+    detail.textContent = `${confidence}${r.status} · ${r.model_name} ${r.model_version} · ${new Date(r.captured_at).toLocaleString()}`;
+    what.append(title);
+    if (people) {
+      const said = document.createElement("div");
+      said.className = "people small";
+      said.textContent = people;
+      what.append(said);
+    }
+    what.append(detail);
     if (r.syncState === "failed" && r.syncError) {
       const why = document.createElement("div");
       why.className = "small";

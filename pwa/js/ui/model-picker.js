@@ -1,5 +1,7 @@
 // Chooses the model (white-cell differential, malaria screen, or any released model: labels
 // come from its model.json, so a new model with new classes needs no app change).
+import { nameOf } from "./result-card.js";
+
 export const MODEL_TITLES = {
   "wbc-differential": "White-cell differential",
   "malaria-screen": "Malaria screen",
@@ -30,6 +32,6 @@ export class ModelPicker {
     );
     this.select.value = currentName && models[currentName] ? currentName : names[0];
     const m = models[this.select.value];
-    this.info.textContent = `${m.labels.length} classes: ${m.labels.join(", ")}`;
+    this.info.textContent = `${m.labels.length} classes: ${m.labels.map((l) => nameOf(l, m)).join(", ")}`;
   }
 }

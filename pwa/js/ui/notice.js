@@ -7,16 +7,23 @@ export class Notice {
     this.timer = null;
   }
 
-  error(message) {
-    this.show(message, "error", 0);
+  /** `tag` names what the message is about (e.g. "sync"), so that it can be cleared once it
+   * is no longer true (clear(tag)). */
+  error(message, tag = null) {
+    this.show(message, "error", 0, tag);
   }
 
   info(message, ms = 5000) {
     this.show(message, "info", ms);
   }
 
-  show(message, kind, ms) {
+  clear(tag) {
+    if (!this.root.hidden && this.tag === tag) this.hide();
+  }
+
+  show(message, kind, ms, tag = null) {
     clearTimeout(this.timer);
+    this.tag = tag;
     this.text.textContent = message;
     this.root.dataset.kind = kind;
     this.root.setAttribute("role", kind === "error" ? "alert" : "status");

@@ -1,50 +1,90 @@
-// Slides: classifications grouped under a patient/sample id, with the running differential
-// count (count and % per class, toward the 100 cells of a manual differential). A corrected
-// label counts instead of the model's.
-export const TARGET_CELLS = 100;
+// Slides: start one (sample id required; patient, specimen and the target of 100 or 200 white
+// cells optional), pause / resume, finish (read-only after: who and when), and the running
+// differential of the one differential rule (classifier/differential.js): white cells with % and
+// the adult range, erythroblasts per 100 white cells, platelets seen, and what is counted apart
+// (artefacts, "other", cells not recognised until a person marks them).
+import { WBC_RANGES, differential } from "../classifier/differential.js";
+import { slideView } from "../data/slides.js";
+import { nameOf } from "./result-card.js";
 
-export function differential(records, labels) {
-  const counts = new Map(labels.map((l) => [l, 0]));
-  for (const r of records) {
-    const label = r.corrected_label || r.label;
-    counts.set(label, (counts.get(label) || 0) + 1);
+const STATE_WORDS = { open: "open", paused: "paused", finished: "finished" };
+
+/** The table the panel shows and the CSV exports ({counts, rows: [{label, name, count,
+ * percent, note}]}): the white cells (all six, zeros too), erythroblasts per 100 white cells,
+ * platelets seen, then what is counted apart. */
+export function slideTable(records, target, model) {
+  const counts = differential(records, { target });
+  const byLabel = Object.fromEntries(counts.rows.map((r) => [r.label, r]));
+  const line = (label, count, percent, note) => ({ label, name: nameOf(label, model), count, percent, note });
+  const rows = Object.keys(WBC_RANGES).map((label) => {
+    const r = byLabel[label] || { count: 0, percent: null, low: WBC_RANGES[label][0], high: WBC_RANGES[label][1], flag: null };
+    return line(label, r.count, r.percent, [`adult ${r.low}–${r.high}%`, r.flag].filter(Boolean).join(" · "));
+  });
+  for (const r of counts.rows.filter((x) => !(x.label in WBC_RANGES))) {
+    const per = r.percent === null ? "" : `${r.percent.toFixed(1)} ${r.basis}`;
+    rows.push(line(r.label, r.count, null, [per, r.flag].filter(Boolean).join(" · ")));
   }
-  const total = records.length;
-  const rows = [...counts].map(([label, count]) => ({ label, count, percent: total ? (100 * count) / total : 0 }));
-  return { rows, total };
+  if (counts.platelets) rows.push(line("platelet", counts.platelets, null, "seen, not counted"));
+  for (const [label, count] of Object.entries(counts.apart)) {
+    if (!count) continue;
+    const row = line(label, count, null, "counted apart");
+    if (label === "unconfirmed") row.name = "Not recognised (waits for a person)";
+    rows.push(row);
+  }
+  for (const [label, count] of Object.entries(counts.other_classes)) rows.push(line(label, count, null, "counted apart"));
+  return { counts, rows };
+}
+
+export function progressText(slide, counts) {
+  const reached = counts.target_reached ? " — target reached" : "";
+  return `${counts.white_cells} of ${slide.target} white cells counted${reached}.`;
 }
 
 export class SlidePanel {
-  constructor(root, { onCreate, onSelect, onExport }) {
+  constructor(root, { onCreate, onSelect, onState, onExport }) {
     this.q = (sel) => root.querySelector(sel);
     this.q("#slide-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      const sampleId = this.q("#slide-sample").value.trim();
-      if (sampleId) onCreate(sampleId);
-      this.q("#slide-sample").value = "";
+      const value = (id) => this.q(id).value;
+      onCreate({ sampleId: value("#slide-sample"), patient: value("#slide-patient"), specimen: value("#slide-specimen"), target: value("#slide-target") });
+      for (const id of ["#slide-sample", "#slide-patient", "#slide-specimen"]) this.q(id).value = "";
     });
     this.q("#slide-select").addEventListener("change", (e) => onSelect(e.target.value || null));
+    this.q("#slide-pause").addEventListener("click", () => onState(this.slide && this.slide.state === "open" ? "paused" : "open"));
+    this.q("#slide-finish").addEventListener("click", () => onState("finished"));
     this.q("#slide-csv").addEventListener("click", onExport);
   }
 
-  render(slides, currentId, records, labels) {
+  /** `slide`: the chosen slide (slideView) or null; returns the table the CSV exports. */
+  render(slides, slide, records, model) {
+    this.slide = slide;
     const select = this.q("#slide-select");
-    const sorted = [...slides].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    const sorted = slides.map(slideView).sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""));
     select.replaceChildren(
       new Option("No slide (single images)", ""),
-      ...sorted.map((s) => new Option(`${s.sampleId} · ${s.createdAt.slice(0, 10)}`, s.id)),
+      ...sorted.map((s) => new Option(`${s.sample_id} · ${(s.started_at || "").slice(0, 10)} · ${STATE_WORDS[s.state]}`, s.id)),
     );
-    select.value = currentId || "";
-    const { rows, total } = differential(records, labels);
-    this.q("#slide-csv").disabled = !currentId;
-    this.q("#slide-meter").value = Math.min(total, TARGET_CELLS);
-    this.q("#slide-progress").textContent = currentId
-      ? `${total} of ${TARGET_CELLS} cells counted${total >= TARGET_CELLS ? " — target reached" : ""}.`
+    select.value = slide ? slide.id : "";
+    const target = slide ? slide.target : 100;
+    const table = slideTable(records, target, model);
+    this.q("#slide-csv").disabled = !slide;
+    this.q("#slide-pause").disabled = !slide || slide.state === "finished";
+    this.q("#slide-finish").disabled = !slide || slide.state === "finished";
+    this.q("#slide-pause").textContent = slide && slide.state === "paused" ? "Resume" : "Pause";
+    this.q("#slide-state").textContent = slide ? stateText(slide) : "";
+    this.q("#slide-meter").max = target;
+    this.q("#slide-meter").value = Math.min(table.counts.white_cells, target);
+    this.q("#slide-meter").setAttribute("aria-label", `White cells counted toward ${target}`);
+    this.q("#slide-progress").textContent = slide
+      ? progressText(slide, table.counts)
       : "Start or choose a slide; new results are then counted on it.";
+    const flags = slide ? table.counts.flags : [];
+    this.q("#slide-flags").replaceChildren(...flags.map((f) => Object.assign(document.createElement("li"), { textContent: f })));
     this.q("#slide-table tbody").replaceChildren(
-      ...rows.map((row) => {
+      ...table.rows.map((row) => {
         const tr = document.createElement("tr");
-        for (const value of [row.label, row.count, row.percent.toFixed(1)]) {
+        tr.dataset.label = row.label;
+        for (const value of [row.name, row.count, row.percent === null || row.percent === undefined ? "" : row.percent.toFixed(1), row.note]) {
           const td = document.createElement("td");
           td.textContent = value;
           tr.append(td);
@@ -52,6 +92,25 @@ export class SlidePanel {
         return tr;
       }),
     );
-    return { rows, total };
+    return table;
   }
+}
+
+export function stateText(slide) {
+  const failed = slide.syncState === "failed" ? ` Not synced: ${slide.syncError}.` : "";
+  return lifeText(slide) + failed;
+}
+
+function lifeText(slide) {
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+  const who = [slide.patient && `patient ${slide.patient}`, slide.specimen && `specimen ${slide.specimen}`].filter(Boolean).join(", ");
+  const about = who ? ` (${who})` : "";
+  if (slide.state === "finished") {
+    const by = slide.finished_by ? ` by ${slide.finished_by}` : "";
+    return `Finished${by} on ${when(slide.finished_at)}${about}: read-only. Only a reviewer can re-open it, on the server.`;
+  }
+  const why = slide.pausedWhy ? ` by the app (${slide.pausedWhy})` : "";
+  if (slide.state === "paused") return `Paused${why}${about}: new results are not counted on it. Resume to count again.`;
+  const reopened = slide.reopened_by ? ` Re-opened by ${slide.reopened_by} on ${when(slide.reopened_at)}.` : "";
+  return `Open${about}: new results are counted on it.${reopened}`;
 }

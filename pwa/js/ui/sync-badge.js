@@ -5,10 +5,11 @@ export class SyncBadge {
     button.addEventListener("click", onClick);
   }
 
-  render({ pending, failed, online, syncing, loggedIn }) {
+  render({ pending, failed, online, syncing, loggedIn, canSync = true }) {
     let state = "synced";
     let text = "All synced";
-    if (syncing) [state, text] = ["pending", `Syncing ${pending}…`];
+    if (!canSync) [state, text] = ["idle", pending ? `${pending} on phone · viewer, no sync` : "Viewer · no sync"];
+    else if (syncing) [state, text] = ["pending", `Syncing ${pending}…`];
     else if (failed) [state, text] = ["failed", `${failed} failed`];
     else if (pending && !online) [state, text] = ["pending", `Offline · ${pending} pending`];
     else if (pending && !loggedIn) [state, text] = ["pending", `${pending} pending · log in`];

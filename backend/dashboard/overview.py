@@ -11,7 +11,9 @@ from backend import db
 from backend.dashboard import bp
 from backend.dashboard.access import any_role
 from backend.dashboard.filters import ResultFilters, effective_label, filter_options
+from backend.dashboard.labels import device_name
 from backend.models import Prediction, User
+from classifier.differential import display_name
 
 DEFAULT_DAYS = 30
 
@@ -57,6 +59,12 @@ def overview_series(filters: ResultFilters) -> list[dict]:
         ("per-device", "Results per device", "Device", "bar",
          _counts(filters, Prediction.device_id)),
     ]  # fmt: skip
+    # People's words on the axes: "Immature granulocyte", "phone 3f2a9c1d", not ig or a uuid.
+    readable = {"per-class": display_name, "per-device": device_name}
+    series = [
+        (key, title, dimension, kind, [(readable.get(key, str)(k), n) for k, n in rows])
+        for key, title, dimension, kind, rows in series
+    ]
     return [
         {"id": key, "title": title, "dimension": dimension, "type": kind,
          "labels": [k for k, _ in rows], "values": [n for _, n in rows]}

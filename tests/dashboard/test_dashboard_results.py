@@ -144,7 +144,8 @@ def test_the_overview_counts_match_the_records(client, seeded):
     response = client.get(f"/dashboard/?from={days_ago(10).date()}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "6 results match" in page
-    assert re.search(r"<th scope=\"row\">neutrophil</th><td class=\"num\">3</td>", page)
+    assert re.search(r"<th scope=\"row\">Neutrophil</th><td class=\"num\">3</td>", page)
+    assert re.search(r"<th scope=\"row\">phone-2</th><td class=\"num\">2</td>", page)
     assert re.search(r"<th scope=\"row\">tech2</th><td class=\"num\">2</td>", page)
     assert re.search(r"<th scope=\"row\">cells 2.0.0</th><td class=\"num\">2</td>", page)
     assert re.search(r"<th scope=\"row\">review</th><td class=\"num\">2</td>", page)

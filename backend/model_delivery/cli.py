@@ -17,7 +17,10 @@ from backend.models import ModelVersion
 models_cli = AppGroup("models", help="Publish and activate TFLite model versions.")
 
 
-def _publish_dir(folder: Path, activate: bool | None) -> str:
+def _publish_dir(folder: Path, activate: bool | None, startup: bool = False) -> str:
+    """`startup` (publish-all, run by `make run`): a release already published with the same
+    model file but an edited card (e.g. a measurement added to it later) keeps its published
+    card and does not stop the start; phones cached that card as immutable."""
     card_path = folder / "model.json"
     if not card_path.is_file():
         raise click.ClickException(f"{card_path} does not exist.")
@@ -28,7 +31,11 @@ def _publish_dir(folder: Path, activate: bool | None) -> str:
             raise ApiError(400, "invalid_model", "model.json must be a JSON object.")
         model_path = folder / model_file_name(card)
         release = check_release(card_bytes, model_path.read_bytes())
-        version, created = store.publish(release, None)
+        version, created = store.find(release.name, release.version), False
+        edited = version is not None and version.meta_sha256 != release.card_sha256
+        if not (startup and edited and version.sha256 == release.sha256):
+            version, created = store.publish(release, None)
+            edited = False
     except (ApiError, OSError, ValueError) as e:
         db.session.rollback()
         raise click.ClickException(f"{folder}: {getattr(e, 'message', e)}") from None
@@ -39,6 +46,8 @@ def _publish_dir(folder: Path, activate: bool | None) -> str:
         record("model.activate", None, username="cli", target=f"{version.name} {version.version}")
     db.session.commit()
     state = "published" if created else "already published"
+    if edited:
+        state += " (its model.json was edited since; the published card is kept)"
     return f"{version.name} {version.version}: {state}{', active' if version.active else ''}"
 
 
@@ -62,7 +71,8 @@ def publish_all_command(root: Path) -> None:
     folders = sorted(root.glob("*/*/model.json"), key=lambda p: (p.parent.parent.name, _key(p)))
     newest = {card.parent.parent.name: card.parent for card in folders}.values()
     for card in folders:  # each name's versions oldest first: its newest comes last
-        click.echo(_publish_dir(card.parent, None if card.parent in newest else False))
+        activate = None if card.parent in newest else False
+        click.echo(_publish_dir(card.parent, activate, startup=True))
     if not folders:
         click.echo(f"No releases under {root}.")
 

@@ -28,6 +28,10 @@ class Release:
     def sha256(self) -> str:
         return file_facts(self.card)[1]
 
+    @property
+    def card_sha256(self) -> str:
+        return hashlib.sha256(self.card_bytes).hexdigest()
+
 
 def invalid(message: str) -> ApiError:
     return ApiError(400, "invalid_model", message)

@@ -1,6 +1,5 @@
 """Publishing, activating and rolling back model versions; files live under MODEL_STORE."""
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -33,7 +32,7 @@ def active_version(name: str) -> ModelVersion | None:
 
 def publish(release: Release, user: User | None) -> tuple[ModelVersion, bool]:
     """Stores a checked release; publishing the same release again changes nothing."""
-    card_sha = hashlib.sha256(release.card_bytes).hexdigest()
+    card_sha = release.card_sha256
     existing = find(release.name, release.version)
     if existing is not None:
         if existing.sha256 == release.sha256 and existing.meta_sha256 == card_sha:

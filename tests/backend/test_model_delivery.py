@@ -42,6 +42,29 @@ def test_publish_all_publishes_every_release_and_activates_the_newest(app, relea
     assert again.exit_code == 0 and _versions(app) == [("1.0.0", False), ("2.0.0", True)]
 
 
+def test_a_card_edited_after_publishing_never_stops_make_run_nor_changes_what_phones_get(
+    app, client, releases, tmp_path
+):
+    """A measurement added to a released card later (a leave-one-lab-out row): publish-all, run
+    by every `make run`, keeps the published card; an explicit publish still refuses it."""
+    folder = tmp_path / "cells" / "1.0.0"
+    shutil.copytree(releases["v1"], folder)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["models", "publish-all", str(folder.parents[1])]).exit_code == 0
+    served = client.get("/api/models/cells/1.0.0/model.json").data
+    card = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**card, "leave_one_lab_out": {"rows": []}}))
+    again = runner.invoke(args=["models", "publish-all", str(folder.parents[1])])
+    assert again.exit_code == 0, again.output
+    assert "the published card is kept" in again.output and "active" in again.output
+    assert client.get("/api/models/cells/1.0.0/model.json").data == served
+    explicit = runner.invoke(args=["models", "publish", str(folder)])
+    assert explicit.exit_code != 0 and "other content" in explicit.output
+    (folder / "model.tflite").write_bytes((releases["v2"] / "model.tflite").read_bytes())
+    other_file = runner.invoke(args=["models", "publish-all", str(folder.parents[1])])
+    assert other_file.exit_code != 0  # another model file under a published version: refused
+
+
 def test_download_has_strong_etag_immutable_cache_and_304(app, client, releases):
     publish_folder(app, releases["v1"])
     listing_response = client.get("/api/models")

@@ -53,6 +53,9 @@ class Config:
     # Dashboard (browser) sessions: signed out after this many idle minutes.
     DASHBOARD_SESSION_MINUTES = _int("DASHBOARD_SESSION_MINUTES", 30)
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=DASHBOARD_SESSION_MINUTES)
+    # ... and after this many hours however busy: a signed-out session's id is kept in the
+    # blocklist only that long.
+    DASHBOARD_SESSION_MAX_HOURS = _int("DASHBOARD_SESSION_MAX_HOURS", 12)
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     # Cell images sent with synced records; sites that must not store images set this to 0.

@@ -1,5 +1,8 @@
 """Signing in and out of the dashboard, with the API's login throttling and audit entries."""
 
+import secrets
+import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -10,8 +13,9 @@ from backend import db
 from backend.audit.log import record
 from backend.auth import throttle
 from backend.auth.routes import _dummy_check, throttle_ip
+from backend.auth.tokens import revoke_id
 from backend.dashboard import bp
-from backend.dashboard.access import any_role, password_stamp
+from backend.dashboard.access import any_role, max_session_seconds
 from backend.dashboard.forms import ActionForm, LoginForm
 from backend.models import User
 
@@ -59,7 +63,10 @@ def _sign_in(user: User):
     session.clear()  # a fresh session on sign-in: nothing set before it survives
     login_user(user)
     session.permanent = True
-    session["password_stamp"] = password_stamp(user)
+    # The session's own id: signing out puts it in the blocklist, so a copy of this cookie
+    # taken before the sign-out is refused after it.
+    session["sid"] = secrets.token_urlsafe(24)
+    session["signed_in_at"] = time.time()
     record("auth.login", user, details=VIA)
     db.session.commit()
     return redirect(_safe_next(request.args.get("next")))
@@ -82,6 +89,9 @@ def logout():
         flash("Sign-out was refused: reload the page and try again.", "error")
         return redirect(url_for("dashboard.overview"))
     record("auth.logout", current_user, details=VIA)
+    # Listed until the session would have ended anyway (DASHBOARD_SESSION_MAX_HOURS).
+    ends = datetime.fromtimestamp(session["signed_in_at"] + max_session_seconds(), UTC)
+    revoke_id(session["sid"], "session", current_user.id, ends)
     db.session.commit()
     logout_user()
     session.clear()

@@ -41,5 +41,6 @@ def create_user(username: str, password: str, role: str) -> User:
 
 
 def change_password(user: User, password: str) -> None:
-    """The same rule as a new account's; the caller commits (which ends dashboard sessions)."""
+    """The same rule as a new account's; once the caller commits, every API token and
+    dashboard session of the account ends."""
     user.set_password(check_password_strength(password))

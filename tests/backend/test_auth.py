@@ -1,5 +1,6 @@
 """Login, refresh, logout and the JWT attacks the API must refuse."""
 
+import threading
 from datetime import timedelta
 
 import jwt as pyjwt
@@ -110,14 +111,86 @@ def test_disabled_account_cannot_log_in_and_its_tokens_stop_working(app, client,
     )
 
 
-def test_refresh_gives_a_working_access_token(client, auth):
-    refresh = auth.tokens("viewer")["refresh_token"]
-    response = client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {refresh}"})
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_refresh_rotates_the_refresh_token(app, client, auth):
+    first = auth.login("viewer")
+    response = client.post("/api/auth/refresh", headers=_bearer(first["refresh_token"]))
     assert response.status_code == 200
-    access = response.get_json()["access_token"]
-    assert (
-        client.get("/api/auth/me", headers={"Authorization": f"Bearer {access}"}).status_code == 200
-    )
+    body = response.get_json()
+    assert client.get("/api/auth/me", headers=_bearer(body["access_token"])).status_code == 200
+    # the one used is spent: a thief replaying it gets nothing, the new one works
+    again = client.post("/api/auth/refresh", headers=_bearer(first["refresh_token"]))
+    assert again.status_code == 401 and _error(again)["code"] == "token_revoked"
+    second = client.post("/api/auth/refresh", headers=_bearer(body["refresh_token"]))
+    assert second.status_code == 200
+    # a refresh does not extend the login: the new token ends when the first one would have
+    with app.app_context():
+        from flask_jwt_extended import decode_token
+
+        old = decode_token(first["refresh_token"], allow_expired=True)["exp"]
+        new = decode_token(second.get_json()["refresh_token"])["exp"]
+    assert abs(new - old) <= 1
+
+
+def test_one_refresh_token_used_twice_at_once_refreshes_once(app, client, auth):
+    refresh = auth.login("tech")["refresh_token"]
+    barrier = threading.Barrier(6)
+    codes: list[int] = []
+
+    def send() -> None:
+        with app.test_client() as own:
+            barrier.wait()
+            codes.append(own.post("/api/auth/refresh", headers=_bearer(refresh)).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 401, 401, 401, 401, 401]
+
+
+def _admin_change(client, auth, user_id: int, body: dict) -> None:
+    response = client.patch(f"/api/users/{user_id}", json=body, headers=auth.headers("admin"))
+    assert response.status_code == 200, response.get_json()
+
+
+def _refused(client, tokens: dict) -> bool:
+    me = client.get("/api/auth/me", headers=_bearer(tokens["access_token"]))
+    refreshed = client.post("/api/auth/refresh", headers=_bearer(tokens["refresh_token"]))
+    return me.status_code == 401 and refreshed.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [{"password": "a new password after a leak"}],
+        [{"role": "viewer"}],
+        [{"active": False}],
+        [{"active": False}, {"active": True}],  # re-enabling does not revive old tokens
+    ],
+    ids=["password", "role", "disable", "disable-enable"],
+)
+def test_an_account_change_ends_every_token_of_the_account(client, auth, changes):
+    stolen = auth.login("tech")
+    other = auth.login("tech2")
+    for body in changes:
+        _admin_change(client, auth, stolen["user"]["id"], body)
+    assert _refused(client, stolen)
+    assert not _refused(client, other)  # only that account's tokens end
+    if changes[-1] != {"active": False}:  # a new login works and is not refused
+        password = changes[0].get("password", PASSWORD)
+        assert not _refused(client, auth.login("tech", password))
+
+
+def test_a_token_without_an_epoch_counts_as_epoch_zero(app, client):
+    """Tokens issued before the upgrade carry no "ver": they work until the first change."""
+    with app.app_context():
+        token = create_access_token(identity="1", additional_claims={"role": "admin"})
+    assert client.get("/api/auth/me", headers=_bearer(token)).status_code == 200
 
 
 def test_logout_revokes_access_and_refresh_tokens(app, client, auth):

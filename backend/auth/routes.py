@@ -35,7 +35,7 @@ def login():
     username = string_field(data, "username", 64).strip().lower()
     password = string_field(data, "password", 1024)
     ip = throttle_ip()
-    wait = throttle.seconds_locked(username, ip)
+    wait = throttle.begin_attempt(username, ip)
     if wait:
         record_now("auth.login", outcome="locked", username=username)
         return error_response(
@@ -48,11 +48,10 @@ def login():
     if user is None:
         _dummy_check(password)
     if user is None or not user.active or not user.check_password(password):
-        locked = throttle.register_failure(username, ip)
-        record("auth.login", outcome="failure", username=username, details={"locked": locked})
+        record("auth.login", outcome="failure", username=username)
         db.session.commit()
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
-    throttle.register_success(username)
+    throttle.succeeded(username, ip)
     record("auth.login", user)
     db.session.commit()
     return jsonify(
@@ -63,6 +62,8 @@ def login():
 
 
 def throttle_ip() -> str:
+    """The client's address: the peer's, or with PROXY_COUNT set the one the trusted proxies
+    saw (ProxyFix), never a header the client could forge."""
     return request.remote_addr or "unknown"
 
 

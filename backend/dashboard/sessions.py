@@ -33,7 +33,7 @@ def login():
             flash("Enter your username and password.", "error")
         return render_template("dashboard/login.html", form=form), status
     username = form.username.data.strip().lower()
-    wait = throttle.seconds_locked(username, throttle_ip())
+    wait = throttle.begin_attempt(username, throttle_ip())
     if wait:
         record("auth.login", outcome="locked", username=username, details=VIA)
         db.session.commit()
@@ -50,8 +50,7 @@ def _check_credentials(username: str, password: str) -> User | None:
     if user is None:
         _dummy_check(password)
     if user is None or not user.active or not user.check_password(password):
-        locked = throttle.register_failure(username, throttle_ip())
-        record("auth.login", outcome="failure", username=username, details=dict(VIA, locked=locked))
+        record("auth.login", outcome="failure", username=username, details=dict(VIA))
         db.session.commit()
         flash("Wrong username or password.", "error")
         return None
@@ -59,7 +58,7 @@ def _check_credentials(username: str, password: str) -> User | None:
 
 
 def _sign_in(user: User):
-    throttle.register_success(user.username)
+    throttle.succeeded(user.username, throttle_ip())
     session.clear()  # a fresh session on sign-in: nothing set before it survives
     login_user(user)
     session.permanent = True

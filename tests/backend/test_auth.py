@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_jwt_extended import create_access_token
 
 from backend import db
-from backend.models import AuditEntry
+from backend.models import AuditEntry, LoginThrottle, User
 from tests.conftest import PASSWORD
 
 
@@ -54,8 +54,8 @@ def test_successful_login_is_logged(app, client):
         assert (entry.action, entry.outcome, entry.username) == ("auth.login", "success", "tech")
 
 
-def test_repeated_failures_lock_the_account(app, client):
-    app.config["LOGIN_MAX_FAILURES_USER"] = 3
+def test_repeated_failures_lock_the_account_from_that_address(app, client):
+    app.config["LOGIN_MAX_FAILURES"] = 3
     for _ in range(3):
         assert (
             client.post("/api/auth/login", json={"username": "tech", "password": "x"}).status_code
@@ -87,8 +87,81 @@ def test_repeated_failures_from_one_address_lock_it(app, client):
     assert response.status_code == 429
 
 
+def _login_from(client, address: str, password: str = "wrong", username: str = "admin", **kw):
+    environ = {"REMOTE_ADDR": address}
+    body = {"username": username, "password": password}
+    return client.post("/api/auth/login", json=body, environ_base=environ, **kw)
+
+
+def test_a_guesser_cannot_lock_the_admin_out_from_another_address(app, client):
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] + 3):
+        _login_from(client, "203.0.113.9")
+    assert _login_from(client, "203.0.113.9", PASSWORD).status_code == 429
+    # forging X-Forwarded-For does not help: no proxy is trusted (PROXY_COUNT=0)
+    forged = {"X-Forwarded-For": "198.51.100.7"}
+    assert _login_from(client, "203.0.113.9", PASSWORD, headers=forged).status_code == 429
+    assert _login_from(client, "192.0.2.44", PASSWORD).status_code == 200
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_counters(app, client):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app.config.update(LOGIN_MAX_FAILURES_IP=3)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # what create_app does with PROXY_COUNT=1
+    for name in ("a1x", "a2x", "a3x", "a4x"):
+        _login_from(client, "10.0.0.2", username=name, headers={"X-Forwarded-For": "203.0.113.9"})
+    guesser = {"X-Forwarded-For": "203.0.113.9"}
+    assert _login_from(client, "10.0.0.2", PASSWORD, headers=guesser).status_code == 429
+    colleague = {"X-Forwarded-For": "192.0.2.44"}  # same proxy, another client
+    assert _login_from(client, "10.0.0.2", PASSWORD, headers=colleague).status_code == 200
+
+
+def test_each_further_failure_doubles_the_lock(app, client):
+    app.config.update(LOGIN_MAX_FAILURES=2, LOGIN_LOCK_SECONDS=100)
+    waits = []
+    for _ in range(3):
+        for _ in range(2):
+            _login_from(client, "203.0.113.9")
+        locked = _login_from(client, "203.0.113.9", PASSWORD)
+        assert locked.status_code == 429
+        waits.append(int(locked.headers["Retry-After"]))
+        with app.app_context():  # the lock runs out
+            db.session.execute(sa.update(LoginThrottle).values(locked_until=None))
+            db.session.commit()
+    assert [round(w, -2) for w in waits] == [100, 200, 400]
+
+
+def test_a_username_ceiling_brakes_guessing_from_many_addresses(app, client):
+    app.config.update(LOGIN_MAX_FAILURES_USERNAME=6)
+    for n in range(6):
+        _login_from(client, f"203.0.113.{n}")
+    assert _login_from(client, "192.0.2.44", PASSWORD).status_code == 429
+
+
+def test_parallel_wrong_logins_get_at_most_the_limit_of_password_checks(app, monkeypatch):
+    checks: list[int] = []
+    real = User.check_password
+    monkeypatch.setattr(User, "check_password", lambda self, pw: checks.append(1) or real(self, pw))
+    barrier = threading.Barrier(40)
+    codes: list[int] = []
+
+    def guess() -> None:
+        with app.test_client() as own:
+            barrier.wait()
+            codes.append(_login_from(own, "203.0.113.9", "guess").status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    assert len(checks) <= limit
+    assert sorted(codes) == [401] * limit + [429] * (40 - limit)
+
+
 def test_lock_expires(app, client):
-    app.config.update(LOGIN_MAX_FAILURES_USER=1, LOGIN_LOCK_SECONDS=0)
+    app.config.update(LOGIN_MAX_FAILURES=1, LOGIN_LOCK_SECONDS=0)
     client.post("/api/auth/login", json={"username": "tech", "password": "x"})
     assert (
         client.post("/api/auth/login", json={"username": "tech", "password": PASSWORD}).status_code

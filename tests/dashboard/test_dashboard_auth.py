@@ -41,7 +41,7 @@ def test_wrong_password_is_refused_and_logged(app, client):
 
 
 def test_repeated_failures_lock_the_account_for_a_while(app, client):
-    for _ in range(app.config["LOGIN_MAX_FAILURES_USER"]):
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         assert sign_in(client, "viewer", "guessing wrong").status_code == 401
     response = sign_in(client, "viewer")  # even the right password waits now
     assert response.status_code == 429

@@ -1,9 +1,10 @@
 """Signing in and out of the dashboard, with the API's login throttling and audit entries."""
 
+import posixpath
 import secrets
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, session, url_for
@@ -72,13 +73,21 @@ def _sign_in(user: User):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path inside the dashboard: never an open redirect to another site."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/dashboard/"):
-            if not target.startswith("//") and "\\" not in target:
-                return target
-    return url_for("dashboard.overview")
+    """Where to go after signing in: a path inside the dashboard, with "." and ".." resolved
+    as the browser would resolve them (also when percent-encoded), else the dashboard home.
+    Never another site, never a header that cannot be sent (CR/LF gave a 500)."""
+    home = url_for("dashboard.overview")
+    if not target or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return home
+    path = posixpath.normpath(unquote(parts.path))
+    if not (path + "/").startswith(home) or any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return home
+    if parts.path.endswith("/") and not path.endswith("/"):
+        path += "/"
+    return quote(path) + (f"?{parts.query}" if parts.query else "")
 
 
 @bp.post("/logout")

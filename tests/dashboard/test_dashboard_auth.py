@@ -57,11 +57,39 @@ def test_pages_ask_for_sign_in_and_come_back_afterwards(client):
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/x", "/api/users", "/\\evil.example"]
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "///evil.example/x",
+        "/api/users",
+        "/\\evil.example",
+        "/dashboard/../api/users",
+        "/dashboard/%2e%2e/api/users",
+        "/dashboard/..//evil.example",
+        "/dashboard/results%0d%0aSet-Cookie:%20x=1",
+        "/dashboard/results%0aX:%201",
+        "/dashboard/%00",
+        "javascript:alert(1)",
+    ],
 )
 def test_sign_in_never_redirects_off_the_dashboard(client, target):
     response = sign_in(client, "viewer", next_url=target)
-    assert response.headers["Location"] == "/dashboard/"
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/"
+    assert "Set-Cookie: x" not in str(response.headers)
+
+
+@pytest.mark.parametrize(
+    "target,location",
+    [
+        ("/dashboard/results/../slides", "/dashboard/slides"),
+        ("/dashboard/./results?status=review", "/dashboard/results?status=review"),
+        ("/dashboard/review/", "/dashboard/review/"),
+    ],
+)
+def test_sign_in_follows_next_inside_the_dashboard_normalised(client, target, location):
+    response = sign_in(client, "viewer", next_url=target)
+    assert response.status_code == 302 and response.headers["Location"] == location
 
 
 def test_an_idle_session_expires(app, client):

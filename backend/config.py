@@ -42,17 +42,24 @@ class Config:
     PREDICT_DEFAULT_MODEL = os.environ.get("PREDICT_DEFAULT_MODEL", "wbc-differential")
     MODEL_STORE = os.environ.get("MODEL_STORE") or str(INSTANCE_DIR / "models")
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE_DIR / "uploads")
-    # Login throttling: failures inside the window before a lock, and the lock's length.
-    LOGIN_MAX_FAILURES_USER = _int("LOGIN_MAX_FAILURES_USER", 5)
-    LOGIN_MAX_FAILURES_IP = _int("LOGIN_MAX_FAILURES_IP", 20)
+    # Login throttling (backend/auth/throttle.py): failures before a lock per username from one
+    # address, per address, per username from everywhere; a counter forgets after the window
+    # without failures; the lock doubles per further failure of one username+address pair.
+    LOGIN_MAX_FAILURES = _int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_MAX_FAILURES_IP = _int("LOGIN_MAX_FAILURES_IP", 100)
+    LOGIN_MAX_FAILURES_USERNAME = _int("LOGIN_MAX_FAILURES_USERNAME", 100)
     LOGIN_WINDOW_SECONDS = _int("LOGIN_WINDOW_SECONDS", 15 * 60)
     LOGIN_LOCK_SECONDS = _int("LOGIN_LOCK_SECONDS", 5 * 60)
+    LOGIN_LOCK_MAX_SECONDS = _int("LOGIN_LOCK_MAX_SECONDS", 60 * 60)
     # Trust X-Forwarded-For from this many proxies (0 when gunicorn faces clients directly).
     PROXY_COUNT = _int("PROXY_COUNT", 0)
     WTF_CSRF_TIME_LIMIT = None
     # Dashboard (browser) sessions: signed out after this many idle minutes.
     DASHBOARD_SESSION_MINUTES = _int("DASHBOARD_SESSION_MINUTES", 30)
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=DASHBOARD_SESSION_MINUTES)
+    # ... and after this many hours however busy: a signed-out session's id is kept in the
+    # blocklist only that long.
+    DASHBOARD_SESSION_MAX_HOURS = _int("DASHBOARD_SESSION_MAX_HOURS", 12)
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     # Cell images sent with synced records; sites that must not store images set this to 0.

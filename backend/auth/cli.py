@@ -21,8 +21,8 @@ def purge_command() -> None:
     tokens = db.session.execute(sa.delete(TokenBlocklist).where(TokenBlocklist.expires_at < now))
     counters = db.session.execute(
         sa.delete(LoginThrottle).where(
-            LoginThrottle.window_start < now - window,
-            sa.or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+            LoginThrottle.last_attempt_at < now - window,
+            sa.or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now - window),
         )
     )
     db.session.commit()

@@ -1,15 +1,10 @@
 """Login, token refresh, logout and the current account."""
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 from flask import current_app, jsonify, request
-from flask_jwt_extended import (
-    create_access_token,
-    create_refresh_token,
-    current_user,
-    decode_token,
-    get_jwt,
-    jwt_required,
-)
+from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,7 +13,7 @@ from backend import db
 from backend.audit.log import record, record_now
 from backend.auth import bp, throttle
 from backend.auth.roles import any_role
-from backend.auth.tokens import revoke
+from backend.auth.tokens import access_token, refresh_token, revoke
 from backend.errors import ApiError, error_response
 from backend.models import User
 from backend.request_input import json_object, string_field
@@ -40,7 +35,7 @@ def login():
     username = string_field(data, "username", 64).strip().lower()
     password = string_field(data, "password", 1024)
     ip = throttle_ip()
-    wait = throttle.seconds_locked(username, ip)
+    wait = throttle.begin_attempt(username, ip)
     if wait:
         record_now("auth.login", outcome="locked", username=username)
         return error_response(
@@ -53,33 +48,42 @@ def login():
     if user is None:
         _dummy_check(password)
     if user is None or not user.active or not user.check_password(password):
-        locked = throttle.register_failure(username, ip)
-        record("auth.login", outcome="failure", username=username, details={"locked": locked})
+        record("auth.login", outcome="failure", username=username)
         db.session.commit()
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
-    throttle.register_success(username)
+    throttle.succeeded(username, ip)
     record("auth.login", user)
     db.session.commit()
     return jsonify(
-        access_token=create_access_token(
-            identity=str(user.id), additional_claims={"role": user.role}
-        ),
-        refresh_token=create_refresh_token(identity=str(user.id)),
+        access_token=access_token(user),
+        refresh_token=refresh_token(user),
         user={"id": user.id, "username": user.username, "role": user.role},
     )
 
 
 def throttle_ip() -> str:
+    """The client's address: the peer's, or with PROXY_COUNT set the one the trusted proxies
+    saw (ProxyFix), never a header the client could forge."""
     return request.remote_addr or "unknown"
 
 
 @bp.post("/refresh")
 @jwt_required(refresh=True)
 def refresh():
-    token = create_access_token(
-        identity=str(current_user.id), additional_claims={"role": current_user.role}
-    )
-    return jsonify(access_token=token)
+    """Rotates: the refresh token sent is used up and a new one comes back with the access
+    token, ending when the old one would have (a refresh does not extend a login). A stolen
+    refresh token is then good for one refresh, and the phone notices it was used."""
+    used = get_jwt()
+    if not revoke(used):  # another request used it first
+        record_now("auth.refresh", current_user, outcome="failure", details={"reused": True})
+        raise ApiError(401, "token_revoked", "This refresh token was used already: log in again.")
+    left = datetime.fromtimestamp(used["exp"], UTC) - datetime.now(UTC)
+    tokens = {
+        "access_token": access_token(current_user),
+        "refresh_token": refresh_token(current_user, max(left, timedelta(seconds=1))),
+    }
+    db.session.commit()
+    return jsonify(tokens)
 
 
 @bp.post("/logout")

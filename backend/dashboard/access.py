@@ -1,17 +1,19 @@
-"""Who may open which page: sign-in required, role checks that log every refusal, idle
-session expiry and the security headers of every dashboard response."""
+"""Who may open which page: sign-in required, role checks that log every refusal, which
+sessions are still valid (idle expiry, sign-out, account changes) and the security headers of
+every dashboard response."""
 
-import hashlib
 import time
 from collections.abc import Callable
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 
+from backend import db, login
 from backend.audit.log import record_now
 from backend.auth.roles import role_gate
+from backend.auth.tokens import revoked_id
 from backend.dashboard import bp
-from backend.models import ROLES
+from backend.models import ROLES, User
 
 REVIEWERS = ("viewer", "admin")
 CSP = (
@@ -46,29 +48,52 @@ def deny(reason: str) -> None:
     abort(403, description=f"Your role ({current_user.role}) may not open this page: {reason}.")
 
 
-def password_stamp(user) -> str:
-    """Changes whenever the password does: a reset ends the sessions opened before it."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+@login.user_loader
+def load_session_user(session_user_id: str) -> User | None:
+    """The account of a dashboard session, or None when the session has ended: its
+    "id:epoch" (User.get_id) is of an older credential epoch (password, role or state
+    changed since), the account is disabled, the session was signed out (its "sid" is in the
+    blocklist, so a copy of the cookie ends too) or it is older than the absolute limit."""
+    user_id, _, epoch = session_user_id.partition(":")
+    try:
+        user = db.session.get(User, int(user_id))
+    except ValueError:
+        return None
+    if user is None or not user.active or epoch != str(user.credential_epoch):
+        return None
+    if time.time() - session.get("signed_in_at", 0) > max_session_seconds():
+        return None
+    return None if revoked_id(session.get("sid")) else user
+
+
+def max_session_seconds() -> int:
+    return current_app.config["DASHBOARD_SESSION_MAX_HOURS"] * 3600
 
 
 @bp.before_request
 def end_stale_session():
-    """Signs out a session idle for too long, or opened before the password was changed."""
+    """Signs out a session idle for too long, or one the user loader refused (see above)."""
     if not current_user.is_authenticated:
+        if session.get("_user_id"):  # signed in, but that session is over
+            return _end_session("auth.session_revoked", "Your session was ended", _owner())
         return None
     now = time.time()
     idle_limit = current_app.config["DASHBOARD_SESSION_MINUTES"] * 60
     last_seen = session.get("last_seen")
     if last_seen is not None and now - last_seen > idle_limit:
-        return _end_session("auth.session_expired", "Your session expired")
-    if session.get("password_stamp") != password_stamp(current_user):
-        return _end_session("auth.session_revoked", "Your password was changed")
+        return _end_session("auth.session_expired", "Your session expired", current_user)
     session["last_seen"] = now
     return None
 
 
-def _end_session(action: str, why: str):
-    record_now(action, current_user, details={"via": "dashboard"})
+def _owner() -> User | None:
+    """The account a refused session belonged to, for the audit log."""
+    user_id = str(session.get("_user_id")).partition(":")[0]
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def _end_session(action: str, why: str, user: User | None):
+    record_now(action, user, details={"via": "dashboard"})
     logout_user()
     session.clear()
     flash(f"{why}; please sign in again.", "info")

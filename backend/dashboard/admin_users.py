@@ -1,13 +1,13 @@
 """Admins manage accounts: create, disable/enable, change role, reset password."""
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, session, url_for
-from flask_login import current_user
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_user
 
 from backend import db
 from backend.audit.log import record
 from backend.dashboard import bp
-from backend.dashboard.access import password_stamp, roles_required
+from backend.dashboard.access import roles_required
 from backend.dashboard.forms import (
     ActiveForm,
     CreateUserForm,
@@ -17,7 +17,7 @@ from backend.dashboard.forms import (
 )
 from backend.errors import ApiError
 from backend.models import User
-from backend.users.accounts import create_user
+from backend.users.accounts import change_password, create_user
 
 
 def _users_page(create_form: CreateUserForm | None = None, status: int = 200):
@@ -65,15 +65,19 @@ def _target(user_id: int) -> User:
 
 
 def _change(user: User, changes: dict, message: str):
-    """Commits a change unless it leaves no active admin; every change is audited."""
+    """Commits a change unless it leaves no active admin; every change is audited. Each one
+    raises the account's credential epoch: its API tokens and dashboard sessions end."""
     db.session.flush()
     admins = sa.select(sa.func.count()).where(User.role == "admin", User.active.is_(True))
     if db.session.scalar(admins) == 0:
         db.session.rollback()
         flash("Refused: this would leave no active admin.", "error")
         return _users_page(status=409)
+    own = user.id == current_user.id
     record("user.update", current_user, target=user.username, details=changes)
     db.session.commit()
+    if own and user.active:  # admins changing themselves keep this session, the others end
+        login_user(user)
     flash(message, "success")
     return redirect(url_for("dashboard.admin_users"))
 
@@ -90,7 +94,7 @@ def admin_change_role(user_id: int):
         flash(f"'{user.username}' is already {user.role}.", "info")
         return redirect(url_for("dashboard.admin_users"))
     changes = {"role": {"from": user.role, "to": form.role.data}}
-    user.role = form.role.data
+    user.set_role(form.role.data)
     return _change(user, changes, f"'{user.username}' is now {user.role}.")
 
 
@@ -103,7 +107,7 @@ def admin_set_active(user_id: int):
         flash(f"Nothing was changed. {first_error(form)}", "error")
         return _users_page(status=400)
     changes = {"active": {"from": user.active, "to": form.active.data}}
-    user.active = form.active.data
+    user.set_active(form.active.data)
     state = "enabled" if user.active else "disabled (signed out everywhere)"
     return _change(user, changes, f"'{user.username}' is {state}.")
 
@@ -116,7 +120,9 @@ def admin_reset_password(user_id: int):
     if not form.validate_on_submit():
         flash(f"The password was not changed. {first_error(form)}", "error")
         return _users_page(status=400)
-    user.set_password(form.password.data)
-    if user.id == current_user.id:  # an admin's own reset keeps this session, ends the others
-        session["password_stamp"] = password_stamp(user)
+    try:
+        change_password(user, form.password.data)
+    except ApiError as e:
+        flash(f"The password was not changed. {e.message}", "error")
+        return _users_page(status=e.status)
     return _change(user, {"password": "reset"}, f"The password of '{user.username}' was reset.")

@@ -3,7 +3,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from backend.models import ROLES
 from backend.users.accounts import MIN_PASSWORD
@@ -32,11 +32,14 @@ class ReviewForm(FlaskForm):
     note = TextAreaField("Note (optional)", validators=[Length(max=2000)])
 
 
+# New passwords: InputRequired, not DataRequired (which calls a blank one "missing"), so
+# backend.users.accounts.check_password_strength gives the same answer as the API and CLI.
+NEW_PASSWORD = [InputRequired(), Length(min=MIN_PASSWORD, max=1024)]
+
+
 class CreateUserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(min=3, max=64)])
-    password = PasswordField(
-        "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)]
-    )
+    password = PasswordField("Password", validators=NEW_PASSWORD)
     # The least privilege unless the admin chooses more.
     role = SelectField("Role", choices=ROLE_CHOICES, default="viewer")
 
@@ -50,9 +53,7 @@ class ActiveForm(FlaskForm):
 
 
 class PasswordResetForm(FlaskForm):
-    password = PasswordField(
-        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=1024)]
-    )
+    password = PasswordField("New password", validators=NEW_PASSWORD)
 
 
 class ModelUploadForm(FlaskForm):

@@ -1,6 +1,10 @@
 """Signing in and out of the dashboard, with the API's login throttling and audit entries."""
 
-from urllib.parse import urlsplit
+import posixpath
+import secrets
+import time
+from datetime import UTC, datetime
+from urllib.parse import quote, unquote, urlsplit
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, session, url_for
@@ -10,8 +14,9 @@ from backend import db
 from backend.audit.log import record
 from backend.auth import throttle
 from backend.auth.routes import _dummy_check, throttle_ip
+from backend.auth.tokens import revoke_id
 from backend.dashboard import bp
-from backend.dashboard.access import any_role, password_stamp
+from backend.dashboard.access import any_role, max_session_seconds
 from backend.dashboard.forms import ActionForm, LoginForm
 from backend.models import User
 
@@ -29,7 +34,7 @@ def login():
             flash("Enter your username and password.", "error")
         return render_template("dashboard/login.html", form=form), status
     username = form.username.data.strip().lower()
-    wait = throttle.seconds_locked(username, throttle_ip())
+    wait = throttle.begin_attempt(username, throttle_ip())
     if wait:
         record("auth.login", outcome="locked", username=username, details=VIA)
         db.session.commit()
@@ -46,8 +51,7 @@ def _check_credentials(username: str, password: str) -> User | None:
     if user is None:
         _dummy_check(password)
     if user is None or not user.active or not user.check_password(password):
-        locked = throttle.register_failure(username, throttle_ip())
-        record("auth.login", outcome="failure", username=username, details=dict(VIA, locked=locked))
+        record("auth.login", outcome="failure", username=username, details=dict(VIA))
         db.session.commit()
         flash("Wrong username or password.", "error")
         return None
@@ -55,24 +59,35 @@ def _check_credentials(username: str, password: str) -> User | None:
 
 
 def _sign_in(user: User):
-    throttle.register_success(user.username)
+    throttle.succeeded(user.username, throttle_ip())
     session.clear()  # a fresh session on sign-in: nothing set before it survives
     login_user(user)
     session.permanent = True
-    session["password_stamp"] = password_stamp(user)
+    # The session's own id: signing out puts it in the blocklist, so a copy of this cookie
+    # taken before the sign-out is refused after it.
+    session["sid"] = secrets.token_urlsafe(24)
+    session["signed_in_at"] = time.time()
     record("auth.login", user, details=VIA)
     db.session.commit()
     return redirect(_safe_next(request.args.get("next")))
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path inside the dashboard: never an open redirect to another site."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/dashboard/"):
-            if not target.startswith("//") and "\\" not in target:
-                return target
-    return url_for("dashboard.overview")
+    """Where to go after signing in: a path inside the dashboard, with "." and ".." resolved
+    as the browser would resolve them (also when percent-encoded), else the dashboard home.
+    Never another site, never a header that cannot be sent (CR/LF gave a 500)."""
+    home = url_for("dashboard.overview")
+    if not target or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return home
+    path = posixpath.normpath(unquote(parts.path))
+    if not (path + "/").startswith(home) or any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return home
+    if parts.path.endswith("/") and not path.endswith("/"):
+        path += "/"
+    return quote(path) + (f"?{parts.query}" if parts.query else "")
 
 
 @bp.post("/logout")
@@ -82,6 +97,9 @@ def logout():
         flash("Sign-out was refused: reload the page and try again.", "error")
         return redirect(url_for("dashboard.overview"))
     record("auth.logout", current_user, details=VIA)
+    # Listed until the session would have ended anyway (DASHBOARD_SESSION_MAX_HOURS).
+    ends = datetime.fromtimestamp(session["signed_in_at"] + max_session_seconds(), UTC)
+    revoke_id(session["sid"], "session", current_user.id, ends)
     db.session.commit()
     logout_user()
     session.clear()

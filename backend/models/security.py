@@ -22,7 +22,8 @@ class TokenBlocklist(db.Model):
 
 
 class LoginThrottle(db.Model):
-    """Failed logins per username ("user") or per client address ("ip")."""
+    """Failed logins per username and client address ("pair"), per address ("ip") or per
+    username ("user"); see backend/auth/throttle.py."""
 
     __tablename__ = "login_throttle"
 
@@ -30,7 +31,7 @@ class LoginThrottle(db.Model):
     kind: so.Mapped[str] = so.mapped_column(sa.String(8))
     key: so.Mapped[str] = so.mapped_column(sa.String(128))
     failures: so.Mapped[int] = so.mapped_column(default=0)
-    window_start: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     locked_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
 
     __table_args__ = (sa.UniqueConstraint("kind", "key", name="uq_login_throttle_kind_key"),)

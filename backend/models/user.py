@@ -9,7 +9,7 @@ from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend import db, login
+from backend import db
 from backend.models.types import UTCDateTime, iso, utcnow
 
 ROLES = ("admin", "technician", "viewer")
@@ -25,15 +25,40 @@ class User(UserMixin, db.Model):
     role: so.Mapped[str] = so.mapped_column(sa.String(16))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    # Every API token ("ver" claim) and dashboard session (in its Flask-Login id) carries the
+    # value it was issued under; raising it ends them all at once. It only ever goes up, so
+    # re-enabling an account cannot make a token of before valid again.
+    credential_epoch: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     __table_args__ = (sa.CheckConstraint(f"role IN {ROLES}", name="ck_users_role"),)
 
     def set_password(self, password: str) -> None:
         method = current_app.config["PASSWORD_HASH_METHOD"]
         self.password_hash = generate_password_hash(password, method=method)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def set_role(self, role: str) -> None:
+        if role != self.role:
+            self.role = role
+            self.end_sessions()
+
+    def set_active(self, active: bool) -> None:
+        if active != self.active:
+            self.active = active
+            self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Ends every API token and dashboard session issued so far (at the next flush).
+        The increment runs in SQL, so two changes at once cannot both write the same value."""
+        if sa.inspect(self).persistent:
+            self.credential_epoch = User.credential_epoch + 1
+
+    def get_id(self) -> str:
+        """Flask-Login's session id: the epoch in it makes a session end with the epoch."""
+        return f"{self.id}:{self.credential_epoch}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sessions of disabled accounts
@@ -53,10 +78,3 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
-
-
-@login.user_loader
-def load_session_user(user_id: str) -> User | None:
-    """Flask-Login's loader for the browser pages (dashboard)."""
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None

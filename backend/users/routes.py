@@ -11,7 +11,7 @@ from backend.errors import ApiError
 from backend.models import User
 from backend.request_input import json_object, string_field
 from backend.users import bp
-from backend.users.accounts import check_password_strength, check_role, create_user
+from backend.users.accounts import change_password, check_role, create_user
 
 
 @bp.get("")
@@ -52,20 +52,21 @@ def update_user(user_id: int):
 
 
 def _apply_changes(user: User, data: dict) -> dict:
+    """Any change ends the account's API tokens and dashboard sessions (credential epoch)."""
     changes: dict = {}
     role = string_field(data, "role", 16, required=False)
     if role is not None and role != user.role:
         changes["role"] = {"from": user.role, "to": check_role(role)}
-        user.role = role
+        user.set_role(role)
     if "active" in data:
         if not isinstance(data["active"], bool):
             raise ApiError(400, "invalid_field", "'active' must be true or false.")
         if data["active"] != user.active:
             changes["active"] = {"from": user.active, "to": data["active"]}
-            user.active = data["active"]
+            user.set_active(data["active"])
     password = string_field(data, "password", 1024, required=False)
     if password is not None:
-        user.set_password(check_password_strength(password))
+        change_password(user, password)
         changes["password"] = "changed"
     return changes
 

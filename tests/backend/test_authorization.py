@@ -112,7 +112,11 @@ def test_role_change_takes_effect_on_the_next_request(app, client, auth):
     tech_id = auth.tokens("tech")["user"]["id"]
     assert push(client, tech, [make_record()]).status_code == 200
     client.patch(f"/api/users/{tech_id}", json={"role": "viewer"}, headers=auth.headers("admin"))
-    assert push(client, tech, [make_record()]).status_code == 403
+    # the tokens of the old role end; a new login has the new role
+    refused = push(client, tech, [make_record()])
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "token_revoked"
+    as_viewer = {"Authorization": f"Bearer {auth.login('tech')['access_token']}"}
+    assert push(client, as_viewer, [make_record()]).status_code == 403
     with app.app_context():
         entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "user.update"))
         assert entry.details["role"] == {"from": "technician", "to": "viewer"}

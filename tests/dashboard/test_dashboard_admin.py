@@ -120,11 +120,22 @@ def test_the_last_active_admin_cannot_be_disabled_or_demoted(app, client):
     assert client.get(USERS).status_code == 200  # still signed in as an admin
 
 
-def test_a_short_reset_password_is_refused(app, client):
+@pytest.mark.parametrize(
+    "password,message",
+    [
+        ("short", "at least 8"),
+        (" " * 8, "not counting spaces"),
+        ("Password123", "most common passwords"),
+    ],
+)
+def test_a_weak_password_is_refused_on_reset_and_on_create(app, client, password, message):
     sign_in(client, "admin")
     viewer = _user(app, "viewer")
-    response = post_form(client, USERS, f"{USERS}/{viewer.id}/password", {"password": "short"})
-    assert response.status_code == 400 and "at least 8" in response.get_data(as_text=True)
+    response = post_form(client, USERS, f"{USERS}/{viewer.id}/password", {"password": password})
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    response = _create(client, "new.user", "viewer", password)
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert _user(app, "new.user") is None
     assert sign_in(client, "viewer").status_code == 302
 
 

@@ -41,7 +41,7 @@ def test_wrong_password_is_refused_and_logged(app, client):
 
 
 def test_repeated_failures_lock_the_account_for_a_while(app, client):
-    for _ in range(app.config["LOGIN_MAX_FAILURES_USER"]):
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         assert sign_in(client, "viewer", "guessing wrong").status_code == 401
     response = sign_in(client, "viewer")  # even the right password waits now
     assert response.status_code == 429
@@ -57,11 +57,39 @@ def test_pages_ask_for_sign_in_and_come_back_afterwards(client):
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/x", "/api/users", "/\\evil.example"]
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "///evil.example/x",
+        "/api/users",
+        "/\\evil.example",
+        "/dashboard/../api/users",
+        "/dashboard/%2e%2e/api/users",
+        "/dashboard/..//evil.example",
+        "/dashboard/results%0d%0aSet-Cookie:%20x=1",
+        "/dashboard/results%0aX:%201",
+        "/dashboard/%00",
+        "javascript:alert(1)",
+    ],
 )
 def test_sign_in_never_redirects_off_the_dashboard(client, target):
     response = sign_in(client, "viewer", next_url=target)
-    assert response.headers["Location"] == "/dashboard/"
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/"
+    assert "Set-Cookie: x" not in str(response.headers)
+
+
+@pytest.mark.parametrize(
+    "target,location",
+    [
+        ("/dashboard/results/../slides", "/dashboard/slides"),
+        ("/dashboard/./results?status=review", "/dashboard/results?status=review"),
+        ("/dashboard/review/", "/dashboard/review/"),
+    ],
+)
+def test_sign_in_follows_next_inside_the_dashboard_normalised(client, target, location):
+    response = sign_in(client, "viewer", next_url=target)
+    assert response.status_code == 302 and response.headers["Location"] == location
 
 
 def test_an_idle_session_expires(app, client):
@@ -200,7 +228,57 @@ def test_a_password_reset_ends_the_sessions_opened_before_it(app, client):
         db.session.commit()
     response = client.get("/dashboard/results")
     assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
-    assert "Your password was changed" in client.get("/dashboard/login").get_data(as_text=True)
+    assert "Your session was ended" in client.get("/dashboard/login").get_data(as_text=True)
     assert [e.username for e in _audit(app, "auth.session_revoked")] == ["viewer"]
     assert sign_in(client, "viewer", "a new password after a leak").status_code == 302
     assert client.get("/dashboard/results").status_code == 200
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(app, client):
+    sign_in(client, "viewer")
+    page = client.get("/dashboard/").get_data(as_text=True)
+    copied = client.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/dashboard/results").status_code == 200  # the copy works while signed in
+    client.post("/dashboard/logout", data={"csrf_token": csrf_token(page)})
+    thief.set_cookie("session", copied)
+    response = thief.get("/dashboard/results")
+    assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
+    assert thief.get("/dashboard/results").status_code == 302
+    assert sign_in(client, "viewer").status_code == 302  # signing in again is a new session
+    assert client.get("/dashboard/results").status_code == 200
+
+
+def test_a_session_past_the_absolute_limit_ends_however_busy(app, client):
+    sign_in(client, "viewer")
+    with client.session_transaction() as session:
+        session["signed_in_at"] -= app.config["DASHBOARD_SESSION_MAX_HOURS"] * 3600 + 5
+    assert client.get("/dashboard/results").status_code == 302
+
+
+@pytest.mark.parametrize("change", ["password", "role", "disable", "disable-enable"])
+def test_an_admin_change_in_the_dashboard_ends_the_accounts_tokens_and_sessions(
+    app, client, auth, change
+):
+    stolen = auth.login("tech")
+    browser = app.test_client()
+    sign_in(browser, "tech")
+    assert browser.get("/dashboard/results").status_code == 200
+    sign_in(client, "admin")
+    users = "/dashboard/admin/users"
+    tech_id = stolen["user"]["id"]
+    if change == "password":
+        post_form(client, users, f"{users}/{tech_id}/password", {"password": "a brand new one"})
+    elif change == "role":
+        post_form(client, users, f"{users}/{tech_id}/role", {f"u{tech_id}-role": "viewer"})
+    else:
+        post_form(client, users, f"{users}/{tech_id}/active", {})
+        if change == "disable-enable":
+            post_form(client, users, f"{users}/{tech_id}/active", {"active": "y"})
+    access = {"Authorization": f"Bearer {stolen['access_token']}"}
+    refresh = {"Authorization": f"Bearer {stolen['refresh_token']}"}
+    assert client.get("/api/auth/me", headers=access).status_code == 401
+    assert client.post("/api/auth/refresh", headers=refresh).status_code == 401
+    assert browser.get("/dashboard/results").status_code == 302
+    assert client.get(users).status_code == 200  # the admin who made the change stays in

@@ -186,13 +186,21 @@ def test_an_expired_access_token_is_refreshed_and_the_sync_goes_through(models, 
     try:
         with sync_playwright() as p:
             context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
-            old_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
+            old = page.evaluate("window.hematovision.db.getSetting('auth')")
             page.wait_for_timeout(3000)  # the access token has expired
-            (made,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
+            images = dataset_images("pbc", 1)
+            (made,) = pwa.classify_files(page, images[:1])
             page.wait_for_function(ALL_SYNCED, timeout=30_000)
             assert [p["id"] for p in server.predictions()] == [made["id"]]
-            new_access = page.evaluate("window.hematovision.db.getSetting('auth')")["access"]
-            assert new_access != old_access
+            new = page.evaluate("window.hematovision.db.getSetting('auth')")
+            assert new["access"] != old["access"]
+            # the server rotated the refresh token: the phone keeps the new one, and the next
+            # refresh (the first one is spent now) goes through with it
+            assert new["refresh"] != old["refresh"]
+            page.wait_for_timeout(3000)
+            (again,) = pwa.classify_files(page, images[1:2])
+            page.wait_for_function(ALL_SYNCED, timeout=30_000)
+            assert again["id"] in [p["id"] for p in server.predictions()]
             context.close()
     finally:
         server.stop()

@@ -82,11 +82,16 @@ export async function logout() {
 async function refreshAccess(auth) {
   const response = await send("/api/auth/refresh", { method: "POST", token: auth.refresh });
   if (!response.ok) {
+    // The server rotates refresh tokens: the page and the service worker may both have tried
+    // the same one, and the other may have stored the new one meanwhile.
+    const now = await getAuth();
+    if (now && now.refresh && now.refresh !== auth.refresh && !now.expired) return now;
     await setSetting("auth", { ...auth, access: null, refresh: null, expired: true });
     throw new ApiError(401, "login_expired", "Your login has expired. Log in again to sync.");
   }
   const data = await response.json();
-  const next = { ...auth, access: data.access_token };
+  // The used refresh token is spent; a server from before rotation sends none, keep the old.
+  const next = { ...auth, access: data.access_token, refresh: data.refresh_token || auth.refresh };
   await setSetting("auth", next);
   return next;
 }

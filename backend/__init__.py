@@ -14,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from backend import security_headers
 from backend.config import INSTANCE_DIR, REPO_ROOT, Config
 
 db = SQLAlchemy()
@@ -31,16 +32,11 @@ def create_app(config_class: type = Config, instance_path: str | Path | None = N
     _ensure_secret_keys(app)
     _init_extensions(app)
     _register_blueprints(app)
-    app.after_request(_no_sniffing)
-    if app.config["PROXY_COUNT"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
+    security_headers.init_app(app)
+    if proxies := app.config["PROXY_COUNT"]:
+        # the client's address and scheme (HTTPS: HSTS, secure cookies) as the proxy saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
-
-
-def _no_sniffing(response):
-    """Browsers must take every response as the type it declares (uploads, JSON)."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
 
 
 def _ensure_secret_keys(app: Flask) -> None:

@@ -25,10 +25,19 @@ jwt = JWTManager()
 csrf = CSRFProtect()
 
 
+# HS256 keys: RFC 7518 asks for at least the hash's 256 bits; a short one can be guessed offline
+# from any token or session cookie.
+MIN_KEY_BYTES = 32
+
+
 def create_app(config_class: type = Config, instance_path: str | Path | None = None) -> Flask:
+    # Whatever the server writes (the instance folder, the SQLite file and its -wal/-shm, uploads,
+    # cell images, published models, the generated key) is for its own account only: folders
+    # 0700, files 0600. The whole process, because SQLite and Pillow create files themselves.
+    os.umask(0o077)
     app = Flask(__name__, instance_path=str(instance_path or INSTANCE_DIR))
     app.config.from_object(config_class)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     _ensure_secret_keys(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -44,6 +53,13 @@ def _ensure_secret_keys(app: Flask) -> None:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     if not app.config["JWT_SECRET_KEY"]:
         app.config["JWT_SECRET_KEY"] = app.config["SECRET_KEY"]
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        if len(str(app.config[name]).encode()) < MIN_KEY_BYTES:
+            raise RuntimeError(
+                f"{name} is shorter than {MIN_KEY_BYTES} bytes. Set a long random value, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))', or leave it "
+                "unset to use the key generated in the instance folder."
+            )
 
 
 def _instance_secret(path: Path) -> str:

@@ -48,10 +48,12 @@ backend/dashboard/node_modules/.installed: backend/dashboard/package.json backen
 	cd backend/dashboard && npm ci --no-audit --no-fund
 	touch $@
 
-# Debian packages the browser tests and the PostgreSQL tests need (CI runs as root).
+# Debian packages the browser tests and the PostgreSQL tests need (CI runs as root), and the
+# CJK fallback font of the slide PDF (the report works without it; CJK is then left blank).
 system-deps:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+	@test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-droid-fallback; }
 
 lint: python-deps
 	$(BIN)/ruff check .

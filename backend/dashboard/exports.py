@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterable
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Response, abort, request
@@ -41,8 +42,15 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
 
 
 def download(body, mimetype: str, filename: str) -> Response:
+    """An attachment named `filename`: a name outside ASCII goes as RFC 6266/5987 `filename*`
+    (UTF-8, percent-encoded) after an ASCII `filename` for clients that know only that."""
     response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    name = "".join(c if c.isprintable() and c not in '/\\"' else "_" for c in filename)
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    disposition = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
+    response.headers["Content-Disposition"] = disposition
     return response
 
 
@@ -80,5 +88,4 @@ def slide_report():
     record("slide.report", current_user, target=slide.slide_id)
     db.session.commit()
     name = slide.record.sample_id if slide.record is not None else slide.slide_id
-    safe_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
-    return download(pdf, "application/pdf", f"hematovision-slide-{safe_name}.pdf")
+    return download(pdf, "application/pdf", f"hematovision-slide-{name}.pdf")

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote
 
@@ -27,10 +28,23 @@ RESULT_COLUMNS = (
 )  # fmt: skip
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def safe_cell(value: object) -> str:
-    """Spreadsheets run a cell that starts with = + - @ as a formula; a quote stops that."""
+    """Spreadsheets run a cell as a formula when it starts with = + - @, also behind leading
+    spaces or control characters and in fullwidth or small forms (＝ ＋ － ＠ ﹦, which NFKC folds
+    to ASCII); a cell that starts with a tab, CR or LF is rewritten by some of them. A leading
+    quote stops both. pwa/js/data/csv.js applies the same rule to the phone's export."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = next((c for c in unicodedata.normalize("NFKC", text) if not _blank(c)), "")
+    if first in FORMULA_STARTS or text[:1] in ("\t", "\r", "\n"):
+        return "'" + text
+    return text
+
+
+def _blank(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char).startswith("C")
 
 
 def csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:

@@ -47,31 +47,29 @@ def server_options(app, threads: int, channel_timeout: int = CHANNEL_TIMEOUT) ->
 
 def access_log(wsgi_app):
     """One line per request (gunicorn's --access-logfile did this before): client, method,
-    path without the query, status, bytes, seconds. Control characters are escaped."""
+    path without the query, status, Content-Length, seconds to the headers. The body passes
+    through untouched, so waitress still sends files with its file wrapper and closes them.
+    Control characters are escaped."""
 
     def app(environ, start_response):
         start, seen = time.perf_counter(), {}
 
         def keep_status(status, headers, exc_info=None):
             seen["status"] = status.split(" ", 1)[0]
+            seen["length"] = next((v for k, v in headers if k.lower() == "content-length"), "-")
             return start_response(status, headers, exc_info)
 
-        sent = 0
-        try:
-            for chunk in wsgi_app(environ, keep_status):
-                sent += len(chunk)
-                yield chunk
-        finally:
-            path = _printable(environ.get("PATH_INFO", ""))
-            log.info(
-                '%s "%s %s" %s %d %.3fs',
-                environ.get("REMOTE_ADDR", "-"),
-                _printable(environ.get("REQUEST_METHOD", "")),
-                path,
-                seen.get("status", "-"),
-                sent,
-                time.perf_counter() - start,
-            )
+        body = wsgi_app(environ, keep_status)
+        log.info(
+            '%s "%s %s" %s %s %.3fs',
+            environ.get("REMOTE_ADDR", "-"),
+            _printable(environ.get("REQUEST_METHOD", "")),
+            _printable(environ.get("PATH_INFO", "")),
+            seen.get("status", "-"),
+            seen.get("length", "-"),
+            time.perf_counter() - start,
+        )
+        return body
 
     return app
 

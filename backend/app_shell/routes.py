@@ -7,7 +7,6 @@ from pathlib import Path
 from flask import abort, current_app, request, send_file
 
 from backend.app_shell import bp
-from backend.security_headers import shell_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PWA_DIR = REPO_ROOT / "pwa"
@@ -36,9 +35,6 @@ def _send(path: Path, mimetype: str | None = None):
         response.headers["Content-Encoding"] = encoding
         response.headers["Vary"] = "Accept-Encoding"
     return response
-
-
-bp.after_request(shell_headers)
 
 
 def _precompressed(path: Path) -> tuple[str | None, Path]:

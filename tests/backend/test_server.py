@@ -1,9 +1,11 @@
 """The server `make run` starts (backend.serve), as a real process on a loopback port with a
-temp instance folder and SQLite: slow or stalled clients cannot lock other users out, and the
-request line and headers are limited. Under gunicorn's sync workers (before issue 14) four
+temp instance folder and SQLite: slow or stalled clients cannot lock other users out and are
+closed (idle, or headers unfinished past the deadline), and the request line and headers are
+limited. Under gunicorn's sync workers (before issue 14) four
 sockets trickling header lines held every worker and the normal request below hung."""
 
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 THREADS = 2
 SLOW_SOCKETS = 6  # three times the threads, more than the old server had workers
 CHANNEL_TIMEOUT = 2
+HEADER_TIMEOUT = 4
 
 
 def _free_port() -> int:
@@ -42,6 +45,7 @@ def server(tmp_path_factory):
     command = [
         sys.executable, "-m", "backend.serve", "--host", "127.0.0.1", "--port", str(port),
         "--threads", str(THREADS), "--channel-timeout", str(CHANNEL_TIMEOUT),
+        "--header-timeout", str(HEADER_TIMEOUT),
     ]  # fmt: skip
     log = (tmp / "server.log").open("w")
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -103,6 +107,29 @@ def test_slow_clients_do_not_lock_others_out_and_are_closed(server):
         assert _closed_by_server(sock, within=CHANNEL_TIMEOUT + 8)
         sock.close()
     assert requests.get(server + "/api/models", timeout=5).status_code == 200
+
+
+def test_a_client_that_never_finishes_its_headers_is_closed_though_never_idle(server):
+    sock = _slow_socket(server)
+    started = time.monotonic()
+    closed_after = None
+    while time.monotonic() - started < HEADER_TIMEOUT + 8:
+        try:
+            sock.sendall(b"X-Trickle: 1\r\n")  # well inside CHANNEL_TIMEOUT each time
+        except (BrokenPipeError, ConnectionResetError):
+            closed_after = time.monotonic() - started
+            break
+        if select.select([sock], [], [], 0.5)[0]:
+            try:
+                data = sock.recv(1024)
+            except ConnectionResetError:
+                data = b""
+            if data == b"":
+                closed_after = time.monotonic() - started
+                break
+    sock.close()
+    assert closed_after is not None, "the server kept a trickling client past the deadline"
+    assert closed_after > HEADER_TIMEOUT - 0.5
 
 
 def test_a_connection_that_sends_nothing_is_closed(server):

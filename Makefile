@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
-WORKERS ?= 3
+WORKERS ?= 4
 
 # Datasets and ImageNet weights live beside the checkout, never inside it.
 export HEMATOVISION_DATASETS ?= $(abspath ../shared/datasets)
@@ -48,10 +48,12 @@ backend/dashboard/node_modules/.installed: backend/dashboard/package.json backen
 	cd backend/dashboard && npm ci --no-audit --no-fund
 	touch $@
 
-# Debian packages the browser tests and the PostgreSQL tests need (CI runs as root).
+# Debian packages the browser tests and the PostgreSQL tests need (CI runs as root), and the
+# CJK fallback font of the slide PDF (the report works without it; CJK is then left blank).
 system-deps:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+	@test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-droid-fallback; }
 
 lint: python-deps
 	$(BIN)/ruff check .
@@ -72,8 +74,7 @@ db-upgrade: setup
 run: db-upgrade
 	$(BIN)/flask users ensure-admin
 	$(BIN)/flask models publish-all tflite_models
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - \
-		--forwarded-allow-ips 127.0.0.1 "backend:create_app()"
+	$(BIN)/python -m backend.serve --host $(HOST) --port $(PORT) --threads $(WORKERS)
 
 # The released models, retrained from ../shared/datasets on 2 cores: the white-cell network
 # (pbc plus the three other labs, about 36 min), the same network with its field framing and
@@ -116,7 +117,7 @@ lolo: python-deps
 bench-model: python-deps
 	$(BIN)/python -m bench.model
 
-# Sync ingest (8 clients, batches of 100, gunicorn on loopback) against a raw SQLAlchemy bulk
+# Sync ingest (8 clients, batches of 100, the `make run` server on loopback) against a raw SQLAlchemy bulk
 # insert, and /predict against the classifier called directly; a measurement, not a test.
 # Writes build/bench-backend.json. BENCH_ARGS="--database sqlite --model DIR" to narrow it.
 bench-backend: setup system-deps

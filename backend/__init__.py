@@ -14,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from backend import security_headers
 from backend.config import INSTANCE_DIR, REPO_ROOT, Config
 
 db = SQLAlchemy()
@@ -24,23 +25,27 @@ jwt = JWTManager()
 csrf = CSRFProtect()
 
 
+# HS256 keys: RFC 7518 asks for at least the hash's 256 bits; a short one can be guessed offline
+# from any token or session cookie.
+MIN_KEY_BYTES = 32
+
+
 def create_app(config_class: type = Config, instance_path: str | Path | None = None) -> Flask:
+    # Whatever the server writes (the instance folder, the SQLite file and its -wal/-shm, uploads,
+    # cell images, published models, the generated key) is for its own account only: folders
+    # 0700, files 0600. The whole process, because SQLite and Pillow create files themselves.
+    os.umask(0o077)
     app = Flask(__name__, instance_path=str(instance_path or INSTANCE_DIR))
     app.config.from_object(config_class)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     _ensure_secret_keys(app)
     _init_extensions(app)
     _register_blueprints(app)
-    app.after_request(_no_sniffing)
-    if app.config["PROXY_COUNT"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
+    security_headers.init_app(app)
+    if proxies := app.config["PROXY_COUNT"]:
+        # the client's address and scheme (HTTPS: HSTS, secure cookies) as the proxy saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
-
-
-def _no_sniffing(response):
-    """Browsers must take every response as the type it declares (uploads, JSON)."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
 
 
 def _ensure_secret_keys(app: Flask) -> None:
@@ -48,6 +53,13 @@ def _ensure_secret_keys(app: Flask) -> None:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     if not app.config["JWT_SECRET_KEY"]:
         app.config["JWT_SECRET_KEY"] = app.config["SECRET_KEY"]
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        if len(str(app.config[name]).encode()) < MIN_KEY_BYTES:
+            raise RuntimeError(
+                f"{name} is shorter than {MIN_KEY_BYTES} bytes. Set a long random value, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))', or leave it "
+                "unset to use the key generated in the instance folder."
+            )
 
 
 def _instance_secret(path: Path) -> str:

@@ -1,9 +1,10 @@
 """Backend benchmark (`make bench-backend`); a measurement, not a test.
 
-1. Sync ingest: 8 concurrent clients POST batches of 100 records to gunicorn on loopback; the
-   same number of records is then bulk-inserted with raw SQLAlchemy (batches of 100, one commit
-   each) into the same database in the same run. Reports records/s of both, their ratio (goal:
-   sync within 3x of the raw insert) and p50/p99 request latency.
+1. Sync ingest: 8 concurrent clients POST batches of 100 records to the `make run` server
+   (backend.serve, waitress) on loopback; the same number of records is then bulk-inserted
+   with raw SQLAlchemy (batches of 100, one commit each) into the same database in the same run.
+   Reports records/s of both, their ratio (goal: sync within 3x of the raw insert) and p50/p99
+   request latency.
 2. /predict: real microscope images posted one at a time, against calling classifier.classify
    directly on the same files in the same run (overhead goal: <= 25%).
 
@@ -127,7 +128,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batches", type=int, default=10, help="batches of 100 per client")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=4, help="server threads (WORKERS)")
     parser.add_argument("--model", type=Path, default=None, help="release folder for /predict")
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="repeat each measurement")

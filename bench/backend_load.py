@@ -1,5 +1,5 @@
-"""The load side of `make bench-backend`: gunicorn serving the real app, and concurrent
-clients posting batches of phone records to it over loopback."""
+"""The load side of `make bench-backend`: the `make run` server (backend.serve) serving the
+real app, and concurrent clients posting batches of phone records to it over loopback."""
 
 import os
 import socket
@@ -46,7 +46,7 @@ def make_records(n: int, device: str) -> list[dict]:
 
 
 class Server:
-    """gunicorn serving the real app on a temp instance folder and the given database."""
+    """backend.serve (as `make run` starts it) on a temp instance folder and the given database."""
 
     def __init__(self, database_url: str, instance: Path, workers: int) -> None:
         self.port = free_port()
@@ -87,14 +87,14 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "gunicorn",
-                "--workers",
+                "backend.serve",
+                "--threads",
                 str(self.workers),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                "backend:create_app()",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
             ],
             cwd=REPO,
             env=self.env,
@@ -108,7 +108,7 @@ class Server:
                 pass
             time.sleep(0.2)
         self.__exit__()
-        raise RuntimeError("gunicorn did not start within 120 s")
+        raise RuntimeError("the server did not start within 120 s")
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()

@@ -145,7 +145,7 @@ def browser_finder(photos: list[Path]):
             try:
                 page = context.new_page()
                 page.goto(base + "/")
-                page.wait_for_function("window.ready === true")
+                page.wait_for_function("() => window.ready === true")
 
                 def find(photo: Path, repeats: int = 0) -> dict:
                     url = f"/photos/{by_path[Path(photo)]}"

@@ -21,7 +21,9 @@ def classify_timed(page, files: list[Path]) -> list[dict]:
     out = []
     for i, _ in enumerate(files):
         previous = page.evaluate("document.body.dataset.lastResult || ''")
-        page.wait_for_function("!document.querySelector('#classify-btn').disabled", timeout=30_000)
+        page.wait_for_function(
+            "() => !document.querySelector('#classify-btn').disabled", timeout=30_000
+        )
         start = time.perf_counter()
         page.click("#classify-btn")
         changed = "([p]) => (document.body.dataset.lastResult || '') !== p"

@@ -74,7 +74,7 @@ def logged_in_page(context, server, models: int = 1):
 
 def open_app(page, url: str) -> None:
     page.goto(url + "/")
-    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
 
 
 def log_in(page, username: str = "tech", password: str = PASSWORD) -> None:
@@ -86,12 +86,14 @@ def log_in(page, username: str = "tech", password: str = PASSWORD) -> None:
 
 
 def wait_for_models(page, count: int) -> None:
-    page.wait_for_function(f"Number(document.body.dataset.models || 0) >= {count}", timeout=60_000)
+    page.wait_for_function(
+        f"() => Number(document.body.dataset.models || 0) >= {count}", timeout=60_000
+    )
 
 
 def wait_until_offline_ready(page) -> None:
     """The service worker controls the page and its caches hold the shell and the runtime."""
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30_000)
     page.evaluate("navigator.serviceWorker.ready")
 
 
@@ -114,7 +116,9 @@ def classify_files(page, files: list[Path]) -> list[dict]:
     results = []
     for i, _ in enumerate(files):
         previous = page.evaluate("document.body.dataset.lastResult || ''")
-        page.wait_for_function("!document.querySelector('#classify-btn').disabled", timeout=30_000)
+        page.wait_for_function(
+            "() => !document.querySelector('#classify-btn').disabled", timeout=30_000
+        )
         page.click("#classify-btn")
         page.wait_for_function(
             "([p]) => (document.body.dataset.lastResult || '') !== p",

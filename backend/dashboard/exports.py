@@ -2,7 +2,9 @@
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Response, abort, request
@@ -26,10 +28,23 @@ RESULT_COLUMNS = (
 )  # fmt: skip
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def safe_cell(value: object) -> str:
-    """Spreadsheets run a cell that starts with = + - @ as a formula; a quote stops that."""
+    """Spreadsheets run a cell as a formula when it starts with = + - @, also behind leading
+    spaces or control characters and in fullwidth or small forms (＝ ＋ － ＠ ﹦, which NFKC folds
+    to ASCII); a cell that starts with a tab, CR or LF is rewritten by some of them. A leading
+    quote stops both. pwa/js/data/csv.js applies the same rule to the phone's export."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = next((c for c in unicodedata.normalize("NFKC", text) if not _blank(c)), "")
+    if first in FORMULA_STARTS or text[:1] in ("\t", "\r", "\n"):
+        return "'" + text
+    return text
+
+
+def _blank(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char).startswith("C")
 
 
 def csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
@@ -41,8 +56,15 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
 
 
 def download(body, mimetype: str, filename: str) -> Response:
+    """An attachment named `filename`: a name outside ASCII goes as RFC 6266/5987 `filename*`
+    (UTF-8, percent-encoded) after an ASCII `filename` for clients that know only that."""
     response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    name = "".join(c if c.isprintable() and c not in '/\\"' else "_" for c in filename)
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    disposition = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
+    response.headers["Content-Disposition"] = disposition
     return response
 
 
@@ -80,5 +102,4 @@ def slide_report():
     record("slide.report", current_user, target=slide.slide_id)
     db.session.commit()
     name = slide.record.sample_id if slide.record is not None else slide.slide_id
-    safe_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
-    return download(pdf, "application/pdf", f"hematovision-slide-{safe_name}.pdf")
+    return download(pdf, "application/pdf", f"hematovision-slide-{name}.pdf")

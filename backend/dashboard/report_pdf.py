@@ -1,6 +1,10 @@
-"""The PDF report of one slide (fpdf2, built-in fonts, so nothing is fetched or installed)."""
+"""The PDF report of one slide (fpdf2). Text is set in DejaVu Sans, committed beside this file,
+so labels, sample ids and names in any Latin, Greek or Cyrillic script render; CJK comes from a
+system fallback font when one is installed (fonts-droid-fallback, which `make system-deps`
+installs), else those characters are left blank with a warning in the log: never a 500."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -17,44 +21,56 @@ DISCLAIMER = (
 FOOTER_NOTE = "Decision support, not a diagnosis."
 MAX_THUMBNAILS = 40
 THUMB_MM = 24
-
-
-def _latin1(text: object) -> str:
-    """The built-in PDF fonts cover Latin-1 only; anything else becomes '?'."""
-    return str(text).encode("latin-1", "replace").decode("latin-1")
+FONT = "DejaVuSans"
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+CJK_FALLBACKS = (Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"),)
 
 
 class SlideReport(FPDF):
     def __init__(self, slide, author: str) -> None:
         super().__init__(format="A4")
         self.slide, self.author = slide, author
-        self.set_title(_latin1(f"Hematovision report {slide.title}"))
-        self.set_author(_latin1(author))
+        for style, name in FONT_FILES.items():
+            self.add_font(FONT, style, FONT_DIR / name)
+        self._covered = self.fonts[FONT.lower()].cmap
+        self._fallback = next((f for f in CJK_FALLBACKS if f.is_file()), None)
+        self.set_title(f"Hematovision report {slide.title}")
+        self.set_author(author)
         self.set_creator("Hematovision dashboard")
         self.set_auto_page_break(auto=True, margin=18)
 
+    def normalize_text(self, text: str) -> str:
+        """fpdf2 calls this before it lays out any text: the fallback font is loaded the first
+        time a character is not in DejaVu Sans (parsing it takes about half a second)."""
+        if self._fallback and any(ord(c) not in self._covered for c in text):
+            self.add_font("Fallback", "", self._fallback)
+            self.set_fallback_fonts(["Fallback"], exact_match=False)
+            self._fallback = None
+        return super().normalize_text(text)
+
     def footer(self) -> None:
         self.set_y(-13)
-        self.set_font("Helvetica", "", 8)
+        self.set_font(FONT, "", 8)
         text = f"{self.slide.title} - page {self.page_no()}/{{nb}} - {FOOTER_NOTE}"
-        self.cell(0, 6, _latin1(text), align="C")
+        self.cell(0, 6, text, align="C")
 
     def heading(self, text: str) -> None:
         self.ln(3)
-        self.set_font("Helvetica", "B", 12)
-        self.cell(0, 7, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font("Helvetica", "", 10)
+        self.set_font(FONT, "B", 12)
+        self.cell(0, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, "", 10)
 
     def text_line(self, text: str, style: str = "") -> None:
-        self.set_font("Helvetica", style, 10)
-        self.multi_cell(0, 5.5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font("Helvetica", "", 10)
+        self.set_font(FONT, style, 10)
+        self.multi_cell(0, 5.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, "", 10)
 
 
 def build_report(slide, author: str) -> bytes:
     pdf = SlideReport(slide, author)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
+    pdf.set_font(FONT, "B", 16)
     pdf.cell(0, 10, "Hematovision - differential count report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.text_line(DISCLAIMER, "I")
     _header(pdf, slide, author)
@@ -87,7 +103,7 @@ def _header(pdf: SlideReport, slide, author: str) -> None:
     pdf.heading("Sample")
     with pdf.table(col_widths=(45, 135), first_row_as_headings=False) as table:
         for key, value in rows:
-            table.row([_latin1(key), _latin1(value)])
+            table.row([key, value])
 
 
 def _state(record) -> str:
@@ -170,9 +186,9 @@ def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
     else:
         pdf.rect(x, y, THUMB_MM, THUMB_MM)
         pdf.set_xy(x, y + THUMB_MM / 2 - 2)
-        pdf.set_font("Helvetica", "", 7)
+        pdf.set_font(FONT, "", 7)
         pdf.cell(THUMB_MM, 4, "no image", align="C")
-    pdf.set_font("Helvetica", "", 7)
+    pdf.set_font(FONT, "", 7)
     caption = f"{cell.label} ({cell.status})"
     if cell.reviewed_label:
         person = f"reviewed: {cell.reviewed_label}"
@@ -183,5 +199,5 @@ def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
         person = "not reviewed"
     for n, line in enumerate((caption, person)):
         pdf.set_xy(x - 2, y + THUMB_MM + 1 + n * 4)
-        pdf.cell(THUMB_MM + 4, 4, _latin1(line)[:28], align="C")
-    pdf.set_font("Helvetica", "", 10)
+        pdf.cell(THUMB_MM + 4, 4, line[:28], align="C")
+    pdf.set_font(FONT, "", 10)

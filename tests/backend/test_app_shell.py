@@ -90,3 +90,21 @@ def test_nothing_outside_the_shell_is_served(client, url):
 def test_api_stays_json(client):
     response = client.get("/api/nothing-here")
     assert response.status_code == 404 and response.is_json
+
+
+@pytest.mark.parametrize(
+    "url", ["/", "/sw.js", "/js/app.js", "/vendor/inference-worker.js", "/manifest.json"]
+)
+def test_shell_has_a_strict_csp_and_cannot_be_framed(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in response.headers["Content-Security-Policy"].split(";")
+    )
+    assert policy["default-src"] == "'self'"
+    assert policy["script-src"] == "'self' 'wasm-unsafe-eval'"  # LiteRT.js WASM, no JS eval
+    assert policy["worker-src"] == "'self'" and policy["connect-src"] == "'self'"
+    assert policy["object-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"

@@ -41,16 +41,66 @@ def post_form(client, page_url: str, action: str, data: dict, **kwargs):
 
 
 def pdf_text(data: bytes) -> str:
-    """The text drawn by a PDF's content streams (fpdf2 writes Flate-compressed Tj strings)."""
-    texts = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            content = zlib.decompress(match.group(1))
-        except zlib.error:
-            continue
-        for s in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", content, re.S):
-            texts.append(s.replace(rb"\(", b"(").replace(rb"\)", b")").decode("latin-1"))
-    return "\n".join(texts)
+    """The text a PDF draws, one line per text object (BT ... ET: fpdf2 writes one per cell or
+    line). The report embeds TrueType fonts, so its strings are 2-byte glyph codes, read back
+    through each font's ToUnicode map; strings in a font without one are Latin-1."""
+    objects = _pdf_objects(data)
+    fonts = {}
+    for name, ref in re.findall(rb"/(F\d+) (\d+) 0 R", data):
+        to_unicode = re.search(rb"/ToUnicode (\d+) 0 R", objects[int(ref)][0])
+        cmap = objects[int(to_unicode.group(1))][1] if to_unicode else b""
+        pairs = re.findall(
+            rb"<([0-9A-F]{4})>\s*<([0-9A-F]+)>", cmap.split(b"endcodespacerange")[-1]
+        )
+        fonts[name] = {
+            int(code, 16): bytes.fromhex(u.decode()).decode("utf-16-be") for code, u in pairs
+        }
+    lines, font = [], {}
+    for _, content in objects.values():
+        blocks = re.findall(rb"(?:^|\s)BT\s(.*?)\sET(?=\s|$)", content, re.S)
+        for block in blocks if b" Tj" in content else []:
+            line = ""
+            for name, string in re.findall(
+                rb"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\) ?Tj", block, re.S
+            ):
+                if name:
+                    font = fonts.get(name, {})
+                    continue
+                raw = re.sub(rb"\\([0-7]{1,3}|.)", _unescape, string, flags=re.S)
+                if font:
+                    codes = (int.from_bytes(raw[i : i + 2]) for i in range(0, len(raw), 2))
+                    line += "".join(font.get(code, "?") for code in codes)
+                else:
+                    line += raw.decode("latin-1")
+            if line:
+                lines.append(line)
+    return "\n".join(lines)
+
+
+def _pdf_objects(data: bytes) -> dict[int, tuple[bytes, bytes]]:
+    """{number: (dictionary, decompressed stream)}, found through the xref table and each
+    stream's /Length, so bytes of an image never pass for PDF syntax."""
+    objects = {}
+    xref = data[data.rindex(b"\nxref") :]
+    for offset in re.findall(rb"(\d{10}) \d{5} n", xref):
+        head = re.match(rb"\s*(\d+) 0 obj(.*?)(stream\r?\n|endobj)", data[int(offset) :], re.S)
+        number, dictionary, stream = int(head.group(1)), head.group(2), b""
+        if head.group(3).startswith(b"stream"):
+            begin = int(offset) + head.end()
+            stream = data[begin : begin + int(re.search(rb"/Length (\d+)", dictionary).group(1))]
+            try:
+                stream = zlib.decompress(stream)
+            except zlib.error:
+                pass
+        objects[number] = (dictionary, stream)
+    return objects
+
+
+def _unescape(match) -> bytes:
+    code = match.group(1)
+    if code[:1].isdigit():
+        return bytes([int(code, 8)])
+    return {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}.get(code, code)
 
 
 def days_ago(n: int, hour: int = 10) -> datetime:

@@ -128,7 +128,7 @@ def test_dashboard_end_to_end(server, page, releases):
 
     # The viewer signs in, sees the overview, filters, opens a result and corrects it.
     sign_in(page, url, "dr.vera", VIEWER_PASSWORD)
-    page.wait_for_function("document.body.dataset.chartsDrawn === '6'")
+    page.wait_for_function("() => document.body.dataset.chartsDrawn === '6'")
     assert page.locator("canvas").count() == 6
     shoot(page, "04-overview")
     nav(page, "Results").click()
@@ -139,7 +139,7 @@ def test_dashboard_end_to_end(server, page, releases):
     rows = page.locator("table.results tbody tr")
     assert rows.count() == 1
     # Times: UTC in the HTML, the reader's zone (Paris here) on screen, UTC as the tooltip.
-    page.wait_for_function("document.body.dataset.localTimes === 'done'")
+    page.wait_for_function("() => document.body.dataset.localTimes === 'done'")
     captured = rows.first.locator("time")
     utc_text, local_text = captured.get_attribute("title"), captured.inner_text()
     assert utc_text.endswith(" UTC") and local_text.endswith(("GMT+1", "CET"))

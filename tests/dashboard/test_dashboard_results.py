@@ -10,8 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from backend import db
+from backend.dashboard.exports import safe_cell
 from backend.models import AuditEntry
 from tests.dashboard.conftest import days_ago, seed_results, sign_in
+from tests.dashboard.csv_cases import FORMULA_CELLS, PLAIN_CELLS
 
 
 @pytest.fixture
@@ -137,6 +139,16 @@ def test_csv_export_holds_the_filtered_rows_and_defuses_formulas(client, seeded)
         "S-1",
     )
     assert by_id[seeded["d"]["id"]]["note"].startswith("'=HYPERLINK")
+
+
+@pytest.mark.parametrize("text", FORMULA_CELLS)
+def test_csv_cells_a_spreadsheet_would_run_get_a_leading_quote(text):
+    assert safe_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize("text", PLAIN_CELLS + [None])
+def test_csv_cells_without_a_formula_are_left_as_they_are(text):
+    assert safe_cell(text) == ("" if text is None else text)
 
 
 def test_the_overview_counts_match_the_records(client, seeded):

@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from backend import db
 from backend.models import AuditEntry
 from backend.models.types import iso
+from tests.conftest import cell_record, sync
 from tests.dashboard.conftest import (
     days_ago,
     pdf_text,
@@ -89,10 +91,72 @@ def test_a_long_slide_with_any_characters_still_makes_a_report(client, auth):
     response = client.get("/dashboard/slide/report.pdf", query_string={"id": "Lame-Ω-7é"})
     assert response.status_code == 200
     text = pdf_text(response.data)
-    assert "Lame-?-7é" in text  # Ω is outside the PDF fonts, é is not
+    assert "Lame-Ω-7é" in text
     assert "... and 5 more (see the dashboard)." in text
     assert len(re.findall(rb"/Type\s*/Page\b", response.data)) >= 2
     assert len(re.findall(rb"/Subtype\s*/Image", response.data)) >= 1
+
+
+@pytest.mark.parametrize(
+    "slide_id,label,who",
+    [
+        ("Πλακίδιο-7", "λεμφοκύτταρο", "Greek"),
+        ("Мазок-12", "нейтрофил", "Cyrillic"),
+        ("標本-3", "好中球", "CJK"),
+    ],
+)
+def test_labels_and_slide_ids_in_any_script_render_in_the_pdf_and_its_name(
+    client, auth, slide_id, label, who
+):
+    """A label or id outside Latin-1 was a 500 (then a '?'); now the report embeds a Unicode
+    font (DejaVu Sans; CJK from the system fallback font) and names the file in UTF-8."""
+    from tests.conftest import cell_record, pbc_images, sync
+
+    image = pbc_images("monocyte", 1)[0]
+    records = [
+        cell_record(label, image, status="review", confidence=0.5, slide_id=slide_id),
+        cell_record("neutrophil", slide_id=slide_id, note=f"{who}: {label}"),
+    ]
+    assert sync(client, auth, "tech", records) == ["created", "created"]
+    sign_in(client, "viewer")
+    response = client.get("/dashboard/slide/report.pdf", query_string={"id": slide_id})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = pdf_text(response.data)
+    assert slide_id in text and label in text
+    assert f"{label} (review)" in text  # the thumbnail's caption
+    assert b"DejaVuSans" in response.data
+    if who == "CJK":
+        assert b"DroidSansFallback" in response.data  # drawn, not left blank
+    disposition = response.headers["Content-Disposition"]
+    fallback = "hematovision-slide-" + re.sub(r"[^A-Za-z0-9-]", "_", slide_id) + ".pdf"
+    assert disposition.startswith(f'attachment; filename="{fallback}"; ')
+    encoded = quote(f"hematovision-slide-{slide_id}.pdf", safe="")
+    assert disposition.endswith(f"; filename*=UTF-8''{encoded}")
+
+
+def test_without_a_cjk_font_installed_the_report_still_renders(client, auth, monkeypatch):
+    from backend.dashboard import report_pdf
+
+    monkeypatch.setattr(report_pdf, "CJK_FALLBACKS", ())
+    assert sync(client, auth, "tech", [cell_record("好中球", slide_id="標本-9")]) == ["created"]
+    sign_in(client, "viewer")
+    response = client.get("/dashboard/slide/report.pdf", query_string={"id": "標本-9"})
+    assert response.status_code == 200 and b"DroidSansFallback" not in response.data
+    assert "Cells classified" in pdf_text(response.data)
+
+
+def test_a_sample_id_in_any_script_names_the_file_and_heads_the_report(client, auth):
+    slide = phone_slide(sample_id="患者-42 / Мазок «A»", patient="Ελένη Π.")
+    sync_slide(client, auth, slide, [cell_record("neutrophil", slide_id=slide["id"])])
+    sign_in(client, "viewer")
+    response = client.get("/dashboard/slide/report.pdf", query_string={"id": slide["id"]})
+    assert response.status_code == 200
+    text = pdf_text(response.data)
+    assert "患者-42 / Мазок «A»" in text and "Ελένη Π." in text
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="hematovision-slide-__-42__________A_.pdf"' in disposition
+    name = quote("hematovision-slide-患者-42 _ Мазок «A».pdf", safe="")  # "/" is never sent
+    assert f"filename*=UTF-8''{name}" in disposition
 
 
 def _counts(page: str) -> dict[str, str]:

@@ -194,7 +194,7 @@ def test_the_app_shows_why_a_frame_is_centred_and_saves_nothing_for_a_blank_phot
         assert "framed at the photo's centre" in page.inner_text("#result-reason")
         page.click("#reset-btn")
         page.set_input_files("#file-input", [str(blank)])
-        page.wait_for_function("!document.querySelector('#classify-btn').disabled")
+        page.wait_for_function("() => !document.querySelector('#classify-btn').disabled")
         page.click("#classify-btn")
         notice = pwa.wait_for_notice(page, "no cells found in the photo")
         assert notice.startswith("Unfamiliar") and "Nothing was saved" in notice

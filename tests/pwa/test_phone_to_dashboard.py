@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SAMPLE = "PATIENT-0042 / smear A"
 CLASSES = ["neutrophil", "lymphocyte", "monocyte", "eosinophil", "platelet"]
-ALL_SYNCED = "window.hematovision.state.records.every(r => r.syncState === 'synced')"
+ALL_SYNCED = "() => window.hematovision.state.records.every(r => r.syncState === 'synced')"
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def sync_now(page) -> None:
     page.click("#tab-history")
     page.click("#sync-now")
     page.wait_for_function(ALL_SYNCED, timeout=30_000)
-    page.wait_for_function("document.querySelector('#sync-badge').dataset.state === 'synced'")
+    page.wait_for_function("() => document.querySelector('#sync-badge').dataset.state === 'synced'")
 
 
 def phone_differential(page) -> dict[str, tuple[str, str]]:
@@ -85,7 +85,7 @@ def test_what_the_phone_saw_is_what_the_doctor_sees_and_signs(server, tmp_path):
         phone.fill("#slide-sample", SAMPLE)
         phone.fill("#slide-specimen", "peripheral blood, EDTA")
         phone.click("#slide-form button[type=submit]")
-        phone.wait_for_function("window.hematovision.activeSlide() !== null")
+        phone.wait_for_function("() => window.hematovision.activeSlide() !== null")
         phone_context.set_offline(True)
         made = pwa.classify_files(phone, cells)
         corrected = made[-1]  # the last result is still on the card: corrected there
@@ -103,7 +103,8 @@ def test_what_the_phone_saw_is_what_the_doctor_sees_and_signs(server, tmp_path):
         on_phone = phone_differential(phone)
         phone.click("#slide-finish")
         phone.wait_for_function(
-            "window.hematovision.state.slides.some(s => s.state === 'finished')", timeout=15_000
+            "() => window.hematovision.state.slides.some(s => s.state === 'finished')",
+            timeout=15_000,
         )
         sync_now(phone)
         slide_id = corrected["slide_id"]

@@ -25,7 +25,7 @@ def wbc():
 def find_all_cells(page, photo) -> list[dict]:
     page.click("#tab-classify")
     page.set_input_files("#file-input", [str(photo)])
-    page.wait_for_function("!document.querySelector('#field-btn').disabled", timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('#field-btn').disabled", timeout=30_000)
     before = page.evaluate("document.body.dataset.fieldReady || ''")
     page.click("#field-btn")
     page.wait_for_function(
@@ -65,7 +65,7 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             page.click("#tab-slide")
             page.fill("#slide-sample", "S-field-1")
             page.click("#slide-form button[type=submit]")
-            page.wait_for_function("window.hematovision.state.currentSlide !== null")
+            page.wait_for_function("() => window.hematovision.state.currentSlide !== null")
 
             cells = find_all_cells(page, photo)
             # the same cells and labels as classifier.classify on the same photo
@@ -93,7 +93,9 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             spot = empty_spot(cells, width, want["height"])
             page.click("#field-add")
             tap_photo(page, *spot, width)
-            page.wait_for_function(f"window.hematovision.field.cells.length === {len(cells) + 1}")
+            page.wait_for_function(
+                f"() => window.hematovision.field.cells.length === {len(cells) + 1}"
+            )
             added = page.evaluate(CELLS)[-1]
             assert added["added"] and added["label"] in want_labels(wbc)
             bx0, by0, bx1, by1 = added["box"]

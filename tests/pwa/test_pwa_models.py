@@ -46,7 +46,7 @@ def classify_offline_after_reload(server, context, page, image) -> dict:
     server.stop()
     context.set_offline(True)
     page.reload()
-    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
     (after,) = pwa.classify_files(page, image)
     return after
 

@@ -58,7 +58,7 @@ def test_installs_then_classifies_offline_like_backend_classify(models, server, 
         server.stop()
         context.set_offline(True)
         page.goto(server.url + manifest["start_url"])  # how the installed app opens
-        page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+        page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
 
         pwa.choose_model(page, "wbc-differential")
         results = pwa.classify_files(page, wbc)

@@ -10,7 +10,7 @@ from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ALL_SYNCED = "document.querySelector('#sync-badge').dataset.state === 'synced'"
+ALL_SYNCED = "() => document.querySelector('#sync-badge').dataset.state === 'synced'"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_offline_results_reach_the_server_exactly_once_even_after_a_reload_mid_s
     go_online(page, server)
     assert server.sync_held.wait(30)
     page.reload()
-    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
     page.wait_for_function(ALL_SYNCED, timeout=30_000)
 
     ids = [r["id"] for r in first + second]
@@ -93,7 +93,9 @@ def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
         }"""
     )
     (made,) = pwa.classify_files(page, image)
-    page.wait_for_function("window.shown.some(m => m.startsWith('Sync failed'))", timeout=15_000)
+    page.wait_for_function(
+        "() => window.shown.some(m => m.startsWith('Sync failed'))", timeout=15_000
+    )
     failed = page.evaluate("window.shown.find(m => m.startsWith('Sync failed'))")
     assert "kept on this phone" in failed
 
@@ -103,7 +105,7 @@ def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
     assert server.sync_requests >= 2
     assert [p["id"] for p in server.predictions()] == [made["id"]]
     # The error said "Sync failed"; after a good sync it is no longer true, so it is gone.
-    page.wait_for_function("document.querySelector('#notice').hidden", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('#notice').hidden", timeout=10_000)
 
 
 def test_a_viewer_is_told_before_classifying_that_results_will_not_sync(page, server):
@@ -142,7 +144,7 @@ def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page,
     go_online(page, server)
     page.click("#tab-history")
     page.wait_for_function(
-        "document.querySelector('#sync-badge').dataset.state === 'failed'", timeout=30_000
+        "() => document.querySelector('#sync-badge').dataset.state === 'failed'", timeout=30_000
     )
     states = {r["id"]: r for r in pwa.all_records(page)}
     assert states[made[0]["id"]]["syncState"] == "failed"

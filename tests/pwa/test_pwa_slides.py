@@ -45,7 +45,7 @@ def start_slide(page, sample_id: str, target: str = "100") -> None:
     page.fill("#slide-sample", sample_id)
     page.select_option("#slide-target", target)
     page.click("#slide-form button[type=submit]")
-    page.wait_for_function("window.hematovision.activeSlide() !== null")
+    page.wait_for_function("() => window.hematovision.activeSlide() !== null")
 
 
 def slide_state(page, state: str) -> None:
@@ -97,7 +97,9 @@ def classify_current(page) -> dict | None:
     before = page.evaluate(
         "[document.body.dataset.lastResult || '', document.body.dataset.lastNoCell || '']"
     )
-    page.wait_for_function("!document.querySelector('#classify-btn').disabled", timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('#classify-btn').disabled", timeout=30_000
+    )
     page.click("#classify-btn")
     page.wait_for_function(
         "([r, n]) => (document.body.dataset.lastResult || '') !== r || "
@@ -160,7 +162,7 @@ def test_a_slide_idle_for_more_than_8_hours_is_paused_at_start(page):
         }"""
     )
     page.reload()
-    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
     assert "8 hours" in slide_bar(page) and "paused" in slide_bar(page)
     (made,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
     assert made["slide_id"] is None
@@ -202,7 +204,9 @@ def test_junk_never_enters_the_count_and_the_card_is_honest(page):
     # Large but under the limit: taken, with word that it takes a moment.
     pick(page, "large.png", png(np.full((4000, 5000, 3), 200, np.uint8)))
     assert "20 megapixels" in pwa.wait_for_notice(page, "large image")
-    page.wait_for_function("!document.querySelector('#classify-btn').disabled", timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('#classify-btn').disabled", timeout=30_000
+    )
 
     # A person confirms the unrecognised cell as an artefact: counted apart, never as white.
     page.click("#tab-slide")

@@ -15,7 +15,7 @@ from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ALL_SYNCED = "document.querySelector('#sync-badge').dataset.state === 'synced'"
+ALL_SYNCED = "() => document.querySelector('#sync-badge').dataset.state === 'synced'"
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def start_slide(page, sample_id: str, target: str = "100") -> None:
     page.fill("#slide-sample", sample_id)
     page.select_option("#slide-target", target)
     page.click("#slide-form button[type=submit]")
-    page.wait_for_function("window.hematovision.activeSlide() !== null")
+    page.wait_for_function("() => window.hematovision.activeSlide() !== null")
 
 
 def correct(page, label: str) -> None:
@@ -81,7 +81,7 @@ def test_the_payload_carries_the_crop_the_correction_event_and_the_slide(
         page.click("#tab-history")
         page.click("#sync-now")
         page.wait_for_function(
-            "window.hematovision.state.records.every(r => r.syncState === 'synced')",
+            "() => window.hematovision.state.records.every(r => r.syncState === 'synced')",
             timeout=30_000,
         )
         body = next(b for b in bodies if b["predictions"])
@@ -213,7 +213,7 @@ def test_a_v1_database_keeps_every_record_and_slide_after_the_upgrade(playwright
         assert "OLD-7" in page.inner_text("#slide-select")
         # Last activity long ago: the old open slide is paused at start, and the app says so.
         page.wait_for_function(
-            "document.querySelector('#slide-bar-text').textContent.includes('8 hours')"
+            "() => document.querySelector('#slide-bar-text').textContent.includes('8 hours')"
         )
         assert "paused" in page.inner_text("#slide-bar-text")
 
@@ -228,7 +228,7 @@ def test_a_v1_database_keeps_every_record_and_slide_after_the_upgrade(playwright
         assert records[0]["id"] not in sent and records[1]["id"] in sent
         assert [s["sample_id"] for b in bodies for s in b.get("slides", [])][:1] == ["OLD-7"]
         page.wait_for_function(
-            "window.hematovision.state.slides.every(s => s.syncState === 'synced')",
+            "() => window.hematovision.state.slides.every(s => s.syncState === 'synced')",
             timeout=30_000,
         )
         (on_server,) = server_slides(server)
@@ -294,7 +294,7 @@ def test_a_review_and_a_reopened_slide_come_back_to_the_phone(playwright, server
         page.click("#tab-slide")
         page.click("#slide-finish")
         page.wait_for_function(
-            "window.hematovision.state.slides.every("
+            "() => window.hematovision.state.slides.every("
             "s => s.state === 'finished' && s.syncState === 'synced')",
             timeout=30_000,
         )

@@ -76,7 +76,7 @@ def test_bad_input_gets_a_clear_message_and_loses_nothing(wbc, browser_context, 
         assert "delete old history" in pwa.wait_for_notice(page, "storage")
         assert "NOT saved" in page.inner_text("#result-saved")
         page.reload()
-        page.wait_for_function("document.body.dataset.ready === 'true'")
+        page.wait_for_function("() => document.body.dataset.ready === 'true'")
         assert [r["id"] for r in pwa.all_records(page)] == [kept["id"]]
     finally:
         server.stop()
@@ -106,13 +106,13 @@ def test_camera_denied_then_allowed_captures_and_classifies(tmp_path):
 
             context.grant_permissions(["camera"])
             page.click("#camera-start")
-            page.wait_for_function("document.querySelector('#camera-video').videoWidth > 0")
+            page.wait_for_function("() => document.querySelector('#camera-video').videoWidth > 0")
             pwa.screenshot(page, "phone-360x640-camera-live")
             page.click("#camera-shoot")
             page.wait_for_selector("#editor:not([hidden])")
             assert page.is_hidden("#camera")
             page.click("#classify-btn")
-            page.wait_for_function("document.body.dataset.lastResult")
+            page.wait_for_function("() => document.body.dataset.lastResult")
             (saved,) = pwa.all_records(page)
             assert saved["label"] in page.evaluate("window.hematovision.model().labels")
             # A camera frame is classified from its largest centred square.
@@ -172,7 +172,7 @@ def test_slide_counts_corrections_history_and_csv(wbc, browser_context, tmp_path
         assert counts[-1]["class"] == "total" and counts[-1]["count"] == str(white)
 
         page.click("#tab-history")
-        page.wait_for_function("window.hematovision.state.records.every(r => r.syncState)")
+        page.wait_for_function("() => window.hematovision.state.records.every(r => r.syncState)")
         rows = read_download(page, "#history-csv")
         assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in made)
         corrected = [r for r in rows if r["corrected_label"]]

@@ -35,7 +35,7 @@ def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
             pwa.screenshot(page, "phone-360x640-update-available")
             with page.expect_navigation():
                 page.click("#update-reload")
-            page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+            page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
             after = cache_names(page)
             assert "hv-shell-nextversion1" in after and old_shell not in after
             assert "hv-models" in after
@@ -44,7 +44,7 @@ def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
             server.stop()
             context.set_offline(True)
             page.reload()
-            page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+            page.wait_for_function("() => document.body.dataset.ready === 'true'", timeout=30_000)
             (result,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
             assert result["model_name"] == "wbc-differential"
             context.close()

@@ -1,12 +1,18 @@
-// CSV export (RFC 4180 quoting; a leading =+-@ is prefixed with ' so spreadsheets never run it).
+// CSV export (RFC 4180 quoting; a cell a spreadsheet would run as a formula gets a leading ').
 const COLUMNS = [
   "id", "captured_at", "slide_id", "sample_id", "model_name", "model_version", "label",
   "corrected_label", "reviewed_label", "reviewed_by", "confidence", "status", "sync_state", "sync_error", "device_id", "note",
 ];
 
-function cell(value) {
+// The server's rule (backend/dashboard/exports.py safe_cell): = + - @ also count behind leading
+// blanks or control characters and in fullwidth or small forms (NFKC folds ＝ to =); a cell that
+// starts with a tab, CR or LF is quoted too.
+const LEADING_BLANKS = /^[\s\p{C}]+/u;
+
+export function cell(value) {
   let text = value === null || value === undefined ? "" : String(value);
-  if (/^[=+\-@]/.test(text)) text = `'${text}`;
+  const head = text.normalize("NFKC").replace(LEADING_BLANKS, "");
+  if (/^[=+\-@]/.test(head) || /^[\t\r\n]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The flask command reads .env itself, gunicorn (make run) does not: read it here for both.
+# The flask command reads .env itself, the server of `make run` does not: read it here for both.
 # A variable set in the real environment wins over the file.
 load_dotenv(REPO_ROOT / ".env", override=False)
 INSTANCE_DIR = Path(os.environ.get("HEMATOVISION_INSTANCE", REPO_ROOT / "instance"))
@@ -20,7 +20,7 @@ def _int(name: str, default: int) -> int:
 
 class Config:
     # None: create_app reads (or creates once) a random key in the instance folder, so every
-    # gunicorn worker and every restart signs with the same key without any setup.
+    # server process and every restart signs with the same key without any setup.
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY") or None
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
@@ -51,7 +51,7 @@ class Config:
     LOGIN_WINDOW_SECONDS = _int("LOGIN_WINDOW_SECONDS", 15 * 60)
     LOGIN_LOCK_SECONDS = _int("LOGIN_LOCK_SECONDS", 5 * 60)
     LOGIN_LOCK_MAX_SECONDS = _int("LOGIN_LOCK_MAX_SECONDS", 60 * 60)
-    # Trust X-Forwarded-For from this many proxies (0 when gunicorn faces clients directly).
+    # Trust X-Forwarded-For/-Proto from this many proxies (0 when the server faces clients).
     PROXY_COUNT = _int("PROXY_COUNT", 0)
     WTF_CSRF_TIME_LIMIT = None
     # Dashboard (browser) sessions: signed out after this many idle minutes.

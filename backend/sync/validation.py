@@ -1,9 +1,9 @@
 """Checking what a phone syncs (a prediction record, a correction event, a slide) and reducing
 it to a canonical form, with a hash where a re-send must be told from a conflicting one.
 
-Checking one item never raises anything but RecordError, whatever the item holds: `checked`
-turns that, and any failure nobody foresaw, into the item's `invalid` result, so the other
-items of the batch are still stored."""
+The checks raise RecordError with the reason; `checked` turns that, and any failure nobody
+foresaw, into the item's `invalid` result, so whatever one item holds, the other items of the
+batch are still stored."""
 
 import hashlib
 import json

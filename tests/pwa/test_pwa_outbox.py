@@ -11,8 +11,8 @@ from tests.pwa.conftest import require_releases
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-BADGE = "document.querySelector('#sync-badge')"
-ALL_SYNCED = f"{BADGE}.dataset.state === 'synced'"
+ALL_SYNCED = "document.querySelector('#sync-badge').dataset.state === 'synced'"
+BADGE_SAYS = "(text) => document.querySelector('#sync-badge').textContent === text"
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_records_the_server_refuses_are_set_aside_and_the_rest_keep_syncing(page
     server.refuse_sync = refuse
     go_online(page, server)
     page.click("#tab-history")
-    page.wait_for_function(f"{BADGE}.textContent === '3 failed'", timeout=30_000)
+    page.wait_for_function(BADGE_SAYS, arg="3 failed", timeout=30_000)
     states = {r["id"]: r for r in pwa.all_records(page)}
     synced = [made[i]["id"] for i in (0, 2, 4)]
     assert [states[i]["syncState"] for i in synced] == ["synced"] * 3
@@ -200,7 +200,7 @@ def test_records_the_server_refuses_are_set_aside_and_the_rest_keep_syncing(page
 
     server.refuse_sync = None  # the server is fixed: Retry sends the refused ones again
     page.locator(f"#history-list li[data-id='{fails_500}'] button").click()
-    page.wait_for_function(f"{BADGE}.textContent === '2 failed'", timeout=30_000)
+    page.wait_for_function(BADGE_SAYS, arg="2 failed", timeout=30_000)
     assert fails_500 in {p["id"] for p in server.predictions()}
     assert pwa.record(page, fails_500)["syncState"] == "synced"
 

@@ -12,7 +12,6 @@ from tests.pwa.conftest import require_releases
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ALL_SYNCED = "document.querySelector('#sync-badge').dataset.state === 'synced'"
-BADGE_SAYS = "(text) => document.querySelector('#sync-badge').textContent === text"
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +153,9 @@ def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page,
     assert "another account" in item.inner_text()
     assert item.locator("button").count() == 0  # retrying a conflict cannot help
     pwa.screenshot(page, "phone-360x640-sync-rejected")
+
+
+BADGE_SAYS = "(text) => document.querySelector('#sync-badge').textContent === text"
 
 
 def test_records_the_server_refuses_are_set_aside_and_the_rest_keep_syncing(page, server):

@@ -58,5 +58,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
         db.session.rollback()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # %r: a path may hold control characters (a NUL, a newline) that must not reach the log
+        log.exception("unhandled error on %s %r", request.method, request.path)
         return error_response(500, "internal_error", "The server failed to handle this request.")

@@ -1,11 +1,52 @@
-"""Reading JSON request bodies with errors that say exactly what is wrong."""
+"""Reading what a client sends (JSON bodies, query strings) with errors that say exactly what
+is wrong: nothing a client sends is answered with a 500."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import request
+from flask import Flask, abort, request
+from flask.json.provider import DefaultJSONProvider
 
 from backend.errors import ApiError
+
+
+def init_app(app: Flask) -> None:
+    app.json = JSONProvider(app)
+    app.before_request(refuse_nul_characters)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a document nested too deeply to parse is invalid JSON like any other
+    (the parser raises RecursionError, which request.get_json would let through as a 500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def refuse_nul_characters() -> None:
+    """A NUL is no character of a path, a query or a form field: the OS cannot open a file
+    named with one and PostgreSQL cannot store or compare one. Refused before any view."""
+    fields = [("path", request.path), *request.args.items(multi=True)]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields += request.form.items(multi=True)
+    for name, value in fields:
+        if "\x00" in name or "\x00" in value:
+            abort(400, description="The request contains a NUL character.")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as text (None when it can): a NUL, or a lone surrogate
+    (JSON can carry "\\ud800"; it is no character and cannot be encoded as UTF-8)."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (a lone surrogate)"
+    return None
 
 
 def json_object() -> dict[str, Any]:
@@ -31,6 +72,8 @@ def string_field(data: dict[str, Any], key: str, max_len: int, required: bool = 
         raise ApiError(
             400, "invalid_field", f"'{key}' is longer than {max_len} characters.", {"field": key}
         )
+    if problem := text_problem(value):
+        raise ApiError(400, "invalid_field", f"'{key}' {problem}.", {"field": key})
     return value
 
 
@@ -59,7 +102,7 @@ def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
 
 
 def query_moment(name: str) -> datetime | None:
-    """An ISO-8601 date or date-time query parameter; naive values are taken as UTC."""
+    """An ISO-8601 date or date-time query parameter, in UTC; naive values are taken as UTC."""
     raw = request.args.get(name)
     if raw is None:
         return None
@@ -67,4 +110,8 @@ def query_moment(name: str) -> datetime | None:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "invalid_query", f"'{name}' must be an ISO-8601 date-time.") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        # e.g. 0001-01-01T00:00:00+01:00 is a moment before the first one a datetime can hold
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(400, "invalid_query", f"'{name}' is out of range.") from None

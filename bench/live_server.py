@@ -26,8 +26,8 @@ class LiveServer:
     are created and `models` ({name: release folder}) published and activated before start.
 
     Test hooks: `bytes_sent` counts response bytes; `hold_sync_response`, `lose_sync_response`,
-    `sync_requests` and `sync_bodies` (each request's JSON) act on POST /api/sync/predictions;
-    `next_app_version` serves /sw.js as a new app version."""
+    `refuse_sync`, `sync_requests` and `sync_bodies` (each request's JSON) act on POST
+    /api/sync/predictions; `next_app_version` serves /sw.js as a new app version."""
 
     def __init__(
         self,
@@ -57,6 +57,7 @@ class LiveServer:
         self.password = password
         self.hold_sync_response = None
         self.lose_sync_response = False
+        self.refuse_sync = None
         self.sync_requests = 0
         self.sync_bodies: list[dict] = []
         self.sync_held = threading.Event()
@@ -193,9 +194,12 @@ class LiveServer:
         return app
 
     def _holding(self, wsgi_app):
-        """Hooks on POST /api/sync/predictions, both applied after the server committed:
-        `hold_sync_response` (seconds) keeps the answer back while a test reloads the page;
-        `lose_sync_response` answers 502 instead, as a proxy that lost the answer would."""
+        """Hooks on POST /api/sync/predictions. `refuse_sync(body)` may return a status: the
+        whole request is answered with it (in the API's error shape) and nothing is stored,
+        as a server that fails on, or a proxy that refuses, what the body holds. The other two
+        act after the server committed: `hold_sync_response` (seconds) keeps the answer back
+        while a test reloads the page; `lose_sync_response` answers 502 instead, as a proxy
+        that lost the answer would."""
 
         def app(environ, start_response):
             if environ.get("PATH_INFO") != "/api/sync/predictions":
@@ -207,6 +211,10 @@ class LiveServer:
                 self.sync_bodies.append(json.loads(raw))
             except ValueError:
                 self.sync_bodies.append({})
+            if self.refuse_sync and (status := self.refuse_sync(self.sync_bodies[-1])):
+                error = {"code": "refused_by_test", "message": f"Refused with {status}."}
+                start_response(f"{status} Refused", [("Content-Type", "application/json")])
+                return [json.dumps({"error": error}).encode()]
             if self.lose_sync_response:
                 self.lose_sync_response = False
                 b"".join(wsgi_app(environ, lambda *a, **k: None))

@@ -4,7 +4,8 @@ helpers that build the inputs several folders feed the app: phone records, model
 cell finder mosaics.
 
 HEMATOVISION_TEST_DB=sqlite (or postgresql) limits a run to one database; the default is both.
-A test marked `database_free` never reads or writes the database: it runs once, on SQLite."""
+A test marked `database_free` never reads or writes the database: it runs once, on SQLite; so
+does one marked `sqlite_only` (property-based tests, whose breadth is in their examples)."""
 
 import json
 import os
@@ -64,14 +65,15 @@ def _config(url: str, tmp: Path) -> type:
 
 def pytest_generate_tests(metafunc):
     if "database" in metafunc.fixturenames:
-        if not metafunc.definition.get_closest_marker("database_free"):
+        once = ("database_free", "sqlite_only")
+        if not any(metafunc.definition.get_closest_marker(m) for m in once):
             metafunc.parametrize("database", DATABASES)
 
 
 @pytest.fixture
 def database() -> str:
     """The database under `app`: parametrised over DATABASES, except for `database_free` tests,
-    which only need some database for create_app and get this one."""
+    which only need some database for create_app, and `sqlite_only` ones: they get this one."""
     return "sqlite"
 
 

@@ -24,7 +24,7 @@ TYPES = {
 
 
 def _send(path: Path, mimetype: str | None = None):
-    if not path.is_file():
+    if not _is_file(path):
         abort(404)
     mimetype = mimetype or TYPES.get(path.suffix, "application/octet-stream")
     encoding, body = _precompressed(path)
@@ -41,13 +41,24 @@ def _precompressed(path: Path) -> tuple[str | None, Path]:
     accepted = request.headers.get("Accept-Encoding", "")
     for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
         variant = path.with_name(path.name + suffix)
-        if encoding in accepted and variant.is_file():
+        if encoding in accepted and _is_file(variant):
             return encoding, variant
     return None, path
 
 
+def _is_file(path: Path) -> bool:
+    """False also for a name the OS refuses (too long, a NUL): it names no file of the app."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _inside(folder: Path, relative: str) -> Path:
-    path = (folder / relative).resolve()
+    try:
+        path = (folder / relative).resolve()
+    except (OSError, ValueError):
+        abort(404)
     if not path.is_relative_to(folder.resolve()):
         abort(404)
     return path

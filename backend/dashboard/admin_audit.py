@@ -1,7 +1,7 @@
 """Admins read the audit log: filters (user, action, outcome, dates), pages and CSV export."""
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import abort, render_template, request
@@ -12,6 +12,7 @@ from backend.audit.log import record
 from backend.dashboard import bp
 from backend.dashboard.access import roles_required
 from backend.dashboard.exports import csv_text, download
+from backend.dashboard.filters import parse_day
 from backend.dashboard.paging import paginate
 from backend.models import AuditEntry
 from backend.models.types import iso
@@ -35,9 +36,9 @@ def audit_filters() -> tuple[dict[str, str], list[str], sa.Select]:
     for name, op in (("from", "ge"), ("to", "lt")):
         if name in values:
             try:
-                day = datetime.combine(date.fromisoformat(values[name]), time(), tzinfo=UTC)
-            except ValueError:
-                errors.append(f"'{name}' must be a date like 2026-11-25, not '{values[name]}'.")
+                day = parse_day(name, values[name])
+            except ValueError as e:
+                errors.append(str(e))
                 continue
             if op == "ge":
                 query = query.where(AuditEntry.at >= day)

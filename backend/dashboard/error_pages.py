@@ -28,7 +28,7 @@ def error_page(e: Exception):
     if isinstance(e, HTTPException):
         return _error_page(e.code or 500, TITLES.get(e.code, e.name), e.description)
     db.session.rollback()
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %r", request.method, request.path)  # %r: no raw CR/LF
     return _error_page(500, "Something went wrong", "The server failed; nothing was saved.")
 
 

@@ -14,6 +14,9 @@ from backend import db
 from backend.models import Prediction, User
 
 TEXT_FILTERS = ("label", "status", "model", "technician", "device", "slide")
+# What a day filter may be: nothing captured before 2000 is stored (sync refuses it), and the
+# day after the last one must still be a date ("to" is inclusive).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 REVIEWED_CHOICES = ("", "yes", "no")
 # Loaded with the rows that show who synced, reviewed and corrected them (no query per row).
 WITH_PEOPLE = (
@@ -58,9 +61,9 @@ class ResultFilters:
         if not raw:
             return None
         try:
-            return datetime.combine(date.fromisoformat(raw), time(), tzinfo=UTC)
-        except ValueError:
-            self.errors.append(f"'{name}' must be a date like 2026-11-25, not '{raw}'.")
+            return parse_day(name, raw)
+        except ValueError as e:
+            self.errors.append(str(e))
             return None
 
     def query_args(self, **extra: Any) -> dict[str, Any]:
@@ -93,6 +96,17 @@ class ResultFilters:
         elif v.get("reviewed") == "no":
             query = query.where(Prediction.reviewed_at.is_(None))
         return query
+
+
+def parse_day(name: str, raw: str) -> datetime:
+    """Midnight UTC of the day filter `name`; ValueError with the message people read."""
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"'{name}' must be a date like 2026-11-25, not '{raw}'.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"'{name}' must be a date from {FIRST_DAY} to {LAST_DAY}, not '{raw}'.")
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _model_condition(value: str):

@@ -2,6 +2,7 @@
 byte and pixel limits, full decode (truncation), then a clean re-encode without metadata."""
 
 import io
+import struct
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps
@@ -64,7 +65,9 @@ def check_image(data: bytes, max_pixels: int) -> CheckedImage:
         raise
     except Image.DecompressionBombError as e:
         raise ApiError(413, "too_many_pixels", f"The image has too many pixels: {e}") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    # struct.error and EOFError: Pillow reading a malformed or truncated EXIF block (for
+    # exif_transpose), e.g. a tag whose value has the wrong type.
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as e:
         raise ApiError(
             400, "unreadable_image", f"The {kind} image cannot be decoded: {e}"
         ) from None

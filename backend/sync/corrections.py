@@ -13,15 +13,15 @@ import sqlalchemy as sa
 from backend import db
 from backend.models import Prediction, TechnicianCorrection, User
 from backend.models.types import utcnow
-from backend.sync.ingest import insert, lock_sync, raw_id
-from backend.sync.validation import CleanCorrection, RecordError, clean_correction
+from backend.sync.ingest import insert, lock_sync
+from backend.sync.validation import CleanCorrection, checked, clean_correction
 from classifier.differential import PERSON_ONLY_LABELS
 
 UNKNOWN_RECORD = "unknown record: sync the record first"
 
 
 def ingest_corrections(raw_events: list[Any], user: User) -> list[dict[str, Any]]:
-    cleaned = [_clean(raw) for raw in raw_events]
+    cleaned = [checked(clean_correction, raw) for raw in raw_events]  # an event, or `invalid`
     records = _records({e.prediction_id for e in cleaned if isinstance(e, CleanCorrection)})
     results = [_refusal(event, records, user) for event in cleaned]
     accepted = [event if r is None else None for event, r in zip(cleaned, results, strict=True)]
@@ -36,14 +36,6 @@ def ingest_corrections(raw_events: list[Any], user: User) -> list[dict[str, Any]
         if event is not None:
             results[i] = _settle(event, unsettled, hashes[event.id])
     return results
-
-
-def _clean(raw: Any) -> CleanCorrection | dict[str, Any]:
-    """The checked event, or its `invalid` result."""
-    try:
-        return clean_correction(raw)
-    except RecordError as e:
-        return {"id": raw_id(raw), "status": "invalid", "error": str(e)}
 
 
 def _refusal(event, records: dict[str, sa.Row], user: User) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from backend.models import Prediction, User
 from backend.models.types import utcnow
 from backend.sync import cell_images
 from backend.sync.cell_images import CellImage, take_image
-from backend.sync.validation import CleanRecord, RecordError, clean_record, content_hash
+from backend.sync.validation import CleanRecord, checked, clean_record, content_hash
 
 SYNC_LOCK = 0x5EC0_0001  # PostgreSQL advisory lock key of the sync ingest
 
@@ -26,15 +26,12 @@ def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
     cleaned: list[CleanRecord | None] = []
     images: dict[str, CellImage] = {}
     for raw in raw_records:
-        try:
-            record = clean_record(raw)
-            image = take_image(raw)
-        except RecordError as e:
+        item = checked(_clean, raw)
+        if isinstance(item, dict):
             cleaned.append(None)
-            results.append({"id": raw_id(raw), "status": "invalid", "error": str(e)})
+            results.append(item)
             continue
-        if image is not None:
-            record = _with_image(record, image)
+        record, image = item
         cleaned.append(record)
         results.append({"id": record.id, "status": None})
         if record.id not in first:
@@ -50,6 +47,11 @@ def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
         if record is not None:
             _settle(result, record, created, stored.get(record.id), user)
     return results
+
+
+def _clean(raw: Any) -> tuple[CleanRecord, CellImage | None]:
+    record, image = clean_record(raw), take_image(raw)
+    return (record if image is None else _with_image(record, image)), image
 
 
 def _with_image(record: CleanRecord, image: CellImage) -> CleanRecord:
@@ -71,11 +73,6 @@ def _settle(result: dict, record: CleanRecord, created: set, stored: sa.Row | No
     else:
         result["status"] = "conflict"
         result["error"] = "this id was already synced with different content; the first is kept"
-
-
-def raw_id(raw: Any) -> str | None:
-    value = raw.get("id") if isinstance(raw, dict) else None
-    return value[:64] if isinstance(value, str) else None
 
 
 def _insert_new(records: list[CleanRecord], user: User) -> set[str]:

@@ -14,12 +14,12 @@ from backend import db
 from backend.audit.log import record
 from backend.models import Slide, User
 from backend.models.types import iso, utcnow
-from backend.sync.ingest import insert, raw_id
-from backend.sync.validation import CleanSlide, RecordError, clean_slide
+from backend.sync.ingest import insert
+from backend.sync.validation import CleanSlide, checked, clean_slide
 
 
 def ingest_slides(raw_slides: list[Any], user: User) -> list[dict[str, Any]]:
-    cleaned = [_clean(raw) for raw in raw_slides]
+    cleaned = [checked(clean_slide, raw) for raw in raw_slides]  # a slide, or `invalid`
     first = {s.id: s for s in reversed(cleaned) if isinstance(s, CleanSlide)}
     created = _insert_new(list(first.values()), user)
     stored = _load(list(first))
@@ -33,13 +33,6 @@ def ingest_slides(raw_slides: list[Any], user: User) -> list[dict[str, Any]]:
         else:
             results.append(_upsert(stored[slide.id], slide, user))
     return results
-
-
-def _clean(raw: Any) -> CleanSlide | dict[str, Any]:
-    try:
-        return clean_slide(raw)
-    except RecordError as e:
-        return {"id": raw_id(raw), "status": "invalid", "error": str(e)}
 
 
 def _insert_new(slides: list[CleanSlide], user: User) -> set[str]:

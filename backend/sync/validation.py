@@ -1,18 +1,26 @@
 """Checking what a phone syncs (a prediction record, a correction event, a slide) and reducing
-it to a canonical form, with a hash where a re-send must be told from a conflicting one."""
+it to a canonical form, with a hash where a re-send must be told from a conflicting one.
+
+The checks raise RecordError with the reason; `checked` turns that, and any failure nobody
+foresaw, into the item's `invalid` result, so whatever one item holds, the other items of the
+batch are still stored."""
 
 import hashlib
 import json
-import math
+import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from backend.models.slide import SLIDE_STATES, SLIDE_TARGETS
+from backend.request_input import text_problem
 
-STATUS_PATTERN = re.compile(r"^[a-z][a-z_]{0,31}$")
+log = logging.getLogger(__name__)
+
+STATUS_PATTERN = re.compile(r"[a-z][a-z_]{0,31}")  # the whole value (fullmatch): no "ok\n"
 MAX_CLASSES = 100
 MAX_NOTE = 2000
 # Phones' clocks drift; a capture time further ahead than this is a bug, not drift.
@@ -21,6 +29,31 @@ MAX_CLOCK_AHEAD = timedelta(days=1)
 
 class RecordError(ValueError):
     """A record that cannot be stored; the message tells the phone what is wrong."""
+
+
+T = TypeVar("T")
+UNCHECKABLE = "the server could not check this item, so it was not stored"
+
+
+def checked(clean: Callable[[Any], T], raw: Any) -> T | dict[str, Any]:
+    """`clean(raw)`, or the item's `invalid` result: one item can never fail its batch."""
+    try:
+        return clean(raw)
+    except RecordError as e:
+        return invalid(raw, str(e))
+    except Exception:
+        # A case the checks above do not foresee: a bug to fix, not a reason to lose the batch.
+        log.exception("checking a synced item failed unexpectedly (id %r)", raw_id(raw))
+        return invalid(raw, UNCHECKABLE)
+
+
+def invalid(raw: Any, error: str) -> dict[str, Any]:
+    return {"id": raw_id(raw), "status": "invalid", "error": error}
+
+
+def raw_id(raw: Any) -> str | None:
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return value[:64] if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -79,19 +112,23 @@ def _text(raw: dict, key: str, max_len: int, required: bool = True) -> str | Non
         raise RecordError(f"'{key}' must not be empty")
     if len(value) > max_len:
         raise RecordError(f"'{key}' is longer than {max_len} characters")
+    if problem := text_problem(value):
+        raise RecordError(f"'{key}' {problem}")
     return value
 
 
 def _unit_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(f"'{name}' must be a number")
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+    # Compared before any float(): exact for an int of 400 digits (which float() cannot
+    # convert), and false for NaN and infinities.
+    if not 0 <= value <= 1:
         raise RecordError(f"'{name}' must be between 0 and 1")
     return float(value)
 
 
 def _status(value: Any) -> str:
-    if not isinstance(value, str) or not STATUS_PATTERN.match(value):
+    if not isinstance(value, str) or not STATUS_PATTERN.fullmatch(value):
         raise RecordError("'status' must be a lowercase word such as 'ok' or 'uncertain'")
     return value
 
@@ -105,6 +142,8 @@ def _probabilities(value: Any) -> dict[str, float]:
     for label, p in value.items():
         if len(label) > 100:
             raise RecordError("a label in 'probabilities' is longer than 100 characters")
+        if problem := text_problem(label):
+            raise RecordError(f"a label in 'probabilities' {problem}")
         clean[label] = _unit_number(p, f"probabilities.{label[:40]}")
     return clean
 
@@ -120,7 +159,10 @@ def _moment(value: Any, key: str, required: bool = True) -> datetime | None:
         raise RecordError(f"'{key}' is not an ISO-8601 date-time") from None
     if moment.tzinfo is None:
         raise RecordError(f"'{key}' needs a time zone (e.g. ...Z or +01:00)")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before the first datetime
+        raise RecordError(f"'{key}' is out of range") from None
     if moment > datetime.now(UTC) + MAX_CLOCK_AHEAD:
         raise RecordError(f"'{key}' lies in the future")
     if moment.year < 2000:

@@ -21,7 +21,9 @@ export class SyncController {
     }
   }
 
-  /** Replays the outbox once at a time; failures keep every record pending. */
+  /** Replays the outbox once at a time. A record the server refuses is set aside (failed, with
+   * why, in History) and the rest go on; offline, a lost login or a failing server keep every
+   * record not yet sent pending. */
   async sync({ verbose = false } = {}) {
     const app = this.app;
     if (this.syncing) {

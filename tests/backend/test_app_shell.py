@@ -81,10 +81,17 @@ def test_wasm_runtime_is_served_precompressed(client, encoding):
         "/node_modules/@litertjs/core/package.json",
         "/js/missing.js",
         "/pwa/index.html",
+        "/js/" + "a" * 300 + ".js",  # a name the OS refuses: once a 500
+        "/vendor/" + "a/" * 3000 + "x.js",
     ],
 )
 def test_nothing_outside_the_shell_is_served(client, url):
     assert client.get(url).status_code == 404
+
+
+def test_a_nul_in_a_shell_path_is_a_400_not_a_500(client):
+    assert client.get("/js/app%00.js").status_code == 400
+    assert client.get("/vendor/sw.js%00.br", headers={"Accept-Encoding": "br"}).status_code == 400
 
 
 def test_api_stays_json(client):

@@ -40,5 +40,7 @@ def test_filters_and_pagination(client, auth):
     assert _entries(client, auth, "?user=tech2")["total"] == 0
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     assert _entries(client, auth, f"?from={future}")["total"] == 0
+    everything = _entries(client, auth)["total"]
+    assert _entries(client, auth, "?from=0001-01-01&to=9999-12-31")["total"] == everything
     newest_first = _entries(client, auth)["entries"]
     assert [e["id"] for e in newest_first] == sorted((e["id"] for e in newest_first), reverse=True)

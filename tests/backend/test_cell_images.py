@@ -12,6 +12,7 @@ from PIL import Image
 from backend import db
 from backend.models import Prediction
 from bench.inputs import cell_jpeg_b64
+from tests.backend.conftest import jpeg_with_malformed_exif
 from tests.conftest import cell_record, pbc_images, push, sync
 
 
@@ -91,6 +92,7 @@ BAD_IMAGES = [
     (base64.b64encode(b"just some text, not an image").decode(), "JPEG, PNG or WebP"),
     ("png", "must be a JPEG"),
     ("truncated", "cannot be decoded"),
+    ("malformed exif", "cannot be decoded"),
     ("pixels", "pixels"),
     (base64.b64encode(b"\xff\xd8\xff" + b"\0" * 300_000).decode(), "larger than"),
     ("", "is empty"),
@@ -105,6 +107,8 @@ def test_a_bad_image_makes_only_its_record_invalid(app, client, auth, image, mes
         image = _truncated_b64(pbc_images("monocyte", 1)[0])
     elif image == "pixels":
         image = _huge_pixels_b64()
+    elif image == "malformed exif":
+        image = base64.b64encode(jpeg_with_malformed_exif()).decode()
     bad = cell_record("monocyte")
     bad["image"] = image
     good = cell_record("neutrophil", pbc_images("neutrophil", 1)[0])

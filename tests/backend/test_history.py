@@ -63,6 +63,10 @@ def test_filters(client, auth, history, query, expected):
     assert set(ids) == {history[i]["id"] for i in expected}
 
 
+def test_the_widest_dates_a_datetime_holds_are_no_error(client, auth, history):
+    assert len(_ids(client, auth, "from=0001-01-01T00:00:00Z&to=9999-12-31")) == 4
+
+
 def test_pagination_newest_first_with_total(client, auth, history):
     response = client.get("/api/predictions?per_page=2&page=1", headers=auth.headers("viewer"))
     body = response.get_json()

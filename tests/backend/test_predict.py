@@ -11,6 +11,7 @@ from PIL import Image
 
 from backend import db
 from backend.models import AuditEntry
+from tests.backend.conftest import jpeg_with_malformed_exif
 from tests.conftest import publish_folder
 from training.paths import datasets_root
 
@@ -94,6 +95,7 @@ BAD_UPLOADS = {
     "empty": (b"", 400, "empty_file"),
     "truncated jpeg": ("truncated", 400, "unreadable_image"),
     "jpeg header only": (b"\xff\xd8\xff\xe0" + b"\x00" * 30, 400, "unreadable_image"),
+    "malformed exif": ("exif", 400, "unreadable_image"),
     "pixel bomb": ("bomb", 413, "too_many_pixels"),
     "over the configured pixel limit": ("many_pixels", 413, "too_many_pixels"),
     "oversized file": ("oversized", 413, "file_too_large"),
@@ -107,6 +109,8 @@ def test_bad_uploads_get_a_clear_error_and_store_nothing(app, client, auth, mode
         data = real_image().read_bytes()[:3000]
     elif data == "bomb":
         data = _bomb()
+    elif data == "exif":
+        data = jpeg_with_malformed_exif()
     elif data == "many_pixels":
         app.config["PREDICT_MAX_PIXELS"] = 100_000
         data = _png((400, 400))

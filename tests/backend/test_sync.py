@@ -156,6 +156,16 @@ BAD_RECORDS = [
     (make_record(captured_at="2999-01-01T00:00:00Z"), "future"),
     (make_record(captured_at=1700000000), "ISO-8601"),
     (make_record(device_id=None), "device_id"),
+    # Each of these once turned the whole batch into a 500 (issue 14).
+    (make_record(captured_at="0001-01-01T00:00:00+01:00"), "'captured_at' is out of range"),
+    (make_record(captured_at="9999-12-31T23:59:59-01:00"), "'captured_at' is out of range"),
+    (make_record(note="\ud800"), "'note' is not valid Unicode text"),
+    (make_record(label="neutro\udfffphil"), "'label' is not valid Unicode text"),
+    (make_record(probabilities={"\ud800": 0.5}), "'probabilities' is not valid Unicode"),
+    (make_record(device_id="phone\x00"), "'device_id' contains a NUL"),
+    (make_record(confidence=10**400), "'confidence' must be between 0 and 1"),
+    (make_record(probabilities={"a": -(10**400)}), "must be between 0 and 1"),
+    (make_record(confidence=float("inf")), "'confidence' must be between 0 and 1"),
 ]
 
 
@@ -184,6 +194,40 @@ def test_malformed_bodies_are_400(app, client, auth, body, content_type, code):
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == code
     assert _count(app) == 0
+
+
+def test_json_nested_too_deeply_is_a_400_and_stores_nothing(app, client, auth):
+    headers = dict(auth.headers("tech"), **{"Content-Type": "application/json"})
+    deep = '{"predictions": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = client.post("/api/sync/predictions", data=deep, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
+    assert _count(app) == 0
+
+
+def test_a_record_that_breaks_the_checks_is_invalid_and_the_rest_is_stored(
+    app, client, auth, monkeypatch, caplog
+):
+    """The backstop: a failure nobody foresaw in checking one record is that record's
+    `invalid`, logged, never the batch's 500."""
+    import backend.sync.validation as validation
+
+    real = validation._status
+
+    def unforeseen(value):
+        if value == "explodes":
+            raise RuntimeError("a case the checks do not know")
+        return real(value)
+
+    monkeypatch.setattr(validation, "_status", unforeseen)
+    good1, bad, good2 = make_record(), make_record(status="explodes"), make_record()
+    response = push(client, auth.headers("tech"), [good1, bad, good2])
+    assert statuses(response) == ["created", "invalid", "created"]
+    result = response.get_json()["results"][1]
+    assert result["id"] == bad["id"] and "could not check" in result["error"]
+    assert "a case the checks do not know" not in response.get_data(as_text=True)
+    assert any("RuntimeError" in (r.exc_text or "") for r in caplog.records)
+    assert _count(app) == 2
 
 
 def test_huge_body_is_413(app, client, auth):

@@ -307,6 +307,9 @@ BAD_CORRECTIONS = [
     ("at-missing", "'at' must be an ISO-8601"),
     ("at-naive", "'at' needs a time zone"),
     ("at-future", "'at' lies in the future"),
+    ("at-year-1", "'at' is out of range"),
+    ("label-surrogate", "'label' is not valid Unicode text"),
+    ("previous-nul", "'previous_label' contains a NUL"),
 ]
 
 
@@ -322,6 +325,9 @@ def _bad_correction(record: dict, kind) -> object:
         "at-missing": {"at": None},
         "at-naive": {"at": "2026-11-30T10:00:00"},
         "at-future": {"at": "2999-01-01T00:00:00Z"},
+        "at-year-1": {"at": "0001-01-01T00:00:00+01:00"},
+        "label-surrogate": {"label": "mono\ud800cyte"},
+        "previous-nul": {"previous_label": "\x00"},
     }
     if isinstance(kind, str) and kind in changes:
         return {**event, **changes[kind]}
@@ -421,6 +427,10 @@ BAD_SLIDES = [
     ({"started_at": None}, "'started_at' must be an ISO-8601"),
     ({"id": "S-001"}, "'id' is not a valid UUID"),
     ({"device_id": None}, "'device_id' is required"),
+    ({"updated_at": "9999-12-31T23:59:59-01:00"}, "'updated_at' is out of range"),
+    ({"sample_id": "\udc80"}, "'sample_id' is not valid Unicode text"),
+    ({"patient": "a\x00b"}, "'patient' contains a NUL"),
+    ({"target": 10**400}, "'target' must be one of 100, 200"),
 ]
 
 
@@ -432,6 +442,38 @@ def test_bad_slides_are_invalid_and_the_rest_is_stored(app, client, auth, change
     assert message in answer["slide_results"][0]["error"]
     assert of(answer, "results") == ["created"]
     assert list(server_slides(client, auth)) == [good["id"]]
+
+
+def test_an_item_that_breaks_the_checks_is_invalid_and_the_rest_is_stored(
+    app, client, auth, monkeypatch
+):
+    """The backstop for corrections and slides too: an unforeseen failure in checking one item
+    is that item's `invalid`; every other item of the request is stored."""
+    import backend.sync.validation as validation
+
+    real = validation._text
+
+    def unforeseen(raw, key, *args, **kwargs):
+        if raw.get(key) == "explodes":
+            raise RuntimeError("a case the checks do not know")
+        return real(raw, key, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "_text", unforeseen)
+    record = make_record()
+    answer = push2(
+        client,
+        auth,
+        slides=[slide(note="explodes"), slide()],
+        predictions=[record],
+        corrections=[correction(record, "lymphocyte", previous_label="explodes"),
+                     correction(record, "monocyte")],
+    )  # fmt: skip
+    assert of(answer, "slide_results") == ["invalid", "created"]
+    assert of(answer, "correction_results") == ["invalid", "created"]
+    assert of(answer, "results") == ["created"]
+    for key in ("slide_results", "correction_results"):
+        assert "could not check" in answer[key][0]["error"]
+    assert count(app, Slide) == 1 and count(app, TechnicianCorrection) == 1
 
 
 # --- pulls -----------------------------------------------------------------------------------

@@ -253,6 +253,8 @@ def test_the_audit_log_filters_and_exports_csv(app, client):
     page = client.get("/dashboard/admin/audit?user=viewer&outcome=failure").get_data(as_text=True)
     assert "auth.login" in page and "1 entries" in page
     assert client.get("/dashboard/admin/audit?from=someday").status_code == 400
+    beyond = client.get("/dashboard/admin/audit?to=9999-12-31")  # once a 500
+    assert beyond.status_code == 400 and "must be a date from" in beyond.get_data(as_text=True)
     response = client.get("/dashboard/admin/audit.csv?action=auth.login")
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.text)))

@@ -62,6 +62,8 @@ def test_filters(client, seeded, query, expected):
         ("to=2026-13-45", "'to' must be a date like"),
         ("from=2026-11-20&to=2026-11-10", "must not be after"),
         ("reviewed=maybe", "Reviewed must be"),
+        ("to=9999-12-31", "'to' must be a date from 2000-01-01 to 2999-12-31"),  # once a 500
+        ("from=0001-01-01", "'from' must be a date from 2000-01-01"),
     ],
 )
 def test_bad_filters_say_what_is_wrong_and_show_nothing(client, seeded, query, message):

@@ -1,6 +1,7 @@
 """The outbox: results made offline reach the server exactly once when the network comes back,
 also when the page is reloaded while a sync request is in flight (the server committed, the
-phone never saw the answer); rejected syncs keep every record on the phone with the reason."""
+phone never saw the answer); rejected syncs keep every record on the phone with the reason;
+a record the server refuses never stops the records behind it."""
 
 import pytest
 
@@ -154,6 +155,78 @@ def test_a_record_the_server_rejects_is_kept_marked_failed_with_the_reason(page,
     assert "another account" in item.inner_text()
     assert item.locator("button").count() == 0  # retrying a conflict cannot help
     pwa.screenshot(page, "phone-360x640-sync-rejected")
+
+
+BADGE_SAYS = "(text) => document.querySelector('#sync-badge').textContent === text"
+
+
+def test_records_the_server_refuses_are_set_aside_and_the_rest_keep_syncing(page, server):
+    """Issue 14: the outbox sends oldest first and used to stop at the first batch that was not
+    a 200, so one record could block everything a phone ever synced. Here one record is
+    `invalid` (a date the server cannot hold), one makes the whole request fail with a 500 and
+    one with a 413: each is set aside in History with the server's reason, the others sync."""
+    go_offline(page, server)
+    made = pwa.classify_files(page, dataset_images("pbc", per_class=1)[:5])
+    ancient = dict(made[0], id="0d1b2c3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+    ancient["captured_at"] = "0001-01-01T00:00:00+01:00"  # sorted first: the old server's 500
+    page.evaluate(
+        """async (record) => {
+            const {thumbnail} = await window.hematovision.db.get('predictions', record.id_of);
+            delete record.id_of;
+            await window.hematovision.db.put('predictions', {...record, thumbnail});
+        }""",
+        {**ancient, "id_of": made[0]["id"], "cell_image": None},
+    )
+    fails_500, refused_413 = made[1]["id"], made[3]["id"]
+
+    def refuse(body):
+        ids = {r.get("id") for r in body.get("predictions", [])}
+        return 500 if fails_500 in ids else 413 if refused_413 in ids else None
+
+    server.refuse_sync = refuse
+    go_online(page, server)
+    page.click("#tab-history")
+    page.wait_for_function(BADGE_SAYS, arg="3 failed", timeout=30_000)
+    states = {r["id"]: r for r in pwa.all_records(page)}
+    synced = [made[i]["id"] for i in (0, 2, 4)]
+    assert [states[i]["syncState"] for i in synced] == ["synced"] * 3
+    assert sorted(p["id"] for p in server.predictions()) == sorted(synced)
+    failed = {i: states[i]["syncError"] for i in (ancient["id"], fails_500, refused_413)}
+    assert {states[i]["syncState"] for i in failed} == {"failed"}
+    assert "'captured_at' is out of range" in failed[ancient["id"]]
+    assert "(500): Refused with 500" in failed[fails_500]
+    assert "(413): Refused with 413" in failed[refused_413]
+    assert "pending" not in {r["syncState"] for r in states.values()}
+    for record_id, why in failed.items():
+        item = page.locator(f"#history-list li[data-id='{record_id}']")
+        assert why in item.inner_text() and item.locator("button", has_text="Retry").count() == 1
+    pwa.screenshot(page, "phone-360x640-records-set-aside")
+
+    server.refuse_sync = None  # the server is fixed: Retry sends the refused ones again
+    page.locator(f"#history-list li[data-id='{fails_500}'] button").click()
+    page.wait_for_function(BADGE_SAYS, arg="2 failed", timeout=30_000)
+    assert fails_500 in {p["id"] for p in server.predictions()}
+    assert pwa.record(page, fails_500)["syncState"] == "synced"
+
+
+def test_a_failing_server_keeps_every_record_pending(page, server):
+    """A 5xx to every request is the server's trouble, not the records': the outbox splits a
+    little, then stops, and sets nothing aside."""
+    go_offline(page, server)
+    made = pwa.classify_files(page, dataset_images("pbc", per_class=1)[:4])
+    server.refuse_sync = lambda body: 503
+    go_online(page, server)
+    assert "kept on this phone" in pwa.wait_for_notice(page, "Sync failed")
+    assert {r["syncState"] for r in pwa.all_records(page)} == {"pending"}
+    assert server.predictions() == []
+    # The first run halves down to one record, tries the next one alone, and stops.
+    sizes = [len(body["predictions"]) for body in server.sync_bodies]
+    assert sizes[:4] == [4, 2, 1, 1]
+    server.refuse_sync = None
+    page.click("#tab-history")
+    page.click("#sync-now")
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+    assert len(server.predictions()) == len(made)
 
 
 def test_rejected_sync_keeps_results_and_says_why(page, server):

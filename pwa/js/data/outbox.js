@@ -4,6 +4,9 @@
 // server deduplicates on the phone-made uuids, so a batch re-sent after a reload or a lost
 // response is answered "duplicate" and stored once: exactly once, never lost. A record synced
 // under contract 1 is "synced" and never sent again; its later corrections travel as events.
+// Nothing one item holds stops the items behind it: an `invalid` answer sets that item aside
+// ("failed", with the server's reason, in History), and a batch the server refuses whole is
+// split until the items it takes are in and the one it refuses alone is set aside too.
 import { ApiError, authFetch, authJson, getAuth, parseError } from "./api.js";
 import { getAll, getAllByIndex, getSetting, put, setSetting, update } from "./db.js";
 
@@ -105,9 +108,9 @@ export function slidePayload(slide, deviceId = null) {
 
 const accepted = (status) => status === "created" || status === "duplicate" || status === "applied";
 
-async function markResult(result) {
+async function markResult(id, result) {
   const ok = accepted(result.status);
-  await update("predictions", result.id, (record) => ({
+  await update("predictions", id, (record) => ({
     ...record,
     syncState: ok ? "synced" : "failed",
     syncError: ok ? null : describeRejection(result),
@@ -117,19 +120,19 @@ async function markResult(result) {
   return ok;
 }
 
-async function markCorrection(result) {
+async function markCorrection(id, result) {
   // The record is not on the server yet (e.g. it failed): the event waits and is sent again.
   const waits = result.status === "invalid" && String(result.error || "").includes(UNKNOWN_RECORD);
   const ok = accepted(result.status);
-  await update("corrections", result.id, (event) => ({
+  await update("corrections", id, (event) => ({
     ...event,
     syncState: ok ? "synced" : waits ? "pending" : "failed",
     syncError: ok ? null : result.error || result.status,
   }));
 }
 
-async function markSlide(result) {
-  await update("slides", result.id, (slide) => {
+async function markSlide(id, result) {
+  await update("slides", id, (slide) => {
     if (result.status === "stale" && result.slide) return { ...slide, ...fromServer(result.slide), syncState: "synced", syncError: null };
     const ok = accepted(result.status) || result.status === "stale";
     return { ...slide, syncState: ok ? "synced" : "failed", syncError: ok ? null : result.error || result.status };
@@ -164,21 +167,24 @@ export async function fetchSyncSettings() {
   }
 }
 
-async function sendBatch(batch, corrections, slides, settings, deviceId) {
+/** One request; throws the server's ApiError when it refuses the whole body. The answer has one
+ * result per item sent, in order, so each is marked by the phone's own id. */
+async function sendBatch({ records, corrections, slides }, settings, deviceId) {
   const body = { contract: 2, predictions: [] };
   const options = { cellImages: settings.cell_images !== false, maxBytes: settings.cell_image_max_bytes || null };
-  for (const record of batch) body.predictions.push(await toPayload(record, options));
+  for (const record of records) body.predictions.push(await toPayload(record, options));
   if (corrections.length) body.corrections = corrections.map(correctionPayload);
   if (slides.length) body.slides = slides.map((s) => slidePayload(s, deviceId));
   const response = await authFetch("/api/sync/predictions", { method: "POST", body });
   if (!response.ok) throw await parseError(response);
   const answer = await response.json();
+  const idOf = (items, i, result) => (items[i] ? items[i].id : result.id);
   let synced = 0;
-  for (const result of answer.results || []) {
-    if (await markResult(result)) synced += 1;
+  for (const [i, result] of (answer.results || []).entries()) {
+    if (await markResult(idOf(records, i, result), result)) synced += 1;
   }
-  for (const result of answer.slide_results || []) await markSlide(result);
-  for (const result of answer.correction_results || []) await markCorrection(result);
+  for (const [i, result] of (answer.slide_results || []).entries()) await markSlide(idOf(slides, i, result), result);
+  for (const [i, result] of (answer.correction_results || []).entries()) await markCorrection(idOf(corrections, i, result), result);
   return synced;
 }
 
@@ -196,28 +202,82 @@ function plan(predictions, corrections, slides) {
   return batches;
 }
 
+// A refusal that may be about what the batch holds: a bad body (400, 422), a body too large
+// (413), or the server failing on it (5xx). Offline, 401, 403 and 429 are about the phone or
+// the moment: everything stays pending.
+const aboutTheContent = (error) => error instanceof ApiError && ([400, 413, 422].includes(error.status) || error.status >= 500);
+
+// Slides, then records, then corrections: halves sent in order still send each correction with
+// or after its record, and a slide before the records that name it.
+const STORES = ["slides", "records", "corrections"];
+const itemsOf = (batch) => STORES.flatMap((kind) => batch[kind].map((item) => ({ kind, item })));
+function batchFrom(items) {
+  const batch = { slides: [], records: [], corrections: [] };
+  for (const { kind, item } of items) batch[kind].push(item);
+  return batch;
+}
+
+/**
+ * Sends a batch; one the server refuses whole is halved, down to single items, so everything
+ * it takes gets in. An item refused alone with a 4xx is set aside with the server's reason. One
+ * refused alone with a 5xx is only suspected: it is set aside when a later request of this run
+ * succeeds (the server works, it fails on this item); a second one in a row, or a run that ends
+ * on one, means the server is failing, and everything left stays pending (thrown).
+ */
+async function sendSplitting(batch, run) {
+  try {
+    const synced = await sendBatch(batch, run.settings, run.deviceId);
+    for (const suspect of run.suspects.splice(0)) await setAside(suspect.unit, suspect.error);
+    return synced;
+  } catch (error) {
+    if (!aboutTheContent(error)) throw error;
+    const items = itemsOf(batch);
+    if (items.length > 1) {
+      const middle = Math.ceil(items.length / 2);
+      let synced = 0;
+      for (const half of [items.slice(0, middle), items.slice(middle)]) synced += await sendSplitting(batchFrom(half), run);
+      return synced;
+    }
+    if (error.status < 500) await setAside(items[0], error);
+    else if (run.suspects.length) throw error;
+    else run.suspects.push({ unit: items[0], error });
+    return 0;
+  }
+}
+
+const STORE_OF = { records: "predictions", corrections: "corrections", slides: "slides" };
+
+/** An item the server refused alone: kept on the phone, "failed", with the server's reason. */
+async function setAside({ kind, item }, error) {
+  const why = `The server refused this ${kind === "records" ? "record" : kind.slice(0, -1)} (${error.status}): ${error.message}`;
+  await update(STORE_OF[kind], item.id, (value) => ({ ...value, syncState: "failed", syncError: why, syncConflict: false, syncedAt: null }));
+}
+
+/** Oldest first; a value that is not a string (an old or damaged record) must not stop the sort. */
+const byText = (key) => (a, b) => String(a[key] ?? "").localeCompare(String(b[key] ?? ""));
+
 /**
  * Sends everything pending. Resolves {synced, failed, pending}; throws OfflineError/ApiError
- * (everything stays pending). A Web Lock keeps two tabs (or a tab and the service worker) from
- * sending the same batch at once; the server would deduplicate it anyway.
+ * (what was not sent stays pending). A Web Lock keeps two tabs (or a tab and the service worker)
+ * from sending the same batch at once; the server would deduplicate it anyway.
  */
 export async function replayOutbox() {
   const work = async () => {
     const settings = (await fetchSyncSettings().catch(() => null)) || (await getSetting("syncSettings")) || {};
     if (settings.can_sync === false) throw new ApiError(403, "cannot_sync", CANNOT_SYNC);
     const pending = await getAllByIndex("predictions", "syncState", "pending");
-    pending.sort((a, b) => a.captured_at.localeCompare(b.captured_at));
+    pending.sort(byText("captured_at"));
     const corrections = await getAllByIndex("corrections", "syncState", "pending");
-    corrections.sort((a, b) => a.at.localeCompare(b.at));
+    corrections.sort(byText("at"));
     const slides = (await getAll("slides")).filter((s) => s.syncState === "pending");
-    const deviceId = await getSetting("deviceId");
+    const run = { settings, deviceId: await getSetting("deviceId"), suspects: [] };
     let synced = 0;
-    for (const batch of plan(pending, corrections, slides)) {
-      synced += await sendBatch(batch.records, batch.corrections, batch.slides, settings, deviceId);
-    }
+    for (const batch of plan(pending, corrections, slides)) synced += await sendSplitting(batch, run);
+    if (run.suspects.length) throw run.suspects[0].error; // nothing succeeded after it: the server
     await pull();
     const failed = (await getAllByIndex("predictions", "syncState", "failed")).length;
-    return { synced, failed, pending: pending.length - synced };
+    const left = (await getAllByIndex("predictions", "syncState", "pending")).length;
+    return { synced, failed, pending: left };
   };
   if (self.navigator && navigator.locks) return navigator.locks.request("hv-outbox", work);
   return work();

@@ -47,6 +47,7 @@ class App {
       currentSlide: null,
       records: [],
       pendingOther: 0, // corrections and slide changes not sent yet
+      refused: [], // correction events the server refused (shown under their record in History)
       syncSettings: null,
     };
   }
@@ -151,7 +152,7 @@ class App {
   }
 
   async reloadState() {
-    const [auth, models, currentModel, slides, currentSlide, records, corrections, syncSettings] = await Promise.all([
+    const [auth, models, currentModel, slides, currentSlide, records, corrections, refused, syncSettings] = await Promise.all([
       getAuth(),
       this.store.installed(),
       db.getSetting("currentModel"),
@@ -159,11 +160,12 @@ class App {
       db.getSetting("currentSlide"),
       db.getAll("predictions"),
       db.getAllByIndex("corrections", "syncState", "pending"),
+      db.getAllByIndex("corrections", "syncState", "failed"),
       db.getSetting("syncSettings"),
     ]);
     // Corrections and slide changes wait in the outbox too: "All synced" means all of it.
     const pendingOther = corrections.length + slides.filter((s) => s.syncState === "pending").length;
-    Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records, pendingOther, syncSettings });
+    Object.assign(this.state, { auth, models, currentModel, slides, currentSlide, records, pendingOther, refused, syncSettings });
     this.render();
   }
 
@@ -201,10 +203,10 @@ class App {
     const slideRecords = chosen ? records.filter((r) => r.slide_id === chosen.id) : [];
     this.slidePanel.render(slides, chosen, slideRecords, model);
     this.slideBar.render(chosen, slideRecords, this.canSync() ? null : CANNOT_SYNC);
-    this.history.render(records, model);
+    this.history.render(records, model, this.state.refused);
     this.badge.render({
       pending: records.filter((r) => r.syncState === "pending").length + this.state.pendingOther,
-      failed: records.filter((r) => r.syncState === "failed").length,
+      failed: records.filter((r) => r.syncState === "failed").length + this.state.refused.length,
       online: navigator.onLine,
       syncing: Boolean(this.outbox.syncing),
       loggedIn: Boolean(auth && auth.refresh),

@@ -209,6 +209,30 @@ def test_records_the_server_refuses_are_set_aside_and_the_rest_keep_syncing(page
     assert pwa.record(page, fails_500)["syncState"] == "synced"
 
 
+def test_a_correction_the_server_refuses_is_shown_under_its_record(page, server):
+    """A correction event the server answers `invalid` (a class the model does not have) is
+    set aside visibly, under its record in History, counted in the badge, and can be retried."""
+    (made,) = pwa.classify_files(page, dataset_images("pbc", per_class=1)[:1])
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+    page.evaluate(
+        """async (id) => {
+            const { correctionEvent, put } = window.hematovision.db;
+            await put('corrections', correctionEvent(id, 'band_cell', null));
+        }""",
+        made["id"],
+    )
+    page.click("#tab-history")
+    page.click("#sync-now")
+    page.wait_for_function(BADGE_SAYS, arg="1 failed", timeout=30_000)
+    item = page.locator(f"#history-list li[data-id='{made['id']}']")
+    text = item.inner_text()
+    assert "The server did not take your correction to Band cell" in text
+    assert "'label'" in text and item.locator("button", has_text="Retry").count() == 1
+    (event,) = page.evaluate("window.hematovision.db.getAll('corrections')")
+    assert event["syncState"] == "failed"
+    assert server.predictions([made["id"]])[0]["correction"] is None  # nothing half-applied
+
+
 def test_a_failing_server_keeps_every_record_pending(page, server):
     """A 5xx to every request is the server's trouble, not the records': the outbox splits a
     little, then stops, and sets nothing aside."""

@@ -328,6 +328,10 @@ async function pullReviews() {
 }
 
 /** A rejected record the user has fixed (e.g. after a new login) goes back into the queue. */
-export function retryRecord(id) {
-  return update("predictions", id, (record) => ({ ...record, syncState: "pending", syncError: null }));
+export async function retryRecord(id) {
+  await update("predictions", id, (record) => (record.syncState === "failed" ? { ...record, syncState: "pending", syncError: null } : record));
+  // ...and the record's corrections the server refused (shown under it in History).
+  for (const event of await getAllByIndex("corrections", "syncState", "failed")) {
+    if (event.prediction_id === id) await update("corrections", event.id, (e) => ({ ...e, syncState: "pending", syncError: null }));
+  }
 }

@@ -1,5 +1,6 @@
 // Every saved result, newest first, with filters and its sync state (pending / synced /
-// failed and why); a failed record can be queued again.
+// failed and why; a correction the server refused shows under its record); a failed record or
+// correction can be queued again.
 import { headline, nameOf, percent, personText } from "./result-card.js";
 
 /** The label a person gave (reviewer, else technician), else the model's. */
@@ -36,8 +37,10 @@ export class HistoryPanel {
     select.value = values.has(keep) ? keep : "";
   }
 
-  render(records, model = null) {
+  /** `refused`: correction events the server refused; each shows under its record. */
+  render(records, model = null, refused = []) {
     this.model = model;
+    this.refused = new Map(refused.map((e) => [e.prediction_id, e]));
     this.records = [...records].sort((a, b) => b.captured_at.localeCompare(a.captured_at));
     this.fillOptions(this.filters[0], new Set(this.records.map(labelOf)), (l) => nameOf(l, model));
     this.fillOptions(this.filters[3], new Set(this.records.map((r) => r.model_name)));
@@ -74,21 +77,30 @@ export class HistoryPanel {
       what.append(said);
     }
     what.append(detail);
-    if (r.syncState === "failed" && r.syncError) {
+    const refusedCorrection = this.refused.get(r.id);
+    if (refusedCorrection) {
+      const why = document.createElement("div");
+      why.className = "small refused-correction";
+      const to = refusedCorrection.label ? nameOf(refusedCorrection.label, this.model) : "the model's class";
+      why.textContent = `The server did not take your correction to ${to}: ${refusedCorrection.syncError || "refused"}. It stays on this phone.`;
+      what.append(why);
+    }
+    const failed = r.syncState === "failed" && r.syncError;
+    if (failed) {
       const why = document.createElement("div");
       why.className = "small";
       why.textContent = r.syncError;
       what.append(why);
-      // A conflict stays one (the server keeps the first record); a rejected record may pass
-      // later, e.g. once the phone's clock is right again.
-      if (!r.syncConflict) {
-        const retry = document.createElement("button");
-        retry.type = "button";
-        retry.className = "btn btn-small btn-secondary";
-        retry.textContent = "Retry";
-        retry.addEventListener("click", () => this.onRetry(r.id));
-        what.append(retry);
-      }
+    }
+    // A conflict stays one (the server keeps the first record); a rejected record or correction
+    // may pass later, e.g. once the phone's clock is right again.
+    if ((failed && !r.syncConflict) || refusedCorrection) {
+      const retry = document.createElement("button");
+      retry.type = "button";
+      retry.className = "btn btn-small btn-secondary";
+      retry.textContent = "Retry";
+      retry.addEventListener("click", () => this.onRetry(r.id));
+      what.append(retry);
     }
     const state = document.createElement("span");
     state.className = "sync-state";

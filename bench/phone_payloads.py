@@ -5,35 +5,12 @@ crop the model saw as a JPEG). Used by `make bench-dashboard`."""
 
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from bench import pwa_driver as pwa
 from bench.inputs import dataset_images, released_models
 
 MODEL = "wbc-differential"
-
-
-def classify_timed(page, files: list[Path]) -> list[dict]:
-    """Each file classified through the UI: {ms: tap to saved record, inference_ms, id}."""
-    page.click("#tab-classify")
-    page.set_input_files("#file-input", [str(f) for f in files])
-    out = []
-    for i, _ in enumerate(files):
-        previous = page.evaluate("document.body.dataset.lastResult || ''")
-        page.wait_for_function(
-            "() => !document.querySelector('#classify-btn').disabled", timeout=30_000
-        )
-        start = time.perf_counter()
-        page.click("#classify-btn")
-        changed = "([p]) => (document.body.dataset.lastResult || '') !== p"
-        page.wait_for_function(changed, arg=[previous], timeout=30_000)
-        ms = 1000 * (time.perf_counter() - start)
-        record = pwa.record(page, page.evaluate("document.body.dataset.lastResult"))
-        out.append({"ms": ms, "inference_ms": record["inference_ms"], "id": record["id"]})
-        if i < len(files) - 1:
-            page.click("#reset-btn")
-    return out
 
 
 def payloads(page) -> list[dict]:
@@ -61,17 +38,18 @@ def phone_payloads(per_class: int = 3) -> tuple[list[dict], dict]:
             context, page = pwa.open_logged_in(p, server, tmp / "profile")
             page.context.set_offline(True)  # the outbox keeps them: nothing is sent meanwhile
             pwa.choose_model(page, MODEL)
-            classify_timed(page, files[:1])  # warm-up: the first call compiles the model
-            timed = classify_timed(page, files)
+            pwa.classify_files(page, files[:1])  # warm-up: the first call compiles the model
+            taps: list[float] = []
+            made = pwa.classify_files(page, files, taps)
             sent = payloads(page)
             context.close()
         finally:
             server.stop()
-    tap = statistics.median(t["ms"] for t in timed)
-    inference = statistics.median(t["inference_ms"] for t in timed)
+    tap = statistics.median(taps)
+    inference = statistics.median(r["inference_ms"] for r in made)
     sizes = [len(s["image"]) * 3 // 4 for s in sent if "image" in s]
     figures = {
-        "phone_cells": len(timed),
+        "phone_cells": len(made),
         "phone_classify_to_saved_with_crop_p50_ms": round(tap, 1),
         "phone_inference_p50_ms": round(inference, 1),
         "phone_saved_vs_inference_ratio": round(tap / inference, 2),

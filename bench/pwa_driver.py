@@ -4,6 +4,7 @@ accounts the PWA tests and benchmarks log in with. Shared by tests/pwa/ and benc
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from bench.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -108,9 +109,21 @@ def choose_model(page, name: str) -> None:
     )
 
 
-def classify_files(page, files: list[Path]) -> list[dict]:
+def start_slide(page, sample_id: str, target: str = "100", specimen: str | None = None) -> None:
+    """Starts a slide on the Slide screen; new results then join it."""
+    page.click("#tab-slide")
+    page.fill("#slide-sample", sample_id)
+    if specimen:
+        page.fill("#slide-specimen", specimen)
+    page.select_option("#slide-target", target)
+    page.click("#slide-form button[type=submit]")
+    page.wait_for_function("() => window.hematovision.activeSlide() !== null")
+
+
+def classify_files(page, files: list[Path], timings: list[float] | None = None) -> list[dict]:
     """Picks the files (several at once), classifies each at zoom 1 (the whole image, like
-    classifier.classify) and returns the saved records in order."""
+    classifier.classify) and returns the saved records in order; `timings` gets each one's
+    milliseconds from the Classify tap to the record saved on the phone."""
     page.click("#tab-classify")
     page.set_input_files("#file-input", [str(f) for f in files])
     results = []
@@ -119,12 +132,15 @@ def classify_files(page, files: list[Path]) -> list[dict]:
         page.wait_for_function(
             "() => !document.querySelector('#classify-btn').disabled", timeout=30_000
         )
+        start = time.perf_counter()
         page.click("#classify-btn")
         page.wait_for_function(
             "([p]) => (document.body.dataset.lastResult || '') !== p",
             arg=[previous],
             timeout=30_000,
         )
+        if timings is not None:
+            timings.append(1000 * (time.perf_counter() - start))
         record_id = page.evaluate("document.body.dataset.lastResult")
         results.append(record(page, record_id))
         if i < len(files) - 1:

@@ -18,3 +18,22 @@ def require_releases(*names: str) -> dict[str, Path]:
         pytest.fail(f"no released {sorted(missing)} model under {MODELS_ROOT}")
     ensure_pwa_built()
     return {name: found[name] for name in names}
+
+
+@pytest.fixture(scope="module")
+def app_origin_page(tmp_path_factory):
+    """A Chromium page on the app's origin with no app running: for importing the app's modules
+    (the JS twins of classifier/) and comparing them with Python."""
+    from playwright.sync_api import sync_playwright
+
+    from bench import pwa_driver as pwa
+
+    ensure_pwa_built()
+    server = pwa.serve(tmp_path_factory.mktemp("origin"), {}).start()
+    with sync_playwright() as p:
+        context = pwa.launch(p, tmp_path_factory.mktemp("profile") / "p")
+        page = context.new_page()
+        page.goto(server.url + "/manifest.json")
+        yield page
+        context.close()
+    server.stop()

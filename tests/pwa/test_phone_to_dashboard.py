@@ -81,11 +81,7 @@ def test_what_the_phone_saw_is_what_the_doctor_sees_and_signs(server, tmp_path):
     with sync_playwright() as p:
         phone_context, phone = pwa.open_logged_in(p, server, tmp_path / "phone")
         # 1. The technician: a slide with a sample id, cells classified offline, one corrected.
-        phone.click("#tab-slide")
-        phone.fill("#slide-sample", SAMPLE)
-        phone.fill("#slide-specimen", "peripheral blood, EDTA")
-        phone.click("#slide-form button[type=submit]")
-        phone.wait_for_function("() => window.hematovision.activeSlide() !== null")
+        pwa.start_slide(phone, SAMPLE, specimen="peripheral blood, EDTA")
         phone_context.set_offline(True)
         made = pwa.classify_files(phone, cells)
         corrected = made[-1]  # the last result is still on the card: corrected there

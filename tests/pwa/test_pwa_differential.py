@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from bench import pwa_driver as pwa
 from classifier.differential import Cell, differential, display_name
 
 pytestmark = [pytest.mark.browser]
@@ -41,18 +40,8 @@ SLIDES += [
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    pwa.ensure_pwa_built()
-    server = pwa.serve(tmp_path_factory.mktemp("differential"), {}).start()
-    with sync_playwright() as p:
-        context = pwa.launch(p, tmp_path_factory.mktemp("profile") / "p")
-        page = context.new_page()
-        page.goto(server.url + "/manifest.json")
-        yield page
-        context.close()
-    server.stop()
+def page(app_origin_page):
+    return app_origin_page
 
 
 def test_phone_and_server_give_the_same_differential(page):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import pwa_driver as pwa
 from bench.inputs import dataset_images
 from classifier.classify import decide, field_decision, load_image
 
@@ -27,18 +26,8 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    pwa.ensure_pwa_built()
-    server = pwa.serve(tmp_path_factory.mktemp("rule"), {}).start()
-    with sync_playwright() as p:
-        context = pwa.launch(p, tmp_path_factory.mktemp("profile") / "p")
-        page = context.new_page()
-        page.goto(server.url + "/manifest.json")
-        yield page
-        context.close()
-    server.stop()
+def page(app_origin_page):
+    return app_origin_page
 
 
 def test_decide_matches_backend_classify(page):

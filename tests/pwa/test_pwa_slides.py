@@ -40,14 +40,6 @@ def slide_bar(page) -> str:
     return page.inner_text("#slide-bar-text")
 
 
-def start_slide(page, sample_id: str, target: str = "100") -> None:
-    page.click("#tab-slide")
-    page.fill("#slide-sample", sample_id)
-    page.select_option("#slide-target", target)
-    page.click("#slide-form button[type=submit]")
-    page.wait_for_function("() => window.hematovision.activeSlide() !== null")
-
-
 def slide_state(page, state: str) -> None:
     page.click("#tab-slide")
     page.click("#slide-finish" if state == "finished" else "#slide-pause")
@@ -118,7 +110,7 @@ def test_slide_life_cycle_counts_only_on_an_open_slide(page):
     page.click("#slide-form button[type=submit]")  # no sample id: the form refuses
     assert page.evaluate("window.hematovision.state.slides.length") == 0
 
-    start_slide(page, "PATIENT-0042", target="200")
+    pwa.start_slide(page, "PATIENT-0042", target="200")
     images = dataset_images("pbc", 1, classes=["lymphocyte", "neutrophil", "monocyte"])
     (first,) = pwa.classify_files(page, images[:1])
     assert first["slide_id"] is not None
@@ -152,7 +144,7 @@ def test_slide_life_cycle_counts_only_on_an_open_slide(page):
 
 
 def test_a_slide_idle_for_more_than_8_hours_is_paused_at_start(page):
-    start_slide(page, "YESTERDAY-1")
+    pwa.start_slide(page, "YESTERDAY-1")
     page.evaluate(
         """async () => {
             const app = window.hematovision;
@@ -170,7 +162,7 @@ def test_a_slide_idle_for_more_than_8_hours_is_paused_at_start(page):
 
 def test_junk_never_enters_the_count_and_the_card_is_honest(page):
     rng = np.random.default_rng(13)
-    start_slide(page, "JUNK-1")
+    pwa.start_slide(page, "JUNK-1")
     blank = png(np.full((360, 360, 3), 235, np.uint8))
     noise = png(rng.integers(0, 256, (360, 360, 3), dtype=np.uint8))
     outcomes = {}

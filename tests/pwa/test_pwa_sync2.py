@@ -47,14 +47,6 @@ def wait_until(page, condition, seconds: float = 30) -> None:
     raise AssertionError("timed out")
 
 
-def start_slide(page, sample_id: str, target: str = "100") -> None:
-    page.click("#tab-slide")
-    page.fill("#slide-sample", sample_id)
-    page.select_option("#slide-target", target)
-    page.click("#slide-form button[type=submit]")
-    page.wait_for_function("() => window.hematovision.activeSlide() !== null")
-
-
 def correct(page, label: str) -> None:
     page.click("#tab-classify")
     page.select_option("#result-correct", label)
@@ -71,7 +63,7 @@ def test_the_payload_carries_the_crop_the_correction_event_and_the_slide(
     context, page = pwa.open_logged_in(playwright, server, tmp_path / "profile")
     try:
         bodies = server.sync_bodies
-        start_slide(page, "PATIENT-0042 / smear A", target="200")
+        pwa.start_slide(page, "PATIENT-0042 / smear A", target="200")
         page.context.set_offline(True)
         (made,) = pwa.classify_files(page, dataset_images("pbc", 1)[:1])
         labels = page.evaluate("window.hematovision.model().labels")
@@ -289,7 +281,7 @@ def sync_now(page) -> None:
 def test_a_review_and_a_reopened_slide_come_back_to_the_phone(playwright, server, tmp_path):
     context, page = pwa.open_logged_in(playwright, server, tmp_path / "profile")
     try:
-        start_slide(page, "S-REVIEW-1")
+        pwa.start_slide(page, "S-REVIEW-1")
         (made,) = pwa.classify_files(page, dataset_images("pbc", 1, classes=["monocyte"])[:1])
         page.click("#tab-slide")
         page.click("#slide-finish")

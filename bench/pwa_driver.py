@@ -120,6 +120,21 @@ def start_slide(page, sample_id: str, target: str = "100", specimen: str | None 
     page.wait_for_function("() => window.hematovision.activeSlide() !== null")
 
 
+def finish_slide(page) -> None:
+    """Finishes the current slide: the first tap asks, the second confirms."""
+    page.click("#tab-slide")
+    if page.get_attribute("#slide-finish", "data-asked") != "true":
+        page.click("#slide-finish")
+        page.wait_for_function(
+            "() => document.querySelector('#slide-finish').dataset.asked === 'true'"
+        )
+    page.click("#slide-finish")
+    page.wait_for_function(
+        "() => window.hematovision.state.slides.some("
+        "s => s.id === window.hematovision.state.currentSlide && s.state === 'finished')"
+    )
+
+
 def classify_files(page, files: list[Path], timings: list[float] | None = None) -> list[dict]:
     """Picks the files (several at once), classifies each at zoom 1 (the whole image, like
     classifier.classify) and returns the saved records in order; `timings` gets each one's

@@ -11,7 +11,7 @@ import sqlalchemy.orm as so
 from werkzeug.datastructures import MultiDict
 
 from backend import db
-from backend.models import Prediction, User
+from backend.models import Prediction, Slide, User
 
 TEXT_FILTERS = ("label", "status", "model", "technician", "device", "slide")
 # What a day filter may be: nothing captured before 2000 is stored (sync refuses it), and the
@@ -75,13 +75,14 @@ class ResultFilters:
         v = self.values
         if "label" in v:
             query = query.where(effective_label() == v["label"])
-        for name, column in (
-            ("status", Prediction.status),
-            ("device", Prediction.device_id),
-            ("slide", Prediction.slide_id),
-        ):
+        for name, column in (("status", Prediction.status), ("device", Prediction.device_id)):
             if name in v:
                 query = query.where(column == v[name])
+        if "slide" in v:  # the sample id people read, or the slide's id (links, old phones)
+            by_sample = sa.select(Slide.id).where(Slide.sample_id == v["slide"])
+            query = query.where(
+                sa.or_(Prediction.slide_id == v["slide"], Prediction.slide_id.in_(by_sample))
+            )
         if "model" in v:
             query = query.where(_model_condition(v["model"]))
         if "technician" in v:

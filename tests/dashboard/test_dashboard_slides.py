@@ -188,6 +188,8 @@ def test_the_slide_shows_its_sample_id_the_phones_correction_and_images(client, 
     assert results.count(">PATIENT-0042 / smear A</a>") == 4
     assert "phone: Neutrophil → Lymphocyte by tech" in results
     assert results.count('class="thumb"') == 3 + 3  # this slide's images and S-1's
+    by_sample = client.get("/dashboard/results", query_string={"slide": "PATIENT-0042 / smear A"})
+    assert by_sample.get_data(as_text=True).count(">PATIENT-0042 / smear A</a>") == 4
     export = client.get(f"/dashboard/results.csv?slide={slide['id']}").text
     rows = {r["id"]: r for r in csv.DictReader(io.StringIO(export))}
     assert {r["sample_id"] for r in rows.values()} == {"PATIENT-0042 / smear A"}

@@ -97,11 +97,7 @@ def test_what_the_phone_saw_is_what_the_doctor_sees_and_signs(server, tmp_path):
         phone_context.set_offline(False)
         sync_now(phone)
         on_phone = phone_differential(phone)
-        phone.click("#slide-finish")
-        phone.wait_for_function(
-            "() => window.hematovision.state.slides.some(s => s.state === 'finished')",
-            timeout=15_000,
-        )
+        pwa.finish_slide(phone)
         sync_now(phone)
         slide_id = corrected["slide_id"]
         assert slide_id and all(r["slide_id"] == slide_id for r in made)

@@ -41,8 +41,10 @@ def slide_bar(page) -> str:
 
 
 def slide_state(page, state: str) -> None:
+    if state == "finished":
+        return pwa.finish_slide(page)
     page.click("#tab-slide")
-    page.click("#slide-finish" if state == "finished" else "#slide-pause")
+    page.click("#slide-pause")
     page.wait_for_function(
         "([s]) => window.hematovision.state.slides.find("
         "x => x.id === window.hematovision.state.currentSlide).state === s",
@@ -129,6 +131,10 @@ def test_slide_life_cycle_counts_only_on_an_open_slide(page):
     (third,) = pwa.classify_files(page, images[2:3])
     assert third["slide_id"] == first["slide_id"]
 
+    page.click("#tab-slide")
+    page.click("#slide-finish")  # the first tap only asks: finishing cannot be undone here
+    assert "Tap again to finish" in page.inner_text("#slide-finish-why")
+    assert page.evaluate("window.hematovision.activeSlide() !== null")  # still open
     slide_state(page, "finished")
     page.click("#tab-slide")
     assert page.is_disabled("#slide-pause") and page.is_disabled("#slide-finish")

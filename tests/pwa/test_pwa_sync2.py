@@ -283,8 +283,7 @@ def test_a_review_and_a_reopened_slide_come_back_to_the_phone(playwright, server
     try:
         pwa.start_slide(page, "S-REVIEW-1")
         (made,) = pwa.classify_files(page, dataset_images("pbc", 1, classes=["monocyte"])[:1])
-        page.click("#tab-slide")
-        page.click("#slide-finish")
+        pwa.finish_slide(page)
         page.wait_for_function(
             "() => window.hematovision.state.slides.every("
             "s => s.state === 'finished' && s.syncState === 'synced')",

@@ -51,8 +51,28 @@ export class SlidePanel {
     });
     this.q("#slide-select").addEventListener("change", (e) => onSelect(e.target.value || null));
     this.q("#slide-pause").addEventListener("click", () => onState(this.slide && this.slide.state === "open" ? "paused" : "open"));
-    this.q("#slide-finish").addEventListener("click", () => onState("finished"));
+    // Finishing cannot be undone on the phone (only a reviewer re-opens a slide): the first tap
+    // asks, the second finishes; any other choice or render of another slide cancels.
+    this.finishAsked = null;
+    this.q("#slide-finish").addEventListener("click", () => {
+      if (!this.slide) return;
+      if (this.finishAsked !== this.slide.id) {
+        this.finishAsked = this.slide.id;
+        this.showFinish();
+        return;
+      }
+      this.finishAsked = null;
+      onState("finished");
+    });
     this.q("#slide-csv").addEventListener("click", onExport);
+  }
+
+  showFinish() {
+    const asked = this.slide && this.finishAsked === this.slide.id;
+    const button = this.q("#slide-finish");
+    button.textContent = asked ? "Confirm: finish (read-only after)" : "Finish slide";
+    button.dataset.asked = String(Boolean(asked));
+    this.q("#slide-finish-why").hidden = !asked;
   }
 
   /** `slide`: the chosen slide (slideView) or null; returns the table the CSV exports. */
@@ -70,6 +90,8 @@ export class SlidePanel {
     this.q("#slide-csv").disabled = !slide;
     this.q("#slide-pause").disabled = !slide || slide.state === "finished";
     this.q("#slide-finish").disabled = !slide || slide.state === "finished";
+    if (!slide || slide.id !== this.finishAsked || slide.state === "finished") this.finishAsked = null;
+    this.showFinish();
     this.q("#slide-pause").textContent = slide && slide.state === "paused" ? "Resume" : "Pause";
     this.q("#slide-state").textContent = slide ? stateText(slide) : "";
     this.q("#slide-meter").max = target;

@@ -140,7 +140,7 @@ export class FieldView {
         const name = document.createElement("span");
         const how = (cell.added ? "added by hand · " : "") + cell.status + (cell.recordId ? " · counted" : "");
         const confidence = cell.status === "unfamiliar" ? "" : ` · ${(cell.confidence * 100).toFixed(1)}%`;
-        name.textContent = `${i + 1}. ${headline(cell, this.model)}${confidence} · ${how}`;
+        name.textContent = `${i + 1}. ${headline(cell, this.model, { short: true })}${confidence} · ${how}`;
         const select = document.createElement("select");
         select.setAttribute("aria-label", `Correct label of cell ${i + 1}`);
         const none = cell.status === "unfamiliar" ? "(not marked yet)" : "(as the model says)";
@@ -157,8 +157,10 @@ export class FieldView {
       }),
     );
     const n = this.cells.length;
+    const unrecognised = this.cells.filter((c) => c.status === "unfamiliar").length;
+    const check = unrecognised ? ` ${unrecognised} not recognised: check focus, light and stain, or mark them.` : "";
     this.q("#field-summary").textContent = n
-      ? `${n} white cell(s) on this photo. Tap a box to select it; correct its label below.`
+      ? `${n} white cell(s) on this photo. Tap a box to select it; correct its label below.${check}`
       : "No white cell was found on this photo. Use “Add missed cell” to mark one.";
   }
 }

@@ -26,9 +26,9 @@ export function percent(p) {
 }
 
 /** The headline of a result in people's words, by its status (also used by History and the
- * field list). */
-export function headline(record, model) {
-  if (record.status === "unfamiliar") return NOT_RECOGNISED;
+ * field list, which says what to do once, above the list: `short`). */
+export function headline(record, model, { short = false } = {}) {
+  if (record.status === "unfamiliar") return short ? "Not recognised" : NOT_RECOGNISED;
   const name = nameOf(record.label, model);
   return record.status === "review" ? `Suggestion: ${name} — check it` : name;
 }

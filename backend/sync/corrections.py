@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from backend import db
 from backend.models import Prediction, TechnicianCorrection, User
 from backend.models.types import utcnow
-from backend.sync.ingest import insert, lock_sync
+from backend.models.upsert import insert_new
+from backend.sync.ingest import lock_sync
 from backend.sync.validation import CleanCorrection, checked, clean_correction
 from classifier.differential import PERSON_ONLY_LABELS
 
@@ -70,7 +71,7 @@ def _insert_new(events: list[CleanCorrection], records: dict, user: User) -> set
     if not events:
         return set()
     now = utcnow()
-    rows = [  # sorted by id: the same lock order for every batch, as for records
+    rows = [
         {
             "id": e.id,
             "prediction_seq": records[e.prediction_id].seq,
@@ -81,12 +82,10 @@ def _insert_new(events: list[CleanCorrection], records: dict, user: User) -> set
             "content_hash": e.content_hash,
             "synced_at": now,
         }
-        for e in sorted(events, key=lambda e: e.id)
+        for e in events
     ]
     lock_sync()  # so _copy_latest sees every event committed before this batch
-    table = TechnicianCorrection.__table__
-    statement = insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-    return set(db.session.connection().execute(statement, rows).scalars())
+    return insert_new(TechnicianCorrection.__table__, rows)
 
 
 def _stored_hashes(ids: list[str]) -> dict[str, str]:

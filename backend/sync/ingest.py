@@ -8,11 +8,11 @@ hash. So a re-sent record is a `duplicate`, a different record under a known id 
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from backend import db
 from backend.models import Prediction, User
 from backend.models.types import utcnow
+from backend.models.upsert import insert_new
 from backend.sync import cell_images
 from backend.sync.cell_images import CellImage, take_image
 from backend.sync.validation import CleanRecord, checked, clean_record, content_hash
@@ -79,8 +79,6 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
     if not records:
         return set()
     now = utcnow()
-    # Sorted by id, so concurrent batches that share ids take their unique-index locks in the
-    # same order: PostgreSQL would otherwise deadlock two clients sending [a, b] and [b, a].
     rows = [
         dict(
             r.fields,
@@ -90,17 +88,10 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
             synced_by_id=user.id,
             synced_at=now,
         )
-        for r in sorted(records, key=lambda r: r.id)
+        for r in records
     ]
     lock_sync()
-    # One cached statement run with many parameter sets ("insertmanyvalues"): compiling a
-    # 100-row VALUES clause per request cost more than the insert itself.
-    statement = (
-        insert(Prediction.__table__)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(Prediction.__table__.c.id)
-    )
-    return set(db.session.connection().execute(statement, rows).scalars())
+    return insert_new(Prediction.__table__, rows)
 
 
 def lock_sync() -> None:
@@ -109,12 +100,6 @@ def lock_sync() -> None:
     corrections see every correction committed before them. Held until commit."""
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
-
-
-def insert(table: sa.Table):
-    """INSERT with the dialect's ON CONFLICT support."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def _stored(ids: list[str]) -> dict[str, sa.Row]:

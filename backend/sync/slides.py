@@ -14,7 +14,7 @@ from backend import db
 from backend.audit.log import record
 from backend.models import Slide, User
 from backend.models.types import iso, utcnow
-from backend.sync.ingest import insert
+from backend.models.upsert import insert_new
 from backend.sync.validation import CleanSlide, checked, clean_slide
 
 
@@ -48,11 +48,9 @@ def _insert_new(slides: list[CleanSlide], user: User) -> set[str]:
             created_at=now,
             synced_at=now,
         )
-        for s in sorted(slides, key=lambda s: s.id)  # one lock order for every batch
+        for s in slides
     ]
-    table = Slide.__table__
-    statement = insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-    return set(db.session.connection().execute(statement, rows).scalars())
+    return insert_new(Slide.__table__, rows)
 
 
 def _load(ids: list[str]) -> dict[str, Slide]:
@@ -107,16 +105,4 @@ def reopen_slide(slide: Slide, user: User) -> bool:
     slide.reopened_at, slide.reopened_by = now, user
     slide.finished_at, slide.finished_by = None, None
     record("slide.reopen", user, target=slide.id, details=details)
-    return True
-
-
-def finish_slide(slide: Slide, user: User) -> bool:
-    """Finishes a slide from the server side (e.g. a reviewer closes a forgotten one)."""
-    if slide.state == "finished":
-        return False
-    now = utcnow()
-    previous = slide.state
-    slide.state, slide.updated_at = "finished", now
-    slide.finished_at, slide.finished_by = now, user
-    record("slide.finish", user, target=slide.id, details={"from": previous})
     return True

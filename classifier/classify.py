@@ -14,7 +14,10 @@ A model whose model.json declares ``input.framing`` (see classifier.cells.model_
 frame of the cell nearest the photo's centre (the line then also has its ``"box"``); with
 nothing to frame the line is ``{"label": null, "confidence": null, "status": "unfamiliar",
 "probabilities": {}, "reason": ...}``. ``--field`` classifies every white cell of a
-field photo: ``{"image", "width", "height", "cells": [{"box", "score", "label", ...}]}``.
+field photo: ``{"image", "width", "height", "cells": [{"box", "score", "label", ...}]}``; for
+a model whose ``input.field_framing`` is ``rbc-segmented`` (a malaria screen) every red cell
+instead, each with ``"edge"`` (cut by the photo's edge: shown, never counted) and ``"clump"``
+(split out of touching cells), and ``"cell_type": "rbc"`` and ``"diameter"`` beside them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from PIL import Image, ImageOps
 
 from classifier.cells.finder import MAX_PIXELS, FinderError
 from classifier.cells.model_framing import (
+    RBC_SEGMENTED,
     field_framing_of,
     frame_field_cells,
     frame_photo_for,
@@ -36,6 +40,7 @@ from classifier.cells.model_framing import (
     mark_centred,
     no_cell_result,
 )
+from classifier.cells.red_cell_field import find_red_cells, marked_cell, segmented_crop
 from classifier.model_card import ModelCardError, parse_model_card
 
 STATUSES = ("confident", "review", "unfamiliar")
@@ -80,6 +85,12 @@ def load_photo(source) -> np.ndarray:
             raise
         name = getattr(source, "name", source)
         raise UnreadableImageError(f"cannot read image {name}: {error}") from error
+
+
+def resize_whole(rgb: np.ndarray, size: int) -> np.ndarray:
+    """An RGB uint8 array resized whole to size x size, exactly as load_image resizes a file."""
+    image = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def frame_photo(source, framing: dict, size: int) -> dict:
@@ -198,6 +209,8 @@ class Classifier:
         # None: the model was trained on whole images and is fed the resized whole image.
         self.framing = framing_of(self.card)
         self.field_framing = field_framing_of(self.card)
+        # A red-cell model: field mode finds and classifies every red cell (not white cells).
+        self.red_cells = (self.field_framing or {}).get("method") == RBC_SEGMENTED
         self.model = TFLiteModel(model_path, len(self.labels), num_threads)
         self.size = self.model.size
 
@@ -234,6 +247,8 @@ class Classifier:
         {"width", "height", "cells": [{"box", "score", "label", "confidence", "status",
         "probabilities"}]}, cells in the finder's order (sorted by box)."""
         rgb = load_photo(source)
+        if self.red_cells:
+            return self._classify_red_cells(rgb)
         try:
             found = frame_field_cells(rgb, self.field_framing, self.size)
         except FinderError as error:  # e.g. fewer than 16 pixels on a side
@@ -245,6 +260,36 @@ class Classifier:
         ]
         return {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "cells": cells}
 
+    def _classify_red_cells(self, rgb: np.ndarray, boxes: list | None = None) -> dict:
+        """Red-cell field mode: every red cell found (or each box marked by hand), cut out on
+        black in its own box and classified: {"width", "height", "cell_type": "rbc",
+        "diameter", "cells": [{"box", "score", "edge", "clump", "label", ...}]}. A cell cut
+        by the photo's edge is returned with "edge": true and must not be counted."""
+        try:
+            found = find_red_cells(rgb)
+        except FinderError as error:
+            raise UnreadableImageError(str(error)) from error
+        cells = found["cells"] if boxes is None else [marked_cell(found, b) for b in boxes]
+        out = []
+        for cell in cells:
+            crop = resize_whole(segmented_crop(rgb, cell, found["factor"]), self.size)
+            out.append(
+                {
+                    "box": cell["box"],
+                    "score": cell["score"],
+                    "edge": cell["edge"],
+                    "clump": cell["clump"],
+                    **self.classify_array(crop, self.field_decision),
+                }
+            )
+        return {
+            "width": int(rgb.shape[1]),
+            "height": int(rgb.shape[0]),
+            "cell_type": "rbc",
+            "diameter": found["diameter"],
+            "cells": out,
+        }
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -254,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model_dir", help="a released model folder, e.g. tflite_models/NAME/VER")
     parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
     parser.add_argument(
-        "--field", action="store_true", help="field photos: classify every white cell found"
+        "--field",
+        action="store_true",
+        help="field photos: classify every white cell found (every red cell for a red-cell model)",
     )
     args = parser.parse_args(argv)
     try:

@@ -8,6 +8,9 @@ whole-image model may declare ``input.field_framing`` for the cells of a field p
 
 - ``{"method": "wbc-canonical", "fill": 0.6}``: the white cell nearest the photo's centre, its
   box spanning `fill` of the frame. No white cell found -> status ``unfamiliar``, no label.
+- ``{"method": "rbc-segmented"}`` (``input.field_framing`` of a whole-image red-cell model
+  only): field mode finds every red cell instead of white cells and feeds each one cut out on
+  black in its own box (classifier.cells.red_cell_field), resized whole like a close-up.
 - ``{"method": "rbc-scaled", "span": 3.5}``: a frame `span` red-cell diameters wide (D measured
   in the same photo), centred on the white cell nearest the centre, else on the platelet nearest
   the centre, else on the photo's centre. Cells keep their size relative to the red cells
@@ -31,7 +34,11 @@ from classifier.cells.framing import (
 
 WBC_CANONICAL = "wbc-canonical"
 RBC_SCALED = "rbc-scaled"
+# A red-cell model's field framing: every red cell of the photo, segmented on black in its own
+# box, as the NIH training crops are (classifier.cells.red_cell_field).
+RBC_SEGMENTED = "rbc-segmented"
 METHODS = (WBC_CANONICAL, RBC_SCALED)
+FIELD_METHODS = (*METHODS, RBC_SEGMENTED)
 SPAN_RANGE = (1.5, 10.0)  # frames narrower than a white cell or wider than a field make no sense
 NO_WHITE_CELL = "no white cell found in the photo"
 NO_CELLS = "no cells found in the photo"
@@ -59,8 +66,11 @@ def _parsed(card: dict, key: str) -> dict | None:
     framing = (card.get("input") or {}).get(key)
     if framing is None:
         return None
-    if not isinstance(framing, dict) or framing.get("method") not in METHODS:
-        raise ValueError(f"input.{key}.method must be one of {list(METHODS)}, got {framing!r}")
+    methods = FIELD_METHODS if key == "field_framing" else METHODS
+    if not isinstance(framing, dict) or framing.get("method") not in methods:
+        raise ValueError(f"input.{key}.method must be one of {list(methods)}, got {framing!r}")
+    if framing["method"] == RBC_SEGMENTED:
+        return {"method": RBC_SEGMENTED}
     if framing["method"] == WBC_CANONICAL:
         fill = framing.get("fill")
         if not _number(fill) or not 0 < fill <= 1:

@@ -1,5 +1,7 @@
-"""Pascal VOC boxes of the bccd-fields photos and the IoU matching used to score the finder."""
+"""Boxes of the annotated field photos (bccd-fields, malaria-fields) and the IoU matching used
+to score the finders."""
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -67,3 +69,25 @@ def match_counts(found: list[list[int]], truth: list[list[int]], threshold: floa
             used_t.add(j)
             hits += 1
     return hits, len(found), len(truth)
+
+
+# malaria-fields/bbbc041: every red cell boxed, infected ones by the parasite's stage.
+PARASITE_STAGES = ("ring", "trophozoite", "schizont", "gametocyte")
+
+
+def malaria_fields() -> list[dict]:
+    """The thin-smear fields of malaria-fields/bbbc041, sorted by file name: [{"photo": Path,
+    "cells": [{"box", "infected": bool}]}]. Red cells only: the leukocyte is left out."""
+    root = datasets_root() / "malaria-fields" / "bbbc041"
+    path = root / "annotations.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no malaria-fields annotations at {path}")
+    fields = []
+    for entry in sorted(json.loads(path.read_text()), key=lambda e: e["image"]):
+        cells = [
+            {"box": [int(v) for v in o["box"]], "infected": o["type"] in PARASITE_STAGES}
+            for o in entry["objects"]
+            if o["type"] == "red blood cell" or o["type"] in PARASITE_STAGES
+        ]
+        fields.append({"photo": root / "images" / entry["image"], "cells": cells})
+    return fields

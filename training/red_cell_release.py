@@ -1,0 +1,108 @@
+"""Red-cell field mode for a freshly trained malaria screen: declare it and measure it.
+
+    python -m training.red_cell_release tflite_models/malaria-screen/2.0.0
+
+The network learned from NIH crops: single red cells segmented from the photo, background
+blacked out, each crop the cell's own box. This step declares ``input.field_framing:
+{"method": "rbc-segmented"}`` in the folder's model.json, so that field mode (Python, /predict
+and the phone) finds every red cell of a thin-smear photo and cuts each out that very way
+(classifier.cells.red_cell_field), and writes into the card and report what was measured on
+malaria-fields (another site, stain and camera; bench/red_cell_fields.py): red cells found,
+and how the model calls the cells it finds there. Run it on a new, unreleased folder, right
+after training.train; a card that already frames field cells is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.red_cell_fields import finder_scores, model_on_fields
+from classifier.cells.model_framing import RBC_SEGMENTED, field_framing_of, framing_of
+from classifier.model_card import model_card_text, read_model_card
+from training.report import put_section
+
+HEADING = "## Red-cell field mode (malaria-fields, another site)"
+
+
+def section(card: dict) -> str:
+    finder, model = card["red_cell_field"]["finder"], card["red_cell_field"]["model"]
+    infected, uninfected = model["cells"]["infected"], model["cells"]["uninfected"]
+
+    def pct(value):
+        return "n/a" if value is None else f"{value:.1%}"
+
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            "Field mode finds every red cell of a thin-smear photo and cuts each out on black "
+            "in its own box, as the NIH training crops were made (`input.field_framing`: "
+            "`rbc-segmented`); cells cut by the photo's edge are shown and never counted. "
+            f"Measured on the {finder['photos']} fields of malaria-fields (BBBC041, P. vivax, "
+            "another site, stain and camera than NIH; the finder was tuned on these fields, the "
+            "model never saw them):",
+            "",
+            "| | recall | precision |",
+            "|---|---|---|",
+            f"| red cells found, IoU >= 0.5, counted cells (away from the edge) "
+            f"| {pct(finder['counted']['recall'])} | {pct(finder['counted']['precision'])} |",
+            f"| red cells found, IoU >= 0.5, all | {pct(finder['all']['recall'])} "
+            f"| {pct(finder['all']['precision'])} |",
+            "",
+            f"Of the counted cells found that match a box: {uninfected['cells']} uninfected, "
+            f"{pct(model['uninfected_called_parasitized'])} of them called parasitized "
+            f"(review or confident); {infected['cells']} infected, "
+            f"{pct(model['infected_called_parasitized'])} of them called parasitized and "
+            f"{infected['unfamiliar']} marked `unfamiliar` (left for a person); "
+            f"{pct(model['unfamiliar_share'])} of all matched cells `unfamiliar`; confident "
+            f"calls {pct(model['confident_calls_right'])} right "
+            f"({pct(model['confident_share'])} of cells confident). Too few parasites "
+            f"({infected['cells']}) to measure sensitivity: that is scored on other photos.",
+            "",
+        ]
+    )
+
+
+def declare(folder: Path, fields: list[dict] | None = None, log=print) -> dict:
+    """Declares red-cell field mode in `folder`'s model.json and writes the figures measured on
+    `fields` (default: all of malaria-fields) into it and report.md; returns the card."""
+    card = read_model_card(folder)
+    if set(card["labels"]) != {"parasitized", "uninfected"}:
+        raise ValueError(f"{folder} is not a malaria screen: labels {card['labels']}")
+    if framing_of(card) is not None or field_framing_of(card) is not None:
+        raise ValueError(f"{folder} already declares how field cells are framed")
+    card["input"] = {**card["input"], "field_framing": {"method": RBC_SEGMENTED}}
+    card["client_rule"] += (
+        " Field photos: find every red cell (classifier.cells.red_cell_field), cut each out on "
+        "black in its own box, resize that whole crop to the input and apply the same rule; "
+        "a cell cut by the photo's edge is shown, never counted."
+    )
+    (folder / "model.json").write_text(model_card_text(card))  # read by the Classifier
+    card["red_cell_field"] = {
+        "finder": finder_scores(fields),
+        "model": model_on_fields(folder, fields),
+    }
+    (folder / "model.json").write_text(model_card_text(card))
+    report = folder / "report.md"
+    if report.exists():
+        report.write_text(put_section(report.read_text(), HEADING, section(card)))
+    log(section(card))
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.red_cell_release")
+    parser.add_argument("folder", type=Path, help="a freshly trained malaria-screen folder")
+    args = parser.parse_args(argv)
+    try:
+        declare(args.folder)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

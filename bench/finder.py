@@ -5,7 +5,8 @@ finder, and held-out part, which did not), the same on photos re-scaled and re-s
 time per 640x480 photo in Python and in headless Chromium (the PWA's worker path) measured
 in the same run, the released classifier's in-lab figures where a release exists, and on
 other-labs' single white-cell crops, per lab and class, how often a white cell, the crop's
-centre cell, or no cell at all is found (bench/finder_labs.py; its table goes to stderr).
+centre cell, or no cell at all is found (bench/finder_labs.py; its table goes to stderr), and
+red-cell recall and precision on malaria-fields (bench/red_cell_fields.py).
 """
 
 import argparse
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from bench.finder_labs import finder_on_labs, markdown_table
+from bench.red_cell_fields import finder_scores
 from classifier.cells.finder import find_cells
 from training.annotations import bccd_photos, match_counts, read_voc_boxes
 
@@ -161,6 +163,10 @@ def main(argv=None):
         timing["chromium_share_of_150ms_budget"] = round(
             timing["chromium_worker_median_ms"] / BROWSER_BUDGET_MS, 3
         )
+    try:
+        report["red_cells_malaria_fields_iou_0.5"] = finder_scores()
+    except FileNotFoundError as error:
+        report["red_cells_malaria_fields_iou_0.5"] = str(error)
     report["time_per_photo"] = {
         k: round(v, 2) if isinstance(v, float) else v for k, v in timing.items()
     }

@@ -79,14 +79,15 @@ run: db-upgrade
 # The released models, retrained from ../shared/datasets on 2 cores: the white-cell network
 # (pbc plus the three other labs, about 36 min), the same network with its field framing and
 # field threshold declared (training.field_framing, about 31 min: the finder surveys every
-# training photo) and the malaria screen with red-cell field mode declared and measured on
-# malaria-fields (training.red_cell_release; about 10 min in all). Change the version folders
-# to release new versions; a release folder is never overwritten in git. The 1.x white-cell
-# releases came from pbc alone, malaria-screen 1.0.0 without colour normalisation (their
+# training photo) and the malaria screen (about 6 min), then the same malaria network with
+# red-cell field mode declared and measured on malaria-fields (training.red_cell_release,
+# under a minute). Change the version folders to release new versions; a release folder is
+# never overwritten in git. The 1.x white-cell releases came from pbc alone (their
 # model.json hparams and the git history of this file have the commands).
 WBC_VERSION ?= 2.0.0
 WBC_FIELD_VERSION ?= 2.1.0
-MALARIA_VERSION ?= 2.0.0
+MALARIA_VERSION ?= 1.0.0
+MALARIA_FIELD_VERSION ?= 1.1.0
 WBC_RECIPE := --ood malaria --image-size 192 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 10 \
 	--fine-tune-from block_6_expand --colour-normalization --augment strong-wide \
 	--other-labs --lab-share 0.3 --noisy-label-smoothing 0.1
@@ -97,8 +98,9 @@ models: python-deps
 		tflite_models/wbc-differential/$(WBC_FIELD_VERSION)
 	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
 		--ood pbc --image-size 160 --alpha 0.5 --head-epochs 3 --fine-tune-epochs 24 \
-		--fine-tune-from block_6_expand --colour-normalization
-	$(BIN)/python -m training.red_cell_release tflite_models/malaria-screen/$(MALARIA_VERSION)
+		--fine-tune-from block_6_expand
+	$(BIN)/python -m training.red_cell_release --from tflite_models/malaria-screen/$(MALARIA_VERSION) \
+		tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION)
 
 # Leave-one-lab-out with the white-cell recipe (a measurement, about 30 min per lab on 2 cores):
 # pbc (LOLO_PBC_PER_CLASS images per class and split) plus two other labs train, the third is

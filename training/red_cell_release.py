@@ -1,6 +1,8 @@
-"""Red-cell field mode for a freshly trained malaria screen: declare it and measure it.
+"""Red-cell field mode for a malaria screen: declare it and measure it.
 
-    python -m training.red_cell_release tflite_models/malaria-screen/2.0.0
+    python -m training.red_cell_release tflite_models/malaria-screen/NEW
+    python -m training.red_cell_release --from tflite_models/malaria-screen/1.0.0 \
+        tflite_models/malaria-screen/1.1.0
 
 The network learned from NIH crops: single red cells segmented from the photo, background
 blacked out, each crop the cell's own box. This step declares ``input.field_framing:
@@ -9,12 +11,15 @@ and the phone) finds every red cell of a thin-smear photo and cuts each out that
 (classifier.cells.red_cell_field), and writes into the card and report what was measured on
 malaria-fields (another site, stain and camera; bench/red_cell_fields.py): red cells found,
 and how the model calls the cells it finds there. Run it on a new, unreleased folder, right
-after training.train; a card that already frames field cells is refused.
+after training.train, or with ``--from`` on a released folder: its files (the very same network)
+are copied into the new version folder first, which the card then says (``derived_from``). A
+card that already frames field cells, or an existing target folder with --from, is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -92,12 +97,51 @@ def declare(folder: Path, fields: list[dict] | None = None, log=print) -> dict:
     return card
 
 
+def derive(source: Path, out: Path, fields: list[dict] | None = None, log=print) -> dict:
+    """A new release `out` (its name is the version) of `source`'s network, red-cell field
+    mode declared; `out` is removed again if anything fails."""
+    if out.exists():
+        raise ValueError(f"{out} exists: a release folder is never overwritten")
+    card = read_model_card(source)
+    shutil.copytree(source, out)
+    try:
+        card.update(
+            version=out.name,
+            derived_from={
+                "name": card["name"],
+                "version": card["version"],
+                "change": "input.field_framing rbc-segmented declared; the network and its "
+                "file are the same",
+            },
+        )
+        (out / "model.json").write_text(model_card_text(card))
+        report = out / "report.md"
+        if report.exists():
+            text = report.read_text().replace(
+                f"# {card['name']} {source.name}", f"# {card['name']} {out.name}", 1
+            )
+            report.write_text(text)
+        return declare(out, fields, log)
+    except BaseException:
+        shutil.rmtree(out)
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.red_cell_release")
-    parser.add_argument("folder", type=Path, help="a freshly trained malaria-screen folder")
+    parser.add_argument("folder", type=Path, help="the malaria-screen folder to declare it in")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="a released folder whose network `folder` (a new version) is to carry",
+    )
     args = parser.parse_args(argv)
     try:
-        declare(args.folder)
+        if args.source is None:
+            declare(args.folder)
+        else:
+            derive(args.source, args.folder)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

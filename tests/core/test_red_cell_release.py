@@ -8,7 +8,7 @@ import pytest
 from classifier.classify import Classifier
 from training.annotations import malaria_fields
 from training.paths import REPO_ROOT
-from training.red_cell_release import HEADING, declare
+from training.red_cell_release import HEADING, declare, derive
 
 MALARIA_1 = REPO_ROOT / "tflite_models" / "malaria-screen" / "1.0.0"
 
@@ -51,3 +51,26 @@ def test_refuses_a_white_cell_model(tmp_path):
     with pytest.raises(ValueError, match="not a malaria screen"):
         declare(folder, malaria_fields()[:1], log=lambda *_: None)
     assert (folder / "model.json").read_bytes() == before
+
+
+def test_a_derived_release_carries_the_same_network_under_a_new_version(tmp_path):
+    source = tmp_path / "malaria-screen" / "1.0.0"
+    shutil.copytree(MALARIA_1, source)
+    out = tmp_path / "malaria-screen" / "1.0.1"
+    card = derive(source, out, malaria_fields()[:1], log=lambda *_: None)
+    assert card["version"] == "1.0.1" and card["derived_from"]["version"] == "1.0.0"
+    assert (out / "model.tflite").read_bytes() == (source / "model.tflite").read_bytes()
+    assert "field_framing" not in json.loads((source / "model.json").read_text())["input"]
+    assert (out / "report.md").read_text().startswith("# malaria-screen 1.0.1")
+    # a release folder is never overwritten
+    with pytest.raises(ValueError, match="never overwritten"):
+        derive(source, out, malaria_fields()[:1], log=lambda *_: None)
+
+
+def test_a_failed_derivation_leaves_no_folder(tmp_path):
+    source = tmp_path / "wbc" / "1.0.0"
+    shutil.copytree(REPO_ROOT / "tflite_models" / "wbc-differential" / "1.0.0", source)
+    out = tmp_path / "wbc" / "1.0.1"
+    with pytest.raises(ValueError, match="not a malaria screen"):
+        derive(source, out, malaria_fields()[:1], log=lambda *_: None)
+    assert not out.exists()

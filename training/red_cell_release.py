@@ -47,7 +47,13 @@ def section(card: dict) -> str:
             "`rbc-segmented`); cells cut by the photo's edge are shown and never counted. "
             f"Measured on the {finder['photos']} fields of malaria-fields (BBBC041, P. vivax, "
             "another site, stain and camera than NIH; the finder was tuned on these fields, the "
-            "model never saw them):",
+            "model never saw them):"
+            + (
+                f" The network is {card['name']} {card['derived_from']['version']}'s, unchanged; "
+                "the single-cell figures above are its own."
+                if "derived_from" in card
+                else ""
+            ),
             "",
             "| | recall | precision |",
             "|---|---|---|",

@@ -44,16 +44,16 @@ def section(card: dict) -> str:
             "",
             "Field mode finds every red cell of a thin-smear photo and cuts each out on black "
             "in its own box, as the NIH training crops were made (`input.field_framing`: "
-            "`rbc-segmented`); cells cut by the photo's edge are shown and never counted. "
-            f"Measured on the {finder['photos']} fields of malaria-fields (BBBC041, P. vivax, "
-            "another site, stain and camera than NIH; the finder was tuned on these fields, the "
-            "model never saw them):"
+            "`rbc-segmented`); cells cut by the photo's edge are shown and never counted."
             + (
                 f" The network is {card['name']} {card['derived_from']['version']}'s, unchanged; "
                 "the single-cell figures above are its own."
                 if "derived_from" in card
                 else ""
-            ),
+            )
+            + f" Measured on the {finder['photos']} fields of malaria-fields (BBBC041, P. vivax, "
+            "another site, stain and camera than NIH; the finder was tuned on these fields, the "
+            "model never saw them):",
             "",
             "| | recall | precision |",
             "|---|---|---|",

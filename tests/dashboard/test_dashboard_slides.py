@@ -370,6 +370,8 @@ def test_a_malaria_slide_shows_parasitaemia_its_interval_and_the_cells_awaiting_
     assert f"/dashboard/results/{cells['waits']['id']}" in awaiting
     assert awaiting.count("/image.jpg") == 1
     assert "Differential count" not in page and "white cells counted" not in page
+    slides = client.get("/dashboard/slides").get_data(as_text=True)
+    assert 'MAL-7 / thin smear</a> <span class="slide-kind">(malaria)</span>' in slides
 
     export = client.get(f"/dashboard/slide/parasitaemia.csv?id={slide['id']}")
     row = next(csv.DictReader(io.StringIO(export.text)))

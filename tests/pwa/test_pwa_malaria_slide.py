@@ -100,6 +100,18 @@ def test_a_malaria_slide_counts_red_cells_by_the_servers_rule_and_syncs_its_kind
     page.wait_for_function("() => window.hematovision.activeSlide() !== null")
     slide = page.evaluate("window.hematovision.activeSlide()")
     assert (slide["kind"], slide["target"]) == ("malaria", 500)
+    # A white-cell target never passes for a malaria slide's, nor an unknown kind for a kind.
+    checked = page.evaluate(
+        """async () => {
+            const { newSlide } = await import('/js/data/slides.js');
+            const made = newSlide({ sampleId: 'X', kind: 'malaria', target: '200' }, 'phone');
+            let refused = '';
+            try { newSlide({ sampleId: 'X', kind: 'babesia', target: '500' }, 'phone'); }
+            catch (e) { refused = e.message; }
+            return [made.target, refused];
+        }"""
+    )
+    assert checked == [1000, "Unknown kind of slide: babesia."]
 
     cells = [spec for spec, n in RED_CELLS for _ in range(n)]
     ids = page.evaluate(PUT_RECORDS, [cells, slide["id"]])
@@ -135,6 +147,21 @@ def test_a_malaria_slide_counts_red_cells_by_the_servers_rule_and_syncs_its_kind
     assert sorted(listed) == sorted(rule["unconfirmed_ids"]) and len(listed) == 2
     assert page.locator("#slide-review-list li img").count() == 2
     assert page.get_attribute("#slide-meter", "max") == "500"
+    csv_lines = page.evaluate(
+        """async () => {
+            const app = window.hematovision;
+            const { slideTable } = await import('/js/ui/slide-panel.js');
+            const { countsCsv } = await import('/js/data/csv.js');
+            const slide = app.activeSlide();
+            const own = app.state.records.filter((r) => r.slide_id === slide.id);
+            return countsCsv(slide.sample_id, slideTable(own, slide.target, null, slide.kind));
+        }"""
+    ).splitlines()
+    assert csv_lines[1] == (
+        f"MAL-0007 / thin smear,parasitized,9,{rule['parasitaemia']:.2f},"
+        f"95 % CI {low:.2f}–{high:.2f} %"
+    )
+    assert csv_lines[-1] == "MAL-0007 / thin smear,total,53,,red cells counted of 500"
     table = page.locator("#slide-table").bounding_box()
     assert table["x"] >= 0 and table["x"] + table["width"] <= 360  # no sideways scrolling
     page.locator("#slide-review").scroll_into_view_if_needed()

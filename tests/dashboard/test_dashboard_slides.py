@@ -415,3 +415,23 @@ def test_a_white_cell_slide_has_no_parasitaemia_csv(client, auth):
     page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
     assert "1 of 100 white cells counted" in page and "Parasitaemia" not in page
     assert client.get(f"/dashboard/slide/parasitaemia.csv?id={slide['id']}").status_code == 404
+
+
+def test_red_cells_added_after_a_malaria_slide_was_finished_are_listed_not_counted(
+    app, client, auth
+):
+    slide = phone_slide(kind="malaria", target=1000, state="finished")
+    slide["finished_at"] = slide["updated_at"] = days_ago(2).isoformat()
+    cells = _malaria_cells(slide["id"])
+    late = {key: dict(cells[key], captured_at=days_ago(1).isoformat()) for key in ("p0", "u0")}
+    for record in [cells["p1"], cells["u1"]]:
+        record["captured_at"] = days_ago(3).isoformat()
+    sync_slide(client, auth, slide, [cells["p1"], cells["u1"], *late.values()])
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
+    assert "2 of 1000 red cells counted, among 2 classified cells" in page
+    assert "2 cells added after the slide was finished are listed below but not counted" in page
+    assert page.count("added after the slide was finished: not counted") == 2
+    text = pdf_text(client.get(f"/dashboard/slide/report.pdf?id={slide['id']}").data)
+    assert "Parasitaemia (2 of 1000 red cells)" in text
+    assert "2 cell(s) added after the slide was finished are not counted" in text

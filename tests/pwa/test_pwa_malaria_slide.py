@@ -131,6 +131,7 @@ def test_a_malaria_slide_counts_red_cells_by_the_servers_rule_and_syncs_its_kind
     assert expected_bar(rule) in bar and "2 not recognised — review" in bar
 
     page.click("#tab-slide")
+    assert "MAL-0007 / thin smear · malaria · " in page.inner_text("#slide-select")
     progress = page.inner_text("#slide-progress")
     low, high = rule["ci95"]
     assert progress == (

@@ -127,7 +127,7 @@ export class SlidePanel {
     const sorted = slides.map(slideView).sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""));
     select.replaceChildren(
       new Option("No slide (single images)", ""),
-      ...sorted.map((s) => new Option(`${s.sample_id} · ${(s.started_at || "").slice(0, 10)} · ${STATE_WORDS[s.state]}`, s.id)),
+      ...sorted.map((s) => new Option(`${s.sample_id}${s.kind === MALARIA ? " · malaria" : ""} · ${(s.started_at || "").slice(0, 10)} · ${STATE_WORDS[s.state]}`, s.id)),
     );
     select.value = slide ? slide.id : "";
     const target = slide ? slide.target : 100;

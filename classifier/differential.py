@@ -71,6 +71,7 @@ class Cell:
     status: str  # confident | review | unfamiliar
     corrected_label: str | None = None  # the technician's
     reviewed_label: str | None = None  # the reviewer's
+    id: str | None = None  # the record's, so a rule can say which cells wait for a person
 
 
 def counted_label(cell: Cell) -> str | None:

@@ -103,3 +103,35 @@ def slide_report():
     db.session.commit()
     name = slide.record.sample_id if slide.record is not None else slide.slide_id
     return download(pdf, "application/pdf", f"hematovision-slide-{name}.pdf")
+
+
+PARASITAEMIA_COLUMNS = (
+    "slide_id", "sample_id", "target", "red_cells", "parasitized", "uninfected",
+    "parasitaemia_percent", "ci95_low_percent", "ci95_high_percent", "target_reached",
+    "not_recognised", "artefact", "other", "other_classes", "flags",
+)  # fmt: skip
+
+
+@bp.get("/slide/parasitaemia.csv")
+@any_role
+def slide_parasitaemia_csv():
+    """A malaria slide's count as one CSV row, by the same rule as its page and its report."""
+    slide = load_slide(slide_id_arg())
+    p = slide.parasitaemia
+    if p is None:
+        abort(404, description="Not a malaria slide: its cells are in the results CSV.")
+    low, high = p["ci95"] or (None, None)
+    others = "; ".join(f"{label}: {n}" for label, n in p["other_classes"].items())
+    row = [
+        slide.slide_id, slide.record.sample_id, p["target"], p["red_cells"], p["parasitized"],
+        p["uninfected"], _two(p["parasitaemia"]), _two(low), _two(high), p["target_reached"],
+        p["unconfirmed"], p["apart"]["artefact"], p["apart"]["other"], others, " ".join(p["flags"]),
+    ]  # fmt: skip
+    body = csv_text(PARASITAEMIA_COLUMNS, [row])
+    record("slide.export", current_user, target=slide.slide_id, details={"what": "parasitaemia"})
+    db.session.commit()
+    return download(body, "text/csv", f"hematovision-parasitaemia-{slide.record.sample_id}.csv")
+
+
+def _two(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"

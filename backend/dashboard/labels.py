@@ -23,6 +23,7 @@ def as_cell(prediction: Prediction) -> Cell:
         prediction.status,
         corrected_label=prediction.corrected_label,
         reviewed_label=prediction.reviewed_label,
+        id=prediction.id,
     )
 
 
@@ -91,3 +92,19 @@ def slide_state(slide: Slide) -> Markup:
         when = format_when(slide.reopened_at)
         return Markup("{} (re-opened by {}, {})").format(slide.state, who, when)
     return Markup("{}").format(slide.state)
+
+
+@bp.app_template_global()
+def parasitaemia_text(result: dict) -> str:
+    """'1.20 %' (the rule already rounded it), or '–' while no red cell is counted."""
+    value = result["parasitaemia"]
+    return "–" if value is None else f"{value:.2f} %"
+
+
+@bp.app_template_global()
+def interval_text(result: dict, dash: str = "–") -> str:
+    """'0.69–2.09 %', the parasitaemia's 95 % interval, or '–' while no red cell is counted."""
+    if result["ci95"] is None:
+        return dash
+    low, high = result["ci95"]
+    return f"{low:.2f}{dash}{high:.2f} %"

@@ -9,7 +9,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from backend.dashboard.labels import correction_text
+from backend.dashboard.labels import correction_text, interval_text, parasitaemia_text
 from backend.sync.cell_images import path_of
 from classifier.differential import display_name
 
@@ -71,11 +71,16 @@ def build_report(slide, author: str) -> bytes:
     pdf = SlideReport(slide, author)
     pdf.add_page()
     pdf.set_font(FONT, "B", 16)
-    pdf.cell(0, 10, "Hematovision - differential count report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    what = "parasitaemia" if slide.parasitaemia else "differential count"
+    pdf.cell(0, 10, f"Hematovision - {what} report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.text_line(DISCLAIMER, "I")
     _header(pdf, slide, author)
-    _differential(pdf, slide.differential, len(slide.late_cells))
-    _flags(pdf, slide.differential.flags)
+    if slide.parasitaemia:
+        _parasitaemia(pdf, slide.parasitaemia, len(slide.late_cells))
+        _flags(pdf, slide.parasitaemia["flags"], none="None.")
+    else:
+        _differential(pdf, slide.differential, len(slide.late_cells))
+        _flags(pdf, slide.differential.flags)
     _corrections(pdf, slide)
     _cells_needing_review(pdf, slide)
     return bytes(pdf.output())
@@ -142,10 +147,41 @@ def _differential(pdf: SlideReport, diff, late: int = 0) -> None:
         )
 
 
-def _flags(pdf: SlideReport, flags: list[str]) -> None:
+def _parasitaemia(pdf: SlideReport, p: dict, late: int = 0) -> None:
+    pdf.heading(f"Parasitaemia ({p['red_cells']} of {p['target']} red cells)")
+    rows = [
+        ("Red cells counted", f"{p['red_cells']} / {p['target']}"),
+        ("Parasitized", str(p["parasitized"])),
+        ("Uninfected", str(p["uninfected"])),
+        ("Parasitaemia", parasitaemia_text(p)),
+        ("95 % confidence interval (Wilson)", interval_text(p, "-")),
+    ]
+    with pdf.table(col_widths=(80, 100), first_row_as_headings=False) as table:
+        for key, value in rows:
+            table.row([key, value])
+    apart = [
+        ("Not a cell / artefact", p["apart"]["artefact"]),
+        ("Other / cannot tell", p["apart"]["other"]),
+        ("Not recognised, awaiting a person (shown under Cells needing review)", p["unconfirmed"]),
+    ]
+    for label, n in p["other_classes"].items():
+        apart.append((f"{display_name(label)} (not a red-cell class)", n))
+    listed = "; ".join(f"{what}: {n}" for what, n in apart)
+    pdf.text_line(f"{listed}. Cells counted: {p['total']}.")
+    if late:
+        pdf.text_line(
+            f"{late} cell(s) added after the slide was finished are not counted (listed on the "
+            "dashboard).",
+            "B",
+        )
+
+
+def _flags(
+    pdf: SlideReport, flags: list[str], none: str = "No value outside the adult reference ranges."
+) -> None:
     pdf.heading("Flags")
     if not flags:
-        pdf.text_line("No value outside the adult reference ranges.")
+        pdf.text_line(none)
     for flag in flags:
         pdf.text_line(f"- {flag}")
 

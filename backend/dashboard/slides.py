@@ -1,5 +1,6 @@
-"""Slides: the list, one slide's differential count with its cells, and re-opening a finished
-slide so its technician can add cells again."""
+"""Slides: the list, one slide's count with its cells (a white-cell slide's differential, a
+malaria slide's parasitaemia), and re-opening a finished slide so its technician can add cells
+again."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from backend.models import Prediction
 from backend.models import Slide as SlideRecord
 from backend.sync import slides as sync_slides
 from classifier.differential import TARGETS, Differential, differential
+from classifier.parasitaemia import parasitaemia
 
 __all__ = ["Slide", "as_cell", "load_slide"]
 
@@ -29,8 +31,9 @@ __all__ = ["Slide", "as_cell", "load_slide"]
 class Slide:
     slide_id: str
     cells: list[Prediction]
-    differential: Differential
+    differential: Differential | None  # a white-cell slide's
     record: SlideRecord | None = None  # None: synced by an app older than sync contract 2
+    parasitaemia: dict | None = None  # a malaria slide's (classifier.parasitaemia)
 
     @property
     def title(self) -> str:
@@ -75,6 +78,12 @@ class Slide:
         return self._names(device_name(c.device_id, c.synced_by.username) for c in self.cells)
 
     @property
+    def awaiting_person(self) -> list[Prediction]:
+        """A malaria slide's unrecognised cells, held out of the count until a person looks."""
+        waiting = set(self.parasitaemia["unconfirmed_ids"]) if self.parasitaemia else set()
+        return [c for c in self.cells if c.id in waiting]
+
+    @property
     def needing_review(self) -> list[Prediction]:
         """Unclear to the model, or corrected on the phone: a doctor looks at these."""
         return [c for c in self.cells if c.status in QUEUE_STATUSES or c.corrected_at]
@@ -93,6 +102,8 @@ def captured_after_finish(cell: Prediction, record: SlideRecord | None) -> bool:
 
 def build_slide(slide_id: str, cells: list[Prediction], record: SlideRecord | None) -> Slide:
     counted = [as_cell(c) for c in cells if not captured_after_finish(c, record)]
+    if record is not None and record.is_malaria:
+        return Slide(slide_id, cells, None, record, parasitaemia(counted, record.target))
     target = record.target if record is not None else TARGETS[0]
     return Slide(slide_id, cells, differential(counted, target), record)
 

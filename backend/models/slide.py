@@ -1,4 +1,5 @@
-"""A slide as the phone counts it: a sample id, a target number of white cells and a state.
+"""A slide as the phone counts it: a sample id, its kind (a white-cell differential, or a malaria
+slide counting red cells for parasitaemia), a target number of cells of that kind and a state.
 The phone's uuid4 is its identity; the account that first synced it owns it."""
 
 from datetime import datetime
@@ -9,9 +10,17 @@ import sqlalchemy.orm as so
 
 from backend import db
 from backend.models.types import UTCDateTime, iso, utcnow
+from classifier import differential, parasitaemia
 
 SLIDE_STATES = ("open", "paused", "finished")
-SLIDE_TARGETS = (100, 200)
+WBC_DIFFERENTIAL = "wbc-differential"  # every slide before malaria slides, and an old phone's
+MALARIA = "malaria"
+# Each kind counts toward its own targets: white cells, or red cells.
+SLIDE_TARGETS = {WBC_DIFFERENTIAL: differential.TARGETS, MALARIA: parasitaemia.TARGETS}
+SLIDE_KINDS = tuple(SLIDE_TARGETS)
+TARGET_PER_KIND = " OR ".join(
+    f"(kind = '{kind}' AND target IN {targets})" for kind, targets in SLIDE_TARGETS.items()
+)
 
 
 class Slide(db.Model):
@@ -22,6 +31,9 @@ class Slide(db.Model):
     patient: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     specimen: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    kind: so.Mapped[str] = so.mapped_column(
+        sa.String(32), default=WBC_DIFFERENTIAL, server_default=WBC_DIFFERENTIAL
+    )
     target: so.Mapped[int]
     state: so.Mapped[str] = so.mapped_column(sa.String(16))
     # Phone times (started/updated/finished); updated_at decides which side's state wins.
@@ -47,7 +59,8 @@ class Slide(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint(f"state IN {SLIDE_STATES}", name="ck_slides_state"),
-        sa.CheckConstraint(f"target IN {SLIDE_TARGETS}", name="ck_slides_target"),
+        sa.CheckConstraint(f"kind IN {SLIDE_KINDS}", name="ck_slides_kind"),
+        sa.CheckConstraint(TARGET_PER_KIND, name="ck_slides_target"),
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +70,7 @@ class Slide(db.Model):
             "patient": self.patient,
             "specimen": self.specimen,
             "note": self.note,
+            "kind": self.kind,
             "target": self.target,
             "state": self.state,
             "started_at": iso(self.started_at),
@@ -70,3 +84,7 @@ class Slide(db.Model):
             "created_at": iso(self.created_at),
             "synced_at": iso(self.synced_at),
         }
+
+    @property
+    def is_malaria(self) -> bool:
+        return self.kind == MALARIA

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from backend.models.slide import SLIDE_STATES, SLIDE_TARGETS
+from backend.models.slide import (
+    MALARIA,
+    SLIDE_KINDS,
+    SLIDE_STATES,
+    SLIDE_TARGETS,
+    WBC_DIFFERENTIAL,
+)
 from backend.request_input import text_problem
 
 log = logging.getLogger(__name__)
@@ -198,6 +204,9 @@ def clean_correction(raw: Any) -> CleanCorrection:
     return CleanCorrection(event_id, prediction_id, label, previous, at, _sha256(canonical))
 
 
+KIND_WORDS = {WBC_DIFFERENTIAL: "white-cell differential slide", MALARIA: "malaria slide"}
+
+
 @dataclass(frozen=True)
 class CleanSlide:
     id: str
@@ -208,12 +217,15 @@ def clean_slide(raw: Any) -> CleanSlide:
     if not isinstance(raw, dict):
         raise RecordError("a slide must be a JSON object")
     slide_id = _uuid(raw.get("id"))
+    # A phone older than malaria slides sends no kind: its slides count white cells.
+    kind = _choice(raw, "kind", SLIDE_KINDS) if "kind" in raw else WBC_DIFFERENTIAL
     fields = {
         "sample_id": _text(raw, "sample_id", 120),
         "patient": _text(raw, "patient", 200, required=False),
         "specimen": _text(raw, "specimen", 200, required=False),
         "note": _text(raw, "note", MAX_NOTE, required=False),
-        "target": _choice(raw, "target", SLIDE_TARGETS),
+        "kind": kind,
+        "target": _choice(raw, "target", SLIDE_TARGETS[kind], f"for a {KIND_WORDS[kind]}"),
         "state": _choice(raw, "state", SLIDE_STATES),
         "started_at": _moment(raw.get("started_at"), "started_at"),
         "updated_at": _moment(raw.get("updated_at"), "updated_at"),
@@ -225,9 +237,10 @@ def clean_slide(raw: Any) -> CleanSlide:
     return CleanSlide(slide_id, fields)
 
 
-def _choice(raw: dict, key: str, allowed: tuple) -> Any:
+def _choice(raw: dict, key: str, allowed: tuple, context: str = "") -> Any:
     value = raw.get(key)
     # The exact type: neither `true` nor `100.0` nor `"100"` passes for 100.
     if type(value) is not type(allowed[0]) or value not in allowed:
-        raise RecordError(f"'{key}' must be one of {', '.join(map(str, allowed))}")
+        after = f" {context}" if context else ""
+        raise RecordError(f"'{key}' must be one of {', '.join(map(str, allowed))}{after}")
     return value

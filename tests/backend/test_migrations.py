@@ -43,3 +43,52 @@ def test_upgrade_matches_models_and_downgrade_removes_everything(empty_app):
         assert differences == []
         downgrade(revision="base")
         assert _tables() == set()
+
+
+SLIDE_COLUMNS = "id, sample_id, target, state, started_at, updated_at, owner_id, device_id, "
+SLIDE_COLUMNS += "created_at, synced_at"
+
+
+def _add_slide(conn, slide_id: str, target: int, kind: str | None = None) -> None:
+    columns, values = SLIDE_COLUMNS, f"'{slide_id}', 'S', {target}, 'open', :t, :t, 1, 'p', :t, :t"
+    if kind is not None:
+        columns, values = columns + ", kind", values + f", '{kind}'"
+    statement = sa.text(f"INSERT INTO slides ({columns}) VALUES ({values})")
+    conn.execute(statement, {"t": "2026-12-01 10:00:00"})
+
+
+def test_slide_kind_keeps_existing_slides_checks_targets_per_kind_and_downgrades(empty_app, capfd):
+    with empty_app.app_context():
+        upgrade(revision="5b7c2e9d4a10")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, username, password_hash, role, active, created_at, "
+                    "credential_epoch) VALUES (1, 'tina', 'x', 'technician', true, :t, 0)"
+                ),
+                {"t": "2026-12-01 10:00:00"},
+            )
+            _add_slide(conn, "old-slide", 200)
+        upgrade()
+        with db.engine.begin() as conn:
+            kinds = conn.execute(sa.text("SELECT id, kind, target FROM slides")).all()
+            assert [tuple(row) for row in kinds] == [("old-slide", "wbc-differential", 200)]
+            _add_slide(conn, "malaria-slide", 1000, "malaria")
+        for target, kind in ((100, "malaria"), (1000, "wbc-differential"), (100, "babesia")):
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+                _add_slide(conn, "refused", target, kind)
+        with pytest.raises(SystemExit):  # flask_migrate logs the migration's error and exits
+            downgrade(revision="5b7c2e9d4a10")
+        assert "1 malaria slide(s) are stored" in capfd.readouterr().err
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM slides WHERE kind = 'malaria'"))
+        downgrade(revision="5b7c2e9d4a10")
+        with db.engine.begin() as conn:
+            rows = conn.execute(sa.text("SELECT id, target FROM slides")).all()
+            assert [tuple(row) for row in rows] == [("old-slide", 200)]
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            _add_slide(conn, "refused", 1000)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM slides"))
+            conn.execute(sa.text("DELETE FROM users"))
+        downgrade(revision="base")

@@ -391,6 +391,33 @@ def test_another_accounts_slide_is_a_conflict_and_stays_as_it_was(client, auth):
     assert server_slides(client, auth, "tech2") == {}
 
 
+def test_a_malaria_slide_keeps_its_kind_and_an_old_phone_s_slide_counts_white_cells(client, auth):
+    malaria = slide(kind="malaria", target=2000)
+    old_phone = slide()  # sends no kind
+    answer = push2(client, auth, slides=[malaria, old_phone])
+    assert of(answer, "slide_results") == ["created", "created"]
+    kept = server_slides(client, auth)
+    assert (kept[malaria["id"]]["kind"], kept[malaria["id"]]["target"]) == ("malaria", 2000)
+    assert kept[old_phone["id"]]["kind"] == "wbc-differential"
+    again = push2(client, auth, slides=[old_phone, dict(old_phone, kind="wbc-differential")])
+    assert of(again, "slide_results") == ["duplicate", "duplicate"]
+
+
+def test_a_bad_kind_or_target_is_invalid_and_the_stored_slide_is_unchanged(client, auth):
+    malaria = slide(kind="malaria", target=1000)
+    push2(client, auth, slides=[malaria])
+    before = server_slides(client, auth)[malaria["id"]]
+    later = dict(malaria, state="paused", updated_at=ago(1))
+    bad = [dict(later, target=200), dict(later, kind="wbc-differential"), dict(later, kind="")]
+    answer = push2(client, auth, slides=bad)
+    assert of(answer, "slide_results") == ["invalid"] * 3
+    errors = [r["error"] for r in answer["slide_results"]]
+    assert errors[0] == "'target' must be one of 500, 1000, 2000, 5000 for a malaria slide"
+    assert errors[1] == "'target' must be one of 100, 200 for a white-cell differential slide"
+    assert errors[2] == "'kind' must be one of wbc-differential, malaria"
+    assert server_slides(client, auth)[malaria["id"]] == before
+
+
 def test_a_reviewers_reopen_reaches_the_phone_and_is_not_overwritten(app, client, auth):
     mine = slide(state="finished", updated_at=ago(10), finished_at=ago(10))
     push2(client, auth, slides=[mine])
@@ -426,6 +453,11 @@ BAD_SLIDES = [
     ({"sample_id": "\udc80"}, "'sample_id' is not valid Unicode text"),
     ({"patient": "a\x00b"}, "'patient' contains a NUL"),
     ({"target": 10**400}, "'target' must be one of 100, 200"),
+    ({"target": 1000}, "'target' must be one of 100, 200 for a white-cell differential slide"),
+    ({"kind": "malaria", "target": 100}, "'target' must be one of 500, 1000, 2000, 5000 for a"),
+    ({"kind": "malaria", "target": "1000"}, "'target' must be one of 500, 1000, 2000, 5000"),
+    ({"kind": "babesia"}, "'kind' must be one of wbc-differential, malaria"),
+    ({"kind": None}, "'kind' must be one of wbc-differential, malaria"),
 ]
 
 

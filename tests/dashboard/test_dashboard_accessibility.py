@@ -29,7 +29,23 @@ def server(tmp_path, releases):
         ]
         live.api("/api/sync/predictions", {"predictions": records}, token["access_token"])
         live.record_id = records[1]["id"]
+        live.malaria_slide = _malaria_slide(live, token["access_token"], images[0])
         yield live
+
+
+def _malaria_slide(live, token: str, image) -> str:
+    """A malaria slide with a counted red cell and one waiting for a person (its crop shown)."""
+    from tests.dashboard.conftest import phone_slide
+
+    slide = phone_slide(kind="malaria", target=1000, sample_id="M-1")
+    cells = [
+        cell_record("parasitized", slide_id=slide["id"]),
+        cell_record("uninfected", image, status="unfamiliar", slide_id=slide["id"]),
+    ]
+    body = {"contract": 2, "slides": [slide], "predictions": cells}
+    answer = live.api("/api/sync/predictions", body, token)
+    assert [r["status"] for r in answer["slide_results"] + answer["results"]] == ["created"] * 3
+    return slide["id"]
 
 
 def violations(page) -> list[str]:
@@ -54,6 +70,7 @@ def test_every_page_passes_axe(server, tmp_path):
         "/dashboard/review",
         "/dashboard/slides",
         "/dashboard/slide?id=A-1",
+        f"/dashboard/slide?id={server.malaria_slide}",
         "/dashboard/admin/users",
         "/dashboard/admin/models",
         "/dashboard/admin/audit",

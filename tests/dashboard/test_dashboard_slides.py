@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from backend import db
 from backend.models import AuditEntry
 from backend.models.types import iso
-from tests.conftest import cell_record, sync
+from tests.conftest import DATASETS, cell_jpeg_b64, cell_record, make_record, sync
 from tests.dashboard.conftest import (
     days_ago,
     pdf_text,
@@ -287,3 +287,151 @@ def test_a_technician_may_not_reopen_a_slide(app, client, auth):
         ).all()
         targets = [(e.username, e.target) for e in denied]
         assert targets == [("tech", "POST /dashboard/slide/reopen")]
+
+
+# --- a malaria slide: red cells and parasitaemia by classifier.parasitaemia -------------------
+
+
+def _malaria_cells(slide_id: str) -> dict[str, dict]:
+    """Red cells of one thin-smear slide as the malaria screen saves them: 3 parasitized,
+    5 uninfected (one the technician corrects to parasitized), one the model did not recognise,
+    one the technician marks an artefact, one a reviewer cannot tell, and a white cell the
+    white-cell model classified on the same slide."""
+    image = cell_jpeg_b64(sorted((DATASETS / "malaria" / "test" / "parasitized").glob("*.png"))[0])
+    spec = {f"p{i}": ("parasitized", "confident") for i in range(3)}
+    spec |= {f"u{i}": ("uninfected", "confident") for i in range(5)}
+    spec |= {"waits": ("uninfected", "unfamiliar"), "junk": ("uninfected", "review")}
+    spec |= {"unsure": ("uninfected", "review"), "white": ("lymphocyte", "confident")}
+    cells = {}
+    for key, (label, status) in spec.items():
+        confidence = 0.55 if status == "unfamiliar" else 0.9
+        other = {"parasitized": "uninfected", "lymphocyte": "neutrophil"}.get(label, "parasitized")
+        cells[key] = make_record(
+            model_name="wbc-differential" if label == "lymphocyte" else "malaria-screen",
+            label=label,
+            confidence=confidence,
+            status=status,
+            probabilities={label: confidence, other: round(1 - confidence, 2)},
+            captured_at=days_ago(1).isoformat(),
+            slide_id=slide_id,
+        )
+        if key in ("p0", "waits"):
+            cells[key]["image"] = image
+    return cells
+
+
+def _malaria_slide(client, auth) -> tuple[dict, dict[str, dict]]:
+    slide = phone_slide(kind="malaria", target=500, sample_id="MAL-7 / thin smear")
+    cells = _malaria_cells(slide["id"])
+    fixes = [
+        phone_correction(cells["u0"], "parasitized", previous="uninfected"),
+        phone_correction(cells["junk"], "artefact", previous="uninfected"),
+    ]
+    sync_slide(client, auth, slide, list(cells.values()), fixes)
+    sign_in(client, "viewer")
+    unsure = cells["unsure"]["id"]
+    review = f"/dashboard/results/{unsure}/review"
+    post_form(client, f"/dashboard/results/{unsure}", review, {"label": "other"})
+    return slide, cells
+
+
+def _rule_on(app, slide_id: str) -> dict:
+    """The parasitaemia rule on the slide's stored cells, as the dashboard reads them."""
+    from backend.dashboard.labels import as_cell
+    from backend.models import Prediction
+    from classifier.parasitaemia import parasitaemia
+
+    with app.app_context():
+        stored = db.session.scalars(sa.select(Prediction).where(Prediction.slide_id == slide_id))
+        return parasitaemia([as_cell(p) for p in stored], 500)
+
+
+def test_a_malaria_slide_shows_parasitaemia_its_interval_and_the_cells_awaiting_a_person(
+    app, client, auth
+):
+    slide, cells = _malaria_slide(client, auth)
+    rule = _rule_on(app, slide["id"])
+    assert (rule["red_cells"], rule["parasitized"], rule["parasitaemia"]) == (8, 4, 50.0)
+    assert rule["ci95"] == [21.52, 78.48]  # worked by hand in tests/core/test_parasitaemia.py
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
+    assert "8 of 500 red cells counted, among 12 classified cells" in page
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd[^>]*>([^<]*)</dd>", page))
+    assert facts["Red cells counted"] == "8 / 500"
+    assert (facts["Parasitized"], facts["Uninfected"]) == ("4", "4")
+    assert facts["Parasitaemia"] == "50.00 %"
+    assert facts["95 % confidence interval (Wilson)"] == "21.52–78.48 %"
+    assert facts["Not a cell / artefact"] == "1" and facts["Other / cannot tell"] == "1"
+    assert facts["Lymphocyte (not a red-cell class)"] == "1"
+    assert facts["Not recognised, awaiting a person"] == "1"
+    assert "Only 8 of 500 red cells counted: the interval is wide." in page
+    assert "Not recognised — review (1)" in page
+    awaiting = page.split('class="cell-grid awaiting"')[1].split("</ul>")[0]
+    assert f"/dashboard/results/{cells['waits']['id']}" in awaiting
+    assert awaiting.count("/image.jpg") == 1
+    assert "Differential count" not in page and "white cells counted" not in page
+    slides = client.get("/dashboard/slides").get_data(as_text=True)
+    assert 'MAL-7 / thin smear</a> <span class="slide-kind">(malaria)</span>' in slides
+
+    export = client.get(f"/dashboard/slide/parasitaemia.csv?id={slide['id']}")
+    row = next(csv.DictReader(io.StringIO(export.text)))
+    assert (row["red_cells"], row["parasitized"], row["uninfected"]) == ("8", "4", "4")
+    assert (row["parasitaemia_percent"], row["ci95_low_percent"]) == ("50.00", "21.52")
+    assert (row["ci95_high_percent"], row["not_recognised"]) == ("78.48", "1")
+    assert row["sample_id"] == "MAL-7 / thin smear" and row["other_classes"] == "lymphocyte: 1"
+
+    response = client.get(f"/dashboard/slide/report.pdf?id={slide['id']}")
+    text = pdf_text(response.data)
+    lines = text.splitlines()
+    assert "Hematovision - parasitaemia report" in text
+    assert "Parasitaemia (8 of 500 red cells)" in text
+    assert lines[lines.index("Parasitaemia") + 1] == "50.00 %"
+    assert lines[lines.index("95 % confidence interval (Wilson)") + 1] == "21.52-78.48 %"
+    assert "- Only 8 of 500 red cells counted: the interval is wide." in lines
+    assert "Differential count" not in text
+
+
+def test_a_reviewed_unrecognised_red_cell_joins_the_count(app, client, auth):
+    slide, cells = _malaria_slide(client, auth)
+    sign_in(client, "viewer")
+    waits = cells["waits"]["id"]
+    post_form(
+        client,
+        f"/dashboard/results/{waits}",
+        f"/dashboard/results/{waits}/review",
+        {"label": "parasitized"},
+    )
+    rule = _rule_on(app, slide["id"])
+    assert (rule["red_cells"], rule["parasitized"], rule["unconfirmed"]) == (9, 5, 0)
+    page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
+    assert "9 of 500 red cells counted" in page and "Not recognised — review" not in page
+    assert f'<dd class="parasitaemia-value">{rule["parasitaemia"]:.2f} %</dd>' in page
+
+
+def test_a_white_cell_slide_has_no_parasitaemia_csv(client, auth):
+    slide = phone_slide()
+    sync_slide(client, auth, slide, [cell_record("neutrophil", slide_id=slide["id"])])
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
+    assert "1 of 100 white cells counted" in page and "Parasitaemia" not in page
+    assert client.get(f"/dashboard/slide/parasitaemia.csv?id={slide['id']}").status_code == 404
+
+
+def test_red_cells_added_after_a_malaria_slide_was_finished_are_listed_not_counted(
+    app, client, auth
+):
+    slide = phone_slide(kind="malaria", target=1000, state="finished")
+    slide["finished_at"] = slide["updated_at"] = days_ago(2).isoformat()
+    cells = _malaria_cells(slide["id"])
+    late = {key: dict(cells[key], captured_at=days_ago(1).isoformat()) for key in ("p0", "u0")}
+    for record in [cells["p1"], cells["u1"]]:
+        record["captured_at"] = days_ago(3).isoformat()
+    sync_slide(client, auth, slide, [cells["p1"], cells["u1"], *late.values()])
+    sign_in(client, "viewer")
+    page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
+    assert "2 of 1000 red cells counted, among 2 classified cells" in page
+    assert "2 cells added after the slide was finished are listed below but not counted" in page
+    assert page.count("added after the slide was finished: not counted") == 2
+    text = pdf_text(client.get(f"/dashboard/slide/report.pdf?id={slide['id']}").data)
+    assert "Parasitaemia (2 of 1000 red cells)" in text
+    assert "2 cell(s) added after the slide was finished are not counted" in text

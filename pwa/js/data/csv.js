@@ -36,9 +36,15 @@ export function predictionsCsv(records, slidesById = {}) {
  * cells), then the white-cell total. */
 export function countsCsv(sampleId, table) {
   const lines = [["sample_id", "class", "count", "percent", "note"].join(",")];
+  // Percentages come already rounded half-up by the rule: toFixed only pads the digits.
+  const digits = table.digits || 1;
   for (const row of table.rows) {
-    const percent = row.percent === null || row.percent === undefined ? "" : row.percent.toFixed(1);
+    const percent = row.percent === null || row.percent === undefined ? "" : row.percent.toFixed(digits);
     lines.push([cell(sampleId), cell(row.label), row.count, percent, cell(row.note)].join(","));
+  }
+  if (table.kind === "malaria") {
+    lines.push([cell(sampleId), "total", table.counts.red_cells, "", `red cells counted of ${table.counts.target}`].join(","));
+    return lines.join("\r\n") + "\r\n";
   }
   const white = table.counts.white_cells;
   lines.push([cell(sampleId), "total", white, white ? "100.0" : "0.0", "white cells"].join(","));

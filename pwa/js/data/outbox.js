@@ -33,6 +33,7 @@ const SLIDE_FIELDS = [
   "patient",
   "specimen",
   "note",
+  "kind",
   "target",
   "state",
   "started_at",

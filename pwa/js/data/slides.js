@@ -3,9 +3,19 @@
 // joins the chosen slide only while it is open: never a paused or finished one, and a slide left
 // open with no activity for more than STALE_MS is paused at app start.
 import { TARGETS } from "../classifier/differential.js";
+import { DEFAULT_TARGET as MALARIA_DEFAULT, TARGETS as MALARIA_TARGETS } from "../classifier/parasitaemia.js";
 import { put } from "./db.js";
 
 export const STALE_MS = 8 * 3600 * 1000;
+
+// A slide counts white cells (the differential) or red cells (a malaria slide's parasitaemia),
+// each toward its own targets; the first target of each list is the one offered first.
+export const WBC_DIFFERENTIAL = "wbc-differential";
+export const MALARIA = "malaria";
+export const SLIDE_KINDS = {
+  [WBC_DIFFERENTIAL]: { name: "White-cell differential", cells: "white cells", targets: TARGETS, defaultTarget: TARGETS[0] },
+  [MALARIA]: { name: "Malaria parasitaemia", cells: "red cells", targets: MALARIA_TARGETS, defaultTarget: MALARIA_DEFAULT },
+};
 
 /** A v1 slide ({sampleId, createdAt}) read as a v2 one. */
 export function slideView(s) {
@@ -14,17 +24,20 @@ export function slideView(s) {
     ...s,
     sample_id: s.sample_id || s.sampleId,
     state: s.state || "open",
+    kind: s.kind || WBC_DIFFERENTIAL, // every slide made before malaria slides
     target: s.target || 100,
     started_at: s.started_at || s.createdAt,
     updated_at: s.updated_at || s.createdAt,
   };
 }
 
-export function newSlide({ sampleId, patient, specimen, target }, deviceId) {
+export function newSlide({ sampleId, patient, specimen, kind = WBC_DIFFERENTIAL, target }, deviceId) {
   const now = new Date().toISOString();
   const sample = (sampleId || "").trim();
   if (!sample) throw new Error("A slide needs its sample id (e.g. PATIENT-0042 / smear A).");
   if (sample.length > 120) throw new Error("The sample id is longer than 120 characters.");
+  const kindOf = SLIDE_KINDS[kind];
+  if (!kindOf) throw new Error(`Unknown kind of slide: ${kind}.`);
   return {
     id: crypto.randomUUID(),
     sample_id: sample,
@@ -32,7 +45,8 @@ export function newSlide({ sampleId, patient, specimen, target }, deviceId) {
     patient: (patient || "").trim() || null,
     specimen: (specimen || "").trim() || null,
     note: null,
-    target: TARGETS.includes(Number(target)) ? Number(target) : 100,
+    kind,
+    target: kindOf.targets.includes(Number(target)) ? Number(target) : kindOf.defaultTarget,
     state: "open",
     started_at: now,
     updated_at: now,

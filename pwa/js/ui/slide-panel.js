@@ -1,10 +1,13 @@
-// Slides: start one (sample id required; patient, specimen and the target of 100 or 200 white
-// cells optional), pause / resume, finish (read-only after: who and when), and the running
-// differential of the one differential rule (classifier/differential.js): white cells with % and
-// the adult range, erythroblasts per 100 white cells, platelets seen, and what is counted apart
-// (artefacts, "other", cells not recognised until a person marks them).
+// Slides: start one (sample id required; its kind, a white-cell differential or a malaria slide,
+// and the target of that kind; patient and specimen optional), pause / resume, finish (read-only
+// after: who and when), and the running count: a white-cell slide's differential by the one
+// differential rule (classifier/differential.js): white cells with % and the adult range,
+// erythroblasts per 100 white cells, platelets seen, and what is counted apart (artefacts,
+// "other", cells not recognised until a person marks them); a malaria slide's parasitaemia by
+// the one parasitaemia rule (classifier/parasitaemia.js), with its unrecognised cells listed.
 import { WBC_RANGES, differential } from "../classifier/differential.js";
-import { slideView } from "../data/slides.js";
+import { parasitaemia } from "../classifier/parasitaemia.js";
+import { MALARIA, SLIDE_KINDS, WBC_DIFFERENTIAL, slideView } from "../data/slides.js";
 import { nameOf } from "./result-card.js";
 
 const STATE_WORDS = { open: "open", paused: "paused", finished: "finished" };
@@ -12,7 +15,8 @@ const STATE_WORDS = { open: "open", paused: "paused", finished: "finished" };
 /** The table the panel shows and the CSV exports ({counts, rows: [{label, name, count,
  * percent, note}]}): the white cells (all six, zeros too), erythroblasts per 100 white cells,
  * platelets seen, then what is counted apart. */
-export function slideTable(records, target, model) {
+export function slideTable(records, target, model, kind = WBC_DIFFERENTIAL) {
+  if (kind === MALARIA) return malariaTable(records, target, model);
   const counts = differential(records, { target });
   const byLabel = Object.fromEntries(counts.rows.map((r) => [r.label, r]));
   const line = (label, count, percent, note) => ({ label, name: nameOf(label, model), count, percent, note });
@@ -35,10 +39,39 @@ export function slideTable(records, target, model) {
   return { counts, rows };
 }
 
+/** A malaria slide's table: parasitized (with the parasitaemia and its 95 % interval),
+ * uninfected, then what is counted apart. */
+function malariaTable(records, target, model) {
+  const counts = parasitaemia(records, { target });
+  const line = (label, count, percent, note) => ({ label, name: nameOf(label, model), count, percent, note });
+  const interval = counts.ci95 ? `95 % CI ${intervalText(counts)}` : "no red cell counted yet";
+  const rows = [line("parasitized", counts.parasitized, counts.parasitaemia, interval), line("uninfected", counts.uninfected, null, "")];
+  for (const [label, count] of Object.entries(counts.apart)) if (count) rows.push(line(label, count, null, "counted apart"));
+  if (counts.unconfirmed) rows.push({ ...line("unconfirmed", counts.unconfirmed, null, "not recognised — review"), name: "Not recognised (waits for a person)" });
+  for (const [label, count] of Object.entries(counts.other_classes)) rows.push(line(label, count, null, "not a red-cell class"));
+  return { counts, rows, kind: MALARIA, digits: 2 };
+}
+
+/** "0.69–2.09 %": the rule rounded both ends half-up; toFixed only pads them to two digits. */
+export function intervalText(counts) {
+  return counts.ci95 ? `${counts.ci95[0].toFixed(2)}–${counts.ci95[1].toFixed(2)} %` : "–";
+}
+
+/** "1.20 % (95 % CI 0.69–2.09 %)", or "–" while no red cell is counted. */
+export function parasitaemiaText(counts) {
+  return counts.parasitaemia === null ? "–" : `${counts.parasitaemia.toFixed(2)} % (95 % CI ${intervalText(counts)})`;
+}
+
 export function progressText(slide, counts) {
   const reached = counts.target_reached ? " — target reached" : "";
+  if (slide.kind === MALARIA) {
+    return `${counts.red_cells} of ${slide.target} red cells counted${reached}. Parasitized ${counts.parasitized}: parasitaemia ${parasitaemiaText(counts)}.`;
+  }
   return `${counts.white_cells} of ${slide.target} white cells counted${reached}.`;
 }
+
+/** The count the meter shows: white cells, or a malaria slide's red cells. */
+export const countedCells = (slide, counts) => (slide && slide.kind === MALARIA ? counts.red_cells : counts.white_cells);
 
 export class SlidePanel {
   constructor(root, { onCreate, onSelect, onState, onExport }) {
@@ -46,9 +79,13 @@ export class SlidePanel {
     this.q("#slide-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const value = (id) => this.q(id).value;
-      onCreate({ sampleId: value("#slide-sample"), patient: value("#slide-patient"), specimen: value("#slide-specimen"), target: value("#slide-target") });
+      const kind = value("#slide-kind");
+      onCreate({ sampleId: value("#slide-sample"), patient: value("#slide-patient"), specimen: value("#slide-specimen"), kind, target: value("#slide-target") });
       for (const id of ["#slide-sample", "#slide-patient", "#slide-specimen"]) this.q(id).value = "";
     });
+    // Each kind offers its own targets: 100 or 200 white cells, 500 to 5000 red cells.
+    this.q("#slide-kind").addEventListener("change", () => this.offerTargets());
+    this.offerTargets();
     this.q("#slide-select").addEventListener("change", (e) => onSelect(e.target.value || null));
     this.q("#slide-pause").addEventListener("click", () => onState(this.slide && this.slide.state === "open" ? "paused" : "open"));
     // Finishing cannot be undone on the phone (only a reviewer re-opens a slide): the first tap
@@ -67,6 +104,14 @@ export class SlidePanel {
     this.q("#slide-csv").addEventListener("click", onExport);
   }
 
+  offerTargets() {
+    const kind = SLIDE_KINDS[this.q("#slide-kind").value] || SLIDE_KINDS[WBC_DIFFERENTIAL];
+    const select = this.q("#slide-target");
+    select.replaceChildren(...kind.targets.map((t) => new Option(String(t), String(t), false, t === kind.defaultTarget)));
+    select.value = String(kind.defaultTarget);
+    this.q("#slide-target-label").textContent = `Target (${kind.cells})`;
+  }
+
   showFinish() {
     const asked = this.slide && this.finishAsked === this.slide.id;
     const button = this.q("#slide-finish");
@@ -82,11 +127,12 @@ export class SlidePanel {
     const sorted = slides.map(slideView).sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""));
     select.replaceChildren(
       new Option("No slide (single images)", ""),
-      ...sorted.map((s) => new Option(`${s.sample_id} · ${(s.started_at || "").slice(0, 10)} · ${STATE_WORDS[s.state]}`, s.id)),
+      ...sorted.map((s) => new Option(`${s.sample_id}${s.kind === MALARIA ? " · malaria" : ""} · ${(s.started_at || "").slice(0, 10)} · ${STATE_WORDS[s.state]}`, s.id)),
     );
     select.value = slide ? slide.id : "";
     const target = slide ? slide.target : 100;
-    const table = slideTable(records, target, model);
+    const kind = slide ? slide.kind : WBC_DIFFERENTIAL;
+    const table = slideTable(records, target, model, kind);
     this.q("#slide-csv").disabled = !slide;
     this.q("#slide-pause").disabled = !slide || slide.state === "finished";
     this.q("#slide-finish").disabled = !slide || slide.state === "finished";
@@ -95,8 +141,9 @@ export class SlidePanel {
     this.q("#slide-pause").textContent = slide && slide.state === "paused" ? "Resume" : "Pause";
     this.q("#slide-state").textContent = slide ? stateText(slide) : "";
     this.q("#slide-meter").max = target;
-    this.q("#slide-meter").value = Math.min(table.counts.white_cells, target);
-    this.q("#slide-meter").setAttribute("aria-label", `White cells counted toward ${target}`);
+    this.q("#slide-meter").value = Math.min(countedCells(slide, table.counts), target);
+    this.q("#slide-meter").setAttribute("aria-label", `${kind === MALARIA ? "Red" : "White"} cells counted toward ${target}`);
+    this.q("#slide-table caption").textContent = kind === MALARIA ? MALARIA_CAPTION : DIFFERENTIAL_CAPTION;
     this.q("#slide-progress").textContent = slide
       ? progressText(slide, table.counts)
       : "Start or choose a slide; new results are then counted on it.";
@@ -106,7 +153,7 @@ export class SlidePanel {
       ...table.rows.map((row) => {
         const tr = document.createElement("tr");
         tr.dataset.label = row.label;
-        for (const value of [row.name, row.count, row.percent === null || row.percent === undefined ? "" : row.percent.toFixed(1), row.note]) {
+        for (const value of [row.name, row.count, row.percent === null || row.percent === undefined ? "" : row.percent.toFixed(table.digits || 1), row.note]) {
           const td = document.createElement("td");
           td.textContent = value;
           tr.append(td);
@@ -114,9 +161,38 @@ export class SlidePanel {
         return tr;
       }),
     );
+    this.renderAwaiting(slide && kind === MALARIA ? table.counts.unconfirmed_ids : [], records, model);
     return table;
   }
+
+  /** A malaria slide's unrecognised cells: not counted until a person gives each a class. */
+  renderAwaiting(ids, records, model) {
+    const byId = new Map(records.map((r) => [r.id, r]));
+    const cells = ids.map((id) => byId.get(id)).filter(Boolean);
+    this.q("#slide-review").hidden = !cells.length;
+    this.q("#slide-review-title").textContent = `${cells.length} not recognised — review`;
+    for (const url of this.thumbnailUrls || []) URL.revokeObjectURL(url);
+    this.thumbnailUrls = [];
+    this.q("#slide-review-list").replaceChildren(
+      ...cells.map((r) => {
+        const li = document.createElement("li");
+        li.dataset.id = r.id;
+        if (r.thumbnail instanceof Blob) {
+          const img = Object.assign(document.createElement("img"), { alt: "", width: 48, height: 48 });
+          img.src = URL.createObjectURL(r.thumbnail);
+          this.thumbnailUrls.push(img.src);
+          li.append(img);
+        }
+        const when = r.captured_at ? new Date(r.captured_at).toLocaleTimeString() : "";
+        li.append(`Not recognised (model: ${nameOf(r.label, model)}) · ${when}`);
+        return li;
+      }),
+    );
+  }
 }
+
+const DIFFERENTIAL_CAPTION = "Differential (a person's label where given; cells not recognised wait for a person)";
+const MALARIA_CAPTION = "Parasitaemia (a person's label where given; cells not recognised wait for a person)";
 
 export function stateText(slide) {
   const failed = slide.syncState === "failed" ? ` Not synced: ${slide.syncError}.` : "";

@@ -1,10 +1,13 @@
 """POST /predict: multipart image -> label, confidence, status, probabilities (the seed's API).
 
 With ``mode=field`` the image is a field photo: every white cell found is framed and classified,
-and the answer lists them (box, label, confidence, status, probabilities) instead."""
+and the answer lists them (box, label, confidence, status, probabilities) instead; for a model
+that declares red-cell field mode (a malaria screen) every red cell, each also marked ``edge``
+(cut by the photo's edge: never counted) and ``clump``, with ``cell_type`` and ``diameter``."""
 
 import io
 import uuid
+from collections import Counter
 from pathlib import Path
 
 from flask import current_app, jsonify, request
@@ -46,7 +49,10 @@ def predict():
             raise ApiError(400, "unreadable_image", str(error)) from None
     path = _store(image)
     details = {"model": model.name, "version": model.version, "mode": mode}
-    if mode == "field":
+    if mode == "field" and result.get("cell_type") == "rbc":
+        # a thin film has a hundred red cells or more: the audit keeps the counts
+        details["label_counts"] = dict(Counter(cell["label"] for cell in result["cells"]))
+    elif mode == "field":
         details["labels"] = [cell["label"] for cell in result["cells"]]
     else:
         details["label"] = result["label"]

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from bench.inputs import dataset_images
-from tests.conftest import base_release, framed_release, publish_folder
-from training.annotations import bccd_photos, iou, read_voc_boxes
+from tests.conftest import MODELS_ROOT, base_release, framed_release, publish_folder
+from training.annotations import bccd_photos, iou, malaria_fields, read_voc_boxes
 
 SINGLE_KEYS = {"predicted_label", "confidence", "status", "probabilities", "model", "image_path"}
 
@@ -132,3 +132,72 @@ def test_a_release_with_a_malformed_framing_is_refused_at_publish(client, auth, 
     response = upload(client, auth.headers("admin"), folder)
     assert response.status_code == 400, response.get_json()
     assert "input.framing.fill" in response.get_json()["error"]["message"]
+
+
+# --- red-cell field mode: a malaria screen that declares it (malaria-screen 1.1.0) -----------
+
+RED_CELL_RELEASE = MODELS_ROOT / "malaria-screen" / "1.1.0"
+
+
+@pytest.fixture
+def malaria(app):
+    publish_folder(app, RED_CELL_RELEASE)
+
+
+def test_a_thin_film_field_returns_every_red_cell_with_edge_and_clump_marks(
+    app, client, auth, malaria
+):
+    from classifier.classify import Classifier
+
+    photo = malaria_fields()[0]["photo"]
+    response = _post(client, auth.headers("tech"), photo.read_bytes(), mode="field")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["model"] == {"name": "malaria-screen", "version": "1.1.0"}
+    assert body["cell_type"] == "rbc" and body["diameter"] > 50
+    # the server classifies the image it stores: the core gives the same cells there
+    stored = Path(app.config["UPLOAD_FOLDER"]) / body["image_path"]
+    core = Classifier(RED_CELL_RELEASE).classify_field(str(stored))["cells"]
+    key = ("box", "edge", "clump", "label", "status")
+    assert [tuple(c[k] for k in key) for c in body["cells"]] == [
+        tuple(c[k] for k in key) for c in core
+    ]
+    assert len(body["cells"]) > 50
+    assert {c["label"] for c in body["cells"]} <= {"parasitized", "uninfected"}
+    edge = [c for c in body["cells"] if c["edge"]]
+    # a cut cell touches the photo's edge (to within the finder's shrink factor)
+    width, height = body["width"], body["height"]
+    assert edge and all(
+        min(c["box"][0], c["box"][1], width - c["box"][2], height - c["box"][3]) < 8 for c in edge
+    )
+    assert any(c["clump"] for c in body["cells"])
+    # the audit keeps the counts of labels, not a list of a hundred of them
+    from backend.models import AuditEntry
+
+    with app.app_context():
+        entry = AuditEntry.query.filter_by(action="predict").one()
+        counts = entry.details["label_counts"]
+    assert sum(counts.values()) == len(body["cells"]) and "labels" not in entry.details
+
+
+def test_red_cell_mode_on_a_blank_or_white_cell_photo_gives_a_clear_answer(client, auth, malaria):
+    rng = np.random.default_rng(7)
+    blank = np.clip(rng.normal(225, 4, (480, 640, 3)), 0, 255).astype(np.uint8)
+    body = _post(client, auth.headers("tech"), _jpeg(blank), mode="field").get_json()
+    assert body["cells"] == [] and body["diameter"] is None
+    # a white-cell close-up: whatever red cells are found are classified, nothing crashes
+    image = dataset_images("pbc", per_class=1)[0]
+    response = _post(client, auth.headers("tech"), image.read_bytes(), mode="field")
+    assert response.status_code == 200 and response.get_json()["cell_type"] == "rbc"
+    tiny = _post(
+        client, auth.headers("tech"), _jpeg(np.full((8, 8, 3), 200, np.uint8)), mode="field"
+    )
+    assert tiny.status_code == 400 and tiny.get_json()["error"]["code"] == "unreadable_image"
+
+
+def test_the_older_malaria_release_keeps_looking_for_white_cells(app, client, auth):
+    publish_folder(app, MODELS_ROOT / "malaria-screen" / "1.0.0")
+    photo = malaria_fields()[0]["photo"]
+    body = _post(client, auth.headers("tech"), photo.read_bytes(), mode="field").get_json()
+    assert "cell_type" not in body
+    assert all(set(c) >= {"box", "label"} and "edge" not in c for c in body["cells"])

@@ -213,3 +213,89 @@ def test_photos_that_are_not_fields_give_a_clear_answer(red):
     assert len(big["cells"]) == pytest.approx(len(big_want["cells"]), abs=3)
     tiny = next(v for k, v in got.items() if getattr(k, "name", "") == "tiny.png")
     assert tiny == {"error": "image of 4x4 pixels is too small"}
+
+
+# ---- the app: red cells drawn by call, summed up, saved on the slide (edge cells never) ----
+
+CELLS = """() => window.hematovision.field.cells.map(
+    ({box, label, status, edge, recordId}) =>
+    ({box, label, status, edge, recordId: recordId || null}))"""
+
+
+def find_all_cells(page, photo) -> list[dict]:
+    page.click("#tab-classify")
+    page.set_input_files("#file-input", [str(photo)])
+    page.wait_for_function("() => !document.querySelector('#field-btn').disabled", timeout=30_000)
+    before = page.evaluate("document.body.dataset.fieldReady || ''")
+    page.click("#field-btn")
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.fieldReady || '') !== b", arg=[before], timeout=60_000
+    )
+    return page.evaluate(CELLS)
+
+
+def summary_of(cells) -> str:
+    counted = [c for c in cells if not c["edge"]]
+    calls = [None if c["status"] == "unfamiliar" else c["label"] for c in counted]
+    return (
+        f"{len(cells)} red cells: {calls.count('parasitized')} parasitized, "
+        f"{calls.count('uninfected')} uninfected, {calls.count(None)} not recognised (review), "
+        f"{len(cells) - len(counted)} cut by the edge (not counted)"
+    )
+
+
+def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    folder = red_cell_release(tmp_path)
+    photo = malaria_fields()[0]
+    want = Classifier(folder).classify_field(str(photo))
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((600, 800, 3), 235, np.uint8)).save(blank)
+    server = pwa.serve(tmp_path / "server", {"malaria-screen": folder}).start()
+    try:
+        with sync_playwright() as p:
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
+            pwa.choose_model(page, "malaria-screen")
+            pwa.start_slide(page, "M-field-1")
+            cells = find_all_cells(page, photo)
+            assert [c["box"] for c in cells] == [c["box"] for c in want["cells"]]
+            assert [c["status"] for c in cells] == [c["status"] for c in want["cells"]]
+            summary = page.inner_text("#field-summary")
+            assert summary.startswith(summary_of(want["cells"])), summary
+            # the cells to look at are rows; the uninfected and the edge cells are folded away
+            edge = sum(c["edge"] for c in cells)
+            first = [
+                c
+                for c in cells
+                if not c["edge"] and (c["status"] == "unfamiliar" or c["label"] == "parasitized")
+            ]
+            assert page.locator("#field-list > li:not(.field-fold)").count() == len(first)
+            assert page.locator("#field-list details[open]").count() == 0
+            folded = page.inner_text("#field-list").split("\n")
+            assert f"{edge} cut by the edge (not counted)" in folded
+            pwa.screenshot(page, "phone-360x640-red-cell-field")
+
+            notice = save_all(page)
+            assert f"{len(cells) - edge} cell(s) added to slide" in notice, notice
+            assert f"{edge} cut by the edge not counted" in notice
+            saved = [r for r in pwa.all_records(page) if r.get("photo_sha256")]
+            assert len(saved) == len(cells) - edge
+            assert {tuple(r["box"]) for r in saved} == {
+                tuple(c["box"]) for c in cells if not c["edge"]
+            }
+
+            find_all_cells(page, blank)
+            assert page.inner_text("#field-summary").startswith("No red cells were found")
+            context.close()
+    finally:
+        server.stop()
+
+
+def save_all(page) -> str:
+    before = page.evaluate("document.body.dataset.fieldSaved || ''")
+    page.click("#field-save")
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.fieldSaved || '') !== b", arg=[before], timeout=30_000
+    )
+    return page.inner_text("#notice-text")

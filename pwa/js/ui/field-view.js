@@ -5,7 +5,7 @@
 // (red-cell-summary.js), edge cells dashed and not counted, and listed with the cells to look
 // at first and the rest folded away.
 import { correctionOptions, headline, nameOf } from "./result-card.js";
-import { colourOf, listsFirst, redCellSummary } from "./red-cell-summary.js";
+import { CALL_COLOURS, colourOf, listsFirst, redCellSummary } from "./red-cell-summary.js";
 
 const COLOURS = { confident: "#1b7f3b", review: "#b26a00", unfamiliar: "#b00020" };
 const MAX_SIDE = 1280; // canvas pixels: enough to read the labels, light on a phone
@@ -43,6 +43,7 @@ export class FieldView {
     this.canvas.width = Math.round(this.width * this.scale);
     this.canvas.height = Math.round(this.height * this.scale);
     this.root.hidden = false;
+    this.renderLegend();
     this.render();
   }
 
@@ -141,9 +142,32 @@ export class FieldView {
     this.renderList();
   }
 
+  /** The label on a red cell: the whole call when selected, else only the number of a cell to
+   * look at ("?" when not recognised); the legend says what colours and dashes mean. */
   redCellText(cell, i) {
-    if (cell.edge) return "not counted";
-    return listsFirst(cell) || i === this.selected ? `${i + 1} ${this.labelOf(cell)}` : null;
+    if (i === this.selected) return cell.edge ? `${i + 1} not counted` : `${i + 1} ${this.labelOf(cell)}`;
+    if (cell.edge || !listsFirst(cell)) return null;
+    return cell.status === "unfamiliar" && !cell.corrected_label ? `${i + 1} ?` : `${i + 1}`;
+  }
+
+  renderLegend() {
+    const legend = this.q("#field-legend");
+    legend.hidden = !this.redCells;
+    if (!this.redCells) return;
+    const keys = [
+      ["parasitized", "■ parasitized"],
+      ["uninfected", "■ uninfected"],
+      ["unrecognised", "■ not recognised"],
+      ["edge", "┅ cut by the edge: not counted"],
+    ];
+    legend.replaceChildren(
+      ...keys.map(([key, text]) => {
+        const span = document.createElement("span");
+        span.style.color = CALL_COLOURS[key];
+        span.textContent = text;
+        return span;
+      }),
+    );
   }
 
   renderList() {

@@ -304,3 +304,26 @@ def save_all(page) -> str:
         "([b]) => (document.body.dataset.fieldSaved || '') !== b", arg=[before], timeout=30_000
     )
     return page.inner_text("#notice-text")
+
+
+def test_rbc_segmented_is_a_field_framing_only_in_the_browser_too(app_origin_page):
+    from classifier.cells.model_framing import field_framing_of, framing_of
+
+    card = {"input": {"field_framing": {"method": "rbc-segmented", "extra": 1}}}
+    wrong = {"input": {"framing": {"method": "rbc-segmented"}}}
+    got = app_origin_page.evaluate(
+        """async ([card, wrong]) => {
+            const { fieldFramingOf, framingOf } =
+                await import('/js/classifier/cells/model-framing.js');
+            let refused = null;
+            try { framingOf(wrong); } catch (error) { refused = error.message; }
+            return [fieldFramingOf(card), framingOf(card), refused];
+        }""",
+        [card, wrong],
+    )
+    assert (
+        got[:2] == [field_framing_of(card), framing_of(card)] == [{"method": "rbc-segmented"}, None]
+    )
+    with pytest.raises(ValueError) as python:
+        framing_of(wrong)
+    assert got[2].split(", got")[0] == str(python.value).split(", got")[0]

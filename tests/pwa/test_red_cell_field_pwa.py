@@ -122,12 +122,10 @@ def test_browser_finds_the_very_same_red_cells_as_python(found_in_browser, index
 
 
 @pytest.fixture(scope="module")
-def red(tmp_path_factory):
+def red(tmp_path_factory, app_origin_page):
     """The worker's answers, Classifier's on the same photos, and the times of each on the
-    first field (find + classify every red cell)."""
-    from playwright.sync_api import sync_playwright
-
-    pwa.ensure_pwa_built()
+    first field (find + classify every red cell). One Chromium for the module: a page of
+    app_origin_page's on this server's origin."""
     tmp = tmp_path_factory.mktemp("red")
     folder = red_cell_release(tmp)
     classifier = Classifier(folder)
@@ -150,16 +148,16 @@ def red(tmp_path_factory):
     server = pwa.serve(tmp / "server", {"malaria-screen": folder}).start()
     photos = [*fields, blank, pbc, big, tiny, fields[0]]
     kinds = ["field"] * 7 + [marked]
-    with sync_playwright() as p:
-        context = pwa.launch(p, tmp / "profile")
-        page = context.new_page()
+    try:
+        page = app_origin_page.context.new_page()
         page.goto(server.url + "/manifest.json")
         url = page.evaluate("fetch('/api/models').then(r => r.json())")["models"][0]["url"]
         card = json.loads((folder / "model.json").read_text())
         requests = [[b64(photo), kind] for photo, kind in zip(photos, kinds, strict=True)]
         answers = page.evaluate(WORKER, [url, card, requests])
-        context.close()
-    server.stop()
+        page.close()
+    finally:
+        server.stop()
     got = dict(zip([*photos[:-1], "marked"], answers, strict=True))
     first = got[fields[0]]
     model_ms = sum(c["inferenceMs"] for c in first["cells"])
@@ -246,9 +244,7 @@ def summary_of(cells) -> str:
     )
 
 
-def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page):
     folder = red_cell_release(tmp_path)
     photo = malaria_fields()[0]
     want = Classifier(folder).classify_field(str(photo))
@@ -256,43 +252,40 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path):
     Image.fromarray(np.full((600, 800, 3), 235, np.uint8)).save(blank)
     server = pwa.serve(tmp_path / "server", {"malaria-screen": folder}).start()
     try:
-        with sync_playwright() as p:
-            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
-            refused = []  # the legend's colours are set through the CSSOM, which CSP allows
-            page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m))
-            pwa.choose_model(page, "malaria-screen")
-            pwa.start_slide(page, "M-field-1")
-            cells = find_all_cells(page, photo)
-            assert [c["box"] for c in cells] == [c["box"] for c in want["cells"]]
-            assert [c["status"] for c in cells] == [c["status"] for c in want["cells"]]
-            summary = page.inner_text("#field-summary")
-            assert summary.startswith(summary_of(want["cells"])), summary
-            # the cells to look at are rows; the uninfected and the edge cells are folded away
-            edge = sum(c["edge"] for c in cells)
-            first = [
-                c
-                for c in cells
-                if not c["edge"] and (c["status"] == "unfamiliar" or c["label"] == "parasitized")
-            ]
-            assert page.locator("#field-list > li:not(.field-fold)").count() == len(first)
-            assert page.locator("#field-list details[open]").count() == 0
-            folded = page.inner_text("#field-list").split("\n")
-            assert f"{edge} cut by the edge (not counted)" in folded
-            pwa.screenshot(page, "phone-360x640-red-cell-field")
+        page = pwa.logged_in_page(app_origin_page.context, server)  # its own origin, storage
+        refused = []  # the legend's colours are set through the CSSOM, which CSP allows
+        page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m))
+        pwa.choose_model(page, "malaria-screen")
+        pwa.start_slide(page, "M-field-1")
+        cells = find_all_cells(page, photo)
+        assert [c["box"] for c in cells] == [c["box"] for c in want["cells"]]
+        assert [c["status"] for c in cells] == [c["status"] for c in want["cells"]]
+        summary = page.inner_text("#field-summary")
+        assert summary.startswith(summary_of(want["cells"])), summary
+        # the cells to look at are rows; the uninfected and the edge cells are folded away
+        edge = sum(c["edge"] for c in cells)
+        first = [
+            c
+            for c in cells
+            if not c["edge"] and (c["status"] == "unfamiliar" or c["label"] == "parasitized")
+        ]
+        assert page.locator("#field-list > li:not(.field-fold)").count() == len(first)
+        assert page.locator("#field-list details[open]").count() == 0
+        folded = page.inner_text("#field-list").split("\n")
+        assert f"{edge} cut by the edge (not counted)" in folded
+        pwa.screenshot(page, "phone-360x640-red-cell-field")
 
-            notice = save_all(page)
-            assert f"{len(cells) - edge} cell(s) added to slide" in notice, notice
-            assert f"{edge} cut by the edge not counted" in notice
-            saved = [r for r in pwa.all_records(page) if r.get("photo_sha256")]
-            assert len(saved) == len(cells) - edge
-            assert {tuple(r["box"]) for r in saved} == {
-                tuple(c["box"]) for c in cells if not c["edge"]
-            }
+        notice = save_all(page)
+        assert f"{len(cells) - edge} cell(s) added to slide" in notice, notice
+        assert f"{edge} cut by the edge not counted" in notice
+        saved = [r for r in pwa.all_records(page) if r.get("photo_sha256")]
+        assert len(saved) == len(cells) - edge
+        assert {tuple(r["box"]) for r in saved} == {tuple(c["box"]) for c in cells if not c["edge"]}
 
-            find_all_cells(page, blank)
-            assert page.inner_text("#field-summary").startswith("No red cells were found")
-            assert not refused, [m.text for m in refused]
-            context.close()
+        find_all_cells(page, blank)
+        assert page.inner_text("#field-summary").startswith("No red cells were found")
+        assert not refused, [m.text for m in refused]
+        page.close()
     finally:
         server.stop()
 

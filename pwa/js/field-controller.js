@@ -31,7 +31,8 @@ export class FieldController {
     });
   }
 
-  /** Links each shown cell to a saved record of the same photo, slide and place (IoU >= 0.5). */
+  /** Links each shown cell to a saved record of the same photo, slide and place (the best IoU,
+   * at least 0.5). */
   matchCounted() {
     const app = this.app;
     const slide = app.activeSlide();
@@ -41,7 +42,16 @@ export class FieldController {
     );
     for (const cell of app.field.cells) {
       if (cell.recordId || cell.edge) continue;
-      const twin = saved.find((r) => iou(r.box, cell.box) >= 0.5 && !app.field.cells.some((c) => c.recordId === r.id));
+      // The best match, not the first: red cells of a clump lie close enough to pass 0.5.
+      let twin = null;
+      let best = 0.5;
+      for (const r of saved) {
+        const overlap = iou(r.box, cell.box);
+        if (overlap >= best && (twin === null || overlap > best) && !app.field.cells.some((c) => c.recordId === r.id)) {
+          twin = r;
+          best = overlap;
+        }
+      }
       if (twin) {
         cell.recordId = twin.id;
         cell.corrected_label = cell.corrected_label || twin.corrected_label;

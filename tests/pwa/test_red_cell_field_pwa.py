@@ -282,6 +282,12 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page
         assert len(saved) == len(cells) - edge
         assert {tuple(r["box"]) for r in saved} == {tuple(c["box"]) for c in cells if not c["edge"]}
 
+        # the same photo again: every counted cell shown as counted, nothing added twice
+        again = find_all_cells(page, photo)
+        assert all(bool(c["recordId"]) != c["edge"] for c in again)
+        assert "0 cell(s) added" in save_all(page)
+        assert len([r for r in pwa.all_records(page) if r.get("photo_sha256")]) == len(saved)
+
         find_all_cells(page, blank)
         assert page.inner_text("#field-summary").startswith("No red cells were found")
         assert not refused, [m.text for m in refused]

@@ -1,5 +1,5 @@
-// Field mode: every white cell of a whole photo found and classified by the worker, boxed in the
-// field view, corrected, added by hand where the finder missed one, and counted on the current
+// Field mode: every white cell of a whole photo (every red cell, for a red-cell model) found and
+// classified by the worker, boxed in the field view, corrected, added by hand where the finder missed one, and counted on the current
 // slide, each cell once (a photo saved twice is matched by its hash and the cells' places). The
 // controller (app.js) wires the field view's buttons here; what a cell is saved as is
 // data/outbox.js's newRecord.
@@ -31,7 +31,8 @@ export class FieldController {
     });
   }
 
-  /** Links each shown cell to a saved record of the same photo, slide and place (IoU >= 0.5). */
+  /** Links each shown cell to a saved record of the same photo, slide and place (the best IoU,
+   * at least 0.5). */
   matchCounted() {
     const app = this.app;
     const slide = app.activeSlide();
@@ -40,8 +41,17 @@ export class FieldController {
       (r) => r.photo_sha256 === this.fieldPhoto.sha256 && (r.slide_id || null) === slideId && r.box,
     );
     for (const cell of app.field.cells) {
-      if (cell.recordId) continue;
-      const twin = saved.find((r) => iou(r.box, cell.box) >= 0.5 && !app.field.cells.some((c) => c.recordId === r.id));
+      if (cell.recordId || cell.edge) continue;
+      // The best match, not the first: red cells of a clump lie close enough to pass 0.5.
+      let twin = null;
+      let best = 0.5;
+      for (const r of saved) {
+        const overlap = iou(r.box, cell.box);
+        if (overlap >= best && (twin === null || overlap > best) && !app.field.cells.some((c) => c.recordId === r.id)) {
+          twin = r;
+          best = overlap;
+        }
+      }
       if (twin) {
         cell.recordId = twin.id;
         cell.corrected_label = cell.corrected_label || twin.corrected_label;
@@ -62,7 +72,8 @@ export class FieldController {
   }
 
   /** Adds every cell of the photo to the current slide's count, each once: cells already saved
-   * from this photo (same hash, same place) are not counted again. */
+   * from this photo (same hash, same place) are not counted again, and a red cell cut by the
+   * photo's edge never (the next photo of the slide may show it whole). */
   async saveField() {
     const app = this.app;
     const { model, sha256 } = this.fieldPhoto;
@@ -70,7 +81,12 @@ export class FieldController {
     this.matchCounted();
     let added = 0;
     let already = 0;
+    let edge = 0;
     for (const cell of app.field.cells) {
+      if (cell.edge) {
+        edge += 1;
+        continue;
+      }
       if (cell.recordId) {
         already += 1;
         continue;
@@ -93,7 +109,8 @@ export class FieldController {
     }
     const where = slide ? `slide “${slide.sample_id}”` : `history only (${app.noSlideReason()})`;
     const again = already ? ` ${already} were already counted from this photo.` : "";
-    app.notice.info(`${added} cell(s) added to ${where}.${again}`);
+    const cut = edge ? ` ${edge} cut by the edge not counted.` : "";
+    app.notice.info(`${added} cell(s) added to ${where}.${again}${cut}`);
     app.field.render();
     app.render();
     document.body.dataset.fieldSaved = String(Date.now());

@@ -4,7 +4,8 @@
 // and runs the released .tflite model, so the UI never freezes. A model whose model.json
 // declares input.framing is fed the frame that cells/model-framing.js gives instead (the rule of
 // classifier/cells/model_framing.py); "classifyField" classifies every white cell of a field photo,
-// each framed by the model's field framing (fieldFramingOf).
+// each framed by the model's field framing (fieldFramingOf); for a red-cell model (field framing
+// "rbc-segmented") it classifies every red cell instead, as Classifier._classify_red_cells.
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
 import { decide, fieldDecision, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
@@ -17,7 +18,9 @@ import {
   framingOf,
   markCentred,
   noCellResult,
+  RBC_SEGMENTED,
 } from "./cells/model-framing.js";
+import { findRedCells, markedCell, segmentedCrop } from "./cells/red-cell-field.js";
 import { dequantize, quantizeInput } from "./quantization.js";
 
 const WASM_DIR = new URL("wasm/", self.location.href).href;
@@ -76,6 +79,7 @@ async function load({ key, bytes, card }) {
     inputQuant: card.input && card.input.quantization,
     framing: framingOf(card),
     fieldFraming: fieldFramingOf(card),
+    redCells: (fieldFramingOf(card) || {}).method === RBC_SEGMENTED,
     fieldDecision: fieldDecision(card.decision),
     outputs: describeOutputs(compiled, card),
   });
@@ -200,6 +204,7 @@ async function classifyField({ key, image }) {
   const started = performance.now();
   const decoded = await decode(image);
   const decodedAt = performance.now();
+  if (model.redCells) return classifyRedCells(model, decoded, null, started, decodedAt);
   const cells = [];
   const framed = frameFieldCells(decoded, model.fieldFraming, model.size);
   const foundAt = performance.now();
@@ -219,6 +224,38 @@ async function classifyField({ key, image }) {
   };
 }
 
+// Red-cell field mode (Classifier._classify_red_cells): every red cell found, or each box marked
+// by hand, cut out on black in its own box, resized whole like a close-up and classified by the
+// field rule. Cells cut by the photo's edge come back with edge: true, never to be counted.
+async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
+  const found = findRedCells(decoded);
+  const foundAt = performance.now();
+  const chosen = boxes === null ? found.cells : boxes.map((box) => markedCell(found, box));
+  const crops = chosen.map((cell) => segmentedCrop(decoded, cell, found.factor));
+  // The JPEGs are encoded while the model runs: with 100+ cells, one after another would add up.
+  const images = Promise.all(crops.map(cellJpeg));
+  const cells = [];
+  for (let k = 0; k < chosen.length; k++) {
+    const { box, score, edge, clump } = chosen[k];
+    const crop = crops[k];
+    const rgb = pilResize(rgbOf(crop), crop.width, crop.height, model.size, model.size, "bilinear");
+    cells.push({ box, score, edge, clump, ...(await classifyPixels(model, rgb, model.fieldDecision)) });
+  }
+  (await images).forEach((image, k) => (cells[k].cellImage = image));
+  const done = performance.now();
+  return {
+    width: decoded.width,
+    height: decoded.height,
+    cell_type: "rbc",
+    diameter: found.diameter,
+    cells,
+    decodeMs: decodedAt - started,
+    findMs: foundAt - decodedAt,
+    classifyMs: done - foundAt,
+    totalMs: done - started,
+  };
+}
+
 function unload({ key }) {
   const model = models.get(key);
   if (model) model.compiled.delete();
@@ -227,13 +264,18 @@ function unload({ key }) {
 }
 
 // A cell the technician marked by hand on a field photo: framed and classified like a found one
-// (an rbc-scaled model: span red-cell diameters of this photo around the marked box).
+// (an rbc-scaled model: span red-cell diameters of this photo around the marked box; a red-cell
+// model: the cell pixels the search saw inside the box, cut out on black).
 async function classifyBox({ key, image, box }) {
   const model = loaded(key);
   const decoded = await decode(image);
   const [x0, y0, x1, y1] = box.map(Math.round);
   const inside = [Math.max(0, x0), Math.max(0, y0), Math.min(decoded.width, x1), Math.min(decoded.height, y1)];
   if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
+  if (model.redCells) {
+    const now = performance.now();
+    return (await classifyRedCells(model, decoded, [inside], now, now)).cells[0];
+  }
   const frame = frameMarkedCell(decoded, inside, model.fieldFraming, model.size);
   const result = await classifyPixels(model, rgbOf(frame), model.fieldDecision);
   return { box: inside, score: null, ...result, cellImage: await cellJpeg(frame) };

@@ -1,7 +1,11 @@
 // Field mode: the photo with every found white cell boxed and labelled. Tap a box to select it
 // (then correct its label in the list), "Add missed cell" then tap the photo to mark one the
-// finder missed, "Add all to slide" to count them. field-controller.js does the work.
+// finder missed, "Add all to slide" to count them. field-controller.js does the work. A red-cell
+// model's result (cell_type "rbc": every red cell of a thin smear, often 100+) is drawn by call
+// (red-cell-summary.js), edge cells dashed and not counted, and listed with the cells to look
+// at first and the rest folded away.
 import { correctionOptions, headline, nameOf } from "./result-card.js";
+import { CALL_COLOURS, colourOf, listsFirst, redCellSummary } from "./red-cell-summary.js";
 
 const COLOURS = { confident: "#1b7f3b", review: "#b26a00", unfamiliar: "#b00020" };
 const MAX_SIDE = 1280; // canvas pixels: enough to read the labels, light on a phone
@@ -29,6 +33,9 @@ export class FieldView {
     this.width = result.width;
     this.height = result.height;
     this.labels = labels;
+    this.redCells = result.cell_type === "rbc";
+    this.openFolds = new Set();
+    this.root.setAttribute("aria-label", `Field of view: every ${this.redCells ? "red" : "white"} cell found`);
     this.cells = result.cells.map((c) => ({ ...c, corrected_label: null, added: false }));
     this.selected = -1;
     this.setAdding(false);
@@ -36,6 +43,7 @@ export class FieldView {
     this.canvas.width = Math.round(this.width * this.scale);
     this.canvas.height = Math.round(this.height * this.scale);
     this.root.hidden = false;
+    this.renderLegend();
     this.render();
   }
 
@@ -92,7 +100,8 @@ export class FieldView {
     const index = this.cells.findIndex((c) => x >= c.box[0] && x < c.box[2] && y >= c.box[1] && y < c.box[3]);
     this.selected = index;
     this.render();
-    if (index >= 0) this.q(`#field-cell-${index} select`).focus();
+    const select = index >= 0 ? this.q(`#field-cell-${index} select`) : null;
+    if (select) select.focus(); // an edge cell has no menu: it is not counted
   }
 
   /** A box for a hand-marked cell: as big as the found ones (median side), else 1/8 of the photo. */
@@ -112,11 +121,15 @@ export class FieldView {
     ctx.font = `600 ${font}px system-ui, sans-serif`;
     this.cells.forEach((cell, i) => {
       const [x0, y0, x1, y1] = cell.box.map((v) => v * this.scale);
-      const colour = COLOURS[cell.status] || "#333";
+      const colour = this.redCells ? colourOf(cell) : COLOURS[cell.status] || "#333";
       ctx.lineWidth = (i === this.selected ? 3 : 2) * perScreenPx;
       ctx.strokeStyle = i === this.selected ? "#1565c0" : colour;
+      ctx.setLineDash(cell.edge ? [6 * perScreenPx, 4 * perScreenPx] : []);
       ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-      const text = `${i + 1} ${this.labelOf(cell)}`;
+      ctx.setLineDash([]);
+      // A field of red cells: only the cells to look at carry a label, or the photo drowns.
+      const text = this.redCells ? this.redCellText(cell, i) : `${i + 1} ${this.labelOf(cell)}`;
+      if (text === null) return;
       const pad = 3 * perScreenPx;
       const w = ctx.measureText(text).width + 2 * pad;
       const h = font + 2 * pad;
@@ -129,38 +142,108 @@ export class FieldView {
     this.renderList();
   }
 
-  renderList() {
-    const list = this.q("#field-list");
-    list.replaceChildren(
-      ...this.cells.map((cell, i) => {
-        const li = document.createElement("li");
-        li.id = `field-cell-${i}`;
-        li.className = i === this.selected ? "selected" : "";
-        li.dataset.status = cell.status;
-        const name = document.createElement("span");
-        const how = (cell.added ? "added by hand · " : "") + cell.status + (cell.recordId ? " · counted" : "");
-        const confidence = cell.status === "unfamiliar" ? "" : ` · ${(cell.confidence * 100).toFixed(1)}%`;
-        name.textContent = `${i + 1}. ${headline(cell, this.model, { short: true })}${confidence} · ${how}`;
-        const select = document.createElement("select");
-        select.setAttribute("aria-label", `Correct label of cell ${i + 1}`);
-        const none = cell.status === "unfamiliar" ? "(not marked yet)" : "(as the model says)";
-        select.replaceChildren(...correctionOptions(this.labels, this.model, none));
-        select.value = cell.corrected_label || "";
-        select.addEventListener("change", () => {
-          cell.corrected_label = select.value || null;
-          this.selected = i;
-          this.render();
-          this.onCorrect(cell);
-        });
-        li.append(name, select);
-        return li;
+  /** The label on a red cell: the whole call when selected, else only the number of a cell to
+   * look at ("?" when not recognised); the legend says what colours and dashes mean. */
+  redCellText(cell, i) {
+    if (i === this.selected) return cell.edge ? `${i + 1} not counted` : `${i + 1} ${this.labelOf(cell)}`;
+    if (cell.edge || !listsFirst(cell)) return null;
+    return cell.status === "unfamiliar" && !cell.corrected_label ? `${i + 1} ?` : `${i + 1}`;
+  }
+
+  renderLegend() {
+    const legend = this.q("#field-legend");
+    legend.hidden = !this.redCells;
+    if (!this.redCells) return;
+    const keys = [
+      ["parasitized", "■ parasitized"],
+      ["uninfected", "■ uninfected"],
+      ["unrecognised", "■ not recognised"],
+      ["edge", "┅ cut by the edge: not counted"],
+    ];
+    legend.replaceChildren(
+      ...keys.map(([key, text]) => {
+        const span = document.createElement("span");
+        span.style.color = CALL_COLOURS[key];
+        span.textContent = text;
+        return span;
       }),
     );
+  }
+
+  renderList() {
+    if (this.redCells) {
+      this.renderRedCellList();
+      return;
+    }
+    this.q("#field-list").replaceChildren(...this.cells.map((cell, i) => this.row(cell, i)));
     const n = this.cells.length;
     const unrecognised = this.cells.filter((c) => c.status === "unfamiliar").length;
     const check = unrecognised ? ` ${unrecognised} not recognised: check focus, light and stain, or mark them.` : "";
     this.q("#field-summary").textContent = n
       ? `${n} white cell(s) on this photo. Tap a box to select it; correct its label below.${check}`
       : "No white cell was found on this photo. Use “Add missed cell” to mark one.";
+  }
+
+  /** Red cells: parasitized and not recognised first, each with its correction; the uninfected
+   * and the edge cells folded (a selected one is unfolded), so 100+ cells stay usable. */
+  renderRedCellList() {
+    const first = [];
+    const uninfected = [];
+    const edge = [];
+    this.cells.forEach((cell, i) => (cell.edge ? edge : listsFirst(cell) ? first : uninfected).push(i));
+    // A fold stays as the person left it when the view is drawn again.
+    const fold = (key, indices, title) => {
+      const li = document.createElement("li");
+      li.className = "field-fold";
+      const details = document.createElement("details");
+      details.open = this.openFolds.has(key) || indices.includes(this.selected);
+      details.addEventListener("toggle", () => (details.open ? this.openFolds.add(key) : this.openFolds.delete(key)));
+      const summary = document.createElement("summary");
+      summary.textContent = title;
+      const inner = document.createElement("ol");
+      inner.className = "field-list";
+      inner.replaceChildren(...indices.map((i) => this.row(this.cells[i], i)));
+      details.append(summary, inner);
+      li.append(details);
+      return li;
+    };
+    const rows = first.map((i) => this.row(this.cells[i], i));
+    if (uninfected.length) rows.push(fold("uninfected", uninfected, `${uninfected.length} uninfected`));
+    if (edge.length) rows.push(fold("edge", edge, `${edge.length} cut by the edge (not counted)`));
+    this.q("#field-list").replaceChildren(...rows);
+    this.q("#field-summary").textContent = this.cells.length
+      ? `${redCellSummary(this.cells)}. Tap a box to select it; correct its label below.`
+      : "No red cells were found on this photo: check that it is a thin blood smear in focus and well lit. Use “Add missed cell” to mark one.";
+  }
+
+  /** One cell's row: its call, status, and the menu to correct it (an edge cell: none). */
+  row(cell, i) {
+    const li = document.createElement("li");
+    li.id = `field-cell-${i}`;
+    li.className = i === this.selected ? "selected" : "";
+    li.dataset.status = cell.status;
+    const name = document.createElement("span");
+    if (cell.edge) {
+      li.dataset.edge = "true";
+      name.textContent = `${i + 1}. Cut by the edge · not counted`;
+      li.append(name);
+      return li;
+    }
+    const how = (cell.added ? "added by hand · " : "") + cell.status + (cell.recordId ? " · counted" : "");
+    const confidence = cell.status === "unfamiliar" ? "" : ` · ${(cell.confidence * 100).toFixed(1)}%`;
+    name.textContent = `${i + 1}. ${headline(cell, this.model, { short: true })}${confidence} · ${how}`;
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", `Correct label of cell ${i + 1}`);
+    const none = cell.status === "unfamiliar" ? "(not marked yet)" : "(as the model says)";
+    select.replaceChildren(...correctionOptions(this.labels, this.model, none));
+    select.value = cell.corrected_label || "";
+    select.addEventListener("change", () => {
+      cell.corrected_label = select.value || null;
+      this.selected = i;
+      this.render();
+      this.onCorrect(cell);
+    });
+    li.append(name, select);
+    return li;
   }
 }

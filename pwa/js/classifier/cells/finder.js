@@ -205,8 +205,8 @@ export function checked(image) {
 
 // Otsu's cut on darkness, black pixels left out; sought again below it when what lies above
 // is bluer than the background (a dark white cell among pale red cells) and that cut is not
-// too faint, as in finder.py's _cell_cut.
-function cellCut(darkness, blueness, minContrast) {
+// too faint, as in finder.py's _cell_cut. Exported for red-cell-field.js, as Python shares it.
+export function cellCut(darkness, blueness, minContrast) {
   const hist = new Float64Array(SCALE);
   for (let i = 0; i < darkness.length; i++) hist[darkness[i]] += 1;
   hist.fill(0, BLACK);
@@ -222,7 +222,9 @@ function cellCut(darkness, blueness, minContrast) {
   return cut;
 }
 
-function whiteBalanced(work, params) {
+// White balance by each channel's background level (finder.py's _white_balanced); null when
+// the photo is too dark to judge. Exported for red-cell-field.js.
+export function whiteBalanced(work, params) {
   const out = [];
   for (let c = 0; c < 3; c++) {
     const values = work.planes[c];

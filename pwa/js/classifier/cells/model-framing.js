@@ -6,13 +6,17 @@
 //   on the white cell nearest the centre, else the platelet nearest it, else the photo's centre
 //   (then "unfamiliar", label kept for the person who must look); no D measurable -> "unfamiliar", no label.
 // Without the key the model gets the resized whole image (the 1.0.0 releases); such a model may
-// declare "field_framing" for the cells of a field photo (fieldFramingOf).
+// declare "field_framing" for the cells of a field photo (fieldFramingOf), where a third method
+// is allowed: {"method": "rbc-segmented"}, a red-cell model whose field mode classifies every red
+// cell cut out on black in its own box (red-cell-field.js).
 import { survey } from "./finder.js";
 import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow } from "./framing.js";
 
 export const WBC_CANONICAL = "wbc-canonical";
 export const RBC_SCALED = "rbc-scaled";
+export const RBC_SEGMENTED = "rbc-segmented";
 export const METHODS = [WBC_CANONICAL, RBC_SCALED];
+export const FIELD_METHODS = [...METHODS, RBC_SEGMENTED];
 export const SPAN_RANGE = [1.5, 10.0];
 export const NO_WHITE_CELL = "no white cell found in the photo";
 export const NO_CELLS = "no cells found in the photo";
@@ -41,10 +45,12 @@ export function fieldFramingOf(card) {
 function parsed(card, key) {
   const framing = card && card.input ? card.input[key] : undefined;
   if (framing === undefined || framing === null) return null;
-  if (typeof framing !== "object" || !METHODS.includes(framing.method)) {
-    const methods = `[${METHODS.map((m) => `'${m}'`).join(", ")}]`;
+  const allowed = key === "field_framing" ? FIELD_METHODS : METHODS;
+  if (typeof framing !== "object" || !allowed.includes(framing.method)) {
+    const methods = `[${allowed.map((m) => `'${m}'`).join(", ")}]`;
     throw new Error(`input.${key}.method must be one of ${methods}, got ${JSON.stringify(framing)}`);
   }
+  if (framing.method === RBC_SEGMENTED) return { method: RBC_SEGMENTED };
   if (framing.method === WBC_CANONICAL) {
     const { fill } = framing;
     if (!isNumber(fill) || !(fill > 0 && fill <= 1)) {

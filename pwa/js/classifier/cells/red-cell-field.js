@@ -1,0 +1,322 @@
+// Red-cell field mode: every red cell of a thin-smear photo, each with its own pixels. The
+// JavaScript twin of classifier/cells/red_cell_field.py, line for line (read it for why each
+// step is there): integers, or single correctly rounded float operations in Python's order, so
+// both find the very same cells (tests/pwa/test_red_cell_field_pwa.py): change both or neither.
+import { checked, cellCut, whiteBalanced } from "./finder.js";
+import { blockMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold } from "./image-ops.js";
+import { BLACK, SCALE } from "./params.js";
+
+export const COARSE_SIDE = 400;
+export const TARGET_DIAMETER = 48;
+export const MAX_WORK_PIXELS = 1000000;
+export const EDT_TO_DIAMETER = 2 / (1 - 1 / Math.sqrt(2));
+export const CLUMP_SCORE = 0.5;
+
+export const RED_DEFAULT_PARAMS = Object.freeze({
+  minCellContrast: 40,
+  minBackground: 40,
+  minArea: 0.4,
+  singleMaxArea: 1.25,
+  centreDepth: 0.2,
+  spacing: 0.62,
+  clumpReach: 0.7,
+});
+
+// image: ImageData-like {data, width, height} (RGBA or RGB). Returns {diameter (photo px, to
+// 1/1000) | null, factor, cells: [{box, score, edge, clump, mask: {data, width, height}}] sorted
+// by box, cellsMask: {data, width, height} | null}, masks at working scale (box / factor), as
+// find_red_cells. FinderError for an image that cannot be searched.
+export function findRedCells(image, params = RED_DEFAULT_PARAMS) {
+  const { width, height, channels } = checked(image);
+  let factor = Math.max(1, Math.floor((Math.max(height, width) + COARSE_SIDE / 2) / COARSE_SIDE));
+  let found = search(blockMean(image.data, width, height, channels, factor), params);
+  if (found !== null) {
+    const finer = finerFactor(height, width, found.diameter * factor);
+    if (finer !== factor) {
+      factor = finer;
+      found = search(blockMean(image.data, width, height, channels, factor), params);
+    }
+  }
+  if (found === null) return { diameter: null, factor, cells: [], cellsMask: null };
+  const { cells, diameter, cellsMask } = found;
+  for (const cell of cells) {
+    const [x0, y0, x1, y1] = cell.workBox;
+    delete cell.workBox;
+    cell.box = [x0 * factor, y0 * factor, Math.min(width, x1 * factor), Math.min(height, y1 * factor)];
+  }
+  cells.sort((a, b) => {
+    for (let k = 0; k < 4; k++) if (a.box[k] !== b.box[k]) return a.box[k] - b.box[k];
+    return 0;
+  });
+  return { diameter: Math.floor(diameter * factor * 1000 + 0.5) / 1000, factor, cells, cellsMask };
+}
+
+// A red cell marked by hand (a box within the photo): the search's cell pixels inside the box,
+// the whole box when it saw none there (marked_cell).
+export function markedCell(found, box) {
+  const { factor, cellsMask } = found;
+  const [x0, y0, x1, y1] = box;
+  const wx0 = Math.floor(x0 / factor);
+  const wy0 = Math.floor(y0 / factor);
+  const wx1 = Math.max(wx0 + 1, Math.ceil(x1 / factor));
+  const wy1 = Math.max(wy0 + 1, Math.ceil(y1 / factor));
+  const w = wx1 - wx0;
+  const h = wy1 - wy0;
+  const data = new Uint8Array(w * h);
+  let any = false;
+  if (cellsMask !== null) {
+    for (let y = wy0; y < Math.min(wy1, cellsMask.height); y++) {
+      for (let x = wx0; x < Math.min(wx1, cellsMask.width); x++) {
+        if (cellsMask.data[y * cellsMask.width + x]) {
+          data[(y - wy0) * w + x - wx0] = 1;
+          any = true;
+        }
+      }
+    }
+  }
+  if (!any) data.fill(1);
+  return { box: [...box], score: null, edge: false, clump: false, mask: { data, width: w, height: h } };
+}
+
+// The cell as the NIH training crops show one (segmented_crop): its own box of the photo, every
+// pixel that is not the cell's black. RGBA {data, width, height}, alpha 255.
+export function segmentedCrop(image, cell, factor) {
+  const { data, width } = image;
+  const channels = data.length / (image.width * image.height);
+  const [x0, y0, x1, y1] = cell.box;
+  const { mask } = cell;
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const out = new Uint8ClampedArray(w * h * 4);
+  const cols = new Int32Array(w);
+  for (let x = 0; x < w; x++) cols[x] = Math.floor((x0 + x) / factor) - Math.floor(x0 / factor);
+  for (let y = 0; y < h; y++) {
+    const row = (Math.floor((y0 + y) / factor) - Math.floor(y0 / factor)) * mask.width;
+    for (let x = 0; x < w; x++) {
+      const o = (y * w + x) * 4;
+      out[o + 3] = 255;
+      if (!mask.data[row + cols[x]]) continue;
+      const s = ((y0 + y) * width + x0 + x) * channels;
+      out[o] = data[s];
+      out[o + 1] = data[s + 1];
+      out[o + 2] = data[s + 2];
+    }
+  }
+  return { data: out, width: w, height: h };
+}
+
+function finerFactor(height, width, photoDiameter) {
+  let least = 1;
+  while (Math.floor(height / least) * Math.floor(width / least) > MAX_WORK_PIXELS) least += 1;
+  return Math.max(least, Math.floor(photoDiameter / TARGET_DIAMETER));
+}
+
+function search(work, params) {
+  const planes = whiteBalanced(work, params);
+  if (planes === null) return null;
+  const [red, green, blue] = planes;
+  const { width, height } = work;
+  const n = width * height;
+  const darkness = new Int32Array(n);
+  const blueness = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
+    darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
+    blueness[i] = blue[i] - red[i];
+  }
+  let cut = cellCut(darkness, blueness, params.minCellContrast);
+  if (cut < params.minCellContrast) return null;
+  let cells = cellPixels(darkness, cut, width, height);
+  if (2 * count(cells) > n) {
+    // The cut fell inside the haze of out-of-focus cells: sought again among the pixels above it.
+    const hist = new Float64Array(SCALE);
+    for (let i = 0; i < n; i++) hist[darkness[i]] += 1;
+    hist.fill(0, BLACK);
+    hist.fill(0, 0, cut + 1);
+    cut = otsuThreshold(hist);
+    cells = cellPixels(darkness, cut, width, height);
+  }
+  const total = count(cells);
+  if (total === n || total === 0) return null;
+  const depth2 = squaredDistance(cells, width, height);
+  const diameter = EDT_TO_DIAMETER * Math.sqrt(lowerMedianWhere(depth2, cells));
+  if (diameter <= 0) return null;
+  return {
+    cells: cellsOf(cells, depth2, width, height, diameter, params),
+    diameter,
+    cellsMask: { data: cells, width, height },
+  };
+}
+
+function cellPixels(darkness, cut, width, height) {
+  const raw = new Uint8Array(darkness.length);
+  for (let i = 0; i < darkness.length; i++) raw[i] = darkness[i] > cut && darkness[i] < BLACK ? 1 : 0;
+  return fillSmallHoles(raw, width, height, Math.floor(darkness.length / 64));
+}
+
+function count(mask) {
+  let total = 0;
+  for (let i = 0; i < mask.length; i++) total += mask[i];
+  return total;
+}
+
+// Exact squared Euclidean distance of each mask pixel to the nearest pixel outside the mask,
+// in integers (Meijster, Roerdink and Hesselink's two passes), as scipy's distance_transform_edt
+// squared: the image edge is not outside. The mask must have a pixel outside it.
+export function squaredDistance(mask, width, height) {
+  // A column without any outside pixel is "far": farther than any real distance.
+  const far = width + height;
+  const g = new Int32Array(mask.length);
+  for (let x = 0; x < width; x++) {
+    g[x] = mask[x] ? far : 0;
+    for (let y = 1; y < height; y++) {
+      const i = y * width + x;
+      g[i] = mask[i] ? Math.min(far, g[i - width] + 1) : 0;
+    }
+    for (let y = height - 2; y >= 0; y--) {
+      const i = y * width + x;
+      if (g[i + width] + 1 < g[i]) g[i] = g[i + width] + 1;
+    }
+  }
+  // Float64: squared distances of a very long photo overflow 32 bits.
+  const out = new Float64Array(mask.length);
+  const s = new Int32Array(width);
+  const t = new Int32Array(width);
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    const f = (x, i) => (x - i) * (x - i) + g[o + i] * g[o + i];
+    let q = 0;
+    s[0] = 0;
+    t[0] = 0;
+    for (let u = 1; u < width; u++) {
+      while (q >= 0 && f(t[q], s[q]) > f(t[q], u)) q -= 1;
+      if (q < 0) {
+        q = 0;
+        s[0] = u;
+      } else {
+        const i = s[q];
+        const w = 1 + Math.floor((u * u - i * i + g[o + u] * g[o + u] - g[o + i] * g[o + i]) / (2 * (u - i)));
+        if (w < width) {
+          q += 1;
+          s[q] = u;
+          t[q] = w;
+        }
+      }
+    }
+    for (let u = width - 1; u >= 0; u--) {
+      out[o + u] = mask[o + u] ? f(u, s[q]) : 0;
+      if (u === t[q]) q -= 1;
+    }
+  }
+  return out;
+}
+
+function cellsOf(cellsMask, depth2, width, height, diameter, params) {
+  // Areas are compared as area x 4 against the share of pi x D^2.
+  const areaX4 = Math.PI * diameter * diameter;
+  const found = [];
+  for (const blob of blobs(cellsMask, width, height)) {
+    if (blob.length * 4 < params.minArea * areaX4) continue;
+    const parts = blob.length * 4 <= params.singleMaxArea * areaX4 ? [blob] : split(blob, depth2, width, diameter, params);
+    for (const part of parts) {
+      if (part.length * 4 < params.minArea * areaX4) continue;
+      let x0 = width;
+      let y0 = height;
+      let x1 = 0;
+      let y1 = 0;
+      for (const i of part) {
+        const x = i % width;
+        const y = (i - x) / width;
+        if (x < x0) x0 = x;
+        if (y < y0) y0 = y;
+        if (x + 1 > x1) x1 = x + 1;
+        if (y + 1 > y1) y1 = y + 1;
+      }
+      const mask = { data: new Uint8Array((x1 - x0) * (y1 - y0)), width: x1 - x0, height: y1 - y0 };
+      for (const i of part) {
+        const x = i % width;
+        mask.data[((i - x) / width - y0) * mask.width + x - x0] = 1;
+      }
+      const clump = parts.length > 1;
+      found.push({
+        workBox: [x0, y0, x1, y1],
+        score: clump ? CLUMP_SCORE : 1.0,
+        edge: x0 === 0 || y0 === 0 || x1 === width || y1 === height,
+        clump,
+        mask,
+      });
+    }
+  }
+  return found;
+}
+
+// Each component's pixel indices in row-major order, by label (_blobs).
+function blobs(cellsMask, width, height) {
+  const { labels, count: total } = labelComponents(cellsMask, width, height, true, 1);
+  const starts = new Int32Array(total + 2);
+  for (let i = 0; i < labels.length; i++) starts[labels[i] + 1] += 1;
+  for (let k = 1; k <= total + 1; k++) starts[k] += starts[k - 1];
+  const members = new Int32Array(labels.length);
+  const next = starts.slice();
+  for (let i = 0; i < labels.length; i++) members[next[labels[i]]++] = i;
+  const out = [];
+  for (let k = 1; k <= total; k++) out.push(members.subarray(starts[k], starts[k + 1]));
+  return out;
+}
+
+// A clump's pixels split among seeds at its deepest points, each pixel to the seed whose disc
+// it lies deepest in (a power diagram), ties to the first seed, no farther than clumpReach x D
+// from it (_split). Seeds: depth descending, then row-major index ascending.
+function split(pixels, depth2, width, diameter, params) {
+  const n = pixels.length;
+  const reach = params.centreDepth * diameter;
+  const lowest = reach * reach;
+  const apart = params.spacing * diameter;
+  const spacing = apart * apart;
+  // pixels are in row-major order, so a stable sort by depth keeps index order within ties.
+  const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => depth2[pixels[b]] - depth2[pixels[a]]);
+  const seedX = [];
+  const seedY = [];
+  const seedR2 = [];
+  for (const k of order) {
+    const value = depth2[pixels[k]];
+    if (value < lowest) break;
+    const x = pixels[k] % width;
+    const y = (pixels[k] - x) / width;
+    let clear = true;
+    for (let j = 0; j < seedX.length; j++) {
+      if ((x - seedX[j]) * (x - seedX[j]) + (y - seedY[j]) * (y - seedY[j]) < spacing) {
+        clear = false;
+        break;
+      }
+    }
+    if (clear) {
+      seedX.push(x);
+      seedY.push(y);
+      seedR2.push(value);
+    }
+  }
+  if (seedX.length <= 1) return [pixels];
+  const far = params.clumpReach * diameter;
+  const farthest = far * far;
+  const parts = seedX.map(() => []);
+  for (let k = 0; k < n; k++) {
+    const x = pixels[k] % width;
+    const y = (pixels[k] - x) / width;
+    let nearest = 0;
+    let best = Infinity;
+    for (let j = 0; j < seedX.length; j++) {
+      const dx = x - seedX[j];
+      const dy = y - seedY[j];
+      const power = dx * dx + dy * dy - seedR2[j];
+      if (power < best) {
+        best = power;
+        nearest = j;
+      }
+    }
+    const dx = x - seedX[nearest];
+    const dy = y - seedY[nearest];
+    if (dx * dx + dy * dy <= farthest) parts[nearest].push(pixels[k]);
+  }
+  return parts;
+}

@@ -1,0 +1,45 @@
+// Red-cell field mode in words and colours: what each red cell was called, and the line that
+// sums a field up. A cell cut by the photo's edge is shown but never counted (its outline is
+// cut); one the model did not recognise waits for a person, as in the differential rule.
+
+export const CALL_COLOURS = {
+  parasitized: "#c2185b",
+  uninfected: "#1b7f3b",
+  unrecognised: "#b26a00",
+  other: "#455a64",
+  edge: "#757575",
+};
+
+/** "edge", "unrecognised", or the counted label (a person's, else the model's). */
+export function callOf(cell) {
+  if (cell.edge) return "edge";
+  if (cell.corrected_label) return cell.corrected_label;
+  return cell.status === "unfamiliar" ? "unrecognised" : cell.label;
+}
+
+export function colourOf(cell) {
+  return CALL_COLOURS[callOf(cell)] || CALL_COLOURS.other;
+}
+
+/** "N red cells: P parasitized, U uninfected, K not recognised (review), E cut by the edge (not
+ * counted)"; cells a person marked as something else are said apart. */
+export function redCellSummary(cells) {
+  const count = (call) => cells.filter((c) => callOf(c) === call).length;
+  const known = ["parasitized", "uninfected", "unrecognised", "edge"];
+  const other = cells.filter((c) => !known.includes(callOf(c))).length;
+  const parts = [
+    `${count("parasitized")} parasitized`,
+    `${count("uninfected")} uninfected`,
+    `${count("unrecognised")} not recognised (review)`,
+    ...(other ? [`${other} marked otherwise`] : []),
+    `${count("edge")} cut by the edge (not counted)`,
+  ];
+  return `${cells.length} red cells: ${parts.join(", ")}`;
+}
+
+/** Cells a person should look at first: parasitized and not recognised (and anything a person
+ * marked otherwise); the uninfected and the edge cells come after, folded away. */
+export function listsFirst(cell) {
+  const call = callOf(cell);
+  return call !== "uninfected" && call !== "edge";
+}

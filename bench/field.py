@@ -137,23 +137,6 @@ def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: st
     }
 
 
-def red_cell_release() -> Path | None:
-    """The newest malaria-screen release that declares red-cell field mode, or None."""
-    folders = sorted(
-        (p.parent for p in inputs.REPO_ROOT.glob("tflite_models/malaria-screen/*/model.json")),
-        key=lambda folder: [int(part) for part in folder.name.split(".")],
-    )
-    declared = [
-        f
-        for f in folders
-        if (json.loads((f / "model.json").read_text())["input"].get("field_framing") or {}).get(
-            "method"
-        )
-        == "rbc-segmented"
-    ]
-    return declared[-1] if declared else None
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.field")
     parser.add_argument("--photos", type=int, default=20)
@@ -163,9 +146,10 @@ def main(argv=None) -> None:
     every = bccd_photos("all")
     photos = every[:: max(1, len(every) // args.photos)][: args.photos]
     report = {"white_cells": field_figures(folder, photos, args.repeats, BUDGET_MS, "image/jpeg")}
-    red = red_cell_release()
-    if red is None:
-        report["red_cells"] = "no malaria-screen release declares red-cell field mode"
+    try:
+        red = inputs.malaria_release(red_cells=True)
+    except FileNotFoundError as error:
+        report["red_cells"] = str(error)
     else:
         fields = [f["photo"] for f in malaria_fields()]
         report["red_cells"] = field_figures(

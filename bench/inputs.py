@@ -27,6 +27,22 @@ def released_models() -> dict[str, Path]:
     return found
 
 
+def malaria_release(red_cells: bool) -> Path:
+    """The newest malaria-screen release that declares red-cell field mode (``input.field_framing``
+    rbc-segmented: 1.1.0 on), or the newest that does not (1.0.0)."""
+    import json
+
+    folders = [
+        card.parent
+        for card in MODELS_ROOT.glob("malaria-screen/*/model.json")
+        if ((json.loads(card.read_text())["input"].get("field_framing") or {}).get("method")
+            == "rbc-segmented") == red_cells
+    ]  # fmt: skip
+    if not folders:
+        raise FileNotFoundError(f"no such malaria-screen release under {MODELS_ROOT}")
+    return max(folders, key=lambda folder: version_key(folder.name))
+
+
 def version_key(version: str) -> tuple:
     parts = version.replace("-", ".").replace("+", ".").split(".")
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)

@@ -22,10 +22,10 @@ from PIL import Image
 
 from backend import create_app, db
 from backend.config import TestConfig
-from bench.inputs import DATASETS, MODELS_ROOT, cell_jpeg_b64, version_key
+from bench.inputs import DATASETS, MODELS_ROOT, cell_jpeg_b64, malaria_release, version_key
 from tests.pg_cluster import PostgresCluster
 from tests.tiny_model import tiny_release
-from training.annotations import bccd_photos, read_voc_boxes
+from training.annotations import bccd_photos, malaria_fields, read_voc_boxes
 
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"admin": "admin", "viewer": "viewer", "tech": "technician", "tech2": "technician"}
@@ -194,43 +194,33 @@ def framed_release(tmp: Path, framing: dict | None = FRAMING) -> Path:
     return folder
 
 
-# --- a real red-cell model declared for red-cell field mode ----------------------------------
-# The released malaria-screen file, unchanged, with ``input.field_framing: rbc-segmented`` added
-# to a copy of its model.json: the mechanism (every red cell of a field cut out on black), not a
-# new model. The released folder stays as it is.
-
-RBC_SEGMENTED = {"method": "rbc-segmented"}
+# --- the malaria releases with and without red-cell field mode, and malaria-fields ------------
 
 
-def malaria_release() -> Path:
-    folders = sorted(MODELS_ROOT.glob("malaria-screen/*/model.json"))
-    assert folders, f"no malaria-screen release under {MODELS_ROOT}"
-    return max((m.parent for m in folders), key=lambda folder: version_key(folder.name))
-
-
-def red_cell_release(tmp: Path) -> Path:
-    source = malaria_release()
-    folder = tmp / "malaria-screen" / "red-cell-field"
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source / "model.tflite", folder / "model.tflite")
-    card = json.loads((source / "model.json").read_text())
-    card["input"]["field_framing"] = RBC_SEGMENTED
-    (folder / "model.json").write_text(json.dumps(card))
+def red_cell_release(tmp: Path | None = None) -> Path:
+    """The newest malaria-screen release declaring red-cell field mode; with `tmp`, a copy of
+    it there, for a test that edits its card (the released folder stays as it is)."""
+    source = malaria_release(red_cells=True)
+    if tmp is None:
+        return source
+    folder = tmp / "malaria-screen" / source.name
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.keras", "*.png"))
     return folder
 
 
-def malaria_fields() -> list[Path]:
-    """The 10 thin-smear field photos of bbbc041 (1600x1200 PNG, lossless)."""
-    photos = sorted((DATASETS / "malaria-fields" / "bbbc041" / "images").glob("*.png"))
-    assert len(photos) == 10, "expected the 10 bbbc041 fields under malaria-fields/bbbc041/images"
+def malaria_field_photos() -> list[Path]:
+    """The 10 thin-smear field photos of malaria-fields (1600x1200 PNG, lossless)."""
+    photos = [field["photo"] for field in malaria_fields()]
+    assert len(photos) == 10, "expected the 10 fields under malaria-fields/bbbc041/images"
     return photos
 
 
 def big_field(tmp: Path) -> Path:
-    """A 6000x4000 JPEG: the first bbbc041 field upscaled, as a phone camera would give it."""
+    """A 6000x4000 JPEG: the first malaria field upscaled, as a phone camera would give it."""
     path = tmp / "big-field.jpg"
     if not path.exists():
-        Image.open(malaria_fields()[0]).convert("RGB").resize((6000, 4000)).save(path, quality=90)
+        image = Image.open(malaria_field_photos()[0]).convert("RGB")
+        image.resize((6000, 4000)).save(path, quality=90)
     return path
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.inputs import dataset_images
+from bench.inputs import dataset_images, malaria_release
 from classifier.cells.red_cell_field import (
     CLUMP_SCORE,
     find_red_cells,
@@ -18,17 +18,17 @@ from classifier.cells.red_cell_field import (
     squared_distance,
 )
 from classifier.classify import Classifier, ModelFolderError, load_photo
-from tests.conftest import big_field, malaria_fields, malaria_release, red_cell_release
+from tests.conftest import big_field, malaria_field_photos, red_cell_release
 
 
 @pytest.fixture(scope="module")
 def red_model(tmp_path_factory):
-    return Classifier(red_cell_release(tmp_path_factory.mktemp("red")))
+    return Classifier(red_cell_release())
 
 
 @pytest.fixture(scope="module")
 def first_field():
-    rgb = load_photo(str(malaria_fields()[0]))
+    rgb = load_photo(str(malaria_field_photos()[0]))
     return rgb, find_red_cells(rgb)
 
 
@@ -118,7 +118,7 @@ def test_a_6000x4000_photo_finds_the_same_cells_scaled(tmp_path_factory, first_f
 
 
 def test_field_mode_classifies_every_red_cell(red_model):
-    photo = malaria_fields()[1]
+    photo = malaria_field_photos()[1]
     result = red_model.classify_field(str(photo))
     found = find_red_cells(load_photo(str(photo)))
     assert result["cell_type"] == "rbc" and result["diameter"] == found["diameter"]
@@ -130,9 +130,9 @@ def test_field_mode_classifies_every_red_cell(red_model):
 
 
 def test_a_card_without_the_declaration_keeps_white_cell_field_mode():
-    classifier = Classifier(malaria_release())
+    classifier = Classifier(malaria_release(red_cells=False))
     assert not classifier.red_cells
-    result = classifier.classify_field(str(malaria_fields()[1]))
+    result = classifier.classify_field(str(malaria_field_photos()[1]))
     assert "cell_type" not in result and "diameter" not in result
     for cell in result["cells"]:
         assert set(cell) == {"box", "score", "label", "confidence", "status", "probabilities"}

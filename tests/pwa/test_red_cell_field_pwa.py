@@ -17,7 +17,7 @@ from bench import pwa_driver as pwa
 from bench.inputs import dataset_images
 from classifier.cells.red_cell_field import find_red_cells
 from classifier.classify import Classifier, load_photo
-from tests.conftest import big_field, malaria_fields, red_cell_release
+from tests.conftest import big_field, malaria_field_photos, red_cell_release
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -97,12 +97,12 @@ def mask_hash(mask: np.ndarray) -> str:
 
 @pytest.fixture(scope="module")
 def found_in_browser(app_origin_page):
-    return {photo: app_origin_page.evaluate(FIND, [b64(photo)]) for photo in malaria_fields()}
+    return {photo: app_origin_page.evaluate(FIND, [b64(photo)]) for photo in malaria_field_photos()}
 
 
 @pytest.mark.parametrize("index", range(10))
 def test_browser_finds_the_very_same_red_cells_as_python(found_in_browser, index):
-    photo = malaria_fields()[index]
+    photo = malaria_field_photos()[index]
     got = found_in_browser[photo]
     want = find_red_cells(load_photo(str(photo)))
     assert (got["diameter"], got["factor"]) == (want["diameter"], want["factor"]), photo.name
@@ -127,9 +127,9 @@ def red(tmp_path_factory, app_origin_page):
     first field (find + classify every red cell). One Chromium for the module: a page of
     app_origin_page's on this server's origin."""
     tmp = tmp_path_factory.mktemp("red")
-    folder = red_cell_release(tmp)
+    folder = red_cell_release()
     classifier = Classifier(folder)
-    fields = malaria_fields()[:3]
+    fields = malaria_field_photos()[:3]
     blank = tmp / "blank.png"
     Image.fromarray(np.full((1200, 1600, 3), 235, np.uint8)).save(blank)
     tiny = tmp / "tiny.png"
@@ -245,8 +245,8 @@ def summary_of(cells) -> str:
 
 
 def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page):
-    folder = red_cell_release(tmp_path)
-    photo = malaria_fields()[0]
+    folder = red_cell_release()
+    photo = malaria_field_photos()[0]
     want = Classifier(folder).classify_field(str(photo))
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((600, 800, 3), 235, np.uint8)).save(blank)

@@ -22,8 +22,8 @@ def _chance(p: float) -> tf.Tensor:
 # Zoom ranges of the "strong" and "strong-wide" strengths. Labs crop and magnify differently:
 # a white cell spans about half of a pbc crop, a third of a lisc crop and most of a tecom crop
 # (datasets README), so a model meant for unseen labs sees zooms from 0.55 to 2 in training.
-ZOOM = {"strong": (0.8, 1.3), "strong-wide": (0.55, 2.0)}
-AUGMENT_STRENGTHS = ("strong", "strong-wide", "light", "none")
+ZOOM = {"strong": (0.8, 1.3), "strong-wide": (0.55, 2.0), "strong-stain": (0.8, 1.3)}
+AUGMENT_STRENGTHS = ("strong", "strong-wide", "strong-stain", "light", "none")
 
 
 def _reframe(image: tf.Tensor, zoom_range: tuple[float, float]) -> tf.Tensor:
@@ -73,6 +73,15 @@ def _restain(image: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(x, 0.0, 1.0) ** gamma * 255.0
 
 
+def _recolour(image: tf.Tensor) -> tf.Tensor:
+    """Any hue, and often little colour at all: Giemsa from another site can turn red cells
+    grey-blue rather than pink, so the cells' shape and texture must carry the call."""
+    x = tf.image.adjust_hue(image / 255.0, tf.random.uniform((), -0.5, 0.5))
+    grey = tf.image.rgb_to_grayscale(x)
+    keep = tf.cond(_chance(0.5), lambda: tf.random.uniform((), 0.0, 0.6), lambda: 1.0)
+    return tf.clip_by_value(grey + keep * (x - grey), 0.0, 1.0) * 255.0
+
+
 def _gaussian_kernel(sigma: float) -> np.ndarray:
     radius = int(math.ceil(2 * sigma))
     xs = np.arange(-radius, radius + 1, dtype=np.float32)
@@ -100,7 +109,7 @@ def _noise_and_jpeg(image: tf.Tensor) -> tf.Tensor:
 
 def augment(image: tf.Tensor, strength: str, framed: bool = False) -> tf.Tensor:
     """Augment one float32 [H, W, 3] image in 0..255 ("strong", "strong-wide" (zooms of other
-    labs' crops too), "light" or "none"). `framed`
+    labs' crops too), "strong-stain" (any hue, often little colour), "light" or "none"). `framed`
     images (cut out of photos by the cell finder) also get edges repeated now and then."""
     if strength == "none":
         return image
@@ -112,6 +121,8 @@ def augment(image: tf.Tensor, strength: str, framed: bool = False) -> tf.Tensor:
     if framed:
         image = tf.cond(_chance(0.25), lambda: _edge_repeat(image), lambda: image)
     image = tf.cond(_chance(0.8), lambda: _restain(image), lambda: image)
+    if strength == "strong-stain":
+        image = tf.cond(_chance(0.5), lambda: _recolour(image), lambda: image)
     image = tf.cond(_chance(0.35), lambda: _defocus(image), lambda: image)
     image = tf.cond(_chance(0.4), lambda: _noise_and_jpeg(image), lambda: image)
     return tf.clip_by_value(image, 0.0, 255.0)

@@ -6,7 +6,8 @@ for a 1600x1200 malaria-fields photo -> find and classify every red cell with th
 malaria-screen release that declares red-cell field mode; target <= 400 ms in the browser.
 Also the classifier's in-lab figures from every release's model.json.
 
-Not a test: it prints JSON. Run: .venv/bin/python -m bench.field [--photos N --repeats N]"""
+Not a test: it prints JSON. Run: .venv/bin/python -m bench.field [--photos N --repeats N]
+[--cells white|red|both]"""
 
 import argparse
 import base64
@@ -141,20 +142,24 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.field")
     parser.add_argument("--photos", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cells", choices=("white", "red", "both"), default="both")
     args = parser.parse_args(argv)
-    folder = inputs.released_models()["wbc-differential"]
-    every = bccd_photos("all")
-    photos = every[:: max(1, len(every) // args.photos)][: args.photos]
-    report = {"white_cells": field_figures(folder, photos, args.repeats, BUDGET_MS, "image/jpeg")}
-    try:
-        red = inputs.malaria_release(red_cells=True)
-    except FileNotFoundError as error:
-        report["red_cells"] = str(error)
-    else:
-        fields = [f["photo"] for f in malaria_fields()]
-        report["red_cells"] = field_figures(
-            red, fields, args.repeats, RED_CELL_BUDGET_MS, "image/png"
-        )
+    report = {}
+    if args.cells != "red":
+        folder = inputs.released_models()["wbc-differential"]
+        every = bccd_photos("all")
+        photos = every[:: max(1, len(every) // args.photos)][: args.photos]
+        report["white_cells"] = field_figures(folder, photos, args.repeats, BUDGET_MS, "image/jpeg")
+    if args.cells != "white":
+        try:
+            red = inputs.malaria_release(red_cells=True)
+        except FileNotFoundError as error:
+            report["red_cells"] = str(error)
+        else:
+            fields = [f["photo"] for f in malaria_fields()][: args.photos]
+            report["red_cells"] = field_figures(
+                red, fields, args.repeats, RED_CELL_BUDGET_MS, "image/png"
+            )
     report["classifier_in_lab"] = in_lab_cards()
     print(json.dumps(report, indent=2))
 

@@ -131,16 +131,13 @@ def on_dashboard(doctor, url: str, slide_id: str) -> dict:
 def in_pdf(context, url: str, slide_id: str) -> dict:
     lines = pdf_text(context.request.get(f"{url}/dashboard/slide/report.pdf?id={slide_id}").body())
     lines = lines.splitlines()
-    after = {key: lines[lines.index(key) + 1] for key in ("Red cells counted", "Parasitized")}
-    after["Parasitaemia"] = lines[lines.index("Parasitaemia") + 1]
+    keys = ("Red cells counted", "Parasitized", "Parasitaemia")
+    after = {key: lines[lines.index(key) + 1] for key in keys}  # the table: key, then value
     low, high = re.fullmatch(
         r"([\d.]+)-([\d.]+) %", lines[lines.index("95 % confidence interval (Wilson)") + 1]
     ).groups()
-    waiting = next(
-        re.fullmatch(r"Not recognised, awaiting a person \((\d+)\)", line)
-        for line in lines
-        if line.startswith("Not recognised, awaiting a person (")
-    )
+    heading = re.compile(r"Not recognised, awaiting a person \((\d+)\)")
+    (waiting,) = [m for m in map(heading.fullmatch, lines) if m]
     red, target = after["Red cells counted"].split(" / ")
     assert target == "500" and SAMPLE in lines
     return {
@@ -152,7 +149,7 @@ def in_pdf(context, url: str, slide_id: str) -> dict:
     }
 
 
-def correct(page, cells: list[dict], index: int, label: str) -> None:
+def correct(page, index: int, label: str) -> None:
     page.select_option(f"#field-cell-{index} select", label)
     page.wait_for_function(
         "([i, l]) => window.hematovision.field.cells[i].corrected_label === l", arg=[index, label]
@@ -204,8 +201,8 @@ def test_a_malaria_slide_from_field_photos_to_the_doctors_review_and_back(server
                     for i in inner
                     if cells[i]["status"] == "confident" and cells[i]["label"] == "uninfected"
                 )
-                correct(phone, cells, waiting, "uninfected")
-                correct(phone, cells, healthy, "parasitized")
+                correct(phone, waiting, "uninfected")
+                correct(phone, healthy, "parasitized")
                 corrected = {tuple(cells[waiting]["box"]): "uninfected"}
                 corrected[tuple(cells[healthy]["box"])] = "parasitized"
             notice = save_all(phone)

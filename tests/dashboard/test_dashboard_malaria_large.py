@@ -9,11 +9,14 @@ import time
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import pytest
 import sqlalchemy as sa
 
 from backend import db
 from tests.conftest import DATASETS, cell_jpeg_b64, make_record
 from tests.dashboard.conftest import days_ago, pdf_text, phone_slide, sign_in
+
+pytestmark = pytest.mark.slow  # 2,000 records with images synced, on each database: ~12 s
 
 WAITING, PARASITIZED, UNINFECTED = 20, 150, 1830  # 2,000 red cells
 

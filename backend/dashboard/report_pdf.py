@@ -82,7 +82,10 @@ def build_report(slide, author: str) -> bytes:
         _differential(pdf, slide.differential, len(slide.late_cells))
         _flags(pdf, slide.differential.flags)
     _corrections(pdf, slide)
-    _cells_needing_review(pdf, slide)
+    if slide.parasitaemia:
+        _cells_to_verify(pdf, slide)
+    else:
+        _cells_needing_review(pdf, slide)
     return bytes(pdf.output())
 
 
@@ -162,7 +165,7 @@ def _parasitaemia(pdf: SlideReport, p: dict, late: int = 0) -> None:
     apart = [
         ("Not a cell / artefact", p["apart"]["artefact"]),
         ("Other / cannot tell", p["apart"]["other"]),
-        ("Not recognised, awaiting a person (shown under Cells needing review)", p["unconfirmed"]),
+        ("Not recognised, awaiting a person (shown below)", p["unconfirmed"]),
     ]
     for label, n in p["other_classes"].items():
         apart.append((f"{display_name(label)} (not a red-cell class)", n))
@@ -201,6 +204,29 @@ def _cells_needing_review(pdf: SlideReport, slide) -> None:
     if not cells:
         pdf.text_line("None: every cell was classified with confidence.")
         return
+    _thumbnail_grid(pdf, cells)
+
+
+def _cells_to_verify(pdf: SlideReport, slide) -> None:
+    """A malaria slide's cells a doctor must verify, with their crops: those not recognised and
+    those counted as parasitized (each group at most MAX_THUMBNAILS); the uninfected and the
+    rest only as counts, so a slide of 5000 red cells stays a few pages."""
+    groups = slide.malaria_groups()
+    waiting, parasitized, other = groups["unrecognised"], groups["parasitized"], groups["other"]
+    pdf.heading(f"Not recognised, awaiting a person ({len(waiting)})")
+    if waiting:
+        _thumbnail_grid(pdf, waiting)
+    else:
+        pdf.text_line("None.")
+    pdf.heading(f"Parasitized, to verify ({len(parasitized)})")
+    if parasitized:
+        _thumbnail_grid(pdf, parasitized)
+    else:
+        pdf.text_line("None.")
+    pdf.text_line(f"Other cells, not shown here (on the dashboard): {len(other)}.")
+
+
+def _thumbnail_grid(pdf: SlideReport, cells: list) -> None:
     x0, per_row = pdf.l_margin, 6
     for i, cell in enumerate(cells[:MAX_THUMBNAILS]):
         if i % per_row == 0:

@@ -15,16 +15,28 @@ from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS, any_role, log_denied, roles_required
 from backend.dashboard.filters import WITH_PEOPLE, scoped
 from backend.dashboard.forms import ConfirmForm, first_error
-from backend.dashboard.labels import as_cell, device_name, slide_records, slide_title
+from backend.dashboard.labels import (
+    as_cell,
+    device_name,
+    effective_label,
+    slide_records,
+    slide_title,
+)
 from backend.dashboard.paging import Page, int_arg
 from backend.dashboard.review import QUEUE_STATUSES
 from backend.models import Prediction
 from backend.models import Slide as SlideRecord
 from backend.sync import slides as sync_slides
 from classifier.differential import TARGETS, Differential, differential
-from classifier.parasitaemia import parasitaemia
+from classifier.parasitaemia import PARASITIZED, parasitaemia
 
 __all__ = ["Slide", "as_cell", "load_slide"]
+
+# A malaria slide holds 500 to 5000 red cells: its page shows them in groups, each paged on the
+# server (never thousands of images at once): the cells a doctor must verify (not recognised,
+# parasitized), then the rest (uninfected, apart, added late) folded away.
+CELLS_PER_PAGE = 100
+MALARIA_GROUPS = ("unrecognised", "parasitized", "other")
 
 
 @dataclass(frozen=True)
@@ -77,11 +89,22 @@ class Slide:
     def devices(self) -> str:
         return self._names(device_name(c.device_id, c.synced_by.username) for c in self.cells)
 
-    @property
-    def awaiting_person(self) -> list[Prediction]:
-        """A malaria slide's unrecognised cells, held out of the count until a person looks."""
+    def malaria_groups(self) -> dict[str, list[Prediction]]:
+        """A malaria slide's cells by what a doctor does with them: "unrecognised" (not counted
+        until a person gives a class), "parasitized" (counted as such: verify), "other"
+        (uninfected, artefacts, other classes, and cells added after the slide was finished)."""
         waiting = set(self.parasitaemia["unconfirmed_ids"]) if self.parasitaemia else set()
-        return [c for c in self.cells if c.id in waiting]
+        groups: dict[str, list[Prediction]] = {name: [] for name in MALARIA_GROUPS}
+        for c in self.cells:
+            if self.is_late(c):
+                groups["other"].append(c)
+            elif c.id in waiting:
+                groups["unrecognised"].append(c)
+            elif effective_label(c) == PARASITIZED:
+                groups["parasitized"].append(c)
+            else:
+                groups["other"].append(c)
+        return groups
 
     @property
     def needing_review(self) -> list[Prediction]:
@@ -158,10 +181,28 @@ def slides():
     )
 
 
+def cell_pages(slide: Slide) -> dict[str, Page] | None:
+    """A malaria slide's groups of cells, each paged by its own query argument
+    (`unrecognised_page`, `parasitized_page`, `other_page`; past the end: the last page)."""
+    if not slide.parasitaemia:
+        return None
+    pages = {}
+    for name, cells in slide.malaria_groups().items():
+        total = len(cells)
+        last = max(1, -(-total // CELLS_PER_PAGE))
+        number = min(int_arg(f"{name}_page", 1, 1_000_000), last)
+        start = (number - 1) * CELLS_PER_PAGE
+        pages[name] = Page(cells[start : start + CELLS_PER_PAGE], number, CELLS_PER_PAGE, total)
+    return pages
+
+
 def render_slide(slide: Slide, form: ConfirmForm | None = None, status: int = 200):
     if form is None and current_user.role in REVIEWERS and slide.finished:
         form = ConfirmForm(formdata=None)
-    return render_template("dashboard/slide.html", slide=slide, reopen_form=form), status
+    html = render_template(
+        "dashboard/slide.html", slide=slide, reopen_form=form, cell_pages=cell_pages(slide)
+    )
+    return html, status
 
 
 @bp.get("/slide")

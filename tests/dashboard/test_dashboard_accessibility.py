@@ -34,17 +34,18 @@ def server(tmp_path, releases):
 
 
 def _malaria_slide(live, token: str, image) -> str:
-    """A malaria slide with a counted red cell and one waiting for a person (its crop shown)."""
+    """A malaria slide with a counted red cell, one waiting for a person (its crop shown) and
+    101 uninfected cells (the folded group, two pages of it)."""
     from tests.dashboard.conftest import phone_slide
 
     slide = phone_slide(kind="malaria", target=1000, sample_id="M-1")
     cells = [
         cell_record("parasitized", slide_id=slide["id"]),
         cell_record("uninfected", image, status="unfamiliar", slide_id=slide["id"]),
-    ]
+    ] + [cell_record("uninfected", slide_id=slide["id"]) for _ in range(101)]
     body = {"contract": 2, "slides": [slide], "predictions": cells}
     answer = live.api("/api/sync/predictions", body, token)
-    assert [r["status"] for r in answer["slide_results"] + answer["results"]] == ["created"] * 3
+    assert [r["status"] for r in answer["slide_results"] + answer["results"]] == ["created"] * 104
     return slide["id"]
 
 
@@ -70,7 +71,7 @@ def test_every_page_passes_axe(server, tmp_path):
         "/dashboard/review",
         "/dashboard/slides",
         "/dashboard/slide?id=A-1",
-        f"/dashboard/slide?id={server.malaria_slide}",
+        f"/dashboard/slide?id={server.malaria_slide}&other_page=2",  # its folded cells open
         "/dashboard/admin/users",
         "/dashboard/admin/models",
         "/dashboard/admin/audit",

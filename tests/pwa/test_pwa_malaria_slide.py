@@ -206,3 +206,30 @@ def server_rule(server, slide_id: str) -> dict:
         query = sa.select(Prediction).where(Prediction.slide_id == slide_id)
         cells = list(db.session.scalars(query.order_by(Prediction.captured_at, Prediction.id)))
         return build_slide(slide_id, cells, stored).parasitaemia
+
+
+def test_a_malaria_slide_of_1500_red_cells_shows_counts_and_only_the_cells_to_review(page):
+    """The Slide screen of a big malaria slide: the counts (a few rows) and, of its cells, only
+    those waiting for a person, at most REVIEW_SHOWN (50) rows with a line for the rest."""
+    page.click("#tab-slide")
+    page.select_option("#slide-kind", "malaria")
+    page.fill("#slide-sample", "MAL-BIG")
+    page.select_option("#slide-target", "2000")
+    page.click("#slide-form button[type=submit]")
+    page.wait_for_function("() => window.hematovision.activeSlide() !== null")
+    slide = page.evaluate("window.hematovision.activeSlide()")
+    spec = [(("uninfected", "confident"), 1400), (("parasitized", "confident"), 40)]
+    spec.append((("uninfected", "unfamiliar"), 60))
+    page.evaluate(PUT_RECORDS, [[s for s, n in spec for _ in range(n)], slide["id"]])
+    rule = parasitaemia(phone_cells(page, slide["id"]), 2000)
+    assert (rule["red_cells"], rule["parasitized"], rule["unconfirmed"]) == (1440, 40, 60)
+    page.click("#tab-classify")
+    page.click("#tab-slide")
+    assert page.inner_text("#slide-progress").startswith("1440 of 2000 red cells counted.")
+    assert page.locator("#slide-table tbody tr").count() <= 4
+    assert page.inner_text("#slide-review-title") == "60 not recognised — review"
+    assert page.locator("#slide-review-list li[data-id]").count() == 50
+    assert page.locator("#slide-review-list img").count() == 50
+    more = page.inner_text("#slide-review-list li.slide-review-more")
+    assert more == "… and 10 more not recognised (History lists them)."
+    assert page.locator("#view-slide img").count() == 50

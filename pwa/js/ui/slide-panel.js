@@ -11,6 +11,9 @@ import { MALARIA, SLIDE_KINDS, WBC_DIFFERENTIAL, slideView } from "../data/slide
 import { nameOf } from "./result-card.js";
 
 const STATE_WORDS = { open: "open", paused: "paused", finished: "finished" };
+// A malaria slide counts up to 5000 red cells: the panel shows its counts and, of its cells, only
+// those waiting for a person, at most this many rows (the rest: a line saying how many more).
+export const REVIEW_SHOWN = 50;
 
 /** The table the panel shows and the CSV exports ({counts, rows: [{label, name, count,
  * percent, note}]}): the white cells (all six, zeros too), erythroblasts per 100 white cells,
@@ -165,29 +168,31 @@ export class SlidePanel {
     return table;
   }
 
-  /** A malaria slide's unrecognised cells: not counted until a person gives each a class. */
+  /** A malaria slide's unrecognised cells: not counted until a person gives each a class; the
+   * first REVIEW_SHOWN of them with their crops, then how many more (in History). */
   renderAwaiting(ids, records, model) {
     const byId = new Map(records.map((r) => [r.id, r]));
     const cells = ids.map((id) => byId.get(id)).filter(Boolean);
+    const more = cells.length - REVIEW_SHOWN;
     this.q("#slide-review").hidden = !cells.length;
     this.q("#slide-review-title").textContent = `${cells.length} not recognised — review`;
     for (const url of this.thumbnailUrls || []) URL.revokeObjectURL(url);
     this.thumbnailUrls = [];
-    this.q("#slide-review-list").replaceChildren(
-      ...cells.map((r) => {
-        const li = document.createElement("li");
-        li.dataset.id = r.id;
-        if (r.thumbnail instanceof Blob) {
-          const img = Object.assign(document.createElement("img"), { alt: "", width: 48, height: 48 });
-          img.src = URL.createObjectURL(r.thumbnail);
-          this.thumbnailUrls.push(img.src);
-          li.append(img);
-        }
-        const when = r.captured_at ? new Date(r.captured_at).toLocaleTimeString() : "";
-        li.append(`Not recognised (model: ${nameOf(r.label, model)}) · ${when}`);
-        return li;
-      }),
-    );
+    const rows = cells.slice(0, REVIEW_SHOWN).map((r) => {
+      const li = document.createElement("li");
+      li.dataset.id = r.id;
+      if (r.thumbnail instanceof Blob) {
+        const img = Object.assign(document.createElement("img"), { alt: "", width: 48, height: 48 });
+        img.src = URL.createObjectURL(r.thumbnail);
+        this.thumbnailUrls.push(img.src);
+        li.append(img);
+      }
+      const when = r.captured_at ? new Date(r.captured_at).toLocaleTimeString() : "";
+      li.append(`Not recognised (model: ${nameOf(r.label, model)}) · ${when}`);
+      return li;
+    });
+    if (more > 0) rows.push(Object.assign(document.createElement("li"), { className: "slide-review-more", textContent: `… and ${more} more not recognised (History lists them).` }));
+    this.q("#slide-review-list").replaceChildren(...rows);
   }
 }
 

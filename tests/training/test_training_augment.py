@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.augment import ZOOM, _reframe
+from training.augment import ZOOM, _recolour, _reframe
 
 
 def disc_area_after(zoom: float) -> int:
@@ -38,4 +38,18 @@ def test_train_refuses_an_unknown_augment_strength(tmp_path, capsys):
 
     with pytest.raises(SystemExit):
         train_main(["--data", "pbc", "--out", str(tmp_path), "--augment", "stronk"])
-    assert "--augment must be one of strong, strong-wide, light, none" in capsys.readouterr().err
+    assert "--augment must be one of strong, strong-wide, strong-stain, light, none" in capsys.readouterr().err
+
+
+def test_strong_stain_recolours_to_other_hues_and_often_to_grey():
+    # a pink red cell on black: re-coloured, it takes other hues, is often nearly grey, and
+    # keeps its black background and its brightness order
+    pink = np.zeros((32, 32, 3), np.float32)
+    pink[8:24, 8:24] = (220.0, 120.0, 150.0)
+    tf.random.set_seed(3)
+    outs = [_recolour(tf.constant(pink)).numpy() for _ in range(40)]
+    cells = np.array([out[16, 16] for out in outs])
+    spread = cells.max(axis=1) - cells.min(axis=1)  # 0 for grey
+    assert (spread < 0.4 * 100).sum() >= 5  # near grey now and then (pink's spread is 100)
+    assert len({int(np.argmax(c)) for c in cells if c.max() - c.min() > 30}) >= 2
+    assert all(np.abs(out[0, 0]).max() < 1e-3 for out in outs)

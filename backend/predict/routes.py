@@ -15,7 +15,7 @@ from flask_jwt_extended import current_user
 
 from backend import db
 from backend.audit.log import record
-from backend.auth.roles import roles_required
+from backend.auth.roles import deny, roles_required
 from backend.errors import ApiError
 from backend.models import AuditEntry
 from backend.models.types import utcnow
@@ -99,8 +99,8 @@ def uploaded_image(image_path: str):
             AuditEntry.target == image_path,
             AuditEntry.user_id == current_user.id,
         )
-        if db.session.scalar(sender.limit(1)) is None:
-            stored = None  # another person's upload: as if it did not exist
+        if db.session.scalar(sender.limit(1)) is None:  # another person's: as if not there
+            deny("another technician's upload", status=404)
     if stored is None:
         raise ApiError(404, "not_found", "No such upload.")
     response = send_file(

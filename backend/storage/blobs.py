@@ -85,6 +85,23 @@ def put(key: str, data: bytes, content_type: str) -> tuple[BlobInfo, bool]:
     return stored, created
 
 
+def put_new(items: list[tuple[str, bytes, str]]) -> None:
+    """Stores (key, data, content type) under keys the server just made (a uuid in each), in
+    one statement for the lot (a sync batch's cell images); BlobConflict if a key is taken."""
+    if not items:
+        return
+    now = utcnow()
+    rows = [
+        dict(key=k, sha256=sha256_of(d), size=len(d), content_type=t, created_at=now, data=d)
+        for k, d, t in sorted(items)
+    ]
+    statement = insert(_table).on_conflict_do_nothing(index_elements=["key"])
+    inserted = db.session.connection().execute(statement.returning(_table.c.key), rows)
+    taken = {row["key"] for row in rows} - set(inserted.scalars())
+    if taken:
+        raise BlobConflict(f"already stored: {sorted(taken)[:3]}")
+
+
 def info(key: str) -> BlobInfo | None:
     """What is known about a blob, without reading its bytes."""
     columns = (_table.c[name] for name in ("key", "sha256", "size", "content_type", "created_at"))
@@ -156,9 +173,9 @@ def local_folder(name: str, files: dict[str, tuple[str, str]]) -> Path:
     model.tflite and model.json side by side as the classifier loads them. `name` must change
     when the content does (build it from the hashes)."""
     folder = cache_root() / "folders" / name
-    if all((folder / file).is_file() for file in files):
-        return folder
     sources = {file: local_path(key, sha) for file, (key, sha) in files.items()}
+    if folder.is_dir() and all(_same(folder / f, sources[f], files[f][1]) for f in files):
+        return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))
     for file, source in sources.items():
@@ -166,11 +183,20 @@ def local_folder(name: str, files: dict[str, tuple[str, str]]) -> Path:
             os.link(source, tmp / file)
         except OSError:
             shutil.copyfile(source, tmp / file)
+    if folder.exists():  # left incomplete or altered: replaced
+        shutil.rmtree(folder, ignore_errors=True)
     try:
         os.rename(tmp, folder)
     except OSError:  # another thread or process built it first
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _same(path: Path, source: Path, sha256: str) -> bool:
+    """`path` holds the checked `source`'s bytes: the same file (a hard link) or the same hash."""
+    if not path.is_file():
+        return False
+    return os.path.samefile(path, source) or _file_sha256(path) == sha256
 
 
 def _file_sha256(path: Path) -> str:

@@ -76,9 +76,9 @@ def _decode(value: Any) -> bytes:
     return data
 
 
-def store(image: CellImage) -> None:
-    """In the caller's transaction: the image commits (or not) with its record."""
-    blobs.put(blob_key(image.name), image.jpeg, "image/jpeg")
+def store(images: list[CellImage]) -> None:
+    """In the caller's transaction: each image commits (or not) with its record."""
+    blobs.put_new([(blob_key(image.name), image.jpeg, "image/jpeg") for image in images])
 
 
 def exists(name: str) -> bool:

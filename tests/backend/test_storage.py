@@ -38,6 +38,17 @@ def test_a_key_is_written_once_and_read_whole_or_in_slices(app, monkeypatch):
         assert len(pieces) == 11 and b"".join(pieces) == data
 
 
+def test_new_keys_are_stored_in_one_statement_and_a_taken_one_is_refused(app):
+    with app.app_context():
+        blobs.put_new([("t/b.jpg", b"b", "image/jpeg"), ("t/a.jpg", b"a", "image/jpeg")])
+        db.session.commit()
+        assert blobs.read("t/a.jpg") == b"a" and blobs.info("t/b.jpg").size == 1
+        with pytest.raises(blobs.BlobConflict):
+            blobs.put_new([("t/c.jpg", b"c", "image/jpeg"), ("t/a.jpg", b"a", "image/jpeg")])
+        db.session.rollback()
+        assert not blobs.exists("t/c.jpg")
+
+
 def test_the_local_copy_is_fetched_once_checked_and_refetched_when_wrong(app, tmp_path):
     data = b"model bytes " * 1000
     digest = blobs.sha256_of(data)
@@ -56,6 +67,13 @@ def test_the_local_copy_is_fetched_once_checked_and_refetched_when_wrong(app, tm
             blobs.local_path("t/m.tflite", "0" * 64)
         with pytest.raises(blobs.BlobMissing):
             blobs.local_path("t/none", "1" * 64)
+        # a folder of cached files (the classifier's): rebuilt when a file in it is altered
+        files = {"model.tflite": ("t/m.tflite", digest)}
+        folder = blobs.local_folder("m", files)
+        assert (folder / "model.tflite").read_bytes() == data
+        (folder / "model.tflite").unlink()
+        (folder / "model.tflite").write_bytes(b"altered")
+        assert (blobs.local_folder("m", files) / "model.tflite").read_bytes() == data
 
 
 def test_a_server_with_an_empty_cache_serves_and_classifies_a_published_model(

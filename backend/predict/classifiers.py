@@ -10,6 +10,7 @@ from backend import db
 from backend.errors import ApiError
 from backend.model_delivery import store
 from backend.models import ModelVersion
+from backend.storage import blobs
 from classifier.classify import Classifier
 
 _loaded: dict[tuple[str, str, str], tuple[Classifier, threading.Lock]] = {}
@@ -37,7 +38,7 @@ def choose_model(name: str | None) -> ModelVersion:
 def classifier_for(model: ModelVersion) -> tuple[Classifier, threading.Lock]:
     """The version's files are copied from the database into the local cache on first use
     (checked against their sha256), so a server that never saw the model classifies with it."""
-    key = (str(store.blobs.cache_root()), model.sha256, model.meta_sha256)
+    key = (str(blobs.cache_root()), model.sha256, model.meta_sha256)
     with _loading:
         if key not in _loaded:
             folder = store.local_folder(model)

@@ -225,7 +225,9 @@ def test_two_servers_share_records_images_models_and_uploads(cluster, releases):
     for phone in phones:
         phone.start()
     total = sum(len(o) for o in outboxes.values()) // BATCH
+    deadline = time.monotonic() + 60
     while sum(p.batches for p in phones) < total // 3:
+        assert any(p.is_alive() for p in phones) and time.monotonic() < deadline
         time.sleep(0.01)
     a.kill()  # batches in flight on A are cut off mid-request
     killed_at = sum(p.batches for p in phones)

@@ -61,6 +61,32 @@ def test_image_is_re_encoded_without_metadata_under_a_server_name(app, client, a
         stored.load()
 
 
+def test_a_push_that_fails_stores_neither_the_records_nor_their_images(
+    app, client, auth, monkeypatch
+):
+    """The images commit with their records: a failure after both were written (here the
+    audit entry, the last write of the push) rolls both back, and the re-send stores both."""
+    import backend.sync.routes
+
+    records = [cell_record("neutrophil", photo) for photo in pbc_images("neutrophil", 2)]
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(backend.sync.routes, "record", failing)
+    response = client.post(
+        "/api/sync/predictions",
+        json={"contract": 2, "predictions": records},
+        headers=auth.headers("tech"),
+    )
+    assert response.status_code == 500
+    assert _stored_files(app) == [] and _image_path(app, records[0]["id"]) is None
+    monkeypatch.undo()
+    assert sync(client, auth, "tech", records) == ["created", "created"]
+    names = sorted(_image_path(app, r["id"]) for r in records)
+    assert [f.name for f in _stored_files(app)] == names
+
+
 def test_resending_the_same_image_is_a_duplicate_and_another_image_a_conflict(app, client, auth):
     first, second = pbc_images("lymphocyte", 2)
     record = cell_record("lymphocyte", first)

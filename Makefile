@@ -67,11 +67,13 @@ test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Schema first, then the first admin, then the committed model releases; all three are idempotent.
+# Schema first, then files an older installation kept on disk moved into the database, then the
+# first admin, then the committed model releases; all four are idempotent.
 db-upgrade: setup
 	$(BIN)/flask db upgrade
 
 run: db-upgrade
+	$(BIN)/flask storage import-files
 	$(BIN)/flask users ensure-admin
 	$(BIN)/flask models publish-all tflite_models
 	$(BIN)/python -m backend.serve --host $(HOST) --port $(PORT) --threads $(WORKERS)

@@ -118,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     from backend.model_delivery.cli import models_cli
     from backend.predict import bp as predict_bp
     from backend.request_input import init_app as init_request_input
+    from backend.storage.cli import storage_cli
     from backend.sync import bp as sync_bp
     from backend.users import bp as users_bp
     from backend.users.cli import users_cli
@@ -130,5 +131,6 @@ def _register_blueprints(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(auth_cli)
     app.cli.add_command(models_cli)
+    app.cli.add_command(storage_cli)
     register_error_handlers(app)
     init_request_input(app)  # bad JSON and NUL characters are 400s, never 500s

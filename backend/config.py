@@ -42,6 +42,11 @@ class Config:
     PREDICT_DEFAULT_MODEL = os.environ.get("PREDICT_DEFAULT_MODEL", "wbc-differential")
     MODEL_STORE = os.environ.get("MODEL_STORE") or str(INSTANCE_DIR / "models")
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE_DIR / "uploads")
+    # Models, cell images and uploads live in the database (backend/storage/blobs.py); this local
+    # folder only caches what must be a file (the classifier's .tflite). Default (None): "cache"
+    # in the instance folder. MODEL_STORE, UPLOAD_FOLDER and CELL_IMAGE_FOLDER are only read by
+    # `flask storage import-files`, which moves an older installation's files into the database.
+    BLOB_CACHE = os.environ.get("BLOB_CACHE") or None
     # Login throttling (backend/auth/throttle.py): failures before a lock per username from one
     # address, per address, per username from everywhere; a counter forgets after the window
     # without failures; the lock doubles per further failure of one username+address pair.

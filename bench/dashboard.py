@@ -38,6 +38,7 @@ def make_app(tmp: Path):
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp / 'bench.sqlite3'}"
         UPLOAD_FOLDER = str(tmp / "uploads")
         MODEL_STORE = str(tmp / "models")
+        BLOB_CACHE = str(tmp / "cache")  # not the checkout's instance folder
         WTF_CSRF_ENABLED = False  # the bench signs in directly; the tests check CSRF
 
     app = create_app(Config)

@@ -44,6 +44,7 @@ class LiveServer:
             SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp / 'live.sqlite3'}"
             MODEL_STORE = str(tmp / "models")
             UPLOAD_FOLDER = str(tmp / "uploads")
+            BLOB_CACHE = str(tmp / "cache")  # not the checkout's instance folder
 
         for key, value in config.items():
             setattr(Config, key, value)

@@ -21,8 +21,8 @@ from backend.models import ModelVersion
 
 def read_card(version: ModelVersion) -> dict[str, Any]:
     try:
-        return json.loads((store.store_root() / version.meta_path).read_bytes())
-    except (OSError, ValueError):
+        return json.loads(store.card_bytes(version) or b"{}")
+    except ValueError:
         return {}
 
 

@@ -3,6 +3,7 @@ so labels, sample ids and names in any Latin, Greek or Cyrillic script render; C
 system fallback font when one is installed (fonts-droid-fallback, which `make system-deps`
 installs), else those characters are left blank with a warning in the log: never a 500."""
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from backend.dashboard.labels import correction_text, interval_text, parasitaemia_text
-from backend.sync.cell_images import path_of
+from backend.sync import cell_images
 from classifier.differential import display_name
 
 DISCLAIMER = (
@@ -242,9 +243,9 @@ def _thumbnail_grid(pdf: SlideReport, cells: list) -> None:
 
 
 def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
-    path = path_of(cell.image_path) if cell.image_path else None
-    if path is not None:
-        pdf.image(str(path), x=x, y=y, w=THUMB_MM, h=THUMB_MM)
+    jpeg = cell_images.read(cell.image_path) if cell.image_path else None
+    if jpeg is not None:
+        pdf.image(io.BytesIO(jpeg), x=x, y=y, w=THUMB_MM, h=THUMB_MM)
     else:
         pdf.rect(x, y, THUMB_MM, THUMB_MM)
         pdf.set_xy(x, y + THUMB_MM / 2 - 2)

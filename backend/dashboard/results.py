@@ -1,5 +1,7 @@
 """The results table (filters, pages), one result's detail view and its cell image."""
 
+import io
+
 import sqlalchemy as sa
 from flask import abort, render_template, request, send_file
 from flask_login import current_user
@@ -13,7 +15,7 @@ from backend.dashboard.forms import ReviewForm
 from backend.dashboard.labels import slide_records, slide_title
 from backend.dashboard.paging import paginate
 from backend.models import Prediction, Review
-from backend.sync.cell_images import path_of
+from backend.sync import cell_images
 from classifier.differential import PERSON_ONLY_LABELS, display_name
 
 
@@ -96,7 +98,7 @@ def render_detail(prediction: Prediction, form: ReviewForm, status: int = 200):
         probabilities=probabilities,
         history=review_history(prediction),
         form=form if current_user.role in REVIEWERS else None,
-        has_image=prediction.image_path is not None and path_of(prediction.image_path) is not None,
+        has_image=prediction.image_path is not None and cell_images.exists(prediction.image_path),
         queue_next=request.args.get("queue") == "1",
         slide_record=slide_records([prediction.slide_id]).get(prediction.slide_id),
         slide_title=slide_title,
@@ -107,7 +109,7 @@ def render_detail(prediction: Prediction, form: ReviewForm, status: int = 200):
 @any_role
 def result_image(record_id: str):
     prediction = visible_prediction(record_id)
-    path = path_of(prediction.image_path) if prediction.image_path else None
-    if path is None:
+    jpeg = cell_images.read(prediction.image_path) if prediction.image_path else None
+    if jpeg is None:
         abort(404, description="This result has no cell image.")
-    return send_file(path, mimetype="image/jpeg", max_age=0)
+    return send_file(io.BytesIO(jpeg), mimetype="image/jpeg", max_age=0)

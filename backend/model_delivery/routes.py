@@ -1,6 +1,8 @@
 """Phones fetch the active models (public, cacheable forever: URLs carry the version);
 admins publish, activate and roll back."""
 
+from pathlib import Path
+
 import sqlalchemy as sa
 from flask import jsonify, request, send_file
 from flask_jwt_extended import current_user
@@ -34,13 +36,13 @@ def list_all_versions():
 @bp.get("/<name>/<version>/model.tflite")
 def download_model(name: str, version: str):
     model = _get(name, version)
-    return _immutable(model.file_path, model.sha256, "application/octet-stream")
+    return _immutable(store.model_file(model), model, model.sha256, "application/octet-stream")
 
 
 @bp.get("/<name>/<version>/model.json")
 def download_card(name: str, version: str):
     model = _get(name, version)
-    return _immutable(model.meta_path, model.meta_sha256, "application/json")
+    return _immutable(store.card_file(model), model, model.meta_sha256, "application/json")
 
 
 def _get(name: str, version: str) -> ModelVersion:
@@ -50,11 +52,14 @@ def _get(name: str, version: str) -> ModelVersion:
     return model
 
 
-def _immutable(relative: str, sha256: str, mimetype: str):
+def _immutable(path: Path, model: ModelVersion, sha256: str, mimetype: str):
+    """Sent from the server's local cache (filled from the database on first use). ETag and
+    Last-Modified come from the database, not the file: every server answers the same."""
     response = send_file(
-        store.store_root() / relative,
+        path,
         mimetype=mimetype,
         etag=sha256,
+        last_modified=model.published_at,
         conditional=True,
         max_age=ONE_YEAR,
     )

@@ -1,7 +1,8 @@
-"""Publishing, activating and rolling back model versions; files live under MODEL_STORE."""
+"""Publishing, activating and rolling back model versions. A version's model.tflite and
+model.json are blobs in the database (backend/storage/blobs.py) under "models/" + the
+version's file_path / meta_path, committed with the version row: every server sharing the
+database serves and classifies with it at once."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,10 +13,45 @@ from backend.errors import ApiError
 from backend.model_delivery.release import Release
 from backend.models import ModelVersion, User
 from backend.models.types import utcnow
+from backend.storage import blobs
+
+KEY_PREFIX = "models/"
 
 
 def store_root() -> Path:
+    """Where an older installation kept published models on disk (`flask storage
+    import-files` reads it); nothing is written there any more."""
     return Path(current_app.config["MODEL_STORE"])
+
+
+def blob_key(relative: str) -> str:
+    """The blob of a version's file_path or meta_path."""
+    return KEY_PREFIX + Path(relative).as_posix()
+
+
+def model_file(version: ModelVersion) -> Path:
+    """A local copy of the version's model.tflite, checked against its sha256."""
+    return blobs.local_path(blob_key(version.file_path), version.sha256)
+
+
+def card_file(version: ModelVersion) -> Path:
+    return blobs.local_path(blob_key(version.meta_path), version.meta_sha256)
+
+
+def card_bytes(version: ModelVersion) -> bytes | None:
+    return blobs.read(blob_key(version.meta_path))
+
+
+def local_folder(version: ModelVersion) -> Path:
+    """model.tflite and model.json side by side on local disk, as the classifier loads them;
+    named by their hashes, so a version's folder never goes stale."""
+    return blobs.local_folder(
+        f"{version.sha256}-{version.meta_sha256}",
+        {
+            "model.tflite": (blob_key(version.file_path), version.sha256),
+            "model.json": (blob_key(version.meta_path), version.meta_sha256),
+        },
+    )
 
 
 def find(name: str, version: str) -> ModelVersion | None:
@@ -44,8 +80,8 @@ def publish(release: Release, user: User | None) -> tuple[ModelVersion, bool]:
             "publish it under a new version.",
         )
     folder = Path(release.name) / release.version
-    _write(folder / "model.tflite", release.model_bytes)
-    _write(folder / "model.json", release.card_bytes)
+    _write(folder / "model.tflite", release.model_bytes, "application/octet-stream")
+    _write(folder / "model.json", release.card_bytes, "application/json")
     version = ModelVersion(
         name=release.name,
         version=release.version,
@@ -62,14 +98,17 @@ def publish(release: Release, user: User | None) -> tuple[ModelVersion, bool]:
     return version, True
 
 
-def _write(relative: Path, content: bytes) -> None:
-    """Atomic write: a crash never leaves a half-written model where phones can fetch it."""
-    target = store_root() / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
-    os.replace(tmp, target)
+def _write(relative: Path, content: bytes, content_type: str) -> None:
+    """In the caller's transaction: a version is never listed without its files, nor the
+    files kept without their version."""
+    try:
+        blobs.put(blob_key(relative.as_posix()), content, content_type)
+    except blobs.BlobConflict:
+        raise ApiError(
+            409,
+            "version_exists",
+            f"{relative.parent} has other files stored; publish it under a new version.",
+        ) from None
 
 
 def activate(version: ModelVersion) -> None:

@@ -1,6 +1,7 @@
 """The database models; importing this package registers every table with `db`."""
 
 from backend.models.audit import AuditEntry
+from backend.models.blob import Blob
 from backend.models.correction import TechnicianCorrection
 from backend.models.model_version import ModelVersion
 from backend.models.prediction import Prediction
@@ -12,6 +13,7 @@ from backend.models.user import ROLES, User
 __all__ = [
     "ROLES",
     "AuditEntry",
+    "Blob",
     "LoginThrottle",
     "ModelVersion",
     "Prediction",

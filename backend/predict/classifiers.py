@@ -2,7 +2,6 @@
 The TFLite interpreter is not re-entrant, so each classifier is used under its own lock."""
 
 import threading
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
@@ -11,6 +10,7 @@ from backend import db
 from backend.errors import ApiError
 from backend.model_delivery import store
 from backend.models import ModelVersion
+from backend.storage import blobs
 from classifier.classify import Classifier
 
 _loaded: dict[tuple[str, str, str], tuple[Classifier, threading.Lock]] = {}
@@ -36,9 +36,11 @@ def choose_model(name: str | None) -> ModelVersion:
 
 
 def classifier_for(model: ModelVersion) -> tuple[Classifier, threading.Lock]:
-    folder = store.store_root() / Path(model.file_path).parent
-    key = (str(store.store_root()), model.name, model.version)
+    """The version's files are copied from the database into the local cache on first use
+    (checked against their sha256), so a server that never saw the model classifies with it."""
+    key = (str(blobs.cache_root()), model.sha256, model.meta_sha256)
     with _loading:
         if key not in _loaded:
+            folder = store.local_folder(model)
             _loaded[key] = (Classifier(folder, num_threads=1), threading.Lock())
         return _loaded[key]

@@ -8,22 +8,27 @@ that declares red-cell field mode (a malaria screen) every red cell, each also m
 import io
 import uuid
 from collections import Counter
-from pathlib import Path
 
-from flask import current_app, jsonify, request
+import sqlalchemy as sa
+from flask import current_app, jsonify, request, send_file
 from flask_jwt_extended import current_user
 
 from backend import db
 from backend.audit.log import record
-from backend.auth.roles import roles_required
+from backend.auth.roles import deny, roles_required
 from backend.errors import ApiError
+from backend.models import AuditEntry
 from backend.models.types import utcnow
 from backend.predict import bp
 from backend.predict.classifiers import choose_model, classifier_for
 from backend.predict.images import CheckedImage, check_image, read_limited
+from backend.storage import blobs
 from classifier.classify import UnreadableImageError
 
 MODES = ("single", "field")
+UPLOAD_PREFIX = "uploads/"  # blob key of an upload: this + the answer's image_path
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+MAX_KEY = 255
 
 
 @bp.post("/predict")
@@ -56,12 +61,8 @@ def predict():
         details["labels"] = [cell["label"] for cell in result["cells"]]
     else:
         details["label"] = result["label"]
-    try:
-        record("predict", current_user, target=path, details=details)
-        db.session.commit()
-    except Exception:
-        (Path(cfg["UPLOAD_FOLDER"]) / path).unlink(missing_ok=True)
-        raise
+    record("predict", current_user, target=path, details=details)
+    db.session.commit()  # the upload and its audit entry together, or neither
     model_ref = {"name": model.name, "version": model.version}
     if mode == "field":
         return jsonify(mode="field", **result, model=model_ref, image_path=path)
@@ -78,10 +79,37 @@ def predict():
 
 
 def _store(image: CheckedImage) -> str:
-    """Saves under a new server-made name (never the client's); 'xb' never overwrites."""
-    relative = Path(utcnow().strftime("%Y/%m/%d")) / f"{uuid.uuid4().hex}.{image.extension}"
-    target = Path(current_app.config["UPLOAD_FOLDER"]) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "xb") as f:
-        f.write(image.encoded)
-    return relative.as_posix()
+    """Stores the checked image under a new server-made name (never the client's), as a blob
+    ("uploads/" + the answer's image_path) in this request's transaction."""
+    relative = f"{utcnow():%Y/%m/%d}/{uuid.uuid4().hex}.{image.extension}"
+    blobs.put(UPLOAD_PREFIX + relative, image.encoded, CONTENT_TYPES[image.format])
+    return relative
+
+
+@bp.get("/predict/uploads/<path:image_path>")
+@roles_required("technician", "admin")
+def uploaded_image(image_path: str):
+    """An image sent to /predict, by the `image_path` of its answer: for admins, and for the
+    technician who sent it (the `predict` audit entry says who did)."""
+    key = UPLOAD_PREFIX + image_path
+    stored = blobs.info(key) if len(key) <= MAX_KEY else None
+    if stored is not None and current_user.role != "admin":
+        sender = sa.select(AuditEntry.id).where(
+            AuditEntry.action == "predict",
+            AuditEntry.target == image_path,
+            AuditEntry.user_id == current_user.id,
+        )
+        if db.session.scalar(sender.limit(1)) is None:  # another person's: as if not there
+            deny("another technician's upload", status=404)
+    if stored is None:
+        raise ApiError(404, "not_found", "No such upload.")
+    response = send_file(
+        io.BytesIO(blobs.read(key)),
+        mimetype=stored.content_type,
+        etag=stored.sha256,
+        last_modified=stored.created_at,
+        conditional=True,
+        max_age=0,
+    )
+    response.cache_control.private = True
+    return response

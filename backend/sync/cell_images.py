@@ -1,7 +1,8 @@
 """The optional cell image a phone sends with a synced record: `"image"` is a base64 JPEG of the
 classified cell. It is checked like any upload (type by content, byte and pixel limits, full
-decode), re-encoded without metadata and stored under a server-made name. With
-CELL_IMAGES_ENABLED off the field is ignored and nothing is stored."""
+decode), re-encoded without metadata and stored under a server-made name, as a blob in the
+database ("cells/<name>") in the same transaction as its record. With CELL_IMAGES_ENABLED off
+the field is ignored and nothing is stored."""
 
 import base64
 import binascii
@@ -15,6 +16,7 @@ from flask import current_app
 
 from backend.errors import ApiError
 from backend.predict.images import check_image
+from backend.storage import blobs
 from backend.sync.validation import RecordError
 
 
@@ -22,10 +24,19 @@ from backend.sync.validation import RecordError
 class CellImage:
     jpeg: bytes  # the re-encoded image that is stored
     sha256: str  # of the bytes the phone sent: a re-send of the same image is a duplicate
-    name: str  # server-made file name, relative to the cell image folder
+    name: str  # server-made file name: the record's image_path; blob key "cells/<name>"
+
+
+KEY_PREFIX = "cells/"
+
+
+def blob_key(name: str) -> str:
+    return KEY_PREFIX + Path(name).name
 
 
 def image_folder() -> Path:
+    """Where an older installation kept cell images on disk (`flask storage import-files`
+    reads it); nothing is written there any more."""
     configured = current_app.config.get("CELL_IMAGE_FOLDER")
     return Path(configured or Path(current_app.config["UPLOAD_FOLDER"]) / "cells")
 
@@ -65,15 +76,15 @@ def _decode(value: Any) -> bytes:
     return data
 
 
-def store(image: CellImage) -> None:
-    folder = image_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    # "xb": a server-made name never overwrites an existing file.
-    with open(folder / image.name, "xb") as f:
-        f.write(image.jpeg)
+def store(images: list[CellImage]) -> None:
+    """In the caller's transaction: each image commits (or not) with its record."""
+    blobs.put_new([(blob_key(image.name), image.jpeg, "image/jpeg") for image in images])
 
 
-def path_of(name: str) -> Path | None:
-    """The stored file for a prediction's image_path, or None if it is gone."""
-    path = image_folder() / Path(name).name
-    return path if path.is_file() else None
+def exists(name: str) -> bool:
+    return blobs.exists(blob_key(name))
+
+
+def read(name: str) -> bytes | None:
+    """The stored JPEG for a prediction's image_path, or None if there is none."""
+    return blobs.read(blob_key(name))

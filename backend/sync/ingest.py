@@ -39,8 +39,7 @@ def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
             if image is not None:
                 images[record.id] = image
     created = _insert_new(list(first.values()), user)
-    for record_id in created & images.keys():
-        cell_images.store(images[record_id])
+    cell_images.store([images[record_id] for record_id in created & images.keys()])
     repeated = len(first) != sum(r is not None for r in cleaned)
     stored = _stored([i for i in first if i not in created or repeated])
     for result, record in zip(results, cleaned, strict=True):

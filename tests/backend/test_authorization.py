@@ -24,14 +24,18 @@ ADMIN_ONLY = [401, 403, 403, 403]
 
 @pytest.fixture
 def world(app, client, auth, releases):
-    """A record synced by `tech`; model versions 1.0.0 then 2.0.0 activated."""
+    """A record synced by `tech`; model versions 1.0.0 then 2.0.0 activated; an image `tech`
+    sent to /predict."""
     record = make_record()
     assert push(client, auth.headers("tech"), [record]).status_code == 200
     publish_folder(app, releases["v1"])
     publish_folder(app, releases["v2"])
+    image = {"image": (io.BytesIO(_png()), "cell.png")}
+    predicted = client.post("/predict", data=image, headers=auth.headers("tech"))
     with app.app_context():
         viewer_id = db.session.scalar(sa.select(User.id).where(User.username == "viewer"))
-    return {"record": record["id"], "viewer": viewer_id}
+    upload_path = predicted.get_json()["image_path"]
+    return {"record": record["id"], "viewer": viewer_id, "upload": upload_path}
 
 
 # (method, url template, json body or callable(releases) -> kwargs, expected per WHO)
@@ -61,6 +65,7 @@ MATRIX = [
     ("POST", "/api/models/cells/rollback", None, ADMIN_ONLY + [200]),
     ("GET", "/api/audit", None, ADMIN_ONLY + [200]),
     ("POST", "/predict", "image", [401, 403, 200, 200, 200]),
+    ("GET", "/predict/uploads/{upload}", None, [401, 403, 200, 404, 200]),
 ]
 CASES = [
     pytest.param(method, url, body, who, expected[i], id=f"{method} {url} as {who}")

@@ -10,19 +10,24 @@ import sqlalchemy as sa
 from PIL import Image
 
 from backend import db
-from backend.models import Prediction
+from backend.models import Blob, Prediction
 from bench.inputs import cell_jpeg_b64
 from tests.backend.conftest import jpeg_with_malformed_exif
 from tests.conftest import cell_record, pbc_images, push, sync
 
 
-def _folder(app) -> Path:
-    return Path(app.config["UPLOAD_FOLDER"]) / "cells"
+class _StoredImage:
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data = name, data
 
 
-def _stored_files(app) -> list[Path]:
-    folder = _folder(app)
-    return sorted(folder.iterdir()) if folder.is_dir() else []
+def _stored_files(app) -> list[_StoredImage]:
+    """The stored cell images (blobs "cells/<name>"); nothing is written to disk."""
+    assert not any(p.is_file() for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*"))
+    with app.app_context():
+        query = sa.select(Blob.key, Blob.data).where(Blob.key.startswith("cells/"))
+        rows = db.session.execute(query.order_by(Blob.key))
+        return [_StoredImage(key.removeprefix("cells/"), data) for key, data in rows]
 
 
 def _image_path(app, record_id: str) -> str | None:
@@ -50,10 +55,36 @@ def test_image_is_re_encoded_without_metadata_under_a_server_name(app, client, a
     files = _stored_files(app)
     assert [f.name for f in files] == [name]
     assert name.endswith(".jpg") and len(name) == 36 and record["id"].replace("-", "") not in name
-    with Image.open(files[0]) as stored:
+    with Image.open(io.BytesIO(files[0].data)) as stored:
         assert stored.format == "JPEG" and stored.size == (80, 80)
         assert not stored.getexif()
         stored.load()
+
+
+def test_a_push_that_fails_stores_neither_the_records_nor_their_images(
+    app, client, auth, monkeypatch
+):
+    """The images commit with their records: a failure after both were written (here the
+    audit entry, the last write of the push) rolls both back, and the re-send stores both."""
+    import backend.sync.routes
+
+    records = [cell_record("neutrophil", photo) for photo in pbc_images("neutrophil", 2)]
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(backend.sync.routes, "record", failing)
+    response = client.post(
+        "/api/sync/predictions",
+        json={"contract": 2, "predictions": records},
+        headers=auth.headers("tech"),
+    )
+    assert response.status_code == 500
+    assert _stored_files(app) == [] and _image_path(app, records[0]["id"]) is None
+    monkeypatch.undo()
+    assert sync(client, auth, "tech", records) == ["created", "created"]
+    names = sorted(_image_path(app, r["id"]) for r in records)
+    assert [f.name for f in _stored_files(app)] == names
 
 
 def test_resending_the_same_image_is_a_duplicate_and_another_image_a_conflict(app, client, auth):

@@ -92,3 +92,27 @@ def test_slide_kind_keeps_existing_slides_checks_targets_per_kind_and_downgrades
             conn.execute(sa.text("DELETE FROM slides"))
             conn.execute(sa.text("DELETE FROM users"))
         downgrade(revision="base")
+
+
+def test_blobs_table_holds_bytes_and_downgrade_refuses_while_it_holds_any(empty_app, capfd):
+    data = bytes(range(256)) * 4  # every byte value, NUL included: bytea / BLOB, not text
+    with empty_app.app_context():
+        upgrade(revision="9a4f1c6e2b57")
+        upgrade()
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO blobs (key, sha256, size, content_type, created_at, data) "
+                    "VALUES ('cells/x.jpg', 's', :n, 'image/jpeg', :t, :d)"
+                ),
+                {"n": len(data), "t": "2026-12-01 10:00:00", "d": data},
+            )
+            assert conn.execute(sa.text("SELECT data FROM blobs")).scalar() == data
+        with pytest.raises(SystemExit):
+            downgrade(revision="9a4f1c6e2b57")
+        assert "1 file(s) are stored in the blobs table" in capfd.readouterr().err
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM blobs"))
+        downgrade(revision="9a4f1c6e2b57")
+        assert "blobs" not in _tables()
+        downgrade(revision="base")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from PIL import Image
 
 from backend import db
-from backend.models import AuditEntry
+from backend.models import AuditEntry, Blob
 from tests.backend.conftest import jpeg_with_malformed_exif
 from tests.conftest import publish_folder
 from training.paths import datasets_root
@@ -35,8 +35,19 @@ def _post(client, headers, data: bytes, name: str = "cell.jpg", **form):
     return client.post("/predict", data=fields, headers=headers, content_type="multipart/form-data")
 
 
-def _stored(app) -> list[Path]:
-    return [p for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*") if p.is_file()]
+def _stored(app) -> list[str]:
+    """The image_path of every stored upload (blobs "uploads/..."); none is written to disk."""
+    assert not any(p.is_file() for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*"))
+    with app.app_context():
+        keys = db.session.scalars(sa.select(Blob.key).where(Blob.key.startswith("uploads/")))
+        return sorted(key.removeprefix("uploads/") for key in keys)
+
+
+def _upload_bytes(app, image_path: str) -> bytes:
+    from backend.storage import blobs
+
+    with app.app_context():
+        return blobs.read("uploads/" + image_path)
 
 
 @pytest.mark.parametrize("dataset,suffix", [("pbc", ".jpg"), ("malaria", ".png")])
@@ -49,10 +60,9 @@ def test_predict_classifies_a_real_image_and_stores_it(app, client, auth, model,
     assert body["predicted_label"] in body["probabilities"]
     assert body["confidence"] == max(body["probabilities"].values())
     assert body["status"] in ("confident", "review", "unfamiliar")
-    stored = Path(app.config["UPLOAD_FOLDER"]) / body["image_path"]
-    assert _stored(app) == [stored]
+    assert _stored(app) == [body["image_path"]]
     assert "etc" not in body["image_path"] and ".." not in body["image_path"]
-    with Image.open(stored) as image:
+    with Image.open(io.BytesIO(_upload_bytes(app, body["image_path"]))) as image:
         assert image.size == Image.open(source).size
     with app.app_context():
         entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "predict"))
@@ -70,9 +80,27 @@ def test_result_matches_the_classifier_called_directly(app, client, auth, model,
 
     source = real_image()
     body = _post(client, auth.headers("tech"), source.read_bytes()).get_json()
-    stored = Path(app.config["UPLOAD_FOLDER"]) / body["image_path"]
+    stored = io.BytesIO(_upload_bytes(app, body["image_path"]))
     direct = Classifier(releases["v1"]).classify(stored)
     assert body["probabilities"] == direct["probabilities"]
+
+
+def test_an_upload_is_read_back_by_its_sender_and_admins_only(app, client, auth, model):
+    source = real_image()
+    body = _post(client, auth.headers("tech"), source.read_bytes()).get_json()
+    url = f"/predict/uploads/{body['image_path']}"
+    mine = client.get(url, headers=auth.headers("tech"))
+    assert mine.status_code == 200 and mine.mimetype == "image/jpeg"
+    assert mine.data == _upload_bytes(app, body["image_path"])
+    assert "private" in mine.headers["Cache-Control"]
+    again = client.get(url, headers={**auth.headers("tech"), "If-None-Match": mine.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get(url, headers=auth.headers("admin")).data == mine.data
+    assert client.get(url, headers=auth.headers("tech2")).status_code == 404  # not theirs
+    assert client.get(url, headers=auth.headers("viewer")).status_code == 403
+    assert client.get(url).status_code == 401
+    missing = client.get("/predict/uploads/2026/01/01/nothing.jpg", headers=auth.headers("admin"))
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
 
 
 def _png(size: tuple[int, int]) -> bytes:

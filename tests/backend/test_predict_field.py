@@ -32,8 +32,23 @@ def _jpeg(rgb: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _stored(app) -> list[Path]:
-    return [p for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*") if p.is_file()]
+def _stored(app) -> list[str]:
+    """The stored uploads (blobs "uploads/..."); nothing is written to disk."""
+    import sqlalchemy as sa
+
+    from backend import db
+    from backend.models import Blob
+
+    assert not any(p.is_file() for p in Path(app.config["UPLOAD_FOLDER"]).rglob("*"))
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Blob.key).where(Blob.key.like("uploads/%"))))
+
+
+def _upload(app, image_path: str) -> io.BytesIO:
+    from backend.storage import blobs
+
+    with app.app_context():
+        return io.BytesIO(blobs.read("uploads/" + image_path))
 
 
 def test_a_field_photo_returns_the_white_cells_the_classifier_finds(app, client, auth, wbc):
@@ -51,8 +66,7 @@ def test_a_field_photo_returns_the_white_cells_the_classifier_finds(app, client,
         assert body["mode"] == "field" and body["model"]["name"] == "wbc-differential"
         assert (body["width"], body["height"]) == Image.open(photo).size
         # the server classifies the image it stores (re-encoded): the core gives the same there
-        stored = Path(app.config["UPLOAD_FOLDER"]) / body["image_path"]
-        core = classifier.classify_field(str(stored))["cells"]
+        core = classifier.classify_field(_upload(app, body["image_path"]))["cells"]
         assert [(c["box"], c["label"], c["status"]) for c in body["cells"]] == [
             (c["box"], c["label"], c["status"]) for c in core
         ]
@@ -156,8 +170,7 @@ def test_a_thin_film_field_returns_every_red_cell_with_edge_and_clump_marks(
     assert body["model"] == {"name": "malaria-screen", "version": "1.1.0"}
     assert body["cell_type"] == "rbc" and body["diameter"] > 50
     # the server classifies the image it stores: the core gives the same cells there
-    stored = Path(app.config["UPLOAD_FOLDER"]) / body["image_path"]
-    core = Classifier(RED_CELL_RELEASE).classify_field(str(stored))["cells"]
+    core = Classifier(RED_CELL_RELEASE).classify_field(_upload(app, body["image_path"]))["cells"]
     key = ("box", "edge", "clump", "label", "status")
     assert [tuple(c[k] for k in key) for c in body["cells"]] == [
         tuple(c[k] for k in key) for c in core

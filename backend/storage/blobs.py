@@ -1,0 +1,207 @@
+"""Files kept in the database (the `blobs` table): put, info, read, exists, and a verified
+local copy for what must be a file on disk (the classifier's .tflite, a download served with
+send_file).
+
+Every app server sharing the database sees every blob the moment it is committed, and a blob
+written in a request commits or rolls back with that request's rows (a synced record and its
+cell image, a model version and its files). A key is written once: putting the same bytes
+again changes nothing, other bytes under a stored key are refused (BlobConflict).
+
+Reading: `read` loads one blob into memory (cell images, ~10 KB; model cards); `local_path`
+copies a blob into the cache folder (BLOB_CACHE, default <instance>/cache) in 1 MiB slices
+(SQL substr), hashing as it goes, and keeps it under its sha256, so a large model is never
+held in memory whole and a server that never saw a model serves it from its first request."""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from backend import db
+from backend.models import Blob
+from backend.models.types import utcnow
+from backend.models.upsert import insert
+
+CHUNK = 1024 * 1024
+_table = Blob.__table__
+_verified: set[Path] = set()  # cache files hashed by this process
+_lock = threading.Lock()
+
+
+class BlobError(Exception):
+    pass
+
+
+class BlobConflict(BlobError):
+    """Other bytes under a key that is already stored."""
+
+
+class BlobMissing(BlobError):
+    pass
+
+
+class BlobCorrupt(BlobError):
+    """The bytes do not hash to the sha256 they were stored or asked for with."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    sha256: str
+    size: int
+    content_type: str
+    created_at: datetime
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def put(key: str, data: bytes, content_type: str) -> tuple[BlobInfo, bool]:
+    """Stores `data` under `key` in the current transaction; (info, created). The same bytes
+    again: (stored info, False). Other bytes: BlobConflict. The caller commits."""
+    digest = sha256_of(data)
+    row = dict(
+        key=key,
+        sha256=digest,
+        size=len(data),
+        content_type=content_type,
+        created_at=utcnow(),
+        data=data,
+    )
+    statement = insert(_table).values(row).on_conflict_do_nothing(index_elements=["key"])
+    created = db.session.execute(statement.returning(_table.c.key)).first() is not None
+    stored = info(key)
+    if stored is None or stored.sha256 != digest:
+        raise BlobConflict(f"{key} is stored with other content")
+    return stored, created
+
+
+def put_new(items: list[tuple[str, bytes, str]]) -> None:
+    """Stores (key, data, content type) under keys the server just made (a uuid in each), in
+    one statement for the lot (a sync batch's cell images); BlobConflict if a key is taken."""
+    if not items:
+        return
+    now = utcnow()
+    rows = [
+        dict(key=k, sha256=sha256_of(d), size=len(d), content_type=t, created_at=now, data=d)
+        for k, d, t in sorted(items)
+    ]
+    statement = insert(_table).on_conflict_do_nothing(index_elements=["key"])
+    inserted = db.session.connection().execute(statement.returning(_table.c.key), rows)
+    taken = {row["key"] for row in rows} - set(inserted.scalars())
+    if taken:
+        raise BlobConflict(f"already stored: {sorted(taken)[:3]}")
+
+
+def info(key: str) -> BlobInfo | None:
+    """What is known about a blob, without reading its bytes."""
+    columns = (_table.c[name] for name in ("key", "sha256", "size", "content_type", "created_at"))
+    row = db.session.execute(sa.select(*columns).where(_table.c.key == key)).first()
+    return None if row is None else BlobInfo(*row)
+
+
+def exists(key: str) -> bool:
+    return db.session.scalar(sa.select(sa.literal(1)).where(_table.c.key == key)) is not None
+
+
+def read(key: str) -> bytes | None:
+    """The whole blob in memory (for small ones: cell images, model cards, uploads)."""
+    return db.session.scalar(sa.select(_table.c.data).where(_table.c.key == key))
+
+
+def chunks(key: str, size: int) -> Iterator[bytes]:
+    """The blob in CHUNK-sized slices, one query each (SQL substr counts from 1)."""
+    for start in range(0, size, CHUNK):
+        piece = db.session.scalar(
+            sa.select(sa.func.substr(_table.c.data, start + 1, CHUNK)).where(_table.c.key == key)
+        )
+        if piece is None:
+            raise BlobMissing(key)
+        yield bytes(piece)
+
+
+def cache_root() -> Path:
+    configured = current_app.config.get("BLOB_CACHE")
+    return Path(configured or Path(current_app.instance_path) / "cache")
+
+
+def local_path(key: str, sha256: str) -> Path:
+    """A local file with the blob's bytes, checked against `sha256` (the hash the caller
+    expects: a model version's, say). Copied from the database on first use, then reused:
+    files under the cache are named by their hash, so two keys with the same bytes share one."""
+    path = cache_root() / "blobs" / sha256[:2] / sha256
+    if path in _verified and path.is_file():
+        return path
+    with _lock:
+        if path.is_file() and _file_sha256(path) == sha256:
+            _verified.add(path)
+            return path
+        stored = info(key)
+        if stored is None:
+            raise BlobMissing(f"no blob {key}")
+        if stored.sha256 != sha256:
+            raise BlobCorrupt(f"{key} is stored with sha256 {stored.sha256}, not {sha256}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fetch-")
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as f:
+                for piece in chunks(key, stored.size):
+                    digest.update(piece)
+                    f.write(piece)
+            if digest.hexdigest() != sha256:
+                raise BlobCorrupt(f"{key}: the stored bytes do not hash to {sha256}")
+            os.replace(tmp, path)  # atomic: another process never sees half a file
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _verified.add(path)
+        return path
+
+
+def local_folder(name: str, files: dict[str, tuple[str, str]]) -> Path:
+    """A cache folder `name` holding file name -> (key, sha256) blobs, e.g. a model's
+    model.tflite and model.json side by side as the classifier loads them. `name` must change
+    when the content does (build it from the hashes)."""
+    folder = cache_root() / "folders" / name
+    sources = {file: local_path(key, sha) for file, (key, sha) in files.items()}
+    if folder.is_dir() and all(_same(folder / f, sources[f], files[f][1]) for f in files):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".build-"))
+    for file, source in sources.items():
+        try:
+            os.link(source, tmp / file)
+        except OSError:
+            shutil.copyfile(source, tmp / file)
+    if folder.exists():  # left incomplete or altered: replaced
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.rename(tmp, folder)
+    except OSError:  # another thread or process built it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _same(path: Path, source: Path, sha256: str) -> bool:
+    """`path` holds the checked `source`'s bytes: the same file (a hard link) or the same hash."""
+    if not path.is_file():
+        return False
+    return os.path.samefile(path, source) or _file_sha256(path) == sha256
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while piece := f.read(CHUNK):
+            digest.update(piece)
+    return digest.hexdigest()

@@ -113,9 +113,7 @@ def _search(work: np.ndarray, params: Params):
     planes = _white_balanced(work, params)
     if planes is None:
         return [], None
-    red, green, blue = planes
-    darkness = np.clip((3 * SCALE - red - green - blue) // 3, 0, SCALE - 1)
-    cut = _cell_cut(darkness, blue - red, params.min_cell_contrast)
+    darkness, blueness, cut = _darkness_and_cut(planes, params.min_cell_contrast)
     if cut < params.min_cell_contrast:
         return [], None
     cells_mask = fill_small_holes((darkness > cut) & (darkness < BLACK), darkness.size // 64)
@@ -133,7 +131,7 @@ def _search(work: np.ndarray, params: Params):
     diameter, depth = measured
     found = white_cells(stain, darkness, reference, diameter, cut, params)
     white_boxes = [c["box"] for c in found]
-    found += platelets(blue - red, darkness, cells_mask, diameter, white_boxes, params)
+    found += platelets(blueness, darkness, cells_mask, diameter, white_boxes, params)
     found += red_cells(cells_mask, depth, diameter, white_boxes, params)
     return found, diameter
 
@@ -199,6 +197,15 @@ def _white_balanced(work: np.ndarray, params: Params):
         lut = (np.arange(256, dtype=np.int64) * SCALE) // background
         planes.append(lut[values].astype(np.int32))
     return planes
+
+
+def _darkness_and_cut(planes, min_contrast: int):
+    """How much light each white-balanced pixel absorbs (of SCALE), blue minus red, and the
+    darkness above which a pixel belongs to a cell (_cell_cut)."""
+    red, green, blue = planes
+    darkness = np.clip((3 * SCALE - red - green - blue) // 3, 0, SCALE - 1)
+    blueness = blue - red
+    return darkness, blueness, _cell_cut(darkness, blueness, min_contrast)
 
 
 def _cell_cut(darkness: np.ndarray, stain: np.ndarray, min_contrast: int) -> int:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from classifier.cells.finder import BLACK, SCALE, _cell_cut, _checked, _white_balanced
+from classifier.cells.finder import BLACK, SCALE, _checked, _darkness_and_cut, _white_balanced
 from classifier.cells.image_ops import (
     block_mean,
     fill_small_holes,
@@ -142,9 +142,7 @@ def _search(work: np.ndarray, params: RedCellParams):
     planes = _white_balanced(work, params)
     if planes is None:
         return None
-    red, green, blue = planes
-    darkness = np.clip((3 * SCALE - red - green - blue) // 3, 0, SCALE - 1)
-    cut = _cell_cut(darkness, blue - red, params.min_cell_contrast)
+    darkness, _, cut = _darkness_and_cut(planes, params.min_cell_contrast)
     if cut < params.min_cell_contrast:
         return None
     cells_mask = fill_small_holes((darkness > cut) & (darkness < BLACK), darkness.size // 64)

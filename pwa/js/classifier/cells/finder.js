@@ -82,17 +82,9 @@ function search(work, params) {
   const none = { found: [], diameter: null };
   const planes = whiteBalanced(work, params);
   if (planes === null) return none;
-  const [red, green, blue] = planes;
   const { width, height } = work;
   const n = width * height;
-  const darkness = new Int32Array(n);
-  const blueness = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
-    darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
-    blueness[i] = blue[i] - red[i];
-  }
-  const cut = cellCut(darkness, blueness, params.minCellContrast);
+  const { darkness, blueness, cut } = darknessAndCut(planes, n, params.minCellContrast);
   if (cut < params.minCellContrast) return none;
   const raw = new Uint8Array(n);
   let lit = 0;
@@ -220,6 +212,20 @@ export function cellCut(darkness, blueness, minContrast) {
     if (lower >= minContrast) return lower;
   }
   return cut;
+}
+
+// How much light each white-balanced pixel absorbs, blue minus red, and the darkness above which
+// a pixel is a cell (finder.py's _darkness_and_cut). Exported for red-cell-field.js.
+export function darknessAndCut(planes, n, minContrast) {
+  const [red, green, blue] = planes;
+  const darkness = new Int32Array(n);
+  const blueness = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
+    darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
+    blueness[i] = blue[i] - red[i];
+  }
+  return { darkness, blueness, cut: cellCut(darkness, blueness, minContrast) };
 }
 
 // White balance by each channel's background level (finder.py's _white_balanced); null when

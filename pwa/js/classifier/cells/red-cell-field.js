@@ -2,7 +2,7 @@
 // JavaScript twin of classifier/cells/red_cell_field.py, line for line (read it for why each
 // step is there): integers, or single correctly rounded float operations in Python's order, so
 // both find the very same cells (tests/pwa/test_red_cell_field_pwa.py): change both or neither.
-import { checked, cellCut, whiteBalanced } from "./finder.js";
+import { checked, darknessAndCut, whiteBalanced } from "./finder.js";
 import { blockMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold } from "./image-ops.js";
 import { BLACK, SCALE } from "./params.js";
 
@@ -114,17 +114,11 @@ function finerFactor(height, width, photoDiameter) {
 function search(work, params) {
   const planes = whiteBalanced(work, params);
   if (planes === null) return null;
-  const [red, green, blue] = planes;
   const { width, height } = work;
   const n = width * height;
-  const darkness = new Int32Array(n);
-  const blueness = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const d = Math.floor((3 * SCALE - red[i] - green[i] - blue[i]) / 3);
-    darkness[i] = d < 0 ? 0 : d > SCALE - 1 ? SCALE - 1 : d;
-    blueness[i] = blue[i] - red[i];
-  }
-  let cut = cellCut(darkness, blueness, params.minCellContrast);
+  const found = darknessAndCut(planes, n, params.minCellContrast);
+  const { darkness } = found;
+  let { cut } = found;
   if (cut < params.minCellContrast) return null;
   let cells = cellPixels(darkness, cut, width, height);
   if (2 * count(cells) > n) {

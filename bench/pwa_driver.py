@@ -163,6 +163,30 @@ def classify_files(page, files: list[Path], timings: list[float] | None = None) 
     return results
 
 
+def find_all_cells(page, photo: Path, read: str, timeout: int = 60_000):
+    """ "Find all cells" on a photo from the Classify screen; returns `read` (a `() => …`
+    function string over the field view) once the field is shown."""
+    page.click("#tab-classify")
+    page.set_input_files("#file-input", [str(photo)])
+    page.wait_for_function("() => !document.querySelector('#field-btn').disabled", timeout=30_000)
+    before = page.evaluate("document.body.dataset.fieldReady || ''")
+    page.click("#field-btn")
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.fieldReady || '') !== b", arg=[before], timeout=timeout
+    )
+    return page.evaluate(read)
+
+
+def sync_now(page) -> None:
+    """ "Sync now" from History, and wait until that sync has answered."""
+    before = page.evaluate("document.body.dataset.syncDone || ''")
+    page.click("#tab-history")
+    page.click("#sync-now")
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.syncDone || '') !== b", arg=[before], timeout=30_000
+    )
+
+
 def record(page, record_id: str) -> dict:
     return page.evaluate(
         """async (id) => {

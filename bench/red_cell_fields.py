@@ -19,27 +19,9 @@ import numpy as np
 
 from classifier.cells.red_cell_field import find_red_cells
 from classifier.classify import Classifier, load_photo
-from training.annotations import iou, malaria_fields
+from training.annotations import malaria_fields, matched_pairs
 
 EDGE_MARGIN = 3
-IOU = 0.5
-
-
-def matched_pairs(found: list[list[int]], truth: list[list[int]]) -> list[tuple[int, int]]:
-    """Greedy one-to-one matching by IoU >= 0.5, best pairs first: [(found index, truth index)]."""
-    pairs = sorted(
-        ((iou(f, t), i, j) for i, f in enumerate(found) for j, t in enumerate(truth)),
-        reverse=True,
-    )
-    used_f, used_t, out = set(), set(), []
-    for score, i, j in pairs:
-        if score < IOU:
-            break
-        if i not in used_f and j not in used_t:
-            used_f.add(i)
-            used_t.add(j)
-            out.append((i, j))
-    return out
 
 
 def near_edge(box: list[int], width: int, height: int) -> bool:

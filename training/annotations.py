@@ -54,21 +54,26 @@ def iou(a: list[int], b: list[int]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def match_counts(found: list[list[int]], truth: list[list[int]], threshold: float = 0.5):
-    """Greedy one-to-one matching by IoU: returns (true positives, found, annotated)."""
+def matched_pairs(found: list[list[int]], truth: list[list[int]], threshold: float = 0.5):
+    """Greedy one-to-one matching by IoU, best pairs first: [(found index, truth index)]."""
     pairs = sorted(
         ((iou(f, t), i, j) for i, f in enumerate(found) for j, t in enumerate(truth)),
         reverse=True,
     )
-    used_f, used_t, hits = set(), set(), 0
+    used_f, used_t, out = set(), set(), []
     for score, i, j in pairs:
         if score < threshold:
             break
         if i not in used_f and j not in used_t:
             used_f.add(i)
             used_t.add(j)
-            hits += 1
-    return hits, len(found), len(truth)
+            out.append((i, j))
+    return out
+
+
+def match_counts(found: list[list[int]], truth: list[list[int]], threshold: float = 0.5):
+    """Greedy one-to-one matching by IoU: returns (true positives, found, annotated)."""
+    return len(matched_pairs(found, truth, threshold)), len(found), len(truth)
 
 
 # malaria-fields/bbbc041: every red cell boxed, infected ones by the parasite's stage.

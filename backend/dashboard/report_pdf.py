@@ -141,14 +141,7 @@ def _differential(pdf: SlideReport, diff, late: int = 0) -> None:
     ]
     for label, n in diff.other_classes.items():
         apart.append((f"{display_name(label)} (not in the differential)", n))
-    listed = "; ".join(f"{what}: {n}" for what, n in apart)
-    pdf.text_line(f"{listed}. Cells counted: {diff.total}.")
-    if late:
-        pdf.text_line(
-            f"{late} cell(s) added after the slide was finished are not counted (listed on the "
-            "dashboard).",
-            "B",
-        )
+    _apart_lines(pdf, apart, diff.total, late)
 
 
 def _parasitaemia(pdf: SlideReport, p: dict, late: int = 0) -> None:
@@ -170,8 +163,13 @@ def _parasitaemia(pdf: SlideReport, p: dict, late: int = 0) -> None:
     ]
     for label, n in p["other_classes"].items():
         apart.append((f"{display_name(label)} (not a red-cell class)", n))
+    _apart_lines(pdf, apart, p["total"], late)
+
+
+def _apart_lines(pdf: SlideReport, apart: list[tuple[str, int]], total: int, late: int) -> None:
+    """The cells kept apart from the count, the cells in all, and those added too late."""
     listed = "; ".join(f"{what}: {n}" for what, n in apart)
-    pdf.text_line(f"{listed}. Cells counted: {p['total']}.")
+    pdf.text_line(f"{listed}. Cells counted: {total}.")
     if late:
         pdf.text_line(
             f"{late} cell(s) added after the slide was finished are not counted (listed on the "

@@ -6,7 +6,8 @@ import functools
 
 import pytest
 
-from bench.red_cell_fields import finder_scores, matched_pairs, near_edge
+from bench.red_cell_fields import finder_scores, near_edge
+from training.annotations import matched_pairs
 
 FLOORS = {
     # what a slide counts: cells away from the photo's edge

@@ -157,12 +157,7 @@ def correct(page, index: int, label: str) -> None:
 
 
 def sync_now(page) -> None:
-    before = page.evaluate("document.body.dataset.syncDone || ''")
-    page.click("#tab-history")
-    page.click("#sync-now")
-    page.wait_for_function(
-        "([b]) => (document.body.dataset.syncDone || '') !== b", arg=[before], timeout=30_000
-    )
+    pwa.sync_now(page)
     page.wait_for_function(SYNCED, timeout=30_000)
 
 

@@ -269,15 +269,6 @@ def reopen_on_server(server, slide_id: str, reviewer: str = "admin") -> None:
         db.session.commit()
 
 
-def sync_now(page) -> None:
-    before = page.evaluate("document.body.dataset.syncDone || ''")
-    page.click("#tab-history")
-    page.click("#sync-now")
-    page.wait_for_function(
-        "([b]) => (document.body.dataset.syncDone || '') !== b", arg=[before], timeout=30_000
-    )
-
-
 def test_a_review_and_a_reopened_slide_come_back_to_the_phone(playwright, server, tmp_path):
     context, page = pwa.open_logged_in(playwright, server, tmp_path / "profile")
     try:
@@ -294,7 +285,7 @@ def test_a_review_and_a_reopened_slide_come_back_to_the_phone(playwright, server
 
         review_on_server(server, made["id"], "lymphocyte")
         reopen_on_server(server, slide_id)
-        sync_now(page)
+        pwa.sync_now(page)
 
         item = page.locator(f"#history-list li[data-id='{made['id']}']")
         assert "Reviewed by admin: Lymphocyte" in item.inner_text()

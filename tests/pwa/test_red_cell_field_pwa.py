@@ -223,15 +223,7 @@ CELLS = """() => window.hematovision.field.cells.map(
 
 
 def find_all_cells(page, photo) -> list[dict]:
-    page.click("#tab-classify")
-    page.set_input_files("#file-input", [str(photo)])
-    page.wait_for_function("() => !document.querySelector('#field-btn').disabled", timeout=30_000)
-    before = page.evaluate("document.body.dataset.fieldReady || ''")
-    page.click("#field-btn")
-    page.wait_for_function(
-        "([b]) => (document.body.dataset.fieldReady || '') !== b", arg=[before], timeout=60_000
-    )
-    return page.evaluate(CELLS)
+    return pwa.find_all_cells(page, photo, CELLS, timeout=60_000)
 
 
 def summary_of(cells) -> str:

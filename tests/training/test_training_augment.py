@@ -38,7 +38,8 @@ def test_train_refuses_an_unknown_augment_strength(tmp_path, capsys):
 
     with pytest.raises(SystemExit):
         train_main(["--data", "pbc", "--out", str(tmp_path), "--augment", "stronk"])
-    assert "--augment must be one of strong, strong-wide, strong-stain, light, none" in capsys.readouterr().err
+    message = "--augment must be one of strong, strong-wide, strong-stain, light, none"
+    assert message in capsys.readouterr().err
 
 
 def test_strong_stain_recolours_to_other_hues_and_often_to_grey():

@@ -125,7 +125,9 @@ bench-model: python-deps
 	$(BIN)/python -m bench.model
 
 # Sync ingest (8 clients, batches of 100, the `make run` server on loopback) against a raw SQLAlchemy bulk
-# insert, and /predict against the classifier called directly; a measurement, not a test.
+# insert, and /predict against the classifier called directly; on PostgreSQL also shared storage
+# (cell images in the blobs table, a model download, ingest over two servers; alone with
+# --shared-only); a measurement, not a test.
 # Writes build/bench-backend.json. BENCH_ARGS="--database sqlite --model DIR" to narrow it.
 bench-backend: setup system-deps
 	$(BIN)/python -m bench.backend $(BENCH_ARGS)

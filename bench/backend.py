@@ -7,8 +7,14 @@
    request latency.
 2. /predict: real microscope images posted one at a time, against calling classifier.classify
    directly on the same files in the same run (overhead goal: <= 25%).
+3. Shared storage on PostgreSQL (issue 16; bench/backend_shared.py): sync with cell images in
+   the `blobs` table against the same sync without images plus the old path's file writes
+   (goal: <= 2x); a model download from the shared store, cold and warm, against the same file
+   sent from local disk (goal: <= 2x); sync ingest with the clients spread over two app
+   servers against the raw insert (goal: <= 3x). `--shared-only` runs only these.
 
     python -m bench.backend [--database sqlite|postgresql|both] [--model tflite_models/NAME/VER]
+                            [--shared-only]
 """
 
 import argparse
@@ -24,6 +30,7 @@ from pathlib import Path
 import requests
 
 from bench.backend_load import REPO, Server, bench_sync, make_records
+from bench.backend_shared import run_shared
 from training.paths import datasets_root
 
 
@@ -132,7 +139,22 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="release folder for /predict")
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="repeat each measurement")
+    parser.add_argument("--downloads", type=int, default=20, help="warm model GETs per round")
+    parser.add_argument(
+        "--shared-only",
+        action="store_true",
+        help="only the shared-storage sections (PostgreSQL): images, model download, two servers",
+    )
+    parser.add_argument(
+        "--old-tree",
+        type=Path,
+        default=None,
+        help="a checkout of the code before the blobs table (git archive 5e3eda1): its server "
+        "is the images-on-disk baseline of the cell image sync",
+    )
     args = parser.parse_args()
+    if args.shared_only:
+        args.database = "postgresql"
     datasets = datasets_root()
     images = sorted((datasets / "pbc" / "test").rglob("*.jpg"))[: args.images]
     model_dir = args.model or default_model()
@@ -140,7 +162,7 @@ def main() -> None:
         print("No release under tflite_models/: skipping /predict (pass --model DIR).")
     results = []
     with tempfile.TemporaryDirectory(prefix="hv-bench-") as tmp:
-        if args.database in ("sqlite", "both"):
+        if args.database in ("sqlite", "both") and not args.shared_only:
             url = f"sqlite:///{tmp}/bench.sqlite3"
             results.append(run_database("sqlite", url, Path(tmp) / "i1", args, model_dir, images))
         if args.database in ("postgresql", "both"):
@@ -149,10 +171,14 @@ def main() -> None:
 
             cluster = PostgresCluster().start()
             try:
-                url = cluster.create_database("bench")
-                results.append(
-                    run_database("postgresql", url, Path(tmp) / "i2", args, None, images)
-                )
+                if not args.shared_only:
+                    url = cluster.create_database("bench")
+                    results.append(
+                        run_database("postgresql", url, Path(tmp) / "i2", args, None, images)
+                    )
+                url = cluster.create_database("shared")
+                old_url = cluster.create_database("old") if args.old_tree else None
+                results.append(run_shared(url, Path(tmp) / "shared", args, model_dir, old_url))
             finally:
                 cluster.stop()
     report = {"measured_at": datetime.now(UTC).isoformat(), "cpus": os.cpu_count(), "runs": results}

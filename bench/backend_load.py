@@ -16,6 +16,8 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "benchmark password"
+# One key for every server of a run, so a token from one is good on the other (as deployed).
+SECRET = "bench-secret-key-shared-by-every-app-server-of-one-run-0123456789"
 
 
 def free_port() -> int:
@@ -24,7 +26,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_records(n: int, device: str) -> list[dict]:
+def make_records(n: int, device: str, images: list[str] | None = None) -> list[dict]:
+    """`n` phone records; with `images` (base64 JPEGs), each carries one, in turn."""
     now = datetime.now(UTC).isoformat()
     probabilities = {"neutrophil": 0.8, "lymphocyte": 0.15, "monocyte": 0.05}
     return [
@@ -40,15 +43,25 @@ def make_records(n: int, device: str) -> list[dict]:
             "device_id": device,
             "slide_id": "S-1",
             "note": None,
+            **({"image": images[i % len(images)]} if images else {}),
         }
-        for _ in range(n)
+        for i in range(n)
     ]
 
 
 class Server:
-    """backend.serve (as `make run` starts it) on a temp instance folder and the given database."""
+    """backend.serve (as `make run` starts it) on a temp instance folder and the given database.
+    `setup=False`: a further server on a database another one already set up (no migration, no
+    user). `repo`: the checkout whose code runs (another commit's, for a baseline)."""
 
-    def __init__(self, database_url: str, instance: Path, workers: int) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        instance: Path,
+        workers: int,
+        setup: bool = True,
+        repo: Path = REPO,
+    ) -> None:
         self.port = free_port()
         self.env = dict(
             os.environ,
@@ -56,14 +69,18 @@ class Server:
             HEMATOVISION_INSTANCE=str(instance),
             FLASK_APP="backend",
             TF_CPP_MIN_LOG_LEVEL="3",
+            SECRET_KEY=SECRET,
+            JWT_SECRET_KEY=SECRET,
         )
         self.workers = workers
+        self.setup = setup
+        self.repo = repo
         self.url = f"http://127.0.0.1:{self.port}"
 
     def flask(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
             [sys.executable, "-m", "flask", *args],
-            cwd=REPO,
+            cwd=self.repo,
             env=self.env,
             input=stdin,
             capture_output=True,
@@ -73,16 +90,17 @@ class Server:
         return result.stdout
 
     def __enter__(self) -> "Server":
-        self.flask("db", "upgrade")
-        self.flask(
-            "users",
-            "create",
-            "bench",
-            "--role",
-            "technician",
-            "--password-stdin",
-            stdin=PASSWORD + "\n",
-        )
+        if self.setup:
+            self.flask("db", "upgrade")
+            self.flask(
+                "users",
+                "create",
+                "bench",
+                "--role",
+                "technician",
+                "--password-stdin",
+                stdin=PASSWORD + "\n",
+            )
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -96,7 +114,7 @@ class Server:
                 str(self.port),
                 "--no-access-log",
             ],
-            cwd=REPO,
+            cwd=self.repo,
             env=self.env,
         )
         deadline = time.monotonic() + 120
@@ -124,28 +142,43 @@ class Server:
         ]
 
 
-def bench_sync(server: Server, clients: int, batches: int, batch: int) -> dict:
-    token = server.token()
+def bench_sync(
+    server: "Server | list[Server]",
+    clients: int,
+    batches: int,
+    batch: int,
+    images: list[str] | None = None,
+) -> dict:
+    """`clients` threads each POST `batches` batches; given several servers, client c talks to
+    server c mod len(servers) (a load balancer's round robin). With `images`, every record
+    carries a cell image."""
+    servers = server if isinstance(server, list) else [server]
+    token = servers[0].token()
     latencies: list[float] = []
     errors: list[str] = []
-    work = [[make_records(batch, f"phone-{c}") for _ in range(batches)] for c in range(clients)]
+    work = [
+        [make_records(batch, f"phone-{c}", images) for _ in range(batches)] for c in range(clients)
+    ]
     barrier = threading.Barrier(clients + 1)
 
-    def client(batches_of_client):
+    def client(batches_of_client, url):
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
         barrier.wait()
         for records in batches_of_client:
             start = time.perf_counter()
             response = session.post(
-                server.url + "/api/sync/predictions", json={"predictions": records}, timeout=120
+                url + "/api/sync/predictions", json={"predictions": records}, timeout=120
             )
             latencies.append(time.perf_counter() - start)
             statuses = {r["status"] for r in response.json().get("results", [])}
             if response.status_code != 200 or statuses != {"created"}:
                 errors.append(f"{response.status_code} {statuses}")
 
-    threads = [threading.Thread(target=client, args=(w,)) for w in work]
+    threads = [
+        threading.Thread(target=client, args=(w, servers[c % len(servers)].url))
+        for c, w in enumerate(work)
+    ]
     for t in threads:
         t.start()
     barrier.wait()
@@ -158,6 +191,8 @@ def bench_sync(server: Server, clients: int, batches: int, batch: int) -> dict:
     return {
         "records": total,
         "clients": clients,
+        "servers": len(servers),
+        "images": bool(images),
         "batch": batch,
         "errors": errors[:5],
         "seconds": round(elapsed, 3),

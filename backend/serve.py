@@ -17,6 +17,7 @@ proxy adds on top (TLS, limits per address) is in docs/backend.md."""
 import argparse
 import logging
 import sys
+import threading
 import time
 
 from waitress.channel import HTTPChannel
@@ -135,7 +136,20 @@ def main(argv: list[str] | None = None) -> None:
         app, args.host, args.port, args.threads, args.channel_timeout, args.header_timeout
     )
     server.print_listen("Serving on http://{}:{}")
+    threading.Thread(target=warm_model_cache, args=(app,), name="warm-cache", daemon=True).start()
     server.run()
+
+
+def warm_model_cache(app) -> None:
+    """The active models copied into this server's cache while it already answers (a request
+    that comes first copies what it needs itself); a failure here only costs that speed."""
+    from backend.model_delivery.store import warm_cache
+
+    with app.app_context():
+        try:
+            log.info("model cache warmed: %d active version(s)", warm_cache())
+        except Exception:  # the database may not be reachable yet: requests will copy on demand
+            logging.getLogger("hematovision").exception("warming the model cache failed")
 
 
 if __name__ == "__main__":

@@ -237,3 +237,29 @@ def test_a_file_that_differs_from_what_is_stored_or_published_is_kept_and_report
     stored = _blobs(app)
     assert stored["uploads/2026/11/30/u1.jpg"] == b"other bytes"
     assert "models/cells/1.0.0/model.tflite" not in stored
+
+
+def test_warming_copies_the_active_models_into_a_fresh_cache(app, releases, tmp_path):
+    from backend.model_delivery.store import warm_cache
+    from backend.serve import warm_model_cache
+
+    publish_folder(app, releases["v1"])
+    app.config["BLOB_CACHE"] = str(tmp_path / "fresh-cache")  # a server that never saw it
+    warm_model_cache(app)  # what backend.serve starts beside the server
+    cached = {p.name: p.read_bytes() for p in (tmp_path / "fresh-cache").rglob("*") if p.is_file()}
+    tflite = (releases["v1"] / "model.tflite").read_bytes()
+    assert tflite in cached.values() and cached["model.tflite"] == tflite  # download + classifier
+    with app.app_context():
+        assert warm_cache() == 1  # again: the files are there and checked, nothing copied
+
+
+def test_a_failed_warming_is_logged_and_the_server_goes_on(app, monkeypatch, caplog):
+    from backend.model_delivery import store
+    from backend.serve import warm_model_cache
+
+    def unreachable():
+        raise sa.exc.OperationalError("SELECT", {}, Exception("database not reachable yet"))
+
+    monkeypatch.setattr(store, "warm_cache", unreachable)
+    warm_model_cache(app)  # must not raise: requests copy what they need on demand
+    assert "warming the model cache failed" in caplog.text

@@ -18,9 +18,11 @@ monocytes 2-10, eosinophils 1-6, basophils 0-2; immature granulocytes (not in th
 below 1 % in healthy adults; nucleated red cells are absent. Each laboratory should check them
 against its own ranges."""
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 WBC_RANGES: dict[str, tuple[int, int]] = {
@@ -41,20 +43,13 @@ TARGETS = (100, 200)
 # differential is the usual minimum).
 MIN_WBC_FOR_PERCENT = 100
 
-DISPLAY_NAMES = {
-    "neutrophil": "Neutrophil",
-    "lymphocyte": "Lymphocyte",
-    "monocyte": "Monocyte",
-    "eosinophil": "Eosinophil",
-    "basophil": "Basophil",
-    "ig": "Immature granulocyte",
-    "erythroblast": "Erythroblast (nucleated red cell)",
-    "platelet": "Platelet",
-    "parasitized": "Parasitized red cell",
-    "uninfected": "Uninfected red cell",
-    ARTEFACT: "Not a cell / artefact",
-    OTHER: "Other / cannot tell",
-}
+# People's words for each label in the four languages the app speaks (one file: the release
+# script writes the translated names into new model cards from it, the PWA's catalogues are
+# checked against it).
+CLASS_NAMES: dict[str, dict[str, str]] = json.loads(
+    (Path(__file__).with_name("class_names.json")).read_text(encoding="utf-8")
+)
+DISPLAY_NAMES = CLASS_NAMES["en"]
 
 
 def display_name(label: str, card: dict[str, Any] | None = None) -> str:

@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from backend.auth.cli import auth_cli
     from backend.dashboard import bp as dashboard_bp
     from backend.errors import register_error_handlers
+    from backend.interop import bp as interop_bp
     from backend.model_delivery import bp as models_bp
     from backend.model_delivery.cli import models_cli
     from backend.predict import bp as predict_bp
@@ -123,7 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from backend.users import bp as users_bp
     from backend.users.cli import users_cli
 
-    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp):
+    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp, interop_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
     app.register_blueprint(app_shell_bp)  # the PWA at / (GET only, nothing to protect by CSRF)

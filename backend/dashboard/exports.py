@@ -18,6 +18,8 @@ from backend.dashboard.filters import WITH_PEOPLE, ResultFilters
 from backend.dashboard.labels import slide_records
 from backend.dashboard.report_pdf import build_report
 from backend.dashboard.slides import load_slide, slide_id_arg
+from backend.interop.fhir import MIMETYPE
+from backend.interop.routes import fhir_response
 from backend.models import Prediction
 from backend.models.types import iso
 
@@ -103,6 +105,17 @@ def slide_report():
     db.session.commit()
     name = slide.record.sample_id if slide.record is not None else slide.slide_id
     return download(pdf, "application/pdf", f"hematovision-slide-{name}.pdf")
+
+
+@bp.get("/slide/fhir.json")
+@any_role
+def slide_fhir():
+    """The slide as the FHIR Bundle of GET /api/slides/<id>/fhir, as a file (any state: the
+    report's status says whether it is final)."""
+    slide = load_slide(slide_id_arg())
+    response = fhir_response(slide, current_user, "dashboard")
+    name = slide.record.sample_id if slide.record is not None else slide.slide_id
+    return download(response.get_data(), MIMETYPE, f"hematovision-slide-{name}.fhir.json")
 
 
 PARASITAEMIA_COLUMNS = (

@@ -131,13 +131,22 @@ def build_slide(slide_id: str, cells: list[Prediction], record: SlideRecord | No
     return Slide(slide_id, cells, differential(counted, target), record)
 
 
-def load_slide(slide_id: str) -> Slide:
-    query = scoped(sa.select(Prediction).options(*WITH_PEOPLE), current_user)
+def slide_cells(slide_id: str, viewer) -> list[Prediction]:
+    """The slide's cells this viewer may see (a technician: the ones they synced)."""
+    query = scoped(sa.select(Prediction).options(*WITH_PEOPLE), viewer)
     query = query.where(Prediction.slide_id == slide_id)
-    cells = list(db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)))
+    return list(db.session.scalars(query.order_by(Prediction.captured_at, Prediction.seq)))
+
+
+def has_cells(slide_id: str) -> bool:
+    exists = sa.select(Prediction.seq).where(Prediction.slide_id == slide_id).limit(1)
+    return db.session.scalar(exists) is not None
+
+
+def load_slide(slide_id: str) -> Slide:
+    cells = slide_cells(slide_id, current_user)
     if not cells:
-        exists = sa.select(Prediction.seq).where(Prediction.slide_id == slide_id).limit(1)
-        if db.session.scalar(exists) is not None:
+        if has_cells(slide_id):
             log_denied("another technician's slide")
         abort(404, description="No such slide (or none of its cells are yours to see).")
     return build_slide(slide_id, cells, db.session.get(SlideRecord, slide_id))

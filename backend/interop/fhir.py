@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -122,7 +123,7 @@ class _Builder:
 
     # --- times ------------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def updated(self) -> datetime:
         """The latest change the report reflects: a sync, a review, a correction, the slide's
         finish or re-opening."""
@@ -164,11 +165,11 @@ class _Builder:
     def _people(self, names: Iterable[str]) -> list[dict]:
         return [self._person(name) for name in sorted(set(names))]
 
-    @property
+    @cached_property
     def technicians(self) -> list[str]:
         return [c.synced_by.username for c in self.counted]
 
-    @property
+    @cached_property
     def reviewers(self) -> list[str]:
         return [c.reviewed_by.username for c in self.counted if c.reviewed_by]
 

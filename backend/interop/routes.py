@@ -15,7 +15,7 @@ from backend.models import Slide as SlideRecord
 from backend.models import User
 
 
-@bp.get("/slides/<slide_id>/fhir")
+@bp.get("/slides/<path:slide_id>/fhir")  # an older app's slide id may hold a "/"
 @any_role
 def slide_fhir(slide_id: str):
     slide = visible_slide(slide_id, current_user)

@@ -239,13 +239,13 @@ def test_an_empty_slide_and_an_older_apps_slide_export_without_invented_data(app
     ]
     # an older app: records with a slide id and no slide record
     old = [
-        make_record(slide_id="S-9", label=label, captured_at=days_ago(2).isoformat())
+        make_record(slide_id="S/9", label=label, captured_at=days_ago(2).isoformat())
         for label in ("neutrophil", "neutrophil", "monocyte")
     ]
     assert set(sync(client, auth, "tech", old)) == {"created"}
-    bundle = valid_bundle(fhir(client, auth, "S-9"))
+    bundle = valid_bundle(fhir(client, auth, "S/9"))
     [report] = resources(bundle, "DiagnosticReport")
-    assert report["identifier"] == [{"type": {"text": "Hematovision slide id"}, "value": "S-9"}]
+    assert report["identifier"] == [{"type": {"text": "Hematovision slide id"}, "value": "S/9"}]
     assert "specimen" not in report and not resources(bundle, "Specimen")
     assert "an older app" in report["conclusion"]
     assert by_text(bundle)["Neutrophil % of white cells"]["valueQuantity"]["value"] == 66.7

@@ -26,9 +26,9 @@ PER_CLASS: dict[str, tuple[str, str]] = {
     "neutrophil": ("26511-6", "Neutrophils/100 leukocytes in Blood"),
     # 26478-8 "Lymphocytes/100 leukocytes in Blood" (an HL7 FHIR implementation guide's value set)
     "lymphocyte": ("26478-8", "Lymphocytes/100 leukocytes in Blood"),
-    # 26485-3 "Monocytes/Leukocytes in Blood" (healthassure.in LOINC page; the newer LOINC
-    # naming of "Monocytes/100 leukocytes in Blood")
-    "monocyte": ("26485-3", "Monocytes/Leukocytes in Blood"),
+    # 26485-3 "Monocytes/100 leukocytes in Blood" (its long common name; a healthassure.in LOINC
+    # page gives the short form "Monocytes/Leukocytes in Blood")
+    "monocyte": ("26485-3", "Monocytes/100 leukocytes in Blood"),
     # 26450-7 "Eosinophils/100 leukocytes in Blood" (loinc.org/24318-8, a panel member)
     "eosinophil": ("26450-7", "Eosinophils/100 leukocytes in Blood"),
     # 30180-4 "Basophils/100 leukocytes in Blood" (loinc.org/24318-8, a panel member)

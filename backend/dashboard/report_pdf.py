@@ -186,7 +186,8 @@ def _parasitaemia(pdf: SlideReport, p: dict, late: int = 0) -> None:
         (_("Parasitized"), str(p["parasitized"])),
         (_("Uninfected"), str(p["uninfected"])),
         (_("Parasitaemia"), parasitaemia_text(p)),
-        (_("95 % confidence interval (Wilson)"), interval_text(p, "-")),
+        # the page's msgid: "%%" is its literal per cent sign
+        (_("95 %% confidence interval (Wilson)") % {}, interval_text(p, "-")),
     ]
     with pdf.table(col_widths=(80, 100), first_row_as_headings=False) as table:
         for key, value in rows:

@@ -20,8 +20,9 @@ from classifier.differential import (
 STATUSES = {"confident": _l("confident"), "review": _l("review"), "unfamiliar": _l("unfamiliar")}
 ROLES = {"admin": _l("admin"), "viewer": _l("viewer"), "technician": _l("technician")}
 STATES = {"open": _l("open"), "paused": _l("paused"), "finished": _l("finished")}
+# "%(percent)s": a bare "% o" reads as a format directive to gettext's tools
 BASES = {
-    "% of white cells": _l("% of white cells"),
+    "% of white cells": _l("%(percent)s of white cells", percent="%"),
     "per 100 white cells": _l("per 100 white cells"),
 }
 FLAGS = {"high": _l("high"), "low": _l("low")}

@@ -164,7 +164,32 @@ def test_an_api_error_speaks_the_clients_language_with_the_same_code(client):
     assert english["message"] == "Wrong username or password."
     assert error["message"] == "Nom d'utilisateur ou mot de passe incorrect."
     missing = client.get("/api/no-such-thing", headers={"Accept-Language": "es"}).get_json()
-    assert missing["error"] == {"code": "not_found", "message": "No existe esa página ni ese registro."}
+    assert missing["error"] == {
+        "code": "not_found",
+        "message": "No existe esa página ni ese registro.",
+    }
     token = client.get("/api/sync/reviews", headers={"Accept-Language": "pt"}).get_json()
     assert token["error"]["code"] == "missing_token"
     assert token["error"]["message"].startswith("Autenticação necessária")
+
+
+def test_the_pages_flags_say_in_english_what_the_rules_say(app):
+    """The rules' English flags (compared with the phone's) are said again per language from
+    their data: in English both say the same, except that the page names the plural right."""
+    from backend.dashboard.vocabulary import differential_flags, parasitaemia_flags
+    from classifier.differential import Cell, differential
+    from classifier.parasitaemia import parasitaemia
+
+    cells = [Cell("monocyte", "confident")] * 3 + [Cell("neutrophil", "unfamiliar")] * 2
+    diff = differential(cells)
+    malaria = parasitaemia([Cell("parasitized", "confident"), Cell("uninfected", "unfamiliar")])
+    with app.test_request_context("/dashboard/"):
+        assert differential_flags(diff) == [f.replace("cell(s)", "cells") for f in diff.flags]
+        assert parasitaemia_flags(malaria) == [
+            f.replace("cell(s) are", "cell is") for f in malaria["flags"]
+        ]
+    with app.test_request_context("/dashboard/", headers={"Accept-Language": "es"}):
+        spanish = differential_flags(diff)
+    assert "Monocito 100.0 % de leucocitos: por encima del intervalo adulto 2-10" in spanish
+    assert spanish[-1].startswith("2 células no reconocidas no se cuentan")
+    assert len(spanish) == len(diff.flags)

@@ -5,13 +5,14 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from backend.dashboard.vocabulary import ROLES as ROLE_NAMES
 from backend.models import ROLES
 from backend.users.accounts import MIN_PASSWORD
 
-ROLE_CHOICES = [(role, ROLE_NAMES[role]) for role in ROLES]
+ROLE_CHOICES = [SelectChoice(role, ROLE_NAMES[role]) for role in ROLES]
 
 
 class LoginForm(FlaskForm):

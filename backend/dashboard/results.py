@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import abort, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from backend import db
 from backend.audit.log import record
@@ -72,11 +73,11 @@ def review_form_for(prediction: Prediction) -> ReviewForm:
     """Every class of the model, then the two a person may choose besides them."""
     form = ReviewForm()
     labels = sorted(set(prediction.probabilities) | {prediction.label}) + list(PERSON_ONLY_LABELS)
-    form.label.choices = [(label, class_name(label)) for label in labels]
+    form.label.choices = [SelectChoice(label, class_name(label)) for label in labels]
     person = prediction.reviewed_label or prediction.corrected_label
     if not person and prediction.status == "unfamiliar":
         # No class is put forward for a cell the model did not recognise.
-        form.label.choices.insert(0, ("", _("Choose the class…")))
+        form.label.choices.insert(0, SelectChoice("", _("Choose the class…")))
     if not form.is_submitted():
         form.label.data = person or ("" if prediction.status == "unfamiliar" else prediction.label)
     return form

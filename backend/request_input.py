@@ -38,15 +38,21 @@ def refuse_nul_characters() -> None:
             abort(400, description=_("The request contains a NUL character."))
 
 
+# English on purpose: sync's per-record errors carry them, and the phone reads those
+# (string_field below says them in the request's language).
+NUL_PROBLEM = "contains a NUL character"
+SURROGATE_PROBLEM = "is not valid Unicode text (a lone surrogate)"
+
+
 def text_problem(value: str) -> str | None:
     """Why `value` cannot be stored as text (None when it can): a NUL, or a lone surrogate
     (JSON can carry "\\ud800"; it is no character and cannot be encoded as UTF-8)."""
     if "\x00" in value:
-        return _("contains a NUL character")
+        return NUL_PROBLEM
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return _("is not valid Unicode text (a lone surrogate)")
+        return SURROGATE_PROBLEM
     return None
 
 
@@ -88,7 +94,11 @@ def string_field(data: dict[str, Any], key: str, max_len: int, required: bool = 
             {"field": key},
         )
     if problem := text_problem(value):
-        raise ApiError(400, "invalid_field", f"'{key}' {problem}.", {"field": key})
+        if problem == NUL_PROBLEM:
+            message = _("'%(field)s' contains a NUL character.", field=key)
+        else:
+            message = _("'%(field)s' is not valid Unicode text (a lone surrogate).", field=key)
+        raise ApiError(400, "invalid_field", message, {"field": key})
     return value
 
 

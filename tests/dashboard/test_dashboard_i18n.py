@@ -108,6 +108,9 @@ def test_the_browser_language_is_the_default_and_english_the_fallback(client):
     assert lang({"Accept-Language": "pt-BR"}) == "pt"
     assert lang({"Accept-Language": "de-DE,de;q=0.9"}) == "en"
     assert lang({"Accept-Language": "de, fr;q=0.4"}) == "fr"
+    signed_out = client.get("/dashboard/results", headers={"Accept-Language": "fr"})
+    follow = client.get(signed_out.location, headers={"Accept-Language": "fr"})
+    assert "Veuillez vous connecter pour accéder à cette page." in follow.get_data(as_text=True)
 
 
 def test_the_choice_is_remembered_over_the_browser_language(client):

@@ -153,7 +153,8 @@ def test_the_pdf_report_is_in_the_language_of_who_downloads_it(client, seeded):
     ):
         assert french in text, french
     # the rule's digits as the phone prints them, the words around them in French
-    assert "- Monocyte 33.3 % des leucocytes : au-dessus de l'intervalle de référence adulte 2-10" in text
+    flag = "- Monocyte 33.3 % des leucocytes : au-dessus de l'intervalle de référence adulte 2-10"
+    assert flag in text
     for english in ("Differential count", "Flags", "Decision support", "Sample id"):
         assert english not in text
 
@@ -193,6 +194,7 @@ def test_the_pages_flags_say_in_english_what_the_rules_say(app):
         ]
     with app.test_request_context("/dashboard/", headers={"Accept-Language": "es"}):
         spanish = differential_flags(diff)
-    assert "Monocito 100.0 % de leucocitos: por encima del intervalo de referencia adulto 2-10" in spanish
+    above = "Monocito 100.0 % de leucocitos: por encima del intervalo de referencia adulto 2-10"
+    assert above in spanish
     assert spanish[-1].startswith("2 células no reconocidas no se cuentan")
     assert len(spanish) == len(diff.flags)

@@ -61,14 +61,12 @@ def overview_series(filters: ResultFilters) -> list[dict]:
          _counts(filters, Prediction.device_id)),
     ]  # fmt: skip
     # People's words on the axes: "Immature granulocyte", "phone 3f2a9c1d", not ig or a uuid.
+    # "keys" keep the stored values (the chart colours statuses by them, in any language).
     readable = {"per-class": class_name, "per-status": status_name, "per-device": device_name}
-    series = [
-        (key, title, dimension, kind, [(readable.get(key, str)(k), n) for k, n in rows])
-        for key, title, dimension, kind, rows in series
-    ]
     return [
         {"id": key, "title": title, "dimension": dimension, "type": kind,
-         "labels": [k for k, _ in rows], "values": [n for _, n in rows]}
+         "series": _("Results"), "keys": [k for k, _n in rows],
+         "labels": [readable.get(key, str)(k) for k, _n in rows], "values": [n for _k, n in rows]}
         for key, title, dimension, kind, rows in series
     ]  # fmt: skip
 

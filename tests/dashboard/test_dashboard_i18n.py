@@ -198,3 +198,23 @@ def test_the_pages_flags_say_in_english_what_the_rules_say(app):
     assert above in spanish
     assert spanish[-1].startswith("2 células no reconocidas no se cuentan")
     assert len(spanish) == len(diff.flags)
+
+
+def test_a_malaria_slide_and_its_report_in_spanish(client, auth):
+    from tests.dashboard.test_dashboard_slides import _malaria_slide
+
+    slide, _cells = _malaria_slide(client, auth)  # signs the viewer in
+    choose(client, "es")
+    page = client.get(f"/dashboard/slide?id={slide['id']}").get_data(as_text=True)
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd[^>]*>([^<]*)</dd>", page))
+    assert facts["Hematíes contados"] == "8 / 500" and facts["Parasitemia"] == "50.00 %"
+    assert facts["Intervalo de confianza del 95 % (Wilson)"] == "21.52–78.48 %"
+    assert facts["Linfocito (no es una clase de hematíe)"] == "1"
+    assert "Solo 8 de 500 hematíes contados: el intervalo es amplio." in page
+    text = visible_text(page)
+    for english in ("red cells", "Parasitized", "Uninfected", "Flags", "awaiting a person"):
+        assert english not in text, english
+    report = pdf_text(client.get(f"/dashboard/slide/report.pdf?id={slide['id']}").data)
+    assert "Hematovision - informe de parasitemia" in report
+    assert "Parasitemia (8 de 500 hematíes)" in report
+    assert "- Solo 8 de 500 hematíes contados: el intervalo es amplio." in report.splitlines()

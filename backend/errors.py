@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
@@ -68,6 +68,23 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
+def _html_error(e: HTTPException):
+    """A browser's error page, outside the dashboard too: the dashboard's page, in the reader's
+    language (werkzeug's own is English). Redirects pass through untouched."""
+    if e.code is None or e.code < 400:
+        return e
+    from backend.dashboard.access import CSP
+    from backend.dashboard.error_pages import TITLES
+
+    html = render_template("dashboard/error.html", title=TITLES.get(e.code, e.name),
+                           message=http_message(e))  # fmt: skip
+    response = make_response(html, e.code)
+    response.headers["Content-Security-Policy"] = CSP
+    if allow := dict(e.get_headers()).get("Allow"):  # 405 says which methods would do
+        response.headers["Allow"] = allow
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(e: ApiError):
@@ -76,7 +93,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
         if not _wants_json():
-            return e  # browser pages keep werkzeug's HTML error page
+            return _html_error(e)
         headers = {"Retry-After": e.retry_after} if getattr(e, "retry_after", None) else None
         return error_response(e.code or 500, _snake(e.name), http_message(e), None, headers)
 

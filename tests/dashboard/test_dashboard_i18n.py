@@ -172,6 +172,9 @@ def test_an_api_error_speaks_the_clients_language_with_the_same_code(client):
         "code": "not_found",
         "message": "No existe esa página ni ese registro.",
     }
+    page = client.get("/no-such-page", headers={"Accept-Language": "fr", "Accept": "text/html"})
+    assert page.status_code == 404 and "Introuvable" in page.get_data(as_text=True)
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
     token = client.get("/api/sync/reviews", headers={"Accept-Language": "pt"}).get_json()
     assert token["error"]["code"] == "missing_token"
     assert token["error"]["message"].startswith("Autenticação necessária")

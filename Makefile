@@ -14,10 +14,17 @@ export HEMATOVISION_WEIGHTS ?= $(abspath ../shared/weights)
 export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup python-deps system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
+.PHONY: setup python-deps translations system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
 	bench-model models lolo bench-backend dashboard-deps bench-dashboard bench-finder
 
-setup: python-deps pwa-build dashboard-deps
+setup: python-deps translations pwa-build dashboard-deps
+
+# The server's compiled message catalogues (git-ignored; the .po files are the source).
+TRANSLATIONS := $(patsubst %.po,%.mo,$(wildcard backend/translations/*/LC_MESSAGES/messages.po))
+translations: $(TRANSLATIONS)
+
+backend/translations/%/LC_MESSAGES/messages.mo: backend/translations/%/LC_MESSAGES/messages.po | $(BIN)/.deps-installed
+	$(BIN)/pybabel compile -l $* -i $< -o $@
 
 # The PWA's npm packages (LiteRT.js, esbuild) and pwa/vendor/: the bundled inference worker and
 # service worker (a new app version whenever a shell file changes) and the precompressed WASM.

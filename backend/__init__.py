@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import security_headers
+from backend import i18n, security_headers
 from backend.config import INSTANCE_DIR, REPO_ROOT, Config
 
 db = SQLAlchemy()
@@ -87,6 +87,7 @@ def _init_extensions(app: Flask) -> None:
     login.init_app(app)
     jwt.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app)
     with app.app_context():
         _tune_sqlite(app)
 

@@ -1,10 +1,14 @@
-"""One JSON error shape for the whole API: {"error": {"code", "message", "details"?}}."""
+"""One JSON error shape for the whole API: {"error": {"code", "message", "details"?}}. The
+code is a stable machine word; the message is for people, in the request's language (the
+phone sends Accept-Language)."""
 
 import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from backend import db
@@ -32,6 +36,27 @@ def error_response(
     return response, status
 
 
+# werkzeug's own descriptions are English: these replace them (a description given to abort()
+# is translated where it is raised).
+HTTP_MESSAGES = {
+    400: _l("The request was not understood."),
+    401: _l("Sign in first."),
+    403: _l("You may not do this."),
+    404: _l("There is no such page or record."),
+    405: _l("This address does not accept that kind of request."),
+    413: _l("The request is larger than this server accepts."),
+    415: _l("This kind of content is not accepted here."),
+    429: _l("Too many requests; wait a moment and try again."),
+}
+
+
+def http_message(e: HTTPException) -> str:
+    """The description code gave to abort(), else a translated default for the status."""
+    if e.description == type(e).description and e.code in HTTP_MESSAGES:
+        return str(HTTP_MESSAGES[e.code])
+    return e.description or e.name
+
+
 def _snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
@@ -43,6 +68,23 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
+def _html_error(e: HTTPException):
+    """A browser's error page, outside the dashboard too: the dashboard's page, in the reader's
+    language (werkzeug's own is English). Redirects pass through untouched."""
+    if e.code is None or e.code < 400:
+        return e
+    from backend.dashboard.access import CSP
+    from backend.dashboard.error_pages import TITLES
+
+    html = render_template("dashboard/error.html", title=TITLES.get(e.code, e.name),
+                           message=http_message(e))  # fmt: skip
+    response = make_response(html, e.code)
+    response.headers["Content-Security-Policy"] = CSP
+    if allow := dict(e.get_headers()).get("Allow"):  # 405 says which methods would do
+        response.headers["Allow"] = allow
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(e: ApiError):
@@ -51,13 +93,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException):
         if not _wants_json():
-            return e  # browser pages keep werkzeug's HTML error page
+            return _html_error(e)
         headers = {"Retry-After": e.retry_after} if getattr(e, "retry_after", None) else None
-        return error_response(e.code or 500, _snake(e.name), e.description or e.name, None, headers)
+        return error_response(e.code or 500, _snake(e.name), http_message(e), None, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
         db.session.rollback()
         # %r: a path may hold control characters (a NUL, a newline) that must not reach the log
         log.exception("unhandled error on %s %r", request.method, request.path)
-        return error_response(500, "internal_error", "The server failed to handle this request.")
+        message = _("The server failed to handle this request.")
+        return error_response(500, "internal_error", message)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
 
 from backend.errors import ApiError
 
@@ -34,27 +35,39 @@ def refuse_nul_characters() -> None:
         fields += request.form.items(multi=True)
     for name, value in fields:
         if "\x00" in name or "\x00" in value:
-            abort(400, description="The request contains a NUL character.")
+            abort(400, description=_("The request contains a NUL character."))
+
+
+# English on purpose: sync's per-record errors carry them, and the phone reads those
+# (string_field below says them in the request's language).
+NUL_PROBLEM = "contains a NUL character"
+SURROGATE_PROBLEM = "is not valid Unicode text (a lone surrogate)"
 
 
 def text_problem(value: str) -> str | None:
     """Why `value` cannot be stored as text (None when it can): a NUL, or a lone surrogate
     (JSON can carry "\\ud800"; it is no character and cannot be encoded as UTF-8)."""
     if "\x00" in value:
-        return "contains a NUL character"
+        return NUL_PROBLEM
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "is not valid Unicode text (a lone surrogate)"
+        return SURROGATE_PROBLEM
     return None
 
 
 def json_object() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if data is None:
-        raise ApiError(400, "invalid_json", "The body must be valid JSON sent as application/json.")
+        raise ApiError(
+            400, "invalid_json", _("The body must be valid JSON sent as application/json.")
+        )
     if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", f"The body must be a JSON object, not {_kind(data)}.")
+        raise ApiError(
+            400,
+            "invalid_json",
+            _("The body must be a JSON object, not %(kind)s.", kind=_kind(data)),
+        )
     return data
 
 
@@ -62,29 +75,41 @@ def string_field(data: dict[str, Any], key: str, max_len: int, required: bool = 
     value = data.get(key)
     if value is None:
         if required:
-            raise ApiError(400, "invalid_field", f"'{key}' is required.", {"field": key})
+            raise ApiError(
+                400, "invalid_field", _("'%(field)s' is required.", field=key), {"field": key}
+            )
         return None
     if not isinstance(value, str):
         raise ApiError(
-            400, "invalid_field", f"'{key}' must be a string, not {_kind(value)}.", {"field": key}
+            400,
+            "invalid_field",
+            _("'%(field)s' must be a string, not %(kind)s.", field=key, kind=_kind(value)),
+            {"field": key},
         )
     if len(value) > max_len:
         raise ApiError(
-            400, "invalid_field", f"'{key}' is longer than {max_len} characters.", {"field": key}
+            400,
+            "invalid_field",
+            _("'%(field)s' is longer than %(num)s characters.", field=key, num=max_len),
+            {"field": key},
         )
     if problem := text_problem(value):
-        raise ApiError(400, "invalid_field", f"'{key}' {problem}.", {"field": key})
+        if problem == NUL_PROBLEM:
+            message = _("'%(field)s' contains a NUL character.", field=key)
+        else:
+            message = _("'%(field)s' is not valid Unicode text (a lone surrogate).", field=key)
+        raise ApiError(400, "invalid_field", message, {"field": key})
     return value
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    names = {dict: _("an object"), list: _("an array"), str: _("a string")}
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return _("a boolean")
     if isinstance(value, int | float):
-        return "a number"
+        return _("a number")
     return names.get(type(value), type(value).__name__)
 
 
@@ -95,9 +120,20 @@ def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, "invalid_query", f"'{name}' must be an integer.") from None
+        raise ApiError(
+            400, "invalid_query", _("'%(name)s' must be an integer.", name=name)
+        ) from None
     if not minimum <= value <= maximum:
-        raise ApiError(400, "invalid_query", f"'{name}' must be between {minimum} and {maximum}.")
+        raise ApiError(
+            400,
+            "invalid_query",
+            _(
+                "'%(name)s' must be between %(min)s and %(max)s.",
+                name=name,
+                min=minimum,
+                max=maximum,
+            ),
+        )
     return value
 
 
@@ -109,9 +145,11 @@ def query_moment(name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise ApiError(400, "invalid_query", f"'{name}' must be an ISO-8601 date-time.") from None
+        raise ApiError(
+            400, "invalid_query", _("'%(name)s' must be an ISO-8601 date-time.", name=name)
+        ) from None
     try:
         # e.g. 0001-01-01T00:00:00+01:00 is a moment before the first one a datetime can hold
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except OverflowError:
-        raise ApiError(400, "invalid_query", f"'{name}' is out of range.") from None
+        raise ApiError(400, "invalid_query", _("'%(name)s' is out of range.", name=name)) from None

@@ -52,12 +52,21 @@ CLASS_NAMES: dict[str, dict[str, str]] = json.loads(
 DISPLAY_NAMES = CLASS_NAMES["en"]
 
 
-def display_name(label: str, card: dict[str, Any] | None = None) -> str:
-    """People's words for a label: the model card's `display_names`, else the table above."""
-    names = (card or {}).get("display_names") or {}
-    if label in names:
+def display_name(label: str, card: dict[str, Any] | None = None, language: str = "en") -> str:
+    """People's words for a label in a language: the model card's
+    `display_names_by_language[language]`, else (English) its `display_names`, else
+    class_names.json for that language, else the label made readable."""
+    card = card or {}
+    by_language = card.get("display_names_by_language") or {}
+    names = by_language.get(language) or (card.get("display_names") if language == "en" else None)
+    if names and label in names:
         return names[label]
-    return DISPLAY_NAMES.get(label) or label[:1].upper() + label[1:].replace("_", " ")
+    table = CLASS_NAMES.get(language) or DISPLAY_NAMES
+    return (
+        table.get(label)
+        or DISPLAY_NAMES.get(label)
+        or label[:1].upper() + label[1:].replace("_", " ")
+    )
 
 
 @dataclass(frozen=True)

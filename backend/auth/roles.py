@@ -5,6 +5,7 @@ from functools import wraps
 from typing import Any
 
 from flask import request
+from flask_babel import gettext as _
 from flask_jwt_extended import current_user, jwt_required
 
 from backend.audit.log import record_now
@@ -54,5 +55,7 @@ def deny(reason: str, status: int = 403) -> None:
         details={"reason": reason, "role": current_user.role},
     )
     if status == 404:
-        raise ApiError(404, "not_found", "No such record.")
-    raise ApiError(403, "forbidden", f"Your role ({current_user.role}) may not do this: {reason}.")
+        raise ApiError(404, "not_found", _("No such record."))
+    # the reason ("needs role admin") is a detail in English, as in the audit log
+    message = _("Your role (%(role)s) may not do this.", role=current_user.role)
+    raise ApiError(403, "forbidden", message, {"reason": reason})

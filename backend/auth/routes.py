@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_jwt_extended import current_user, decode_token, get_jwt, jwt_required
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
@@ -41,7 +42,7 @@ def login():
         return error_response(
             429,
             "too_many_attempts",
-            f"Too many failed logins; try again in {wait} s.",
+            _("Too many failed logins; try again in %(num)s s.", num=wait),
             headers={"Retry-After": str(wait)},
         )
     user = db.session.scalar(sa.select(User).where(User.username == username))
@@ -50,7 +51,7 @@ def login():
     if user is None or not user.active or not user.check_password(password):
         record("auth.login", outcome="failure", username=username)
         db.session.commit()
-        raise ApiError(401, "invalid_credentials", "Wrong username or password.")
+        raise ApiError(401, "invalid_credentials", _("Wrong username or password."))
     throttle.succeeded(username, ip)
     record("auth.login", user)
     db.session.commit()
@@ -76,7 +77,9 @@ def refresh():
     used = get_jwt()
     if not revoke(used):  # another request used it first
         record_now("auth.refresh", current_user, outcome="failure", details={"reused": True})
-        raise ApiError(401, "token_revoked", "This refresh token was used already: log in again.")
+        raise ApiError(
+            401, "token_revoked", _("This refresh token was used already: log in again.")
+        )
     left = datetime.fromtimestamp(used["exp"], UTC) - datetime.now(UTC)
     tokens = {
         "access_token": access_token(current_user),
@@ -108,9 +111,9 @@ def _own_token(encoded: str) -> dict:
     try:
         payload = decode_token(encoded, allow_expired=True)
     except (JWTExtendedException, PyJWTError):
-        raise ApiError(400, "invalid_token", "refresh_token is not a valid token.") from None
+        raise ApiError(400, "invalid_token", _("refresh_token is not a valid token.")) from None
     if payload.get("sub") != str(current_user.id):
-        raise ApiError(403, "forbidden", "refresh_token belongs to another account.")
+        raise ApiError(403, "forbidden", _("refresh_token belongs to another account."))
     return payload
 
 

@@ -4,6 +4,7 @@ and the account's credential epoch) and JSON errors for bad tokens."""
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from backend import db, jwt
@@ -78,17 +79,23 @@ def revoke_id(jti: str, kind: str, user_id: int, expires_at: datetime) -> bool:
 
 @jwt.unauthorized_loader
 def _missing(reason: str):
-    return error_response(401, "missing_token", f"Authentication required: {reason}.")
+    return error_response(
+        401, "missing_token", _("Authentication required: %(reason)s.", reason=reason)
+    )
 
 
 @jwt.invalid_token_loader
 def _invalid(reason: str):
-    return error_response(401, "invalid_token", f"The token is not valid: {reason}.")
+    return error_response(
+        401, "invalid_token", _("The token is not valid: %(reason)s.", reason=reason)
+    )
 
 
 @jwt.expired_token_loader
 def _expired(_header: dict, payload: dict):
-    return error_response(401, "token_expired", f"The {payload.get('type', '')} token has expired.")
+    if payload.get("type") == "refresh":
+        return error_response(401, "token_expired", _("The refresh token has expired."))
+    return error_response(401, "token_expired", _("The access token has expired."))
 
 
 @jwt.revoked_token_loader
@@ -96,21 +103,25 @@ def _revoked(_header: dict, _payload: dict):
     return error_response(
         401,
         "token_revoked",
-        "The token has been revoked (logged out, already used, or the account's password, "
-        "role or state changed): log in again.",
+        _(
+            "The token has been revoked (logged out, already used, or the account's password, "
+            "role or state changed): log in again."
+        ),
     )
 
 
 @jwt.user_lookup_error_loader
 def _unknown_user(_header: dict, _payload: dict):
-    return error_response(401, "unknown_user", "The token's account does not exist or is disabled.")
+    return error_response(
+        401, "unknown_user", _("The token's account does not exist or is disabled.")
+    )
 
 
 @jwt.needs_fresh_token_loader
 def _needs_fresh(_header: dict, _payload: dict):
-    return error_response(401, "fresh_token_required", "Log in again to do this.")
+    return error_response(401, "fresh_token_required", _("Log in again to do this."))
 
 
 @jwt.token_verification_failed_loader
 def _verification_failed(_header: dict, _payload: dict):
-    return error_response(401, "invalid_token", "The token's claims were refused.")
+    return error_response(401, "invalid_token", _("The token's claims were refused."))

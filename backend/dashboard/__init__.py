@@ -18,6 +18,7 @@ from backend.dashboard import (  # noqa: E402,F401
     error_pages,
     exports,
     labels,
+    language,
     navigation,
     overview,
     results,
@@ -25,4 +26,5 @@ from backend.dashboard import (  # noqa: E402,F401
     sessions,
     slides,
     vendor,
+    vocabulary,
 )

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from backend import db, login
@@ -43,9 +44,13 @@ def log_denied(reason: str) -> None:
 
 
 def deny(reason: str) -> None:
+    from backend.dashboard.vocabulary import role_name  # it imports this module's blueprint
+
     """Logs the refusal, then shows the 403 page."""
     log_denied(reason)
-    abort(403, description=f"Your role ({current_user.role}) may not open this page: {reason}.")
+    # the reason ("needs role admin") stays in the audit log, in English
+    role = role_name(current_user.role)
+    abort(403, description=_("Your role (%(role)s) may not open this page.", role=role))
 
 
 @login.user_loader
@@ -75,13 +80,15 @@ def end_stale_session():
     """Signs out a session idle for too long, or one the user loader refused (see above)."""
     if not current_user.is_authenticated:
         if session.get("_user_id"):  # signed in, but that session is over
-            return _end_session("auth.session_revoked", "Your session was ended", _owner())
+            why = _("Your session was ended; please sign in again.")
+            return _end_session("auth.session_revoked", why, _owner())
         return None
     now = time.time()
     idle_limit = current_app.config["DASHBOARD_SESSION_MINUTES"] * 60
     last_seen = session.get("last_seen")
     if last_seen is not None and now - last_seen > idle_limit:
-        return _end_session("auth.session_expired", "Your session expired", current_user)
+        why = _("Your session expired; please sign in again.")
+        return _end_session("auth.session_expired", why, current_user)
     session["last_seen"] = now
     return None
 
@@ -96,7 +103,7 @@ def _end_session(action: str, why: str, user: User | None):
     record_now(action, user, details={"via": "dashboard"})
     logout_user()
     session.clear()
-    flash(f"{why}; please sign in again.", "info")
+    flash(why, "info")
     return redirect(url_for("dashboard.login", next=request.full_path))
 
 

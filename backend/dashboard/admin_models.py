@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend import db
@@ -67,13 +68,13 @@ def _models_page(form: ModelUploadForm | None = None, status: int = 200):
 def admin_publish_model():
     form = ModelUploadForm()
     if not form.validate_on_submit():
-        flash("The upload was refused: reload the page and try again.", "error")
+        flash(_("The upload was refused: reload the page and try again."), "error")
         return _models_page(form, 400)
     try:
         version, created = store.publish(release_from_form(form), current_user)
     except ApiError as e:
         db.session.rollback()
-        flash(f"Nothing was published. {e.message}", "error")
+        flash(_("Nothing was published. %(why)s", why=e.message), "error")
         return _models_page(form, e.status)
     target = f"{version.name} {version.version}"
     if created:
@@ -82,9 +83,18 @@ def admin_publish_model():
         store.activate(version)
         record("model.activate", current_user, target=target, details={"via": "dashboard"})
     db.session.commit()
-    state = "Published" if created else "Already published:"
-    flash(f"{state} {target}{' (active)' if version.active else ''}.", "success")
+    flash(_published_message(target, created, version.active), "success")
     return redirect(url_for("dashboard.admin_models"))
+
+
+def _published_message(target: str, created: bool, active: bool) -> str:
+    if created and active:
+        return _("Published %(model)s (active).", model=target)
+    if created:
+        return _("Published %(model)s.", model=target)
+    if active:
+        return _("Already published: %(model)s (active).", model=target)
+    return _("Already published: %(model)s.", model=target)
 
 
 def _unconfirmed(what: str):
@@ -92,7 +102,14 @@ def _unconfirmed(what: str):
     form = ConfirmForm()
     if form.validate_on_submit():
         return None
-    flash(f"Nothing was changed: {what} needs confirming. {first_error(form)}", "error")
+    flash(
+        _(
+            "Nothing was changed: %(what)s needs confirming. %(why)s",
+            what=what,
+            why=first_error(form),
+        ),
+        "error",
+    )
     return _models_page(status=400)
 
 
@@ -101,29 +118,32 @@ def _unconfirmed(what: str):
 def admin_activate_model(version_id: int):
     version = db.session.get(ModelVersion, version_id)
     if version is None:
-        abort(404, description="No such model version.")
-    if refused := _unconfirmed("activating a version"):
+        abort(404, description=_("No such model version."))
+    if refused := _unconfirmed(_("activating a version")):
         return refused
     store.activate(version)
     target = f"{version.name} {version.version}"
     record("model.activate", current_user, target=target, details={"via": "dashboard"})
     db.session.commit()
-    flash(f"{target} is now the active version; phones fetch it on their next check.", "success")
+    message = _(
+        "%(model)s is now the active version; phones fetch it on their next check.", model=target
+    )
+    flash(message, "success")
     return redirect(url_for("dashboard.admin_models"))
 
 
 @bp.post("/admin/models/<name>/rollback")
 @roles_required("admin")
 def admin_rollback_model(name: str):
-    if refused := _unconfirmed("a rollback"):
+    if refused := _unconfirmed(_("a rollback")):
         return refused
     try:
         version = store.rollback(name)
     except ApiError as e:
-        flash(f"No rollback. {e.message}", "error")
+        flash(_("No rollback. %(why)s", why=e.message), "error")
         return _models_page(status=e.status)
     target = f"{version.name} {version.version}"
     record("model.rollback", current_user, target=target, details={"via": "dashboard"})
     db.session.commit()
-    flash(f"Rolled back: {target} is active again.", "success")
+    flash(_("Rolled back: %(model)s is active again.", model=target), "success")
     return redirect(url_for("dashboard.admin_models"))

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from backend import db
@@ -15,6 +16,7 @@ from backend.dashboard.forms import (
     RoleForm,
     first_error,
 )
+from backend.dashboard.vocabulary import role_name
 from backend.errors import ApiError
 from backend.models import User
 from backend.users.accounts import change_password, create_user
@@ -43,24 +45,26 @@ def admin_users():
 def admin_create_user():
     form = CreateUserForm()
     if not form.validate_on_submit():
-        flash(f"The account was not created. {first_error(form)}", "error")
+        flash(_("The account was not created. %(why)s", why=first_error(form)), "error")
         return _users_page(form, 400)
     try:
         user = create_user(form.username.data, form.password.data, form.role.data)
     except ApiError as e:
         db.session.rollback()
-        flash(f"The account was not created. {e.message}", "error")
+        flash(_("The account was not created. %(why)s", why=e.message), "error")
         return _users_page(form, e.status)
     record("user.create", current_user, target=user.username, details={"role": user.role})
     db.session.commit()
-    flash(f"Created {user.role} '{user.username}'.", "success")
+    flash(
+        _("Created %(role)s '%(name)s'.", role=role_name(user.role), name=user.username), "success"
+    )
     return redirect(url_for("dashboard.admin_users"))
 
 
 def _target(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404, description="No such account.")
+        abort(404, description=_("No such account."))
     return user
 
 
@@ -71,7 +75,7 @@ def _change(user: User, changes: dict, message: str):
     admins = sa.select(sa.func.count()).where(User.role == "admin", User.active.is_(True))
     if db.session.scalar(admins) == 0:
         db.session.rollback()
-        flash("Refused: this would leave no active admin.", "error")
+        flash(_("Refused: this would leave no active admin."), "error")
         return _users_page(status=409)
     own = user.id == current_user.id
     record("user.update", current_user, target=user.username, details=changes)
@@ -88,14 +92,18 @@ def admin_change_role(user_id: int):
     user = _target(user_id)
     form = RoleForm(prefix=f"u{user.id}")
     if not form.validate_on_submit():
-        flash(f"The role was not changed. {first_error(form)}", "error")
+        flash(_("The role was not changed. %(why)s", why=first_error(form)), "error")
         return _users_page(status=400)
     if form.role.data == user.role:
-        flash(f"'{user.username}' is already {user.role}.", "info")
+        flash(
+            _("'%(name)s' is already %(role)s.", name=user.username, role=role_name(user.role)),
+            "info",
+        )
         return redirect(url_for("dashboard.admin_users"))
     changes = {"role": {"from": user.role, "to": form.role.data}}
     user.set_role(form.role.data)
-    return _change(user, changes, f"'{user.username}' is now {user.role}.")
+    message = _("'%(name)s' is now %(role)s.", name=user.username, role=role_name(user.role))
+    return _change(user, changes, message)
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -104,12 +112,15 @@ def admin_set_active(user_id: int):
     user = _target(user_id)
     form = ActiveForm()
     if not form.validate_on_submit():
-        flash(f"Nothing was changed. {first_error(form)}", "error")
+        flash(_("Nothing was changed. %(why)s", why=first_error(form)), "error")
         return _users_page(status=400)
     changes = {"active": {"from": user.active, "to": form.active.data}}
     user.set_active(form.active.data)
-    state = "enabled" if user.active else "disabled (signed out everywhere)"
-    return _change(user, changes, f"'{user.username}' is {state}.")
+    if user.active:
+        message = _("'%(name)s' is enabled.", name=user.username)
+    else:
+        message = _("'%(name)s' is disabled (signed out everywhere).", name=user.username)
+    return _change(user, changes, message)
 
 
 @bp.post("/admin/users/<int:user_id>/password")
@@ -118,11 +129,12 @@ def admin_reset_password(user_id: int):
     user = _target(user_id)
     form = PasswordResetForm()
     if not form.validate_on_submit():
-        flash(f"The password was not changed. {first_error(form)}", "error")
+        flash(_("The password was not changed. %(why)s", why=first_error(form)), "error")
         return _users_page(status=400)
     try:
         change_password(user, form.password.data)
     except ApiError as e:
-        flash(f"The password was not changed. {e.message}", "error")
+        flash(_("The password was not changed. %(why)s", why=e.message), "error")
         return _users_page(status=e.status)
-    return _change(user, {"password": "reset"}, f"The password of '{user.username}' was reset.")
+    message = _("The password of '%(name)s' was reset.", name=user.username)
+    return _change(user, {"password": "reset"}, message)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Response, abort, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend import db
@@ -132,7 +133,7 @@ def slide_parasitaemia_csv():
     slide = load_slide(slide_id_arg())
     p = slide.parasitaemia
     if p is None:
-        abort(404, description="Not a malaria slide: its cells are in the results CSV.")
+        abort(404, description=_("Not a malaria slide: its cells are in the results CSV."))
     low, high = p["ci95"] or (None, None)
     others = "; ".join(f"{label}: {n}" for label, n in p["other_classes"].items())
     row = [

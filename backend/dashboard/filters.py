@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from backend import db
@@ -51,9 +52,9 @@ class ResultFilters:
         end_day = filters._day("to")
         filters.end = end_day + timedelta(days=1) if end_day else None  # "to" is inclusive
         if filters.values.get("reviewed", "") not in REVIEWED_CHOICES:
-            filters.errors.append("Reviewed must be 'yes', 'no' or empty.")
+            filters.errors.append(_("Reviewed must be 'yes', 'no' or empty."))
         if filters.start and filters.end and filters.start >= filters.end:
-            filters.errors.append("The 'from' date must not be after the 'to' date.")
+            filters.errors.append(_("The 'from' date must not be after the 'to' date."))
         return filters
 
     def _day(self, name: str) -> datetime | None:
@@ -104,9 +105,19 @@ def parse_day(name: str, raw: str) -> datetime:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"'{name}' must be a date like 2026-11-25, not '{raw}'.") from None
+        raise ValueError(
+            _("'%(name)s' must be a date like 2026-11-25, not '%(value)s'.", name=name, value=raw)
+        ) from None
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(f"'{name}' must be a date from {FIRST_DAY} to {LAST_DAY}, not '{raw}'.")
+        raise ValueError(
+            _(
+                "'%(name)s' must be a date from %(first)s to %(last)s, not '%(value)s'.",
+                name=name,
+                first=FIRST_DAY,
+                last=LAST_DAY,
+                value=raw,
+            )
+        )
     return datetime.combine(day, time(), tzinfo=UTC)
 
 

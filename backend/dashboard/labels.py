@@ -6,13 +6,15 @@ import re
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from markupsafe import Markup
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from backend import db
 from backend.dashboard import bp
 from backend.dashboard.navigation import format_when
+from backend.dashboard.vocabulary import class_name, state_name
 from backend.models import Prediction, Slide
-from classifier.differential import Cell, counted_label, display_name
+from classifier.differential import Cell, counted_label
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
@@ -45,15 +47,23 @@ def effective_label(prediction: Prediction) -> str | None:
 
 @bp.app_template_global()
 def correction_text(prediction: Prediction, arrow: str = "→") -> str:
-    """'Monocyte → Lymphocyte by tina' (the phone's latest correction), or ''."""
+    """'Monocyte → Lymphocyte by tina' (the phone's latest correction), or '', in the reader's
+    language."""
     if prediction.corrected_at is None:
         return ""
     latest = prediction.corrections[-1] if prediction.corrections else None
     before = (latest.previous_label if latest else None) or prediction.label
     after = prediction.corrected_label
-    to = display_name(after) if after else f"back to the model's {display_name(prediction.label)}"
+    model = class_name(prediction.label)
+    to = class_name(after) if after else _("back to the model's %(label)s", label=model)
     who = prediction.corrected_by.username if prediction.corrected_by else "?"
-    return f"{display_name(before)} {arrow} {to} by {who}"
+    return _(
+        "%(before)s %(arrow)s %(after)s by %(name)s",
+        before=class_name(before),
+        arrow=arrow,
+        after=to,
+        name=who,
+    )
 
 
 def short_id(slide_id: str) -> str:
@@ -63,7 +73,7 @@ def short_id(slide_id: str) -> str:
 def slide_title(slide_id: str, record: Slide | None) -> str:
     if record is not None:
         return record.sample_id
-    return f"Slide {short_id(slide_id)} (no sample id: synced by an older app)"
+    return _("Slide %(id)s (no sample id: synced by an older app)", id=short_id(slide_id))
 
 
 def slide_records(slide_ids: Iterable[str | None]) -> dict[str, Slide]:
@@ -77,21 +87,27 @@ def slide_records(slide_ids: Iterable[str | None]) -> dict[str, Slide]:
 @bp.app_template_filter("device_name")
 def device_name(device_id: str, username: str | None = None) -> str:
     """'phone 3f2a9c1d (tina)': a phone's uuid is unreadable, its first 8 digits are enough."""
-    name = f"phone {device_id[:8]}" if UUID.match(device_id) else device_id
+    name = _("phone %(id)s", id=device_id[:8]) if UUID.match(device_id) else device_id
     return f"{name} ({username})" if username else name
 
 
 @bp.app_template_global()
 def slide_state(slide: Slide) -> Markup:
     """'finished by tina, <time>', 'open (re-opened by dr.x, <time>)' or 'paused'."""
-    if slide.state == "finished":
-        who = f" by {slide.finished_by.username}" if slide.finished_by else ""
-        return Markup("finished{}, {}").format(who, format_when(slide.finished_at))
-    if slide.reopened_at is not None:
-        who = slide.reopened_by.username if slide.reopened_by else "?"
-        when = format_when(slide.reopened_at)
-        return Markup("{} (re-opened by {}, {})").format(slide.state, who, when)
-    return Markup("{}").format(slide.state)
+    when = format_when(slide.finished_at if slide.state == "finished" else slide.reopened_at)
+    if slide.state == "finished" and slide.finished_by:
+        text = _(
+            "finished by %(name)s, %(when)s", name=escape(slide.finished_by.username), when=when
+        )
+    elif slide.state == "finished":
+        text = _("finished, %(when)s", when=when)
+    elif slide.reopened_at is not None:
+        who = escape(slide.reopened_by.username) if slide.reopened_by else "?"
+        state = escape(state_name(slide.state))
+        text = _("%(state)s (re-opened by %(name)s, %(when)s)", state=state, name=who, when=when)
+    else:
+        return escape(state_name(slide.state))
+    return Markup(text)  # every part above is escaped or already HTML
 
 
 @bp.app_template_global()

@@ -1,26 +1,25 @@
-"""The navigation (only the pages a role may open) and the time and class-name formats of the
-templates."""
+"""The navigation (only the pages a role may open) and the time format of the templates."""
 
 from datetime import UTC
 from typing import Any
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
 from backend.dashboard import bp
 from backend.dashboard.access import REVIEWERS
 from backend.models import ROLES
-from classifier.differential import display_name
 
 NAV = (
-    ("dashboard.overview", "Overview", ROLES),
-    ("dashboard.results", "Results", ROLES),
-    ("dashboard.review_queue", "Review queue", REVIEWERS),
-    ("dashboard.slides", "Slides", ROLES),
-    ("dashboard.admin_users", "Users", ("admin",)),
-    ("dashboard.admin_models", "Models", ("admin",)),
-    ("dashboard.admin_audit", "Audit log", ("admin",)),
+    ("dashboard.overview", _l("Overview"), ROLES),
+    ("dashboard.results", _l("Results"), ROLES),
+    ("dashboard.review_queue", _l("Review queue"), REVIEWERS),
+    ("dashboard.slides", _l("Slides"), ROLES),
+    ("dashboard.admin_users", _l("Users"), ("admin",)),
+    ("dashboard.admin_models", _l("Models"), ("admin",)),
+    ("dashboard.admin_audit", _l("Audit log"), ("admin",)),
 )
 
 
@@ -46,9 +45,3 @@ def format_when(value) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(
         utc.strftime("%Y-%m-%dT%H:%M:%SZ"), utc.strftime("%Y-%m-%d %H:%M UTC")
     )
-
-
-@bp.app_template_filter("display_name")
-def format_display_name(label: str | None) -> str:
-    """A class as people write it ("Immature granulocyte", not "ig")."""
-    return "" if label is None else display_name(label)

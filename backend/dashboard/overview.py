@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend import db
@@ -12,8 +13,8 @@ from backend.dashboard import bp
 from backend.dashboard.access import any_role
 from backend.dashboard.filters import ResultFilters, effective_label, filter_options
 from backend.dashboard.labels import device_name
+from backend.dashboard.vocabulary import class_name, status_name
 from backend.models import Prediction, User
-from classifier.differential import display_name
 
 DEFAULT_DAYS = 30
 
@@ -47,27 +48,25 @@ def _last_day(filters: ResultFilters) -> date:
 def overview_series(filters: ResultFilters) -> list[dict]:
     model = Prediction.model_name + sa.literal(" ") + Prediction.model_version
     series = [
-        ("per-day", "Results per day (UTC)", "Day", "line", _per_day(filters)),
-        ("per-class", "Results per class (a person's class where given)", "Class", "bar",
+        ("per-day", _("Results per day (UTC)"), _("Day"), "line", _per_day(filters)),
+        ("per-class", _("Results per class (a person's class where given)"), _("Class"), "bar",
          _counts(filters, effective_label())),
-        ("per-status", "Results per status", "Status", "doughnut",
+        ("per-status", _("Results per status"), _("Status"), "doughnut",
          _counts(filters, Prediction.status)),
-        ("per-model", "Results per model version", "Model version", "bar",
+        ("per-model", _("Results per model version"), _("Model version"), "bar",
          _counts(filters, model)),
-        ("per-technician", "Results per technician", "Technician", "bar",
+        ("per-technician", _("Results per technician"), _("Technician"), "bar",
          _counts(filters, User.username, join_users=True)),
-        ("per-device", "Results per device", "Device", "bar",
+        ("per-device", _("Results per device"), _("Device"), "bar",
          _counts(filters, Prediction.device_id)),
     ]  # fmt: skip
     # People's words on the axes: "Immature granulocyte", "phone 3f2a9c1d", not ig or a uuid.
-    readable = {"per-class": display_name, "per-device": device_name}
-    series = [
-        (key, title, dimension, kind, [(readable.get(key, str)(k), n) for k, n in rows])
-        for key, title, dimension, kind, rows in series
-    ]
+    # "keys" keep the stored values (the chart colours statuses by them, in any language).
+    readable = {"per-class": class_name, "per-status": status_name, "per-device": device_name}
     return [
         {"id": key, "title": title, "dimension": dimension, "type": kind,
-         "labels": [k for k, _ in rows], "values": [n for _, n in rows]}
+         "series": _("Results"), "keys": [k for k, _n in rows],
+         "labels": [readable.get(key, str)(k) for k, _n in rows], "values": [n for _k, n in rows]}
         for key, title, dimension, kind, rows in series
     ]  # fmt: skip
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import abort, request
+from flask_babel import gettext as _
 
 from backend import db
 
@@ -33,7 +34,12 @@ def int_arg(name: str, default: int, maximum: int) -> int:
     if raw is None or raw == "":
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        abort(400, description=f"'{name}' must be a whole number from 1 to {maximum}.")
+        abort(
+            400,
+            description=_(
+                "'%(name)s' must be a whole number from 1 to %(max)s.", name=name, max=maximum
+            ),
+        )
     return int(raw)
 
 

@@ -1,25 +1,40 @@
 """The PDF report of one slide (fpdf2). Text is set in DejaVu Sans, committed beside this file,
 so labels, sample ids and names in any Latin, Greek or Cyrillic script render; CJK comes from a
 system fallback font when one is installed (fonts-droid-fallback, which `make system-deps`
-installs), else those characters are left blank with a warning in the log: never a 500."""
+installs), else those characters are left blank with a warning in the log: never a 500.
+The report speaks the language of the person who downloads it; its numbers are the rules' own
+digits (the same as the phone's and the page's)."""
 
 import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from backend.dashboard.labels import correction_text, interval_text, parasitaemia_text
+from backend.dashboard.vocabulary import (
+    basis_name,
+    class_name,
+    differential_flags,
+    flag_name,
+    parasitaemia_flags,
+    state_name,
+    status_name,
+)
+from backend.i18n import current_language
 from backend.sync import cell_images
-from classifier.differential import display_name
+from classifier.differential import ARTEFACT, OTHER
 
-DISCLAIMER = (
+DISCLAIMER = _l(
     "Decision support, not a diagnosis: these counts come from an automated classifier and a "
     "review of selected cells. They must be interpreted by a qualified clinician together with "
     "the patient's history and other findings."
 )
-FOOTER_NOTE = "Decision support, not a diagnosis."
+FOOTER_NOTE = _l("Decision support, not a diagnosis.")
 MAX_THUMBNAILS = 40
 THUMB_MM = 24
 FONT = "DejaVuSans"
@@ -36,7 +51,8 @@ class SlideReport(FPDF):
             self.add_font(FONT, style, FONT_DIR / name)
         self._covered = self.fonts[FONT.lower()].cmap
         self._fallback = next((f for f in CJK_FALLBACKS if f.is_file()), None)
-        self.set_title(f"Hematovision report {slide.title}")
+        self.set_title(_("Hematovision report %(slide)s", slide=slide.title))
+        self.set_lang(current_language())
         self.set_author(author)
         self.set_creator("Hematovision dashboard")
         self.set_auto_page_break(auto=True, margin=18)
@@ -53,7 +69,8 @@ class SlideReport(FPDF):
     def footer(self) -> None:
         self.set_y(-13)
         self.set_font(FONT, "", 8)
-        text = f"{self.slide.title} - page {self.page_no()}/{{nb}} - {FOOTER_NOTE}"
+        page = _("page %(number)s/%(pages)s", number=self.page_no(), pages="{nb}")
+        text = f"{self.slide.title} - {page} - {FOOTER_NOTE}"
         self.cell(0, 6, text, align="C")
 
     def heading(self, text: str) -> None:
@@ -72,16 +89,19 @@ def build_report(slide, author: str) -> bytes:
     pdf = SlideReport(slide, author)
     pdf.add_page()
     pdf.set_font(FONT, "B", 16)
-    what = "parasitaemia" if slide.parasitaemia else "differential count"
-    pdf.cell(0, 10, f"Hematovision - {what} report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.text_line(DISCLAIMER, "I")
+    if slide.parasitaemia:
+        title = _("Hematovision - parasitaemia report")
+    else:
+        title = _("Hematovision - differential count report")
+    pdf.cell(0, 10, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.text_line(str(DISCLAIMER), "I")
     _header(pdf, slide, author)
     if slide.parasitaemia:
         _parasitaemia(pdf, slide.parasitaemia, len(slide.late_cells))
-        _flags(pdf, slide.parasitaemia["flags"], none="None.")
+        _flags(pdf, parasitaemia_flags(slide.parasitaemia), none=_("None."))
     else:
         _differential(pdf, slide.differential, len(slide.late_cells))
-        _flags(pdf, slide.differential.flags)
+        _flags(pdf, differential_flags(slide.differential))
     _corrections(pdf, slide)
     if slide.parasitaemia:
         _cells_to_verify(pdf, slide)
@@ -93,23 +113,24 @@ def build_report(slide, author: str) -> bytes:
 def _header(pdf: SlideReport, slide, author: str) -> None:
     dates = slide.first_capture.strftime("%Y-%m-%d %H:%M")
     if slide.last_capture.date() != slide.first_capture.date():
-        dates += f" to {slide.last_capture:%Y-%m-%d %H:%M}"
+        dates = _("%(first)s to %(last)s", first=dates, last=f"{slide.last_capture:%Y-%m-%d %H:%M}")
     record = slide.record
-    rows = [("Sample id", slide.title)]
+    rows = [(_("Sample id"), slide.title)]
     if record is not None:
-        given = (("Patient", record.patient), ("Specimen", record.specimen))
+        given = ((_("Patient"), record.patient), (_("Specimen"), record.specimen))
         rows += [(key, value) for key, value in given if value]
-        rows.append(("State", _state(record)))
+        rows.append((_("State"), _state(record)))
+    made = _("%(when)s UTC by %(name)s", when=f"{datetime.now(UTC):%Y-%m-%d %H:%M}", name=author)
     rows += [
-        ("Captured (UTC)", dates),
-        ("Technician", slide.technicians),
-        ("Reviewer", slide.reviewers),
-        ("Model version", slide.models),
-        ("Device", slide.devices),
-        ("Cells classified", str(len(slide.cells))),
-        ("Report made", f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC by {author}"),
+        (_("Captured (UTC)"), dates),
+        (_("Technician"), slide.technicians),
+        (_("Reviewer"), slide.reviewers),
+        (_("Model version"), slide.models),
+        (_("Device"), slide.devices),
+        (_("Cells classified"), str(len(slide.cells))),
+        (_("Report made"), made),
     ]
-    pdf.heading("Sample")
+    pdf.heading(_("Sample"))
     with pdf.table(col_widths=(45, 135), first_row_as_headings=False) as table:
         for key, value in rows:
             table.row([key, value])
@@ -117,73 +138,89 @@ def _header(pdf: SlideReport, slide, author: str) -> None:
 
 def _state(record) -> str:
     if record.state == "finished" and record.finished_at is not None:
-        who = f" by {record.finished_by.username}" if record.finished_by else ""
-        return f"finished{who}, {record.finished_at:%Y-%m-%d %H:%M} UTC"
+        when = f"{record.finished_at:%Y-%m-%d %H:%M} UTC"
+        if record.finished_by:
+            return _("finished by %(name)s, %(when)s", name=record.finished_by.username, when=when)
+        return _("finished, %(when)s", when=when)
+    state = state_name(record.state)
     if record.reopened_at is not None and record.reopened_by is not None:
-        return f"{record.state} (re-opened by {record.reopened_by.username})"
-    return record.state
+        return _("%(state)s (re-opened by %(name)s)", state=state, name=record.reopened_by.username)
+    return state
 
 
 def _differential(pdf: SlideReport, diff, late: int = 0) -> None:
-    pdf.heading(f"Differential count ({diff.white_cells} of {diff.target} white cells)")
-    headings = ("Class", "Count", "Value", "Basis", "Adult range", "Flag")
+    heading = _(
+        "Differential count (%(counted)s of %(target)s white cells)",
+        counted=diff.white_cells,
+        target=diff.target,
+    )
+    pdf.heading(heading)
+    headings = (_("Class"), _("Count"), _("Value"), _("Basis"), _("Adult range"), _("Flag"))
     with pdf.table(col_widths=(44, 16, 16, 42, 36, 16), text_align="LEFT") as table:
         table.row(headings)
         for r in diff.rows:
             value = "-" if r.percent is None else f"{r.percent:.1f}"
-            row = [display_name(r.label), str(r.count), value, r.basis, r.range_text, r.flag or ""]
+            basis, flag = basis_name(r.basis), flag_name(r.flag)
+            row = [class_name(r.label), str(r.count), value, basis, r.range_text, flag]
             table.row(row)
     apart = [
-        ("Platelets seen (outside the count)", diff.platelets),
-        ("Not a cell / artefact", diff.apart["artefact"]),
-        ("Other / cannot tell", diff.apart["other"]),
-        ("Not recognised, awaiting a person", diff.apart["unconfirmed"]),
+        (_("Platelets seen (outside the count)"), diff.platelets),
+        (class_name(ARTEFACT), diff.apart["artefact"]),
+        (class_name(OTHER), diff.apart["other"]),
+        (_("Not recognised, awaiting a person"), diff.apart["unconfirmed"]),
     ]
     for label, n in diff.other_classes.items():
-        apart.append((f"{display_name(label)} (not in the differential)", n))
+        apart.append((_("%(label)s (not in the differential)", label=class_name(label)), n))
     _apart_lines(pdf, apart, diff.total, late)
 
 
 def _parasitaemia(pdf: SlideReport, p: dict, late: int = 0) -> None:
-    pdf.heading(f"Parasitaemia ({p['red_cells']} of {p['target']} red cells)")
+    heading = _(
+        "Parasitaemia (%(counted)s of %(target)s red cells)",
+        counted=p["red_cells"],
+        target=p["target"],
+    )
+    pdf.heading(heading)
     rows = [
-        ("Red cells counted", f"{p['red_cells']} / {p['target']}"),
-        ("Parasitized", str(p["parasitized"])),
-        ("Uninfected", str(p["uninfected"])),
-        ("Parasitaemia", parasitaemia_text(p)),
-        ("95 % confidence interval (Wilson)", interval_text(p, "-")),
+        (_("Red cells counted"), f"{p['red_cells']} / {p['target']}"),
+        (_("Parasitized"), str(p["parasitized"])),
+        (_("Uninfected"), str(p["uninfected"])),
+        (_("Parasitaemia"), parasitaemia_text(p)),
+        # the page's msgid: "%%" is its literal per cent sign
+        (_("95 %% confidence interval (Wilson)") % {}, interval_text(p, "-")),
     ]
     with pdf.table(col_widths=(80, 100), first_row_as_headings=False) as table:
         for key, value in rows:
             table.row([key, value])
     apart = [
-        ("Not a cell / artefact", p["apart"]["artefact"]),
-        ("Other / cannot tell", p["apart"]["other"]),
-        ("Not recognised, awaiting a person (shown below)", p["unconfirmed"]),
+        (class_name(ARTEFACT), p["apart"]["artefact"]),
+        (class_name(OTHER), p["apart"]["other"]),
+        (_("Not recognised, awaiting a person (shown below)"), p["unconfirmed"]),
     ]
     for label, n in p["other_classes"].items():
-        apart.append((f"{display_name(label)} (not a red-cell class)", n))
+        apart.append((_("%(label)s (not a red-cell class)", label=class_name(label)), n))
     _apart_lines(pdf, apart, p["total"], late)
 
 
 def _apart_lines(pdf: SlideReport, apart: list[tuple[str, int]], total: int, late: int) -> None:
     """The cells kept apart from the count, the cells in all, and those added too late."""
-    listed = "; ".join(f"{what}: {n}" for what, n in apart)
-    pdf.text_line(f"{listed}. Cells counted: {total}.")
+    listed = "; ".join(_("%(what)s: %(num)s", what=what, num=n) for what, n in apart)
+    pdf.text_line(_("%(listed)s. Cells counted: %(total)s.", listed=listed, total=total))
     if late:
-        pdf.text_line(
-            f"{late} cell(s) added after the slide was finished are not counted (listed on the "
+        text = ngettext(
+            "%(num)s cell added after the slide was finished is not counted (listed on the "
             "dashboard).",
-            "B",
+            "%(num)s cells added after the slide was finished are not counted (listed on the "
+            "dashboard).",
+            late,
         )
+        pdf.text_line(text, "B")
 
 
-def _flags(
-    pdf: SlideReport, flags: list[str], none: str = "No value outside the adult reference ranges."
-) -> None:
-    pdf.heading("Flags")
+def _flags(pdf: SlideReport, flags: list[str], none: str | None = None) -> None:
+    pdf.heading(_("Flags"))
     if not flags:
-        pdf.text_line(none)
+        pdf.text_line(none or _("No value outside the adult reference ranges."))
     for flag in flags:
         pdf.text_line(f"- {flag}")
 
@@ -192,16 +229,21 @@ def _corrections(pdf: SlideReport, slide) -> None:
     corrected = [c for c in slide.cells if c.corrected_at is not None]
     if not corrected:
         return
-    pdf.heading(f"Corrected by the technician on the phone ({len(corrected)})")
+    pdf.heading(_("Corrected by the technician on the phone (%(num)s)", num=len(corrected)))
     for cell in corrected:
         pdf.text_line(f"- {correction_text(cell, '->')}, {cell.corrected_at:%Y-%m-%d %H:%M} UTC")
 
 
 def _cells_needing_review(pdf: SlideReport, slide) -> None:
     cells = slide.needing_review
-    pdf.heading(f"Cells needing review ({len(cells)}; {slide.unreviewed} not yet reviewed)")
+    heading = _(
+        "Cells needing review (%(num)s; %(waiting)s not yet reviewed)",
+        num=len(cells),
+        waiting=slide.unreviewed,
+    )
+    pdf.heading(heading)
     if not cells:
-        pdf.text_line("None: every cell was classified with confidence.")
+        pdf.text_line(_("None: every cell was classified with confidence."))
         return
     _thumbnail_grid(pdf, cells)
 
@@ -212,17 +254,17 @@ def _cells_to_verify(pdf: SlideReport, slide) -> None:
     rest only as counts, so a slide of 5000 red cells stays a few pages."""
     groups = slide.malaria_groups()
     waiting, parasitized, other = groups["unrecognised"], groups["parasitized"], groups["other"]
-    pdf.heading(f"Not recognised, awaiting a person ({len(waiting)})")
+    pdf.heading(_("Not recognised, awaiting a person (%(num)s)", num=len(waiting)))
     if waiting:
         _thumbnail_grid(pdf, waiting)
     else:
-        pdf.text_line("None.")
-    pdf.heading(f"Parasitized, to verify ({len(parasitized)})")
+        pdf.text_line(_("None."))
+    pdf.heading(_("Parasitized, to verify (%(num)s)", num=len(parasitized)))
     if parasitized:
         _thumbnail_grid(pdf, parasitized)
     else:
-        pdf.text_line("None.")
-    pdf.text_line(f"Other cells, not shown here (on the dashboard): {len(other)}.")
+        pdf.text_line(_("None."))
+    pdf.text_line(_("Other cells, not shown here (on the dashboard): %(num)s.", num=len(other)))
 
 
 def _thumbnail_grid(pdf: SlideReport, cells: list) -> None:
@@ -237,7 +279,8 @@ def _thumbnail_grid(pdf: SlideReport, cells: list) -> None:
         if i % per_row == per_row - 1 or i == min(len(cells), MAX_THUMBNAILS) - 1:
             pdf.set_xy(x0, row_y + THUMB_MM + 12)
     if len(cells) > MAX_THUMBNAILS:
-        pdf.text_line(f"... and {len(cells) - MAX_THUMBNAILS} more (see the dashboard).")
+        more = len(cells) - MAX_THUMBNAILS
+        pdf.text_line(_("... and %(num)s more (see the dashboard).", num=more))
 
 
 def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
@@ -248,16 +291,17 @@ def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
         pdf.rect(x, y, THUMB_MM, THUMB_MM)
         pdf.set_xy(x, y + THUMB_MM / 2 - 2)
         pdf.set_font(FONT, "", 7)
-        pdf.cell(THUMB_MM, 4, "no image", align="C")
+        pdf.cell(THUMB_MM, 4, _("no image"), align="C")
     pdf.set_font(FONT, "", 7)
-    caption = f"{cell.label} ({cell.status})"
+    # the labels themselves (short, the same in every language), so a caption fits its thumbnail
+    caption = f"{cell.label} ({status_name(cell.status)})"
     if cell.reviewed_label:
-        person = f"reviewed: {cell.reviewed_label}"
+        person = _("reviewed: %(label)s", label=cell.reviewed_label)
     elif cell.corrected_at is not None:
         by = cell.corrected_by.username if cell.corrected_by else "?"
         person = f"{by}: {cell.corrected_label or cell.label}"
     else:
-        person = "not reviewed"
+        person = _("not reviewed")
     for n, line in enumerate((caption, person)):
         pdf.set_xy(x - 2, y + THUMB_MM + 1 + n * 4)
         pdf.cell(THUMB_MM + 4, 4, line[:28], align="C")

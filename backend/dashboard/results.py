@@ -4,7 +4,9 @@ import io
 
 import sqlalchemy as sa
 from flask import abort, render_template, request, send_file
+from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from backend import db
 from backend.audit.log import record
@@ -14,9 +16,10 @@ from backend.dashboard.filters import WITH_PEOPLE, ResultFilters, filter_options
 from backend.dashboard.forms import ReviewForm
 from backend.dashboard.labels import slide_records, slide_title
 from backend.dashboard.paging import paginate
+from backend.dashboard.vocabulary import class_name
 from backend.models import Prediction, Review
 from backend.sync import cell_images
-from classifier.differential import PERSON_ONLY_LABELS, display_name
+from classifier.differential import PERSON_ONLY_LABELS
 
 
 @bp.get("/results")
@@ -53,7 +56,7 @@ def visible_prediction(record_id: str) -> Prediction:
         log_denied("another technician's result")
         prediction = None
     if prediction is None:
-        abort(404, description="No such result (or not one you may see).")
+        abort(404, description=_("No such result (or not one you may see)."))
     return prediction
 
 
@@ -70,11 +73,11 @@ def review_form_for(prediction: Prediction) -> ReviewForm:
     """Every class of the model, then the two a person may choose besides them."""
     form = ReviewForm()
     labels = sorted(set(prediction.probabilities) | {prediction.label}) + list(PERSON_ONLY_LABELS)
-    form.label.choices = [(label, display_name(label)) for label in labels]
+    form.label.choices = [SelectChoice(label, class_name(label)) for label in labels]
     person = prediction.reviewed_label or prediction.corrected_label
     if not person and prediction.status == "unfamiliar":
         # No class is put forward for a cell the model did not recognise.
-        form.label.choices.insert(0, ("", "Choose the class…"))
+        form.label.choices.insert(0, SelectChoice("", _("Choose the class…")))
     if not form.is_submitted():
         form.label.data = person or ("" if prediction.status == "unfamiliar" else prediction.label)
     return form
@@ -111,5 +114,5 @@ def result_image(record_id: str):
     prediction = visible_prediction(record_id)
     jpeg = cell_images.read(prediction.image_path) if prediction.image_path else None
     if jpeg is None:
-        abort(404, description="This result has no cell image.")
+        abort(404, description=_("This result has no cell image."))
     return send_file(io.BytesIO(jpeg), mimetype="image/jpeg", max_age=0)

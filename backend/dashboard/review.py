@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend import db
@@ -13,10 +14,10 @@ from backend.dashboard.forms import first_error
 from backend.dashboard.labels import slide_records, slide_title
 from backend.dashboard.paging import paginate
 from backend.dashboard.results import render_detail, review_form_for, visible_prediction
+from backend.dashboard.vocabulary import class_name
 from backend.models import Prediction, Review
 from backend.models.types import utcnow
 from backend.sync.ingest import lock_sync
-from classifier.differential import display_name
 
 QUEUE_STATUSES = ("unfamiliar", "review")
 
@@ -51,12 +52,15 @@ def review_result(record_id: str):
     prediction = visible_prediction(record_id)
     form = review_form_for(prediction)
     if not form.validate_on_submit():
-        flash(f"The review was not saved. {first_error(form)}", "error")
+        flash(_("The review was not saved. %(why)s", why=first_error(form)), "error")
         return render_detail(prediction, form, status=400)
     review = save_review(prediction, form.label.data, (form.note.data or "").strip() or None)
     db.session.commit()
-    verdict = "confirmed" if review.confirms else "corrected"
-    flash(f"Result {verdict} as '{display_name(review.label)}'.", "success")
+    label = class_name(review.label)
+    if review.confirms:
+        flash(_("Result confirmed as '%(label)s'.", label=label), "success")
+    else:
+        flash(_("Result corrected as '%(label)s'.", label=label), "success")
     next_item = db.session.scalars(queue_query().limit(1)).first()  # the queue walks on
     if next_item is not None and request.form.get("queue") == "1":
         return redirect(url_for("dashboard.result_detail", record_id=next_item.id, queue=1))

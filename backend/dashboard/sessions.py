@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from backend import db
@@ -31,14 +32,14 @@ def login():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         if request.method == "POST":
-            flash("Enter your username and password.", "error")
+            flash(_("Enter your username and password."), "error")
         return render_template("dashboard/login.html", form=form), status
     username = form.username.data.strip().lower()
     wait = throttle.begin_attempt(username, throttle_ip())
     if wait:
         record("auth.login", outcome="locked", username=username, details=VIA)
         db.session.commit()
-        flash(f"Too many failed sign-ins; try again in {wait} seconds.", "error")
+        flash(_("Too many failed sign-ins; try again in %(num)s seconds.", num=wait), "error")
         return render_template("dashboard/login.html", form=form), 429
     user = _check_credentials(username, form.password.data)
     if user is None:
@@ -53,7 +54,7 @@ def _check_credentials(username: str, password: str) -> User | None:
     if user is None or not user.active or not user.check_password(password):
         record("auth.login", outcome="failure", username=username, details=dict(VIA))
         db.session.commit()
-        flash("Wrong username or password.", "error")
+        flash(_("Wrong username or password."), "error")
         return None
     return user
 
@@ -69,10 +70,10 @@ def _sign_in(user: User):
     session["signed_in_at"] = time.time()
     record("auth.login", user, details=VIA)
     db.session.commit()
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Where to go after signing in: a path inside the dashboard, with "." and ".." resolved
     as the browser would resolve them (also when percent-encoded), else the dashboard home.
     Never another site, never a header that cannot be sent (CR/LF gave a 500)."""
@@ -94,7 +95,7 @@ def _safe_next(target: str | None) -> str:
 @any_role
 def logout():
     if not ActionForm().validate_on_submit():
-        flash("Sign-out was refused: reload the page and try again.", "error")
+        flash(_("Sign-out was refused: reload the page and try again."), "error")
         return redirect(url_for("dashboard.overview"))
     record("auth.logout", current_user, details=VIA)
     # Listed until the session would have ended anyway (DASHBOARD_SESSION_MAX_HOURS).
@@ -103,5 +104,5 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("dashboard.login"))

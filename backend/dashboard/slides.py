@@ -7,6 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend import db
@@ -71,7 +72,7 @@ class Slide:
         return max(c.captured_at for c in self.cells)
 
     def _names(self, values) -> str:
-        return ", ".join(sorted({v for v in values if v})) or "none"
+        return ", ".join(sorted({v for v in values if v})) or _("none")
 
     @property
     def technicians(self) -> str:
@@ -148,14 +149,14 @@ def load_slide(slide_id: str) -> Slide:
     if not cells:
         if has_cells(slide_id):
             log_denied("another technician's slide")
-        abort(404, description="No such slide (or none of its cells are yours to see).")
+        abort(404, description=_("No such slide (or none of its cells are yours to see)."))
     return build_slide(slide_id, cells, db.session.get(SlideRecord, slide_id))
 
 
 def slide_id_arg() -> str:
     slide_id = (request.values.get("id") or "").strip()
     if not slide_id:
-        abort(400, description="Say which slide: ?id=<slide id>.")
+        abort(400, description=_("Say which slide: ?id=<slide id>."))
     return slide_id
 
 
@@ -229,13 +230,13 @@ def slide():
 def reopen_slide():
     slide = load_slide(slide_id_arg())
     if not slide.finished:
-        flash("This slide is not finished: there is nothing to re-open.", "info")
+        flash(_("This slide is not finished: there is nothing to re-open."), "info")
         return redirect(url_for("dashboard.slide", id=slide.slide_id))
     form = ConfirmForm()
     if not form.validate_on_submit():
-        flash(f"The slide was not re-opened. {first_error(form)}", "error")
+        flash(_("The slide was not re-opened. %(why)s", why=first_error(form)), "error")
         return render_slide(slide, form, 400)
     sync_slides.reopen_slide(slide.record, current_user)  # audited there (slide.reopen)
     db.session.commit()
-    flash("Re-opened: the phone offers it for more cells when it next syncs.", "success")
+    flash(_("Re-opened: the phone offers it for more cells when it next syncs."), "success")
     return redirect(url_for("dashboard.slide", id=slide.slide_id))

@@ -2,6 +2,7 @@
 technician: the slides they counted), audited."""
 
 from flask import Response, request
+from flask_babel import gettext as _
 from flask_jwt_extended import current_user
 
 from backend import db
@@ -34,7 +35,7 @@ def visible_slide(slide_id: str, viewer: User) -> Slide:
         return build_slide(slide_id, [], record_)
     if record_ is not None or has_cells(slide_id):
         deny("another technician's slide", status=404)
-    raise ApiError(404, "not_found", "No such slide.")
+    raise ApiError(404, "not_found", _("No such slide."))
 
 
 def fhir_response(slide: Slide, user: User, via: str) -> Response:

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 from backend import db
 from backend.audit.log import record
@@ -28,7 +29,7 @@ def _publish_dir(folder: Path, activate: bool | None, startup: bool = False) -> 
     try:
         card = json.loads(card_bytes)
         if not isinstance(card, dict):
-            raise ApiError(400, "invalid_model", "model.json must be a JSON object.")
+            raise ApiError(400, "invalid_model", _("model.json must be a JSON object."))
         model_path = folder / model_file_name(card)
         release = check_release(card_bytes, model_path.read_bytes())
         version, created = store.find(release.name, release.version), False

@@ -4,6 +4,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
+
 from backend.errors import ApiError
 from classifier.model_card import ModelCardError, file_facts, parse_model_card
 
@@ -51,13 +53,23 @@ def check_release(card_bytes: bytes, model_bytes: bytes) -> Release:
     except ModelCardError as e:
         raise invalid(str(e)) from None
     if model_bytes[4:8] != TFLITE_IDENTIFIER:
-        raise invalid("The model file is not a TFLite flatbuffer (no TFL3 identifier).")
-    _, expected_sha, expected_size = file_facts(card)
+        raise invalid(_("The model file is not a TFLite flatbuffer (no TFL3 identifier)."))
+    _file, expected_sha, expected_size = file_facts(card)
     digest = hashlib.sha256(model_bytes).hexdigest()
     if digest != expected_sha:
-        raise invalid(f"model.json sha256 {expected_sha} does not match the file ({digest}).")
+        message = _(
+            "model.json sha256 %(expected)s does not match the file (%(digest)s).",
+            expected=expected_sha,
+            digest=digest,
+        )
+        raise invalid(message)
     if expected_size is not None and expected_size != len(model_bytes):
-        raise invalid(f"model.json gives {expected_size} bytes; the file has {len(model_bytes)}.")
+        message = _(
+            "model.json gives %(expected)s bytes; the file has %(size)s.",
+            expected=expected_size,
+            size=len(model_bytes),
+        )
+        raise invalid(message)
     _check_loads(model_bytes, len(card["labels"]))
     return Release(card, card_bytes, model_bytes)
 
@@ -71,10 +83,13 @@ def _check_loads(model_bytes: bytes, n_labels: int) -> None:
         interpreter = Interpreter(model_content=model_bytes)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
-        raise invalid(f"The TFLite runtime cannot load the model: {e}") from None
+        raise invalid(_("The TFLite runtime cannot load the model: %(error)s", error=e)) from None
     widths = [int(d["shape"][-1]) for d in interpreter.get_output_details() if len(d["shape"])]
     if n_labels not in widths:
-        raise invalid(
-            f"No model output has {n_labels} classes (output widths {widths}) "
-            "as the labels in model.json need."
+        message = _(
+            "No model output has %(num)s classes (output widths %(widths)s) as the labels in "
+            "model.json need.",
+            num=n_labels,
+            widths=widths,
         )
+        raise invalid(message)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import jsonify, request, send_file
+from flask_babel import gettext as _
 from flask_jwt_extended import current_user
 
 from backend import db
@@ -48,7 +49,11 @@ def download_card(name: str, version: str):
 def _get(name: str, version: str) -> ModelVersion:
     model = store.find(name, version)
     if model is None:
-        raise ApiError(404, "not_found", f"No published model {name} {version}.")
+        raise ApiError(
+            404,
+            "not_found",
+            _("No published model %(name)s %(version)s.", name=name, version=version),
+        )
     return model
 
 
@@ -75,7 +80,11 @@ def upload_model():
     files = {k: request.files.get(k) for k in ("model", "meta")}
     missing = [k for k, f in files.items() if f is None]
     if missing:
-        raise ApiError(400, "missing_file", f"Send the files as multipart fields: {missing}.")
+        raise ApiError(
+            400,
+            "missing_file",
+            _("Send the files as multipart fields: %(fields)s.", fields=missing),
+        )
     release = check_release(files["meta"].read(), files["model"].read())
     version, created = store.publish(release, current_user)
     if created:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from backend import db
 from backend.errors import ApiError
@@ -89,8 +90,12 @@ def publish(release: Release, user: User | None) -> tuple[ModelVersion, bool]:
         raise ApiError(
             409,
             "version_exists",
-            f"{release.name} {release.version} is published with other content; "
-            "publish it under a new version.",
+            _(
+                "%(name)s %(version)s is published with other content; publish it under a new "
+                "version.",
+                name=release.name,
+                version=release.version,
+            ),
         )
     folder = Path(release.name) / release.version
     _write(folder / "model.tflite", release.model_bytes, "application/octet-stream")
@@ -120,7 +125,10 @@ def _write(relative: Path, content: bytes, content_type: str) -> None:
         raise ApiError(
             409,
             "version_exists",
-            f"{relative.parent} has other files stored; publish it under a new version.",
+            _(
+                "%(folder)s has other files stored; publish it under a new version.",
+                folder=relative.parent,
+            ),
         ) from None
 
 
@@ -146,6 +154,8 @@ def rollback(name: str) -> ModelVersion:
         query = query.where(ModelVersion.id != current.id)
     previous = db.session.scalars(query).first()
     if previous is None:
-        raise ApiError(409, "no_previous_version", f"{name} has no earlier active version.")
+        raise ApiError(
+            409, "no_previous_version", _("%(name)s has no earlier active version.", name=name)
+        )
     activate(previous)
     return previous

@@ -5,6 +5,7 @@ import threading
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from backend import db
 from backend.errors import ApiError
@@ -25,14 +26,17 @@ def choose_model(name: str | None) -> ModelVersion:
         for model in active:
             if model.name == name:
                 return model
-        raise ApiError(404, "model_not_found", f"No active model named '{name[:100]}'.")
+        raise ApiError(
+            404, "model_not_found", _("No active model named '%(name)s'.", name=name[:100])
+        )
     default = current_app.config.get("PREDICT_DEFAULT_MODEL")
     if len(active) == 1 or (default and any(m.name == default for m in active)):
         return active[0] if len(active) == 1 else next(m for m in active if m.name == default)
     if not active:
-        raise ApiError(503, "no_model", "No model is published and active on this server.")
+        raise ApiError(503, "no_model", _("No model is published and active on this server."))
     names = ", ".join(m.name for m in active)
-    raise ApiError(400, "model_required", f"Several models are active; send 'model' ({names}).")
+    message = _("Several models are active; send 'model' (%(names)s).", names=names)
+    raise ApiError(400, "model_required", message)
 
 
 def classifier_for(model: ModelVersion) -> tuple[Classifier, threading.Lock]:

@@ -5,6 +5,7 @@ import io
 import struct
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from PIL import Image, ImageOps
 
 from backend.errors import ApiError
@@ -37,9 +38,11 @@ def sniff(head: bytes) -> str | None:
 def read_limited(stream, max_bytes: int) -> bytes:
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ApiError(413, "file_too_large", f"The image is larger than {max_bytes} bytes.")
+        raise ApiError(
+            413, "file_too_large", _("The image is larger than %(num)s bytes.", num=max_bytes)
+        )
     if not data:
-        raise ApiError(400, "empty_file", "The uploaded file is empty.")
+        raise ApiError(400, "empty_file", _("The uploaded file is empty."))
     return data
 
 
@@ -49,7 +52,7 @@ def check_image(data: bytes, max_pixels: int) -> CheckedImage:
         raise ApiError(
             415,
             "unsupported_image_type",
-            "Only JPEG, PNG or WebP images are accepted (by content).",
+            _("Only JPEG, PNG or WebP images are accepted (by content)."),
         )
     try:
         with Image.open(io.BytesIO(data), formats=[kind]) as image:
@@ -57,19 +60,28 @@ def check_image(data: bytes, max_pixels: int) -> CheckedImage:
                 raise ApiError(
                     413,
                     "too_many_pixels",
-                    f"The image has {image.width}x{image.height} pixels; limit {max_pixels}.",
+                    _(
+                        "The image has %(width)sx%(height)s pixels; limit %(limit)s.",
+                        width=image.width,
+                        height=image.height,
+                        limit=max_pixels,
+                    ),
                 )
             image.load()  # a truncated or corrupt file fails here, before anything is stored
             clean = ImageOps.exif_transpose(image).convert("RGB")
     except ApiError:
         raise
     except Image.DecompressionBombError as e:
-        raise ApiError(413, "too_many_pixels", f"The image has too many pixels: {e}") from None
+        raise ApiError(
+            413, "too_many_pixels", _("The image has too many pixels: %(error)s", error=e)
+        ) from None
     # struct.error and EOFError: Pillow reading a malformed or truncated EXIF block (for
     # exif_transpose), e.g. a tag whose value has the wrong type.
     except (OSError, SyntaxError, ValueError, struct.error, EOFError) as e:
         raise ApiError(
-            400, "unreadable_image", f"The {kind} image cannot be decoded: {e}"
+            400,
+            "unreadable_image",
+            _("The %(kind)s image cannot be decoded: %(error)s", kind=kind, error=e),
         ) from None
     return CheckedImage(kind, clean.width, clean.height, _encode(clean, kind))
 

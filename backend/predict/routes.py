@@ -11,6 +11,7 @@ from collections import Counter
 
 import sqlalchemy as sa
 from flask import current_app, jsonify, request, send_file
+from flask_babel import gettext as _
 from flask_jwt_extended import current_user
 
 from backend import db
@@ -36,10 +37,12 @@ MAX_KEY = 255
 def predict():
     upload = request.files.get("image") or request.files.get("file")
     if upload is None:
-        raise ApiError(400, "missing_file", "Send the image as multipart field 'image'.")
+        raise ApiError(400, "missing_file", _("Send the image as multipart field 'image'."))
     mode = request.form.get("mode", "single")
     if mode not in MODES:
-        raise ApiError(400, "invalid_mode", f"'mode' must be one of {', '.join(MODES)}.")
+        raise ApiError(
+            400, "invalid_mode", _("'mode' must be one of %(modes)s.", modes=", ".join(MODES))
+        )
     cfg = current_app.config
     image = check_image(
         read_limited(upload.stream, cfg["PREDICT_MAX_BYTES"]), cfg["PREDICT_MAX_PIXELS"]
@@ -102,7 +105,7 @@ def uploaded_image(image_path: str):
         if db.session.scalar(sender.limit(1)) is None:  # another person's: as if not there
             deny("another technician's upload", status=404)
     if stored is None:
-        raise ApiError(404, "not_found", "No such upload.")
+        raise ApiError(404, "not_found", _("No such upload."))
     response = send_file(
         io.BytesIO(blobs.read(key)),
         mimetype=stored.content_type,

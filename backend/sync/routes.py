@@ -4,6 +4,7 @@ the server knows; people read the history back."""
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app, jsonify
+from flask_babel import gettext as _
 from flask_jwt_extended import current_user
 
 from backend import db
@@ -26,9 +27,9 @@ SYNC_ROLES = ("technician", "admin")
 def push_predictions():
     body = json_object()
     contract = _contract(body)
-    records = _items(body, "predictions", "records", required=contract == 1)
-    slides = _items(body, "slides", "slides")
-    corrections = _items(body, "corrections", "corrections")
+    records = _items(body, "predictions", required=contract == 1)
+    slides = _items(body, "slides")
+    corrections = _items(body, "corrections")
     user = current_user._get_current_object()
     # Slides first, then records, then corrections: a correction may name a record of this
     # request. One transaction for all of it and its audit entry.
@@ -51,20 +52,24 @@ def _contract(body: dict) -> int:
     """1 for the phones that know only records; 2 when the body says so or sends its keys."""
     contract = body.get("contract", 2 if body.keys() & {"slides", "corrections"} else 1)
     if isinstance(contract, bool) or contract not in (1, 2):
-        raise ApiError(400, "invalid_field", "'contract' must be 1 or 2.", {"field": "contract"})
+        raise ApiError(400, "invalid_field", _("'contract' must be 1 or 2."), {"field": "contract"})
     return contract
 
 
-def _items(body: dict, key: str, noun: str, required: bool = False) -> list | None:
+def _items(body: dict, key: str, required: bool = False) -> list | None:
     """The array under `key` (None when absent and not required), within the per-request cap."""
     items = body.get(key)
     if items is None and not required:
         return None
     if not isinstance(items, list):
-        raise ApiError(400, "invalid_json", f"'{key}' must be an array of {noun}.")
+        raise ApiError(400, "invalid_json", _("'%(key)s' must be an array.", key=key))
     limit = current_app.config["SYNC_MAX_RECORDS"]
     if len(items) > limit:
-        raise ApiError(413, "too_many_records", f"At most {limit} {noun} per request.")
+        raise ApiError(
+            413,
+            "too_many_records",
+            _("At most %(num)s items of '%(key)s' per request.", num=limit, key=key),
+        )
     return items
 
 
@@ -110,7 +115,7 @@ def list_predictions():
 def get_prediction(record_id: str):
     prediction = db.session.scalar(sa.select(Prediction).where(Prediction.id == record_id.lower()))
     if prediction is None:
-        raise ApiError(404, "not_found", "No such record.")
+        raise ApiError(404, "not_found", _("No such record."))
     if current_user.role == "technician" and prediction.synced_by_id != current_user.id:
         deny("another technician's record", status=404)
     record("history.read", current_user, target=prediction.id)

@@ -5,6 +5,7 @@ from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from backend import db
 from backend.errors import ApiError
@@ -17,7 +18,9 @@ COMMON_PASSWORDS = Path(__file__).with_name("common_passwords.txt")  # its heade
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise ApiError(400, "invalid_field", f"role must be one of {', '.join(ROLES)}.")
+        raise ApiError(
+            400, "invalid_field", _("role must be one of %(roles)s.", roles=", ".join(ROLES))
+        )
     return role
 
 
@@ -29,15 +32,20 @@ def check_password_strength(password: str) -> str:
         raise ApiError(
             400,
             "weak_password",
-            f"Passwords need at least {MIN_PASSWORD} characters, not counting spaces at the "
-            "start or end.",
+            _(
+                "Passwords need at least %(num)s characters, not counting spaces at the start or "
+                "end.",
+                num=MIN_PASSWORD,
+            ),
         )
     if core.lower() in _common_passwords():
         raise ApiError(
             400,
             "weak_password",
-            "This password is on a list of the most common passwords, which are guessed "
-            "first: choose another one.",
+            _(
+                "This password is on a list of the most common passwords, which are guessed "
+                "first: choose another one."
+            ),
         )
     return password
 
@@ -53,10 +61,10 @@ def create_user(username: str, password: str, role: str) -> User:
     username = username.strip().lower()
     if not re.match(USERNAME_PATTERN, username):
         raise ApiError(
-            400, "invalid_field", "username: 3-64 characters of letters, digits and _ . @ -"
+            400, "invalid_field", _("username: 3-64 characters of letters, digits and _ . @ -")
         )
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
-        raise ApiError(409, "username_taken", f"The username '{username}' is taken.")
+        raise ApiError(409, "username_taken", _("The username '%(name)s' is taken.", name=username))
     user = User(username=username, role=check_role(role), active=True)
     user.set_password(check_password_strength(password))
     db.session.add(user)

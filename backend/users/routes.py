@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from flask import jsonify
+from flask_babel import gettext as _
 from flask_jwt_extended import current_user
 
 from backend import db
@@ -40,11 +41,11 @@ def add_user():
 def update_user(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
-        raise ApiError(404, "not_found", "No such user.")
+        raise ApiError(404, "not_found", _("No such user."))
     data = json_object()
     changes = _apply_changes(user, data)
     if not changes:
-        raise ApiError(400, "invalid_json", "Nothing to change: send role, active or password.")
+        raise ApiError(400, "invalid_json", _("Nothing to change: send role, active or password."))
     _keep_one_admin()
     record("user.update", current_user, target=user.username, details=changes)
     db.session.commit()
@@ -60,7 +61,7 @@ def _apply_changes(user: User, data: dict) -> dict:
         user.set_role(role)
     if "active" in data:
         if not isinstance(data["active"], bool):
-            raise ApiError(400, "invalid_field", "'active' must be true or false.")
+            raise ApiError(400, "invalid_field", _("'active' must be true or false."))
         if data["active"] != user.active:
             changes["active"] = {"from": user.active, "to": data["active"]}
             user.set_active(data["active"])
@@ -76,4 +77,4 @@ def _keep_one_admin() -> None:
     query = sa.select(sa.func.count()).where(User.role == "admin", User.active.is_(True))
     if db.session.scalar(query) == 0:
         db.session.rollback()
-        raise ApiError(409, "last_admin", "This would leave no active admin.")
+        raise ApiError(409, "last_admin", _("This would leave no active admin."))

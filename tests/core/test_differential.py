@@ -86,3 +86,13 @@ def test_display_names_from_the_card_else_the_table():
     assert display_name("ig", {"display_names": {"ig": "Granulocyte immature"}}) == (
         "Granulocyte immature"
     )
+
+
+def test_display_names_in_a_language_from_the_card_else_class_names_json():
+    card = {"display_names": {"ig": "IG"}, "display_names_by_language": {"fr": {"ig": "GI"}}}
+    assert display_name("ig", card, language="fr") == "GI"
+    assert display_name("ig", card) == "IG"  # English: the card's own display_names
+    assert display_name("ig", card, language="es") == "Granulocito inmaduro"
+    assert display_name("erythroblast", language="pt") == "Eritroblasto (hemácia nucleada)"
+    assert display_name("band_cell", language="fr") == "Band cell"  # no name anywhere
+    assert display_name("ig", language="xx") == "Immature granulocyte"

@@ -236,7 +236,7 @@ def test_cells_captured_after_the_slide_was_finished_are_listed_not_counted(clie
     assert _counts(page)["Neutrophil"] == "2" and _counts(page)["Monocyte"] == "0"
     assert "2 of 100 white cells counted, among 2 classified cells" in page
     text = pdf_text(client.get(f"/dashboard/slide/report.pdf?id={slide_id}").data)
-    assert "2 cell(s) added after the slide was finished are not counted" in text
+    assert "2 cells added after the slide was finished are not counted" in text
     assert "Differential count (2 of 100 white cells)" in text
 
 
@@ -434,4 +434,4 @@ def test_red_cells_added_after_a_malaria_slide_was_finished_are_listed_not_count
     assert page.count("added after the slide was finished: not counted") == 2
     text = pdf_text(client.get(f"/dashboard/slide/report.pdf?id={slide['id']}").data)
     assert "Parasitaemia (2 of 1000 red cells)" in text
-    assert "2 cell(s) added after the slide was finished are not counted" in text
+    assert "2 cells added after the slide was finished are not counted" in text

@@ -7,7 +7,7 @@
   const palette = ["#0b5cad", "#1a7f37", "#b3261e", "#8a5a00", "#6f42c1", "#0a7b83", "#d4580b", "#57606a"];
   // status colours match the badges of the tables: green, amber, red
   const statusColours = { confident: "#1a7f37", review: "#8a5a00", unfamiliar: "#b3261e" };
-  const colour = (label, i) => statusColours[label] || palette[i % palette.length];
+  const colour = (key, i) => statusColours[key] || palette[i % palette.length];
   let drawn = 0;
   for (const chart of JSON.parse(source.textContent)) {
     const canvas = document.getElementById("chart-" + chart.id);
@@ -18,9 +18,9 @@
       data: {
         labels: chart.labels,
         datasets: [{
-          label: "Results",
+          label: chart.series, // the page's language
           data: chart.values,
-          backgroundColor: round ? chart.labels.map(colour) : palette[0],
+          backgroundColor: round ? chart.keys.map(colour) : palette[0],
           borderColor: round ? "#fff" : palette[0],
           tension: 0.2,
         }],

@@ -43,9 +43,12 @@ export async function getAuth() {
   return getSetting("auth", null);
 }
 
+/** The server words its messages (a refused record's reason, a login error) in the app's
+ * language, not the browser's. */
+export const languageHeaders = () => ({ "Accept-Language": language() });
+
 async function send(path, { method = "GET", body, token, headers = {} } = {}) {
-  // The server words its messages (a refused record's reason, a login error) in this language.
-  const init = { method, headers: { "Accept-Language": language(), ...headers }, cache: "no-store" };
+  const init = { method, headers: { ...languageHeaders(), ...headers }, cache: "no-store" };
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

@@ -3,7 +3,7 @@
 // updates never clear) and only then made current, so a half download never replaces a working
 // model. The model list and each model.json live in IndexedDB.
 import { t } from "../i18n.js";
-import { ApiError, OfflineError, parseError } from "./api.js";
+import { ApiError, OfflineError, languageHeaders, parseError } from "./api.js";
 import { StorageFullError, getSetting, setSetting } from "./db.js";
 
 export const MODEL_CACHE = "hv-models";
@@ -28,7 +28,7 @@ function cardUrlOf(entry) {
 async function download(url) {
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { headers: languageHeaders() });
   } catch {
     throw new OfflineError();
   }

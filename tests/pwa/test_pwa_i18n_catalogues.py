@@ -101,7 +101,7 @@ def test_translations_keep_the_english_placeholders(lang):
 def test_class_names_are_those_of_classifier_class_names_json(lang):
     names = json.loads((REPO / "classifier" / "class_names.json").read_text(encoding="utf-8"))
     messages = catalogue(lang)
-    in_catalogue = {k.removeprefix("class."): v for k, v in messages.items() if k.startswith("class.")}
+    in_catalogue = {k[len("class.") :]: v for k, v in messages.items() if k.startswith("class.")}
     assert in_catalogue == names[lang]
 
 

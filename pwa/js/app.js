@@ -148,7 +148,8 @@ class App {
       onLogin: this.guard(this.login),
       onLogout: this.guard(this.logout),
       onUpdateModels: this.guard(() => this.updateModels({ verbose: true })),
-      onLanguage: this.guard((lang) => setLanguage(lang)),
+      // A catalogue that cannot be read leaves the app as it was, the menu included.
+      onLanguage: this.guard((lang) => setLanguage(lang).finally(() => this.render())),
     });
     this.field = new FieldView($("field"), {
       onCorrect: this.guard((cell) => this.fieldMode.correctFieldCell(cell)),

@@ -50,7 +50,8 @@ export const startLanguage = () => savedLanguage() || bestLanguage(browserLangua
  * the service worker reads its own cache). */
 async function loadCatalogue(lang, fetchCatalogue) {
   const response = await fetchCatalogue(`/locales/${lang}.json`);
-  if (!response || !response.ok) throw new Error(`The ${LANGUAGE_NAMES[lang]} words of the app could not be loaded.`);
+  // Said in the language still active (its catalogue is loaded), English before any.
+  if (!response || !response.ok) throw new Error(t("language.load_failed", { language: LANGUAGE_NAMES[lang] }));
   return response.json();
 }
 

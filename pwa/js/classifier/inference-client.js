@@ -8,11 +8,11 @@ export class InferenceClient {
     this.nextId = 1;
     this.loaded = new Set();
     this.worker.onmessage = (event) => {
-      const { id, result, error, key } = event.data;
+      const { id, result, error, key, params } = event.data;
       const waiting = this.pending.get(id);
       if (!waiting) return;
       this.pending.delete(id);
-      if (error) waiting.reject(new Error(key ? t(key) : error));
+      if (error) waiting.reject(new Error(key ? t(key, params || {}) : error));
       else waiting.resolve(result);
     };
     this.worker.onerror = (event) => {

@@ -294,6 +294,7 @@ self.onmessage = async (event) => {
     self.postMessage({ id, result: await handler(event.data) });
   } catch (error) {
     // `key`: the catalogue entry of a message meant for the person (the page has the catalogue).
-    self.postMessage({ id, error: String(error && error.message ? error.message : error), key: (error && error.key) || null });
+    const key = (error && error.key) || null;
+    self.postMessage({ id, error: String(error && error.message ? error.message : error), key, params: key ? error.params || {} : null });
   }
 };

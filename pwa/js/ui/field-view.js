@@ -36,7 +36,6 @@ export class FieldView {
     this.labels = labels;
     this.redCells = result.cell_type === "rbc";
     this.openFolds = new Set();
-    this.root.setAttribute("aria-label", this.redCells ? t("field.aria_red") : t("field.aria_white"));
     this.cells = result.cells.map((c) => ({ ...c, corrected_label: null, added: false }));
     this.selected = -1;
     this.setAdding(false);
@@ -152,6 +151,7 @@ export class FieldView {
   }
 
   renderLegend() {
+    this.root.setAttribute("aria-label", this.redCells ? t("field.aria_red") : t("field.aria_white"));
     const legend = this.q("#field-legend");
     legend.hidden = !this.redCells;
     if (!this.redCells) return;

@@ -145,8 +145,9 @@ export class SlidePanel {
   offerTargets() {
     const kind = SLIDE_KINDS[this.q("#slide-kind").value] || SLIDE_KINDS[WBC_DIFFERENTIAL];
     const select = this.q("#slide-target");
-    select.replaceChildren(...kind.targets.map((t) => new Option(String(t), String(t), false, t === kind.defaultTarget)));
-    select.value = String(kind.defaultTarget);
+    const keep = Number(select.value); // drawn again in another language: the choice stays
+    select.replaceChildren(...kind.targets.map((n) => new Option(String(n), String(n), false, n === kind.defaultTarget)));
+    select.value = String(kind.targets.includes(keep) ? keep : kind.defaultTarget);
     this.q("#slide-target-label").textContent = t(KIND_CELLS[this.q("#slide-kind").value] || KIND_CELLS[WBC_DIFFERENTIAL]);
   }
 

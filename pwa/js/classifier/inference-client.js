@@ -1,5 +1,5 @@
 // The page's side of the inference worker: one promise per request id.
-import { t } from "../i18n.js";
+import { hasKey, t } from "../i18n.js";
 
 export class InferenceClient {
   constructor(url = "/vendor/inference-worker.js") {
@@ -12,7 +12,8 @@ export class InferenceClient {
       const waiting = this.pending.get(id);
       if (!waiting) return;
       this.pending.delete(id);
-      if (error) waiting.reject(new Error(key ? t(key, params || {}) : error));
+      // The worker's English where no catalogue is loaded (a page without the app).
+      if (error) waiting.reject(new Error(key && hasKey(key) ? t(key, params || {}) : error));
       else waiting.resolve(result);
     };
     this.worker.onerror = (event) => {

@@ -46,6 +46,11 @@ def assert_speaks(page, lang: str) -> None:
     assert page.inner_text("#tab-account") == catalogue(lang)["tab.account"]
 
 
+def fr_class_names_in_table(page) -> bool:
+    rows = page.locator("#slide-table tbody tr td:first-child").all_inner_texts()
+    return rows[:2] == [CLASS_NAMES["fr"]["neutrophil"], CLASS_NAMES["fr"]["lymphocyte"]]
+
+
 def pick(page, images: list[Path]) -> str:
     page.click("#tab-classify")
     page.set_input_files("#file-input", [str(i) for i in images])
@@ -66,6 +71,7 @@ def photos(tmp_path):
 def test_french_phone_opens_in_french_then_spanish_is_kept_across_reloads_offline(tmp_path, photos):
     from playwright.sync_api import sync_playwright
 
+    pwa.ensure_pwa_built()
     server = pwa.serve(tmp_path, {}).start()
     asked_in = []
     try:
@@ -80,6 +86,10 @@ def test_french_phone_opens_in_french_then_spanish_is_kept_across_reloads_offlin
             )
             pwa.open_app(page, server.url)
             assert_speaks(page, "fr")
+            # With a slide: its bar, state, progress and table (classes, notes) in French too.
+            pwa.start_slide(page, "S-1")
+            assert_speaks(page, "fr")
+            assert fr_class_names_in_table(page)
             fr = catalogue("fr")
             # Plurals by the language's rules, in the UI: 1 image left, then 2.
             one = fr["image.more_after"]["one"].format(count=1)

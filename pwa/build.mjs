@@ -56,6 +56,9 @@ const shellFiles = [
   ...listFiles("js", "/js").filter((f) => f !== "/js/classifier/inference-worker.js"),
   ...listFiles("css", "/css"),
   ...listFiles("icons", "/icons"),
+  // The catalogues of every language: a language switch must work offline, and a changed
+  // catalogue is a new app version like any other file.
+  ...listFiles("locales", "/locales"),
   "/vendor/inference-worker.js",
 ];
 const sourceOf = (url) =>

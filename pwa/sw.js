@@ -2,8 +2,10 @@
 // is the whole app). Caches: the app shell, versioned by a hash of its files (a new hash is a new
 // app version: it waits until the user taps "Reload"); the inference runtime, versioned by the
 // LiteRT.js version; the models ("hv-models"), never cleared by an app update.
+import { getSetting } from "./js/data/db.js";
 import { MODEL_CACHE } from "./js/data/model-store.js";
 import { replayOutbox } from "./js/data/outbox.js";
+import { bestLanguage, setLanguage } from "./js/i18n.js";
 
 /* global __APP_VERSION__, __SHELL_FILES__, __RUNTIME_VERSION__ */
 const SHELL_CACHE = `hv-shell-${__APP_VERSION__}`;
@@ -69,10 +71,18 @@ async function notifyClients(message) {
   for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage(message);
 }
 
+/** The page's language (mirrored into IndexedDB) for what a background sync writes down, its
+ * catalogue read from this worker's own cache; English when neither can be had. */
+async function speakThePagesLanguage() {
+  const lang = (await getSetting("language", null).catch(() => null)) || bestLanguage(self.navigator.languages || []);
+  const fromCache = async (url) => (await caches.match(url)) || fetch(url);
+  await setLanguage(lang, { save: false, fetchCatalogue: fromCache }).catch(() => {});
+}
+
 self.addEventListener("sync", (event) => {
   if (event.tag !== "hv-outbox") return;
   event.waitUntil(
-    replayOutbox().then(
+    speakThePagesLanguage().then(replayOutbox).then(
       (summary) => notifyClients({ type: "synced", summary }),
       (error) => {
         notifyClients({ type: "sync-failed", message: error.message });

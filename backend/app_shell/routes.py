@@ -82,7 +82,7 @@ def manifest():
     return _send(MANIFEST, "application/manifest+json")
 
 
-@bp.get("/<any(js, css, icons, vendor):folder>/<path:relative>")
+@bp.get("/<any(js, css, icons, vendor, locales):folder>/<path:relative>")
 def shell_file(folder: str, relative: str):
     if relative.endswith((".br", ".gz")):
         abort(404)

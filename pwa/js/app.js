@@ -10,8 +10,9 @@ import { countsCsv, downloadText, predictionsCsv } from "./data/csv.js";
 import * as db from "./data/db.js";
 import { ModelStore, NoModelError } from "./data/model-store.js";
 import { CANNOT_SYNC, fetchSyncSettings, retryRecord } from "./data/outbox.js";
-import { activeSlide, changeState, newSlide, slideView, staleSlides } from "./data/slides.js";
+import { STALE_REASON, activeSlide, changeState, newSlide, slideView, staleSlides } from "./data/slides.js";
 import { FieldController } from "./field-controller.js";
+import { language, msgKey, onLanguageChange, setLanguage, startLanguage, t } from "./i18n.js";
 import { SyncController } from "./sync-controller.js";
 import { AccountPanel } from "./ui/account-panel.js";
 import { CapturePanel } from "./ui/capture-panel.js";
@@ -64,10 +65,11 @@ class App {
   }
 
   async start() {
+    await this.startLanguage();
     this.buildComponents();
     this.updates = new UpdateBanner($("update-banner"));
     this.registration = await this.updates.register().catch((e) => {
-      this.notice.error(`Offline mode could not be set up: ${e.message}`);
+      this.notice.error(t("app.offline_setup_failed", { error: e.message }));
       return null;
     });
     // Ask the browser not to evict this origin's storage (results wait here for a network).
@@ -84,6 +86,35 @@ class App {
     await this.guard(this.prepareModel)();
     document.body.dataset.ready = "true";
     this.afterConnect();
+  }
+
+  /** The saved language, else the browser's best, else English; a catalogue that cannot be
+   * loaded leaves the app in English rather than stopping it. The choice is mirrored into
+   * IndexedDB, where the service worker (Background Sync) reads it. */
+  async startLanguage() {
+    try {
+      await setLanguage(startLanguage(), { save: false });
+    } catch (error) {
+      console.error(error);
+    }
+    db.setSetting("language", language()).catch(() => {});
+    onLanguageChange((lang) => {
+      db.setSetting("language", lang).catch(() => {});
+      this.redraw();
+    });
+  }
+
+  /** Everything drawn by code, again in the active language (the page's own text is
+   * translated by i18n.js). */
+  redraw() {
+    this.render();
+    this.slidePanel.offerTargets();
+    this.cellMode.redraw();
+    if (this.result.record && !$("result").hidden) this.result.show(this.result.record, this.model(), this.result.reason);
+    if (!$("field").hidden && this.field.bitmap) {
+      this.field.renderLegend();
+      this.field.render();
+    }
   }
 
   buildComponents() {
@@ -117,6 +148,8 @@ class App {
       onLogin: this.guard(this.login),
       onLogout: this.guard(this.logout),
       onUpdateModels: this.guard(() => this.updateModels({ verbose: true })),
+      // A catalogue that cannot be read leaves the app as it was, the menu included.
+      onLanguage: this.guard((lang) => setLanguage(lang).finally(() => this.render())),
     });
     this.field = new FieldView($("field"), {
       onCorrect: this.guard((cell) => this.fieldMode.correctFieldCell(cell)),
@@ -146,7 +179,7 @@ class App {
           this.notice.clear("sync");
           await this.reloadState();
         }
-        if (event.data.type === "sync-failed") this.notice.error(`Sync failed: ${event.data.message} Your results are kept on this phone.`, "sync");
+        if (event.data.type === "sync-failed") this.notice.error(t("sync.failed_kept", { error: event.data.message }), "sync");
       });
     }
   }
@@ -182,8 +215,9 @@ class App {
   /** Why a new result joins no slide, in words. */
   noSlideReason() {
     const chosen = slideView(this.state.slides.find((s) => s.id === this.state.currentSlide));
-    if (!chosen) return "no slide chosen";
-    return `slide “${chosen.sample_id}” is ${chosen.state}`;
+    if (!chosen) return t("slide.no_slide_chosen");
+    const state = { open: msgKey("slide.is_open"), paused: msgKey("slide.is_paused"), finished: msgKey("slide.is_finished") };
+    return t(state[chosen.state], { sample: chosen.sample_id });
   }
 
   /** Can this login send results? A viewer can classify on the phone but never sync. */
@@ -198,11 +232,11 @@ class App {
     const { auth, models, slides, currentSlide, records } = this.state;
     const model = this.model();
     this.picker.render(models, model && model.name);
-    this.account.render({ auth, models, deviceId: this.deviceId, canSync: this.canSync() });
+    this.account.render({ auth, models, deviceId: this.deviceId, canSync: this.canSync(), language: language() });
     const chosen = slideView(slides.find((s) => s.id === currentSlide));
     const slideRecords = chosen ? records.filter((r) => r.slide_id === chosen.id) : [];
     this.slidePanel.render(slides, chosen, slideRecords, model);
-    this.slideBar.render(chosen, slideRecords, this.canSync() ? null : CANNOT_SYNC);
+    this.slideBar.render(chosen, slideRecords, this.canSync() ? null : t(CANNOT_SYNC));
     this.history.render(records, model, this.state.refused);
     this.badge.render({
       pending: records.filter((r) => r.syncState === "pending").length + this.state.pendingOther,
@@ -265,11 +299,11 @@ class App {
   async login(username, password) {
     this.state.auth = await login(username, password);
     await this.learnSyncSettings();
-    this.notice.info(`Logged in as ${username}. Downloading models…`);
+    this.notice.info(t("account.logged_in_downloading", { user: username }));
     this.render();
     await this.updateModels({ verbose: true });
     // Said now, before the first result, not after a failed sync.
-    if (!this.canSync()) this.notice.error(`Logged in as ${username}: you can classify on this phone, but ${CANNOT_SYNC}`);
+    if (!this.canSync()) this.notice.error(t("account.logged_in_viewer", { user: username, why: t(CANNOT_SYNC) }));
     else await this.outbox.sync();
   }
 
@@ -286,7 +320,7 @@ class App {
     await logout();
     this.state.auth = null;
     this.render();
-    this.notice.info("Logged out. Results stay on this phone and sync after the next login.");
+    this.notice.info(t("account.logged_out"));
   }
 
   async updateModels({ verbose = false } = {}) {
@@ -296,9 +330,9 @@ class App {
     document.body.dataset.models = Object.keys(this.state.models).length;
     if (updated.length) {
       const names = updated.map((u) => `${modelTitle(u.name)} ${u.version}`).join(", ");
-      this.notice.info(`Models ready for offline use: ${names}.`);
+      this.notice.info(t("models.ready", { names }));
     } else if (verbose) {
-      this.notice.info("The models on this phone are up to date.");
+      this.notice.info(t("models.up_to_date"));
     }
   }
 
@@ -306,18 +340,18 @@ class App {
     const slide = newSlide(fields, this.deviceId);
     await db.put("slides", slide);
     await this.selectSlide(slide.id);
-    this.notice.info(`Slide “${slide.sample_id}” started: new results are counted on it.`);
+    this.notice.info(t("slide.started", { sample: slide.sample_id }));
     this.outbox.requestSync();
   }
 
   async setSlideState(state) {
     const slide = this.state.slides.find((s) => s.id === this.state.currentSlide);
-    if (!slide) throw new Error("Choose a slide first.");
+    if (!slide) throw new Error(t("slide.choose_first"));
     const auth = this.state.auth;
     const next = await changeState(slide, state, auth && auth.user ? auth.user.username : null);
     await this.reloadState();
-    const words = { paused: "paused: new results are not counted on it until you resume it", open: "resumed: new results are counted on it", finished: "finished: it is read-only now" };
-    this.notice.info(`Slide “${next.sample_id}” ${words[state]}.`);
+    const words = { paused: msgKey("slide.now_paused"), open: msgKey("slide.now_open"), finished: msgKey("slide.now_finished") };
+    this.notice.info(t(words[state], { sample: next.sample_id }));
     this.outbox.requestSync();
   }
 
@@ -326,10 +360,11 @@ class App {
   async pauseStaleSlides() {
     const stale = staleSlides(this.state.slides, this.state.records);
     if (!stale.length) return;
-    for (const slide of stale) await changeState(slide, "paused", null, "no activity for more than 8 hours");
+    // The reason is kept as a key: it is shown in the language of the moment.
+    for (const slide of stale) await changeState(slide, "paused", null, STALE_REASON);
     await this.reloadState();
     const names = stale.map((s) => `“${s.sample_id}”`).join(", ");
-    this.notice.error(`Slide ${names} was paused: no activity for more than 8 hours. New results are not counted on it; resume it on the Slide screen if it is still the same slide.`);
+    this.notice.error(t("slide.stale_paused", { count: stale.length, names }));
   }
 
   /** The technician's label for a record: kept on the record (for this phone's count) and sent
@@ -358,7 +393,7 @@ class App {
   async exportSlide() {
     const { slides, currentSlide, records } = this.state;
     const slide = slides.find((s) => s.id === currentSlide);
-    if (!slide) throw new Error("Choose a slide first.");
+    if (!slide) throw new Error(t("slide.choose_first"));
     const model = this.model();
     const view = slideView(slide);
     const own = records.filter((r) => r.slide_id === slide.id);
@@ -378,4 +413,4 @@ class App {
 const app = new App();
 window.hematovision = app; // for the browser tests and the console
 app.db = db;
-app.start().catch((error) => app.notice.error(`The app could not start: ${error.message}`));
+app.start().catch((error) => app.notice.error(t("app.start_failed", { error: error.message })));

@@ -4,6 +4,8 @@
 import { LARGE_PIXELS, checkImageSize } from "./classifier/image-header.js";
 import * as db from "./data/db.js";
 import { newRecord } from "./data/outbox.js";
+import { t } from "./i18n.js";
+import { reasonText } from "./ui/result-card.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,13 +27,12 @@ export class CellController {
     if (!file) return;
     app.current = file;
     $("editor").hidden = false;
-    $("queue-info").textContent = app.queue.length ? `${app.queue.length} more image(s) after this one.` : "";
-    $("reset-btn").textContent = app.queue.length ? "Next image" : "New image";
+    this.redraw();
     try {
       const size = await checkImageSize(file); // before any decoding: a huge one would hang the phone
       if (size && size.width * size.height > LARGE_PIXELS) {
         const mpx = Math.round((size.width * size.height) / 1e6);
-        app.notice.info(`A large image (${mpx} megapixels): reading and classifying it takes a few seconds.`);
+        app.notice.info(t("image.large", { mpx }));
       }
       await app.editor.show(file, { square: Boolean(file.fromCamera) });
     } catch (error) {
@@ -44,6 +45,13 @@ export class CellController {
     }
     app.render();
     $("classify-btn").focus();
+  }
+
+  /** The queue's line and the next button, in the active language. */
+  redraw() {
+    const left = this.app.queue.length;
+    $("queue-info").textContent = left ? t("image.more_after", { count: left }) : "";
+    $("reset-btn").textContent = left ? t("classify.next_image") : t("classify.new_image");
   }
 
   async next() {
@@ -60,7 +68,7 @@ export class CellController {
 
   async classify() {
     const app = this.app;
-    return app.withModel("classify-btn", "Take or pick an image first.", async (model) => {
+    return app.withModel("classify-btn", t("image.take_first"), async (model) => {
       const out = await app.inference.classify(model, app.current, app.editor.crop());
       if (out.label === null) return this.noCell(out);
       const slide = app.activeSlide();
@@ -77,7 +85,7 @@ export class CellController {
       try {
         await db.put("predictions", record);
       } catch (error) {
-        $("result-saved").textContent = `NOT saved on this phone: ${error.message}`;
+        $("result-saved").textContent = t("result.not_saved", { error: error.message });
         throw error;
       }
       app.state.records.push(record);
@@ -93,7 +101,7 @@ export class CellController {
   noCell(out) {
     const app = this.app;
     app.result.hide();
-    app.notice.error(`Unfamiliar: ${out.reason}. Nothing was saved — centre a cell in the photo, or use “Find all cells”.`);
+    app.notice.error(t("result.no_cell", { reason: reasonText(out.reason) }));
     document.body.dataset.lastNoCell = String(Date.now());
   }
 

@@ -5,6 +5,7 @@
 // data/outbox.js's newRecord.
 import { correctionEvent, putMany } from "./data/db.js";
 import { newRecord } from "./data/outbox.js";
+import { t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,7 +19,7 @@ export class FieldController {
    * already counted on the current slide are marked as such (matched by photo hash and box). */
   async findAllCells() {
     const app = this.app;
-    return app.withModel("field-btn", "Take or pick a photo first.", async (model) => {
+    return app.withModel("field-btn", t("image.take_photo_first"), async (model) => {
       const out = await app.inference.classifyField(model, app.current);
       this.fieldPhoto = { blob: app.current, sha256: await sha256Hex(app.current), model };
       app.result.hide();
@@ -107,10 +108,10 @@ export class FieldController {
       cell.recordId = record.id;
       added += 1;
     }
-    const where = slide ? `slide “${slide.sample_id}”` : `history only (${app.noSlideReason()})`;
-    const again = already ? ` ${already} were already counted from this photo.` : "";
-    const cut = edge ? ` ${edge} cut by the edge not counted.` : "";
-    app.notice.info(`${added} cell(s) added to ${where}.${again}${cut}`);
+    const where = slide ? t("field.to_slide", { sample: slide.sample_id }) : t("field.to_history", { why: app.noSlideReason() });
+    const again = already ? ` ${t("field.already", { count: already })}` : "";
+    const cut = edge ? ` ${t("field.edge_not_counted", { count: edge })}` : "";
+    app.notice.info(`${t("field.added", { count: added, where })}${again}${cut}`);
     app.field.render();
     app.render();
     document.body.dataset.fieldSaved = String(Date.now());

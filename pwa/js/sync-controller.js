@@ -3,6 +3,7 @@
 // the exactly-once bookkeeping, in data/outbox.js.
 import { ApiError, OfflineError, getAuth } from "./data/api.js";
 import { CANNOT_SYNC, replayOutbox } from "./data/outbox.js";
+import { t } from "./i18n.js";
 
 export class SyncController {
   constructor(app) {
@@ -32,7 +33,7 @@ export class SyncController {
       return this.syncing;
     }
     if (!app.canSync()) {
-      if (verbose) app.notice.error(CANNOT_SYNC);
+      if (verbose) app.notice.error(t(CANNOT_SYNC));
       return false;
     }
     this.syncing = (async () => {
@@ -40,17 +41,17 @@ export class SyncController {
       try {
         const summary = await replayOutbox();
         app.notice.clear("sync"); // an earlier sync error is no longer true
-        if (verbose) app.notice.info(summary.synced ? `Synced ${summary.synced} result(s).` : "Synced: nothing new to send.");
-        if (summary.failed) app.notice.error(`${summary.failed} result(s) were rejected by the server — see History for why.`, "sync");
+        if (verbose) app.notice.info(summary.synced ? t("sync.synced_n", { count: summary.synced }) : t("sync.nothing_new"));
+        if (summary.failed) app.notice.error(t("sync.rejected_n", { count: summary.failed }), "sync");
         return true;
       } catch (error) {
         if (error instanceof OfflineError) {
           if (verbose) app.notice.error(error.message, "sync");
         } else if (error instanceof ApiError && error.status === 401) {
           app.state.auth = await getAuth();
-          app.notice.error(`${error.message} Your results are kept on this phone.`, "sync");
+          app.notice.error(t("sync.login_kept", { error: error.message }), "sync");
         } else {
-          app.notice.error(`Sync failed: ${error.message} Your results are kept on this phone and sent later.`, "sync");
+          app.notice.error(t("sync.failed_later", { error: error.message }), "sync");
         }
         return false;
       } finally {

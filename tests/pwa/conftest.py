@@ -9,6 +9,11 @@ from bench.inputs import MODELS_ROOT, released_models
 from bench.pwa_driver import ensure_pwa_built
 
 
+def cells_added(n: int) -> str:
+    """The notice's words for n cells added to a slide (English plural forms)."""
+    return f"{n} cell added" if n == 1 else f"{n} cells added"
+
+
 def require_releases(*names: str) -> dict[str, Path]:
     """{name: folder} of the named releases, with the app built; a missing one fails the test
     (it never skips: the browser tests are the PWA's proof)."""

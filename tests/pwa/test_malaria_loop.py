@@ -18,7 +18,7 @@ from classifier.differential import Cell
 from classifier.parasitaemia import parasitaemia
 from tests.conftest import malaria_field_photos, red_cell_release
 from tests.dashboard.conftest import pdf_text
-from tests.pwa.conftest import require_releases
+from tests.pwa.conftest import cells_added, require_releases
 from tests.pwa.test_red_cell_field_pwa import find_all_cells, save_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -201,7 +201,7 @@ def test_a_malaria_slide_from_field_photos_to_the_doctors_review_and_back(server
                 corrected = {tuple(cells[waiting]["box"]): "uninfected"}
                 corrected[tuple(cells[healthy]["box"])] = "parasitized"
             notice = save_all(phone)
-            assert f"{len(inner)} cell(s) added to slide “{SAMPLE}”" in notice, notice
+            assert f"{cells_added(len(inner))} to slide “{SAMPLE}”" in notice, notice
             assert f"{len(cells) - len(inner)} cut by the edge not counted" in notice
             counted += len(inner)
         records = [r for r in pwa.all_records(phone) if r["slide_id"] == slide["id"]]

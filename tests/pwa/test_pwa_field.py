@@ -7,7 +7,7 @@ import pytest
 
 from bench import pwa_driver as pwa
 from classifier.classify import Classifier
-from tests.pwa.conftest import require_releases
+from tests.pwa.conftest import cells_added, require_releases
 from training.annotations import bccd_photos, iou, read_voc_boxes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -94,7 +94,7 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             assert bx0 < spot[0] < bx1 and by0 < spot[1] < by1  # around the tap
             pwa.screenshot(page, "phone-360x640-field-corrected")
 
-            assert f"{len(cells) + 1} cell(s) added" in save_all(page)
+            assert cells_added(len(cells) + 1) in save_all(page)
             records = slide_records(page)
             assert len(records) == len(cells) + 1
             assert [r["corrected_label"] for r in records if r["corrected_label"]] == [corrected]
@@ -108,7 +108,8 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             assert all(c["recordId"] for c in again)
             assert again[0]["corrected_label"] == corrected
             notice = save_all(page)
-            assert "0 cell(s) added" in notice and f"{len(cells)} were already counted" in notice
+            already = f"{len(cells)} {'was' if len(cells) == 1 else 'were'} already counted"
+            assert cells_added(0) in notice and already in notice
             assert len(slide_records(page)) == len(cells) + 1
 
             page.click("#tab-history")

@@ -18,6 +18,7 @@ from bench.inputs import dataset_images
 from classifier.cells.red_cell_field import find_red_cells
 from classifier.classify import Classifier, load_photo
 from tests.conftest import big_field, malaria_field_photos, red_cell_release
+from tests.pwa.conftest import cells_added
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -268,7 +269,7 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page
         pwa.screenshot(page, "phone-360x640-red-cell-field")
 
         notice = save_all(page)
-        assert f"{len(cells) - edge} cell(s) added to slide" in notice, notice
+        assert f"{cells_added(len(cells) - edge)} to slide" in notice, notice
         assert f"{edge} cut by the edge not counted" in notice
         saved = [r for r in pwa.all_records(page) if r.get("photo_sha256")]
         assert len(saved) == len(cells) - edge
@@ -277,7 +278,7 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page
         # the same photo again: every counted cell shown as counted, nothing added twice
         again = find_all_cells(page, photo)
         assert all(bool(c["recordId"]) != c["edge"] for c in again)
-        assert "0 cell(s) added" in save_all(page)
+        assert cells_added(0) in save_all(page)
         assert len([r for r in pwa.all_records(page) if r.get("photo_sha256")]) == len(saved)
 
         find_all_cells(page, blank)

@@ -36,11 +36,18 @@ export const DISPLAY_NAMES = {
   [OTHER]: "Other / cannot tell",
 };
 
-/** People's words for a label: the model card's `display_names`, else the table above. */
-export function displayName(label, card = null) {
-  const names = (card && card.display_names) || {};
-  if (Object.hasOwn(names, label)) return names[label];
-  if (Object.hasOwn(DISPLAY_NAMES, label)) return DISPLAY_NAMES[label];
+/**
+ * People's words for a label in `language`: the model card's `display_names_by_language`, else
+ * (English) its `display_names`, else `classNames` (the app's catalogue of that language, the
+ * words of classifier/class_names.json); a class none of them knows (a new model's) takes the
+ * card's English words, else the English table above, else the label itself.
+ */
+export function displayName(label, card = null, language = "en", classNames = null) {
+  const own = (card && card.display_names) || {};
+  const byLanguage = (card && card.display_names_by_language && card.display_names_by_language[language]) || {};
+  for (const names of [byLanguage, language === "en" ? own : {}, classNames || {}, own, DISPLAY_NAMES]) {
+    if (Object.hasOwn(names, label)) return names[label];
+  }
   return label.slice(0, 1).toUpperCase() + label.slice(1).replaceAll("_", " ");
 }
 

@@ -1,6 +1,8 @@
 // An image's width and height from its header bytes (PNG, JPEG, WebP, GIF), read before anything
 // decodes it: a 400-megapixel photo would hang the phone for many seconds in createImageBitmap
 // before any check could run. Refused above MAX_PIXELS, the server's PREDICT_MAX_PIXELS.
+import { t } from "../i18n.js";
+
 export const MAX_PIXELS = 40_000_000;
 /** Above this the app says that reading the image takes a moment (a phone decodes ~10 Mpx/s). */
 export const LARGE_PIXELS = 16_000_000;
@@ -8,10 +10,7 @@ export const LARGE_PIXELS = 16_000_000;
 export class ImageTooLargeError extends Error {
   constructor(width, height) {
     const mpx = ((width * height) / 1e6).toFixed(0);
-    super(
-      `This image is ${width} × ${height} px (${mpx} megapixels); the app takes at most ${MAX_PIXELS / 1e6} megapixels. ` +
-        "Use a smaller photo (the phone camera's normal size is fine) or crop it first. Nothing was classified.",
-    );
+    super(t("image.too_large", { width, height, mpx, max: MAX_PIXELS / 1e6 }));
     this.name = "ImageTooLargeError";
   }
 }

@@ -1,4 +1,6 @@
 // The page's side of the inference worker: one promise per request id.
+import { hasKey, t } from "../i18n.js";
+
 export class InferenceClient {
   constructor(url = "/vendor/inference-worker.js") {
     this.worker = new Worker(url);
@@ -6,15 +8,16 @@ export class InferenceClient {
     this.nextId = 1;
     this.loaded = new Set();
     this.worker.onmessage = (event) => {
-      const { id, result, error } = event.data;
+      const { id, result, error, key, params } = event.data;
       const waiting = this.pending.get(id);
       if (!waiting) return;
       this.pending.delete(id);
-      if (error) waiting.reject(new Error(error));
+      // The worker's English where no catalogue is loaded (a page without the app).
+      if (error) waiting.reject(new Error(key && hasKey(key) ? t(key, params || {}) : error));
       else waiting.resolve(result);
     };
     this.worker.onerror = (event) => {
-      const error = new Error(`The inference engine failed to start: ${event.message || "unknown error"}`);
+      const error = new Error(t("inference.failed_start", { error: event.message || "?" }));
       for (const waiting of this.pending.values()) waiting.reject(error);
       this.pending.clear();
     };

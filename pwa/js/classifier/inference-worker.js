@@ -9,6 +9,7 @@
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
 import { decide, fieldDecision, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
+import { msgKey } from "../i18n.js";
 import {
   cropRGBA,
   fieldFramingOf,
@@ -96,7 +97,7 @@ async function decode(image) {
       premultiplyAlpha: "none",
     });
   } catch {
-    throw new Error("This file is not an image the app can read (use JPEG, PNG or WebP).");
+    throw Object.assign(new Error("This file is not an image the app can read (use JPEG, PNG or WebP)."), { key: msgKey("image.unreadable") });
   }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -271,7 +272,9 @@ async function classifyBox({ key, image, box }) {
   const decoded = await decode(image);
   const [x0, y0, x1, y1] = box.map(Math.round);
   const inside = [Math.max(0, x0), Math.max(0, y0), Math.min(decoded.width, x1), Math.min(decoded.height, y1)];
-  if (!(inside[2] > inside[0] && inside[3] > inside[1])) throw new Error("The marked cell lies outside the photo.");
+  if (!(inside[2] > inside[0] && inside[3] > inside[1])) {
+    throw Object.assign(new Error("The marked cell lies outside the photo."), { key: msgKey("field.outside_photo") });
+  }
   if (model.redCells) {
     const now = performance.now();
     return (await classifyRedCells(model, decoded, [inside], now, now)).cells[0];
@@ -290,6 +293,8 @@ self.onmessage = async (event) => {
     if (!handler) throw new Error(`unknown request "${type}"`);
     self.postMessage({ id, result: await handler(event.data) });
   } catch (error) {
-    self.postMessage({ id, error: String(error && error.message ? error.message : error) });
+    // `key`: the catalogue entry of a message meant for the person (the page has the catalogue).
+    const key = (error && error.key) || null;
+    self.postMessage({ id, error: String(error && error.message ? error.message : error), key, params: key ? error.params || {} : null });
   }
 };

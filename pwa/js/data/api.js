@@ -1,6 +1,8 @@
 // The backend's JSON API with JWT: tokens live in IndexedDB (the service worker syncs too), an
 // expired access token is refreshed once with the refresh token, errors carry the server's
-// message ({"error": {"code", "message"}}). Works in the page and in the service worker.
+// message ({"error": {"code", "message"}}), in the app's language: every request says it
+// (Accept-Language). Works in the page and in the service worker.
+import { language, t } from "../i18n.js";
 import { getSetting, setSetting } from "./db.js";
 
 export class ApiError extends Error {
@@ -15,14 +17,14 @@ export class ApiError extends Error {
 /** The network is down or the server does not answer: retry later, nothing is lost. */
 export class OfflineError extends Error {
   constructor() {
-    super("No connection to the server. Results stay on this phone and sync later.");
+    super(t("api.offline"));
     this.name = "OfflineError";
   }
 }
 
 async function parseError(response) {
   let code = `http_${response.status}`;
-  let message = `The server answered ${response.status}.`;
+  let message = t("api.status", { status: response.status });
   try {
     const body = await response.json();
     if (body && body.error) {
@@ -41,8 +43,12 @@ export async function getAuth() {
   return getSetting("auth", null);
 }
 
+/** The server words its messages (a refused record's reason, a login error) in the app's
+ * language, not the browser's. */
+export const languageHeaders = () => ({ "Accept-Language": language() });
+
 async function send(path, { method = "GET", body, token, headers = {} } = {}) {
-  const init = { method, headers: { ...headers }, cache: "no-store" };
+  const init = { method, headers: { ...languageHeaders(), ...headers }, cache: "no-store" };
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -57,7 +63,7 @@ async function send(path, { method = "GET", body, token, headers = {} } = {}) {
 
 export async function login(username, password) {
   const response = await send("/api/auth/login", { method: "POST", body: { username, password } });
-  if (response.status === 401) throw new ApiError(401, "bad_credentials", "Wrong user name or password.");
+  if (response.status === 401) throw new ApiError(401, "bad_credentials", t("api.bad_credentials"));
   if (!response.ok) throw await parseError(response);
   const data = await response.json();
   const auth = { access: data.access_token, refresh: data.refresh_token, user: data.user };
@@ -87,7 +93,7 @@ async function refreshAccess(auth) {
     const now = await getAuth();
     if (now && now.refresh && now.refresh !== auth.refresh && !now.expired) return now;
     await setSetting("auth", { ...auth, access: null, refresh: null, expired: true });
-    throw new ApiError(401, "login_expired", "Your login has expired. Log in again to sync.");
+    throw new ApiError(401, "login_expired", t("api.login_expired"));
   }
   const data = await response.json();
   // The used refresh token is spent; a server from before rotation sends none, keep the old.
@@ -99,8 +105,8 @@ async function refreshAccess(auth) {
 /** An authenticated request; refreshes the access token once on 401. Returns the Response. */
 export async function authFetch(path, options = {}) {
   let auth = await getAuth();
-  if (auth && auth.expired) throw new ApiError(401, "login_expired", "Your login has expired. Log in again to sync.");
-  if (!auth || !auth.refresh) throw new ApiError(401, "not_logged_in", "Log in (Account) to sync your results.");
+  if (auth && auth.expired) throw new ApiError(401, "login_expired", t("api.login_expired"));
+  if (!auth || !auth.refresh) throw new ApiError(401, "not_logged_in", t("api.not_logged_in"));
   let response = await send(path, { ...options, token: auth.access });
   if (response.status === 401) {
     auth = await refreshAccess(auth);

@@ -3,6 +3,7 @@
 // corrections (the technician's corrections, each an event synced on its own: v2) and kv
 // (settings, tokens, the device id, the downloaded models' list). Used by the page and by the
 // service worker (Background Sync).
+import { t } from "../i18n.js";
 
 const DB_NAME = "hematovision";
 const DB_VERSION = 2;
@@ -10,7 +11,7 @@ let opening = null;
 
 export class StorageFullError extends Error {
   constructor() {
-    super("The phone's storage for this app is full. Export and delete old history, then retry.");
+    super(t("storage.full"));
     this.name = "StorageFullError";
   }
 }
@@ -92,7 +93,7 @@ export function openDb() {
         resolve(db);
       };
       request.onerror = () => reject(request.error);
-      request.onblocked = () => reject(new Error("Close the app's other tabs, then reload."));
+      request.onblocked = () => reject(new Error(t("storage.blocked")));
     });
     opening.catch(() => (opening = null));
   }

@@ -2,14 +2,15 @@
 // version is downloaded, checked against its sha256, put in the "hv-models" cache (which app
 // updates never clear) and only then made current, so a half download never replaces a working
 // model. The model list and each model.json live in IndexedDB.
-import { ApiError, OfflineError, parseError } from "./api.js";
+import { t } from "../i18n.js";
+import { ApiError, OfflineError, languageHeaders, parseError } from "./api.js";
 import { StorageFullError, getSetting, setSetting } from "./db.js";
 
 export const MODEL_CACHE = "hv-models";
 
 export class NoModelError extends Error {
   constructor() {
-    super("No model on this phone yet. Connect to the network and log in once to download the models.");
+    super(t("models.none_on_phone"));
     this.name = "NoModelError";
   }
 }
@@ -27,7 +28,7 @@ function cardUrlOf(entry) {
 async function download(url) {
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { headers: languageHeaders() });
   } catch {
     throw new OfflineError();
   }
@@ -80,7 +81,7 @@ export class ModelStore {
     const bytes = await fileResponse.arrayBuffer();
     const digest = await sha256Hex(bytes);
     if (digest !== entry.sha256) {
-      throw new ApiError(0, "bad_download", `The download of ${entry.name} ${entry.version} is damaged; it will be retried.`);
+      throw new ApiError(0, "bad_download", t("models.damaged", { name: entry.name, version: entry.version }));
     }
     const card = await (await download(new URL(cardUrlOf(entry), url).href)).json();
     try {

@@ -7,6 +7,7 @@
 // Nothing one item holds stops the items behind it: an `invalid` answer sets that item aside
 // ("failed", with the server's reason, in History), and a batch the server refuses whole is
 // split until the items it takes are in and the one it refuses alone is set aside too.
+import { msgKey, t } from "../i18n.js";
 import { ApiError, authFetch, authJson, getAuth, parseError } from "./api.js";
 import { getAll, getAllByIndex, getSetting, put, setSetting, update } from "./db.js";
 
@@ -149,9 +150,9 @@ export function fromServer(s) {
 function describeRejection(result) {
   if (result.status === "conflict") {
     const why = result.error ? ` (${result.error})` : "";
-    return `The server already has a different record with this id${why}; it kept its own. This copy stays on the phone: export it as CSV.`;
+    return t("outbox.conflict", { why });
   }
-  return `The server rejected this record: ${result.error || result.status}.`;
+  return t("outbox.rejected", { error: result.error || result.status });
 }
 
 /** GET /api/sync/settings, kept in kv (with the user it is about) for offline use; an older
@@ -250,7 +251,8 @@ const STORE_OF = { records: "predictions", corrections: "corrections", slides: "
 
 /** An item the server refused alone: kept on the phone, "failed", with the server's reason. */
 async function setAside({ kind, item }, error) {
-  const why = `The server refused this ${kind === "records" ? "record" : kind.slice(0, -1)} (${error.status}): ${error.message}`;
+  const key = { records: msgKey("outbox.refused_record"), corrections: msgKey("outbox.refused_correction"), slides: msgKey("outbox.refused_slide") }[kind];
+  const why = t(key, { status: error.status, error: error.message });
   await update(STORE_OF[kind], item.id, (value) => ({ ...value, syncState: "failed", syncError: why, syncConflict: false, syncedAt: null }));
 }
 
@@ -265,7 +267,7 @@ const byText = (key) => (a, b) => String(a[key] ?? "").localeCompare(String(b[ke
 export async function replayOutbox() {
   const work = async () => {
     const settings = (await fetchSyncSettings().catch(() => null)) || (await getSetting("syncSettings")) || {};
-    if (settings.can_sync === false) throw new ApiError(403, "cannot_sync", CANNOT_SYNC);
+    if (settings.can_sync === false) throw new ApiError(403, "cannot_sync", t(CANNOT_SYNC));
     const pending = await getAllByIndex("predictions", "syncState", "pending");
     pending.sort(byText("captured_at"));
     const corrections = await getAllByIndex("corrections", "syncState", "pending");
@@ -284,7 +286,8 @@ export async function replayOutbox() {
   return work();
 }
 
-export const CANNOT_SYNC = "This account (viewer) cannot sync: results stay on this phone. Log in as a technician to send them.";
+/** The catalogue key of why a viewer's results stay on the phone (t(CANNOT_SYNC) for the words). */
+export const CANNOT_SYNC = msgKey("sync.cannot_sync");
 
 /** After a push: the server's state of this user's slides, and the reviews of their records
  * since the cursor kept in kv. An older server without these endpoints is skipped. */

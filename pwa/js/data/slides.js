@@ -4,17 +4,21 @@
 // open with no activity for more than STALE_MS is paused at app start.
 import { TARGETS } from "../classifier/differential.js";
 import { DEFAULT_TARGET as MALARIA_DEFAULT, TARGETS as MALARIA_TARGETS } from "../classifier/parasitaemia.js";
+import { t } from "../i18n.js";
 import { put } from "./db.js";
 
 export const STALE_MS = 8 * 3600 * 1000;
+// Kept with a slide the app paused itself (slides paused before the app spoke other languages
+// hold these very words); shown as the catalogue's "slide.stale_reason".
+export const STALE_REASON = "no activity for more than 8 hours";
 
 // A slide counts white cells (the differential) or red cells (a malaria slide's parasitaemia),
 // each toward its own targets; the first target of each list is the one offered first.
 export const WBC_DIFFERENTIAL = "wbc-differential";
 export const MALARIA = "malaria";
 export const SLIDE_KINDS = {
-  [WBC_DIFFERENTIAL]: { name: "White-cell differential", cells: "white cells", targets: TARGETS, defaultTarget: TARGETS[0] },
-  [MALARIA]: { name: "Malaria parasitaemia", cells: "red cells", targets: MALARIA_TARGETS, defaultTarget: MALARIA_DEFAULT },
+  [WBC_DIFFERENTIAL]: { targets: TARGETS, defaultTarget: TARGETS[0] },
+  [MALARIA]: { targets: MALARIA_TARGETS, defaultTarget: MALARIA_DEFAULT },
 };
 
 /** A v1 slide ({sampleId, createdAt}) read as a v2 one. */
@@ -34,10 +38,10 @@ export function slideView(s) {
 export function newSlide({ sampleId, patient, specimen, kind = WBC_DIFFERENTIAL, target }, deviceId) {
   const now = new Date().toISOString();
   const sample = (sampleId || "").trim();
-  if (!sample) throw new Error("A slide needs its sample id (e.g. PATIENT-0042 / smear A).");
-  if (sample.length > 120) throw new Error("The sample id is longer than 120 characters.");
+  if (!sample) throw new Error(t("slide.sample_required"));
+  if (sample.length > 120) throw new Error(t("slide.sample_too_long", { max: 120 }));
   const kindOf = SLIDE_KINDS[kind];
-  if (!kindOf) throw new Error(`Unknown kind of slide: ${kind}.`);
+  if (!kindOf) throw new Error(t("slide.unknown_kind", { kind }));
   return {
     id: crypto.randomUUID(),
     sample_id: sample,
@@ -62,7 +66,7 @@ export function newSlide({ sampleId, patient, specimen, kind = WBC_DIFFERENTIAL,
  * `why`: a reason kept with a pause the app made itself (shown until the slide is resumed). */
 export async function changeState(slide, state, username = null, why = null) {
   const current = slideView(slide);
-  if (current.state === "finished") throw new Error("This slide is finished: it is read-only. A reviewer can re-open it on the server.");
+  if (current.state === "finished") throw new Error(t("slide.finished_read_only"));
   const now = new Date().toISOString();
   const next = { ...slide, ...current, state, updated_at: now, pausedWhy: why, syncState: "pending", syncError: null };
   if (state === "finished") Object.assign(next, { finished_at: now, finished_by: username });

@@ -1,5 +1,7 @@
 // Getting images in: the rear camera (getUserMedia) with a capture button, the file/gallery
 // picker (several at once), drag and drop and paste. Every image reaches `onImages([Blob])`.
+import { t } from "../i18n.js";
+
 export class CapturePanel {
   constructor(root, { onImages, onError }) {
     this.onImages = onImages;
@@ -21,7 +23,7 @@ export class CapturePanel {
   take(files) {
     const images = files.filter((f) => f.type.startsWith("image/") || f.type === "");
     if (files.length && !images.length) {
-      this.onError("That is not an image. Use a JPEG, PNG or WebP photo of the cells.");
+      this.onError(t("capture.not_image"));
       return;
     }
     if (images.length) this.onImages(images);
@@ -49,7 +51,7 @@ export class CapturePanel {
 
   async startCamera() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      this.onError("This browser cannot open the camera here. Use “Pick images” to take a photo instead.");
+      this.onError(t("capture.no_camera_api"));
       return;
     }
     try {
@@ -60,11 +62,11 @@ export class CapturePanel {
     } catch (error) {
       const name = error && error.name;
       if (name === "NotAllowedError" || name === "SecurityError") {
-        this.onError("Camera access was denied. Allow the camera for this site in the browser settings, or use “Pick images”.");
+        this.onError(t("capture.denied"));
       } else if (name === "NotFoundError" || name === "OverconstrainedError") {
-        this.onError("No camera was found on this device. Use “Pick images” instead.");
+        this.onError(t("capture.not_found"));
       } else {
-        this.onError(`The camera could not be opened (${name || error}). Close other apps using it, or use “Pick images”.`);
+        this.onError(t("capture.failed", { error: name || error }));
       }
       return;
     }

@@ -2,6 +2,8 @@
 // pinch, + and -) to centre one cell. At zoom 1 the crop of a picked file is the whole image:
 // exactly what classifier.classify sees for the same file; a camera frame (wide, the cell in the
 // middle of the eyepiece) starts at its largest centred square. The crop is in image pixels.
+import { t } from "../i18n.js";
+
 const MAX_ZOOM = 6;
 
 export class CropEditor {
@@ -25,7 +27,7 @@ export class CropEditor {
     try {
       this.bitmap = await createImageBitmap(blob, { imageOrientation: "from-image" });
     } catch {
-      throw new Error("This file is not an image the app can read (use JPEG, PNG or WebP).");
+      throw new Error(t("image.unreadable"));
     }
     const scale = Math.min(1, 1024 / Math.max(this.bitmap.width, this.bitmap.height));
     this.canvas.width = Math.round(this.bitmap.width * scale);

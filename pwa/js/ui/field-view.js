@@ -4,7 +4,8 @@
 // model's result (cell_type "rbc": every red cell of a thin smear, often 100+) is drawn by call
 // (red-cell-summary.js), edge cells dashed and not counted, and listed with the cells to look
 // at first and the rest folded away.
-import { correctionOptions, headline, nameOf } from "./result-card.js";
+import { t } from "../i18n.js";
+import { correctionOptions, headline, nameOf, statusWord } from "./result-card.js";
 import { CALL_COLOURS, colourOf, listsFirst, redCellSummary } from "./red-cell-summary.js";
 
 const COLOURS = { confident: "#1b7f3b", review: "#b26a00", unfamiliar: "#b00020" };
@@ -35,7 +36,6 @@ export class FieldView {
     this.labels = labels;
     this.redCells = result.cell_type === "rbc";
     this.openFolds = new Set();
-    this.root.setAttribute("aria-label", `Field of view: every ${this.redCells ? "red" : "white"} cell found`);
     this.cells = result.cells.map((c) => ({ ...c, corrected_label: null, added: false }));
     this.selected = -1;
     this.setAdding(false);
@@ -57,7 +57,7 @@ export class FieldView {
   setAdding(on) {
     this.adding = on;
     this.q("#field-add").setAttribute("aria-pressed", String(on));
-    this.q("#field-add").textContent = on ? "Tap the missed cell…" : "Add missed cell";
+    this.q("#field-add").textContent = on ? t("field.tap_missed") : t("field.add");
   }
 
   addCell(cell) {
@@ -145,20 +145,21 @@ export class FieldView {
   /** The label on a red cell: the whole call when selected, else only the number of a cell to
    * look at ("?" when not recognised); the legend says what colours and dashes mean. */
   redCellText(cell, i) {
-    if (i === this.selected) return cell.edge ? `${i + 1} not counted` : `${i + 1} ${this.labelOf(cell)}`;
+    if (i === this.selected) return cell.edge ? t("field.box_not_counted", { n: i + 1 }) : `${i + 1} ${this.labelOf(cell)}`;
     if (cell.edge || !listsFirst(cell)) return null;
     return cell.status === "unfamiliar" && !cell.corrected_label ? `${i + 1} ?` : `${i + 1}`;
   }
 
   renderLegend() {
+    this.root.setAttribute("aria-label", this.redCells ? t("field.aria_red") : t("field.aria_white"));
     const legend = this.q("#field-legend");
     legend.hidden = !this.redCells;
     if (!this.redCells) return;
     const keys = [
-      ["parasitized", "■ parasitized"],
-      ["uninfected", "■ uninfected"],
-      ["unrecognised", "■ not recognised"],
-      ["edge", "┅ cut by the edge: not counted"],
+      ["parasitized", `■ ${t("field.legend_parasitized")}`],
+      ["uninfected", `■ ${t("field.legend_uninfected")}`],
+      ["unrecognised", `■ ${t("field.legend_unrecognised")}`],
+      ["edge", `┅ ${t("field.legend_edge")}`],
     ];
     legend.replaceChildren(
       ...keys.map(([key, text]) => {
@@ -178,10 +179,10 @@ export class FieldView {
     this.q("#field-list").replaceChildren(...this.cells.map((cell, i) => this.row(cell, i)));
     const n = this.cells.length;
     const unrecognised = this.cells.filter((c) => c.status === "unfamiliar").length;
-    const check = unrecognised ? ` ${unrecognised} not recognised: check focus, light and stain, or mark them.` : "";
+    const check = unrecognised ? ` ${t("field.unrecognised_check", { count: unrecognised })}` : "";
     this.q("#field-summary").textContent = n
-      ? `${n} white cell(s) on this photo. Tap a box to select it; correct its label below.${check}`
-      : "No white cell was found on this photo. Use “Add missed cell” to mark one.";
+      ? `${t("field.white_found", { count: n })} ${t("field.tap_to_select")}${check}`
+      : t("field.no_white");
   }
 
   /** Red cells: parasitized and not recognised first, each with its correction; the uninfected
@@ -208,12 +209,12 @@ export class FieldView {
       return li;
     };
     const rows = first.map((i) => this.row(this.cells[i], i));
-    if (uninfected.length) rows.push(fold("uninfected", uninfected, `${uninfected.length} uninfected`));
-    if (edge.length) rows.push(fold("edge", edge, `${edge.length} cut by the edge (not counted)`));
+    if (uninfected.length) rows.push(fold("uninfected", uninfected, t("field.fold_uninfected", { count: uninfected.length })));
+    if (edge.length) rows.push(fold("edge", edge, t("field.fold_edge", { count: edge.length })));
     this.q("#field-list").replaceChildren(...rows);
     this.q("#field-summary").textContent = this.cells.length
-      ? `${redCellSummary(this.cells)}. Tap a box to select it; correct its label below.`
-      : "No red cells were found on this photo: check that it is a thin blood smear in focus and well lit. Use “Add missed cell” to mark one.";
+      ? `${redCellSummary(this.cells)}. ${t("field.tap_to_select")}`
+      : t("field.no_red");
   }
 
   /** One cell's row: its call, status, and the menu to correct it (an edge cell: none). */
@@ -225,16 +226,16 @@ export class FieldView {
     const name = document.createElement("span");
     if (cell.edge) {
       li.dataset.edge = "true";
-      name.textContent = `${i + 1}. Cut by the edge · not counted`;
+      name.textContent = `${i + 1}. ${t("field.row_edge")}`;
       li.append(name);
       return li;
     }
-    const how = (cell.added ? "added by hand · " : "") + cell.status + (cell.recordId ? " · counted" : "");
+    const how = [cell.added && t("field.by_hand"), statusWord(cell.status), cell.recordId && t("field.counted")].filter(Boolean).join(" · ");
     const confidence = cell.status === "unfamiliar" ? "" : ` · ${(cell.confidence * 100).toFixed(1)}%`;
     name.textContent = `${i + 1}. ${headline(cell, this.model, { short: true })}${confidence} · ${how}`;
     const select = document.createElement("select");
-    select.setAttribute("aria-label", `Correct label of cell ${i + 1}`);
-    const none = cell.status === "unfamiliar" ? "(not marked yet)" : "(as the model says)";
+    select.setAttribute("aria-label", t("field.correct_cell", { n: i + 1 }));
+    const none = cell.status === "unfamiliar" ? t("result.not_marked") : t("result.as_model");
     select.replaceChildren(...correctionOptions(this.labels, this.model, none));
     select.value = cell.corrected_label || "";
     select.addEventListener("change", () => {

@@ -1,7 +1,8 @@
 // Every saved result, newest first, with filters and its sync state (pending / synced /
 // failed and why; a correction the server refused shows under its record); a failed record or
 // correction can be queued again.
-import { headline, nameOf, percent, personText } from "./result-card.js";
+import { language, t } from "../i18n.js";
+import { headline, nameOf, percent, personText, statusWord, syncWord } from "./result-card.js";
 
 /** The label a person gave (reviewer, else technician), else the model's. */
 const labelOf = (r) => r.reviewed_label || r.corrected_label || r.label;
@@ -33,7 +34,7 @@ export class HistoryPanel {
 
   fillOptions(select, values, name = (v) => v) {
     const keep = select.value;
-    select.replaceChildren(new Option("All", ""), ...[...values].sort().map((v) => new Option(name(v), v)));
+    select.replaceChildren(new Option(t("history.all"), ""), ...[...values].sort().map((v) => new Option(name(v), v)));
     select.value = values.has(keep) ? keep : "";
   }
 
@@ -45,7 +46,8 @@ export class HistoryPanel {
     this.fillOptions(this.filters[0], new Set(this.records.map(labelOf)), (l) => nameOf(l, model));
     this.fillOptions(this.filters[3], new Set(this.records.map((r) => r.model_name)));
     const shown = this.filtered();
-    this.q("#history-count").textContent = `${shown.length} of ${this.records.length} results${shown.length > SHOWN ? ` (newest ${SHOWN} shown)` : ""}.`;
+    const newest = shown.length > SHOWN ? ` ${t("history.newest_shown", { count: SHOWN })}` : "";
+    this.q("#history-count").textContent = `${t("history.count", { shown: shown.length, count: this.records.length })}${newest}`;
     this.urls.forEach((u) => URL.revokeObjectURL(u));
     this.urls = [];
     this.q("#history-list").replaceChildren(...shown.slice(0, SHOWN).map((r) => this.item(r)));
@@ -68,7 +70,7 @@ export class HistoryPanel {
     const detail = document.createElement("div");
     detail.className = "muted small";
     const confidence = r.status === "unfamiliar" ? "" : `${percent(r.confidence)} · `;
-    detail.textContent = `${confidence}${r.status} · ${r.model_name} ${r.model_version} · ${new Date(r.captured_at).toLocaleString()}`;
+    detail.textContent = `${confidence}${statusWord(r.status)} · ${r.model_name} ${r.model_version} · ${new Date(r.captured_at).toLocaleString(language())}`;
     what.append(title);
     if (people) {
       const said = document.createElement("div");
@@ -81,8 +83,8 @@ export class HistoryPanel {
     if (refusedCorrection) {
       const why = document.createElement("div");
       why.className = "small refused-correction";
-      const to = refusedCorrection.label ? nameOf(refusedCorrection.label, this.model) : "the model's class";
-      why.textContent = `The server did not take your correction to ${to}: ${refusedCorrection.syncError || "refused"}. It stays on this phone.`;
+      const to = refusedCorrection.label ? nameOf(refusedCorrection.label, this.model) : t("history.model_class");
+      why.textContent = t("history.correction_refused", { to, why: refusedCorrection.syncError || t("history.refused") });
       what.append(why);
     }
     const failed = r.syncState === "failed" && r.syncError;
@@ -98,14 +100,14 @@ export class HistoryPanel {
       const retry = document.createElement("button");
       retry.type = "button";
       retry.className = "btn btn-small btn-secondary";
-      retry.textContent = "Retry";
+      retry.textContent = t("history.retry");
       retry.addEventListener("click", () => this.onRetry(r.id));
       what.append(retry);
     }
     const state = document.createElement("span");
     state.className = "sync-state";
     state.dataset.state = r.syncState;
-    state.textContent = r.syncState;
+    state.textContent = syncWord(r.syncState);
     li.append(img, what, state);
     return li;
   }

@@ -1,14 +1,16 @@
 // Chooses the model (white-cell differential, malaria screen, or any released model: labels
 // come from its model.json, so a new model with new classes needs no app change).
+import { msgKey, t } from "../i18n.js";
 import { nameOf } from "./result-card.js";
 
 export const MODEL_TITLES = {
-  "wbc-differential": "White-cell differential",
-  "malaria-screen": "Malaria screen",
+  "wbc-differential": msgKey("model.title_wbc"),
+  "malaria-screen": msgKey("model.title_malaria"),
 };
 
+/** A released model's name in people's words (a model the app does not know: its name). */
 export function modelTitle(name) {
-  return MODEL_TITLES[name] || name;
+  return MODEL_TITLES[name] ? t(MODEL_TITLES[name]) : name;
 }
 
 export class ModelPicker {
@@ -21,9 +23,9 @@ export class ModelPicker {
   render(models, currentName) {
     const names = Object.keys(models).sort();
     if (!names.length) {
-      this.select.replaceChildren(new Option("No model downloaded yet", ""));
+      this.select.replaceChildren(new Option(t("model.none"), ""));
       this.select.disabled = true;
-      this.info.textContent = "Connect and log in once (Account) to download the models; after that everything works offline.";
+      this.info.textContent = t("model.connect_once");
       return;
     }
     this.select.disabled = false;
@@ -32,6 +34,6 @@ export class ModelPicker {
     );
     this.select.value = currentName && models[currentName] ? currentName : names[0];
     const m = models[this.select.value];
-    this.info.textContent = `${m.labels.length} classes: ${m.labels.map((l) => nameOf(l, m)).join(", ")}`;
+    this.info.textContent = t("model.classes", { count: m.labels.length, names: m.labels.map((l) => nameOf(l, m)).join(", ") });
   }
 }

@@ -1,6 +1,7 @@
 // Red-cell field mode in words and colours: what each red cell was called, and the line that
 // sums a field up. A cell cut by the photo's edge is shown but never counted (its outline is
 // cut); one the model did not recognise waits for a person, as in the differential rule.
+import { t } from "../i18n.js";
 
 export const CALL_COLOURS = {
   parasitized: "#c2185b",
@@ -28,13 +29,13 @@ export function redCellSummary(cells) {
   const known = ["parasitized", "uninfected", "unrecognised", "edge"];
   const other = cells.filter((c) => !known.includes(callOf(c))).length;
   const parts = [
-    `${count("parasitized")} parasitized`,
-    `${count("uninfected")} uninfected`,
-    `${count("unrecognised")} not recognised (review)`,
-    ...(other ? [`${other} marked otherwise`] : []),
-    `${count("edge")} cut by the edge (not counted)`,
+    t("red.parasitized", { count: count("parasitized") }),
+    t("red.uninfected", { count: count("uninfected") }),
+    t("red.unrecognised", { count: count("unrecognised") }),
+    ...(other ? [t("red.otherwise", { count: other })] : []),
+    t("red.edge", { count: count("edge") }),
   ];
-  return `${cells.length} red cells: ${parts.join(", ")}`;
+  return t("red.summary", { count: cells.length, parts: parts.join(", ") });
 }
 
 /** Cells a person should look at first: parasitized and not recognised (and anything a person

@@ -4,23 +4,42 @@
 // away (a <details>). Then the top 3, the model, a reviewer's label pulled from the server, and
 // the technician's correction (any class, "Not a cell / artefact", "Other / cannot tell").
 import { topK } from "../classifier/decision-rule.js";
+import { CENTRED, NO_CELLS, NO_WHITE_CELL } from "../classifier/cells/model-framing.js";
 import { PERSON_ONLY_LABELS, displayName } from "../classifier/differential.js";
+import { classNames, language, msgKey, t } from "../i18n.js";
 
-export const NOT_RECOGNISED = "Not recognised — check focus, light and stain, or mark the cell";
-export const STATUS_TEXT = {
-  confident: "Confident.",
-  review: "Review: have a specialist confirm this cell.",
-  unfamiliar: "Unfamiliar: this does not look like the images the model knows. It is not counted until a person marks it.",
+const STATUS_TEXT = {
+  confident: msgKey("result.status_confident"),
+  review: msgKey("result.status_review"),
+  unfamiliar: msgKey("result.status_unfamiliar"),
 };
-/** People's words for a label, by the installed model's card (display_names) where it has one. */
-export const nameOf = (label, model = null) => displayName(label, model ? model.card || model.meta || null : null);
+const STATUS_WORDS = { confident: msgKey("status.confident"), review: msgKey("status.review"), unfamiliar: msgKey("status.unfamiliar") };
+const SYNC_WORDS = { pending: msgKey("sync.pending"), synced: msgKey("sync.synced"), failed: msgKey("sync.failed") };
+/** A status ("confident", "review", "unfamiliar") or a sync state in the active language. */
+export const statusWord = (status) => (STATUS_WORDS[status] ? t(STATUS_WORDS[status]) : status);
+export const syncWord = (state) => (SYNC_WORDS[state] ? t(SYNC_WORDS[state]) : state);
+
+/** People's words for a label in the active language: the installed model's card where it
+ * names the class, else the catalogue's class names. */
+export const nameOf = (label, model = null) =>
+  displayName(label, model ? model.card || model.meta || null : null, language(), classNames());
+
+// Why the worker framed what it did (classifier/cells/model-framing.js, compared with Python
+// word for word): the rule's English is the key to the words shown.
+const REASONS = {
+  [NO_WHITE_CELL]: msgKey("reason.no_white_cell"),
+  [NO_CELLS]: msgKey("reason.no_cells"),
+  [CENTRED]: msgKey("reason.centred"),
+};
+export const reasonText = (reason) => (REASONS[reason] ? t(REASONS[reason]) : reason);
 
 const SYNC_TEXT = {
-  pending: "Saved on this phone · waiting to sync",
-  synced: "Saved and synced",
-  failed: "Saved on this phone · sync failed",
+  pending: msgKey("result.saved_pending"),
+  synced: msgKey("result.saved_synced"),
+  failed: msgKey("result.saved_failed"),
 };
 
+/** "87.5%": the figure as the model gave it, the same on every screen and language. */
 export function percent(p) {
   return `${(p * 100).toFixed(1)}%`;
 }
@@ -28,26 +47,26 @@ export function percent(p) {
 /** The headline of a result in people's words, by its status (also used by History and the
  * field list, which says what to do once, above the list: `short`). */
 export function headline(record, model, { short = false } = {}) {
-  if (record.status === "unfamiliar") return short ? "Not recognised" : NOT_RECOGNISED;
+  if (record.status === "unfamiliar") return short ? t("result.not_recognised_short") : t("result.not_recognised");
   const name = nameOf(record.label, model);
-  return record.status === "review" ? `Suggestion: ${name} — check it` : name;
+  return record.status === "review" ? t("result.suggestion", { name }) : name;
 }
 
 /** What people said about a record: the technician's label, a reviewer's label. */
 export function personText(record, model) {
   const parts = [];
-  if (record.corrected_label) parts.push(`Your label: ${nameOf(record.corrected_label, model)}`);
+  if (record.corrected_label) parts.push(t("result.your_label", { name: nameOf(record.corrected_label, model) }));
   if (record.review) parts.push(reviewText(record.review, model));
   return parts.join(" · ");
 }
 
 export function reviewText(review, model) {
-  const label = review.label ? nameOf(review.label, model) : "model's label confirmed";
-  return `Reviewed by ${review.by}: ${label}`;
+  const label = review.label ? nameOf(review.label, model) : t("result.model_confirmed");
+  return t("result.reviewed_by", { by: review.by, label });
 }
 
 /** Options of a correction menu: the model's classes and the person-only labels, in words. */
-export function correctionOptions(labels, model, none = "(as the model says)") {
+export function correctionOptions(labels, model, none = t("result.as_model")) {
   return [new Option(none, ""), ...[...labels, ...PERSON_ONLY_LABELS].map((l) => new Option(nameOf(l, model), l))];
 }
 
@@ -77,21 +96,22 @@ export class ResultCard {
     const unfamiliar = record.status === "unfamiliar";
     const confidence = this.q("#result-confidence");
     confidence.hidden = unfamiliar;
-    confidence.textContent = record.status === "confident" ? `Confidence ${percent(record.confidence)}` : `Model's confidence ${percent(record.confidence)}`;
+    const said = { percent: percent(record.confidence) };
+    confidence.textContent = record.status === "confident" ? t("result.confidence", said) : t("result.model_confidence", said);
     confidence.className = record.status === "confident" ? "confidence" : "muted";
     const status = this.q("#result-status");
     status.dataset.status = record.status;
-    status.textContent = STATUS_TEXT[record.status];
+    status.textContent = STATUS_TEXT[record.status] ? t(STATUS_TEXT[record.status]) : record.status;
     const why = this.q("#result-reason");
-    why.textContent = reason ? `Note: ${reason}.` : "";
+    why.textContent = reason ? t("result.note", { reason: reasonText(reason) }) : "";
     why.hidden = !reason;
     const people = this.q("#result-people");
     people.textContent = personText(record, model);
     people.hidden = !people.textContent;
     this.showGuess(record, labels, model, unfamiliar, fresh);
-    this.q("#result-model").textContent = `Model: ${record.model_name} ${record.model_version}`;
+    this.q("#result-model").textContent = t("result.model", { name: record.model_name, version: record.model_version });
     const select = this.q("#result-correct");
-    select.replaceChildren(...correctionOptions(labels, model, unfamiliar ? "(not marked yet)" : "(as the model says)"));
+    select.replaceChildren(...correctionOptions(labels, model, unfamiliar ? t("result.not_marked") : t("result.as_model")));
     select.value = record.corrected_label || "";
     this.showSync(record);
     this.root.hidden = false;
@@ -102,9 +122,9 @@ export class ResultCard {
     const guess = this.q("#result-guess");
     // Shown again after a sync or a correction: what the person opened stays open.
     if (fresh) guess.open = !unfamiliar;
-    this.q("#result-guess summary").textContent = unfamiliar ? "Show the model's guess (not reliable)" : "Top 3 classes";
+    this.q("#result-guess summary").textContent = unfamiliar ? t("result.show_guess") : t("result.top3");
     const text = this.q("#result-guess-text");
-    text.textContent = unfamiliar ? `The model's guess: ${nameOf(record.label, model)}, ${percent(record.confidence)}.` : "";
+    text.textContent = unfamiliar ? t("result.guess", { name: nameOf(record.label, model), percent: percent(record.confidence) }) : "";
     text.hidden = !unfamiliar;
     const probabilities = labels.map((l) => record.probabilities[l] ?? 0);
     this.q("#result-top").replaceChildren(
@@ -124,7 +144,7 @@ export class ResultCard {
     if (!this.record || record.id !== this.record.id) return;
     this.record = record;
     const why = record.syncState === "failed" && record.syncError ? `: ${record.syncError}` : "";
-    this.q("#result-saved").textContent = `${SYNC_TEXT[record.syncState]}${why}`;
+    this.q("#result-saved").textContent = `${SYNC_TEXT[record.syncState] ? t(SYNC_TEXT[record.syncState]) : record.syncState}${why}`;
   }
 
   hide() {

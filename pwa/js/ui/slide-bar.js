@@ -3,7 +3,10 @@
 // or why it joins no slide (none chosen, paused, finished); and, for a login that cannot sync
 // (a viewer), that results stay on the phone.
 import { MALARIA } from "../data/slides.js";
-import { parasitaemiaText, slideTable } from "./slide-panel.js";
+import { msgKey, t } from "../i18n.js";
+import { parasitaemiaText, pausedWhyText, slideTable } from "./slide-panel.js";
+
+const NOT_OPEN = { paused: msgKey("bar.paused"), finished: msgKey("bar.finished") };
 
 export class SlideBar {
   constructor(root, onOpen) {
@@ -16,14 +19,14 @@ export class SlideBar {
   /** `slide`: the chosen slide (slideView) or null; `records`: its results. */
   render(slide, records, cannotSync = null) {
     let state = "none";
-    let text = "No slide: results are saved in History only. Start a slide (Slide) to count them.";
+    let text = t("bar.none");
     if (slide) {
       const count = slide.kind === MALARIA ? malariaCount(slide, records) : whiteCellCount(slide, records);
       state = slide.state;
-      if (slide.state === "open") text = `Slide “${slide.sample_id}” · ${count}`;
+      if (slide.state === "open") text = t("bar.open", { sample: slide.sample_id, count });
       else {
-        const why = slide.state === "paused" && slide.pausedWhy ? ` (${slide.pausedWhy})` : "";
-        text = `Slide “${slide.sample_id}” is ${slide.state}${why} · ${count}: new results are NOT counted on it.`;
+        const why = slide.state === "paused" && slide.pausedWhy ? ` (${pausedWhyText(slide)})` : "";
+        text = t(NOT_OPEN[slide.state] || NOT_OPEN.paused, { sample: slide.sample_id, why, count });
       }
     }
     this.root.dataset.state = state;
@@ -35,12 +38,13 @@ export class SlideBar {
 
 function whiteCellCount(slide, records) {
   const { counts } = slideTable(records, slide.target, null);
-  const waiting = counts.apart.unconfirmed ? ` · ${counts.apart.unconfirmed} not recognised, not counted` : "";
-  return `${counts.white_cells} / ${slide.target} white cells${waiting}`;
+  const waiting = counts.apart.unconfirmed ? ` · ${t("bar.white_waiting", { count: counts.apart.unconfirmed })}` : "";
+  return `${t("bar.white", { count: counts.white_cells, target: slide.target })}${waiting}`;
 }
 
 function malariaCount(slide, records) {
   const { counts } = slideTable(records, slide.target, null, MALARIA);
-  const waiting = counts.unconfirmed ? ` · ${counts.unconfirmed} not recognised — review` : "";
-  return `${counts.red_cells} / ${slide.target} red cells · parasitized ${counts.parasitized} · parasitaemia ${parasitaemiaText(counts)}${waiting}`;
+  const waiting = counts.unconfirmed ? ` · ${t("bar.red_waiting", { count: counts.unconfirmed })}` : "";
+  const said = { count: counts.red_cells, target: slide.target, parasitized: counts.parasitized, parasitaemia: parasitaemiaText(counts) };
+  return `${t("bar.red", said)}${waiting}`;
 }

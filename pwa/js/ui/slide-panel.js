@@ -5,12 +5,44 @@
 // erythroblasts per 100 white cells, platelets seen, and what is counted apart (artefacts,
 // "other", cells not recognised until a person marks them); a malaria slide's parasitaemia by
 // the one parasitaemia rule (classifier/parasitaemia.js), with its unrecognised cells listed.
-import { WBC_RANGES, differential } from "../classifier/differential.js";
+import { MIN_WBC_FOR_PERCENT, WBC_RANGES, differential } from "../classifier/differential.js";
 import { parasitaemia } from "../classifier/parasitaemia.js";
-import { MALARIA, SLIDE_KINDS, WBC_DIFFERENTIAL, slideView } from "../data/slides.js";
+import { MALARIA, SLIDE_KINDS, STALE_REASON, WBC_DIFFERENTIAL, slideView } from "../data/slides.js";
+import { language, msgKey, t } from "../i18n.js";
 import { nameOf } from "./result-card.js";
 
-const STATE_WORDS = { open: "open", paused: "paused", finished: "finished" };
+const STATE_WORDS = { open: msgKey("slide.state_open"), paused: msgKey("slide.state_paused"), finished: msgKey("slide.state_finished") };
+// The rule's JSON says "high"/"low" and names its basis in English (compared with Python word for
+// word); the words shown come from the catalogue by these keys.
+const FLAG_WORDS = { high: msgKey("slide.flag_high"), low: msgKey("slide.flag_low") };
+const BASIS_WORDS = { "% of white cells": msgKey("slide.basis_percent"), "per 100 white cells": msgKey("slide.basis_per100") };
+const flagWord = (flag) => (flag ? t(FLAG_WORDS[flag]) : null);
+const basisWord = (basis) => (BASIS_WORDS[basis] ? t(BASIS_WORDS[basis]) : basis);
+const KIND_CELLS = { [WBC_DIFFERENTIAL]: msgKey("slide.target_white"), [MALARIA]: msgKey("slide.target_red") };
+
+/** Why the app paused a slide, in the active language (the stored reason is the rule's English). */
+export const pausedWhyText = (slide) => (slide.pausedWhy === STALE_REASON ? t("slide.stale_reason") : slide.pausedWhy);
+
+/** The rule's flags (counts.flags: English, compared with Python) in the active language, built
+ * from the same numbers and conditions, with the plural forms of the language. */
+export function flagTexts(counts, kind = WBC_DIFFERENTIAL, model = null) {
+  if (kind === MALARIA) {
+    const out = [];
+    if (counts.red_cells < counts.target) out.push(t("flag.few_red", { count: counts.red_cells, target: counts.target }));
+    if (counts.unconfirmed) out.push(t("flag.unconfirmed", { count: counts.unconfirmed }));
+    return out;
+  }
+  const out = counts.rows
+    .filter((r) => r.flag)
+    .map((r) => {
+      const said = { name: nameOf(r.label, model), percent: r.percent.toFixed(1), basis: basisWord(r.basis), low: r.low, high: r.high };
+      return r.flag === "high" ? t("flag.above", said) : t("flag.below", said);
+    });
+  const wbc = counts.white_cells;
+  if (wbc > 0 && wbc < MIN_WBC_FOR_PERCENT) out.push(t("flag.few_white", { count: wbc, min: MIN_WBC_FOR_PERCENT }));
+  if (counts.apart.unconfirmed) out.push(t("flag.unconfirmed", { count: counts.apart.unconfirmed }));
+  return out;
+}
 // A malaria slide counts up to 5000 red cells: the panel shows its counts and, of its cells, only
 // those waiting for a person, at most this many rows (the rest: a line saying how many more).
 export const REVIEW_SHOWN = 50;
@@ -25,20 +57,20 @@ export function slideTable(records, target, model, kind = WBC_DIFFERENTIAL) {
   const line = (label, count, percent, note) => ({ label, name: nameOf(label, model), count, percent, note });
   const rows = Object.keys(WBC_RANGES).map((label) => {
     const r = byLabel[label] || { count: 0, percent: null, low: WBC_RANGES[label][0], high: WBC_RANGES[label][1], flag: null };
-    return line(label, r.count, r.percent, [`adult ${r.low}–${r.high}%`, r.flag].filter(Boolean).join(" · "));
+    return line(label, r.count, r.percent, [t("slide.note_adult", { low: r.low, high: r.high }), flagWord(r.flag)].filter(Boolean).join(" · "));
   });
   for (const r of counts.rows.filter((x) => !(x.label in WBC_RANGES))) {
-    const per = r.percent === null ? "" : `${r.percent.toFixed(1)} ${r.basis}`;
-    rows.push(line(r.label, r.count, null, [per, r.flag].filter(Boolean).join(" · ")));
+    const per = r.percent === null ? "" : `${r.percent.toFixed(1)} ${basisWord(r.basis)}`;
+    rows.push(line(r.label, r.count, null, [per, flagWord(r.flag)].filter(Boolean).join(" · ")));
   }
-  if (counts.platelets) rows.push(line("platelet", counts.platelets, null, "seen, not counted"));
+  if (counts.platelets) rows.push(line("platelet", counts.platelets, null, t("slide.note_seen")));
   for (const [label, count] of Object.entries(counts.apart)) {
     if (!count) continue;
-    const row = line(label, count, null, "counted apart");
-    if (label === "unconfirmed") row.name = "Not recognised (waits for a person)";
+    const row = line(label, count, null, t("slide.note_apart"));
+    if (label === "unconfirmed") row.name = t("slide.unconfirmed_name");
     rows.push(row);
   }
-  for (const [label, count] of Object.entries(counts.other_classes)) rows.push(line(label, count, null, "counted apart"));
+  for (const [label, count] of Object.entries(counts.other_classes)) rows.push(line(label, count, null, t("slide.note_apart")));
   return { counts, rows };
 }
 
@@ -47,11 +79,13 @@ export function slideTable(records, target, model, kind = WBC_DIFFERENTIAL) {
 function malariaTable(records, target, model) {
   const counts = parasitaemia(records, { target });
   const line = (label, count, percent, note) => ({ label, name: nameOf(label, model), count, percent, note });
-  const interval = counts.ci95 ? `95 % CI ${intervalText(counts)}` : "no red cell counted yet";
+  const interval = counts.ci95 ? t("slide.ci", { interval: intervalText(counts) }) : t("slide.no_red_yet");
   const rows = [line("parasitized", counts.parasitized, counts.parasitaemia, interval), line("uninfected", counts.uninfected, null, "")];
-  for (const [label, count] of Object.entries(counts.apart)) if (count) rows.push(line(label, count, null, "counted apart"));
-  if (counts.unconfirmed) rows.push({ ...line("unconfirmed", counts.unconfirmed, null, "not recognised — review"), name: "Not recognised (waits for a person)" });
-  for (const [label, count] of Object.entries(counts.other_classes)) rows.push(line(label, count, null, "not a red-cell class"));
+  for (const [label, count] of Object.entries(counts.apart)) if (count) rows.push(line(label, count, null, t("slide.note_apart")));
+  if (counts.unconfirmed) {
+    rows.push({ ...line("unconfirmed", counts.unconfirmed, null, t("slide.note_review")), name: t("slide.unconfirmed_name") });
+  }
+  for (const [label, count] of Object.entries(counts.other_classes)) rows.push(line(label, count, null, t("slide.note_not_red")));
   return { counts, rows, kind: MALARIA, digits: 2 };
 }
 
@@ -62,15 +96,16 @@ export function intervalText(counts) {
 
 /** "1.20 % (95 % CI 0.69–2.09 %)", or "–" while no red cell is counted. */
 export function parasitaemiaText(counts) {
-  return counts.parasitaemia === null ? "–" : `${counts.parasitaemia.toFixed(2)} % (95 % CI ${intervalText(counts)})`;
+  return counts.parasitaemia === null ? "–" : `${counts.parasitaemia.toFixed(2)} % (${t("slide.ci", { interval: intervalText(counts) })})`;
 }
 
 export function progressText(slide, counts) {
-  const reached = counts.target_reached ? " — target reached" : "";
+  const reached = counts.target_reached ? t("slide.target_reached") : "";
   if (slide.kind === MALARIA) {
-    return `${counts.red_cells} of ${slide.target} red cells counted${reached}. Parasitized ${counts.parasitized}: parasitaemia ${parasitaemiaText(counts)}.`;
+    const said = { count: counts.red_cells, target: slide.target, reached, parasitized: counts.parasitized, parasitaemia: parasitaemiaText(counts) };
+    return t("slide.progress_red", said);
   }
-  return `${counts.white_cells} of ${slide.target} white cells counted${reached}.`;
+  return t("slide.progress_white", { count: counts.white_cells, target: slide.target, reached });
 }
 
 /** The count the meter shows: white cells, or a malaria slide's red cells. */
@@ -110,15 +145,16 @@ export class SlidePanel {
   offerTargets() {
     const kind = SLIDE_KINDS[this.q("#slide-kind").value] || SLIDE_KINDS[WBC_DIFFERENTIAL];
     const select = this.q("#slide-target");
-    select.replaceChildren(...kind.targets.map((t) => new Option(String(t), String(t), false, t === kind.defaultTarget)));
-    select.value = String(kind.defaultTarget);
-    this.q("#slide-target-label").textContent = `Target (${kind.cells})`;
+    const keep = Number(select.value); // drawn again in another language: the choice stays
+    select.replaceChildren(...kind.targets.map((n) => new Option(String(n), String(n), false, n === kind.defaultTarget)));
+    select.value = String(kind.targets.includes(keep) ? keep : kind.defaultTarget);
+    this.q("#slide-target-label").textContent = t(KIND_CELLS[this.q("#slide-kind").value] || KIND_CELLS[WBC_DIFFERENTIAL]);
   }
 
   showFinish() {
     const asked = this.slide && this.finishAsked === this.slide.id;
     const button = this.q("#slide-finish");
-    button.textContent = asked ? "Confirm: finish (read-only after)" : "Finish slide";
+    button.textContent = asked ? t("slide.confirm_finish") : t("slide.finish");
     button.dataset.asked = String(Boolean(asked));
     this.q("#slide-finish-why").hidden = !asked;
   }
@@ -129,8 +165,12 @@ export class SlidePanel {
     const select = this.q("#slide-select");
     const sorted = slides.map(slideView).sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""));
     select.replaceChildren(
-      new Option("No slide (single images)", ""),
-      ...sorted.map((s) => new Option(`${s.sample_id}${s.kind === MALARIA ? " · malaria" : ""} · ${(s.started_at || "").slice(0, 10)} · ${STATE_WORDS[s.state]}`, s.id)),
+      new Option(t("slide.none_option"), ""),
+      ...sorted.map((s) => {
+        const malaria = s.kind === MALARIA ? ` · ${t("slide.malaria_tag")}` : "";
+        const state = STATE_WORDS[s.state] ? t(STATE_WORDS[s.state]) : s.state;
+        return new Option(`${s.sample_id}${malaria} · ${(s.started_at || "").slice(0, 10)} · ${state}`, s.id);
+      }),
     );
     select.value = slide ? slide.id : "";
     const target = slide ? slide.target : 100;
@@ -141,16 +181,14 @@ export class SlidePanel {
     this.q("#slide-finish").disabled = !slide || slide.state === "finished";
     if (!slide || slide.id !== this.finishAsked || slide.state === "finished") this.finishAsked = null;
     this.showFinish();
-    this.q("#slide-pause").textContent = slide && slide.state === "paused" ? "Resume" : "Pause";
+    this.q("#slide-pause").textContent = slide && slide.state === "paused" ? t("slide.resume") : t("slide.pause");
     this.q("#slide-state").textContent = slide ? stateText(slide) : "";
     this.q("#slide-meter").max = target;
     this.q("#slide-meter").value = Math.min(countedCells(slide, table.counts), target);
-    this.q("#slide-meter").setAttribute("aria-label", `${kind === MALARIA ? "Red" : "White"} cells counted toward ${target}`);
-    this.q("#slide-table caption").textContent = kind === MALARIA ? MALARIA_CAPTION : DIFFERENTIAL_CAPTION;
-    this.q("#slide-progress").textContent = slide
-      ? progressText(slide, table.counts)
-      : "Start or choose a slide; new results are then counted on it.";
-    const flags = slide ? table.counts.flags : [];
+    this.q("#slide-meter").setAttribute("aria-label", kind === MALARIA ? t("slide.meter_red", { target }) : t("slide.meter_white", { target }));
+    this.q("#slide-table caption").textContent = kind === MALARIA ? t("slide.caption_malaria") : t("slide.caption_differential");
+    this.q("#slide-progress").textContent = slide ? progressText(slide, table.counts) : t("slide.start_or_choose");
+    const flags = slide ? flagTexts(table.counts, kind, model) : [];
     this.q("#slide-flags").replaceChildren(...flags.map((f) => Object.assign(document.createElement("li"), { textContent: f })));
     this.q("#slide-table tbody").replaceChildren(
       ...table.rows.map((row) => {
@@ -175,7 +213,7 @@ export class SlidePanel {
     const cells = ids.map((id) => byId.get(id)).filter(Boolean);
     const more = cells.length - REVIEW_SHOWN;
     this.q("#slide-review").hidden = !cells.length;
-    this.q("#slide-review-title").textContent = `${cells.length} not recognised — review`;
+    this.q("#slide-review-title").textContent = t("slide.review_title", { count: cells.length });
     for (const url of this.thumbnailUrls || []) URL.revokeObjectURL(url);
     this.thumbnailUrls = [];
     const rows = cells.slice(0, REVIEW_SHOWN).map((r) => {
@@ -187,33 +225,31 @@ export class SlidePanel {
         this.thumbnailUrls.push(img.src);
         li.append(img);
       }
-      const when = r.captured_at ? new Date(r.captured_at).toLocaleTimeString() : "";
-      li.append(`Not recognised (model: ${nameOf(r.label, model)}) · ${when}`);
+      const when = r.captured_at ? new Date(r.captured_at).toLocaleTimeString(language()) : "";
+      li.append(t("slide.review_row", { name: nameOf(r.label, model), when }));
       return li;
     });
-    if (more > 0) rows.push(Object.assign(document.createElement("li"), { className: "slide-review-more", textContent: `… and ${more} more not recognised (History lists them).` }));
+    if (more > 0) rows.push(Object.assign(document.createElement("li"), { className: "slide-review-more", textContent: t("slide.review_more", { count: more }) }));
     this.q("#slide-review-list").replaceChildren(...rows);
   }
 }
 
-const DIFFERENTIAL_CAPTION = "Differential (a person's label where given; cells not recognised wait for a person)";
-const MALARIA_CAPTION = "Parasitaemia (a person's label where given; cells not recognised wait for a person)";
-
 export function stateText(slide) {
-  const failed = slide.syncState === "failed" ? ` Not synced: ${slide.syncError}.` : "";
+  const failed = slide.syncState === "failed" ? ` ${t("slide.not_synced", { error: slide.syncError })}` : "";
   return lifeText(slide) + failed;
 }
 
 function lifeText(slide) {
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
-  const who = [slide.patient && `patient ${slide.patient}`, slide.specimen && `specimen ${slide.specimen}`].filter(Boolean).join(", ");
-  const about = who ? ` (${who})` : "";
+  const when = (iso) => (iso ? new Date(iso).toLocaleString(language()) : "");
+  const who = [slide.patient && t("slide.patient_is", { patient: slide.patient }), slide.specimen && t("slide.specimen_is", { specimen: slide.specimen })];
+  const about = who.some(Boolean) ? ` (${who.filter(Boolean).join(", ")})` : "";
   if (slide.state === "finished") {
-    const by = slide.finished_by ? ` by ${slide.finished_by}` : "";
-    return `Finished${by} on ${when(slide.finished_at)}${about}: read-only. Only a reviewer can re-open it, on the server.`;
+    const said = { about, when: when(slide.finished_at), by: slide.finished_by };
+    return slide.finished_by ? t("slide.finished_by", said) : t("slide.finished_on", said);
   }
-  const why = slide.pausedWhy ? ` by the app (${slide.pausedWhy})` : "";
-  if (slide.state === "paused") return `Paused${why}${about}: new results are not counted on it. Resume to count again.`;
-  const reopened = slide.reopened_by ? ` Re-opened by ${slide.reopened_by} on ${when(slide.reopened_at)}.` : "";
-  return `Open${about}: new results are counted on it.${reopened}`;
+  if (slide.state === "paused") {
+    return slide.pausedWhy ? t("slide.paused_by_app", { why: pausedWhyText(slide), about }) : t("slide.paused", { about });
+  }
+  const reopened = slide.reopened_by ? ` ${t("slide.reopened", { by: slide.reopened_by, when: when(slide.reopened_at) })}` : "";
+  return `${t("slide.open", { about })}${reopened}`;
 }

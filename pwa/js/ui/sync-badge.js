@@ -1,4 +1,6 @@
 // The overall sync state in the top bar: offline / n pending / n failed / all synced.
+import { t } from "../i18n.js";
+
 export class SyncBadge {
   constructor(button, onClick) {
     this.button = button;
@@ -7,16 +9,16 @@ export class SyncBadge {
 
   render({ pending, failed, online, syncing, loggedIn, canSync = true }) {
     let state = "synced";
-    let text = "All synced";
-    if (!canSync) [state, text] = ["idle", pending ? `${pending} on phone · viewer, no sync` : "Viewer · no sync"];
-    else if (syncing) [state, text] = ["pending", `Syncing ${pending}…`];
-    else if (failed) [state, text] = ["failed", `${failed} failed`];
-    else if (pending && !online) [state, text] = ["pending", `Offline · ${pending} pending`];
-    else if (pending && !loggedIn) [state, text] = ["pending", `${pending} pending · log in`];
-    else if (pending) [state, text] = ["pending", `${pending} pending`];
-    else if (!online) [state, text] = ["idle", "Offline"];
+    let text = t("badge.all_synced");
+    if (!canSync) [state, text] = ["idle", pending ? t("badge.viewer_on_phone", { count: pending }) : t("badge.viewer")];
+    else if (syncing) [state, text] = ["pending", t("badge.syncing", { count: pending })];
+    else if (failed) [state, text] = ["failed", t("badge.failed", { count: failed })];
+    else if (pending && !online) [state, text] = ["pending", t("badge.offline_pending", { count: pending })];
+    else if (pending && !loggedIn) [state, text] = ["pending", t("badge.pending_login", { count: pending })];
+    else if (pending) [state, text] = ["pending", t("badge.pending", { count: pending })];
+    else if (!online) [state, text] = ["idle", t("badge.offline")];
     this.button.dataset.state = state;
     this.button.textContent = text;
-    this.button.setAttribute("aria-label", `Sync state: ${text}. Open history.`);
+    this.button.setAttribute("aria-label", t("badge.aria", { state: text }));
   }
 }

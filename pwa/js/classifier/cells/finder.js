@@ -187,10 +187,15 @@ export function checked(image) {
     );
   }
   if (width * height > MAX_PIXELS) {
-    throw new FinderError(`image of ${width}x${height} pixels is larger than ${MAX_PIXELS} pixels`);
+    const error = new FinderError(`image of ${width}x${height} pixels is larger than ${MAX_PIXELS} pixels`);
+    // `key`, `params`: the page tells the person in its language (this English is Python's).
+    throw Object.assign(error, { key: "image.too_many_pixels", params: { width, height, max: MAX_PIXELS } });
   }
   if (Math.min(width, height) < 16) {
-    throw new FinderError(`image of ${width}x${height} pixels is too small`);
+    throw Object.assign(new FinderError(`image of ${width}x${height} pixels is too small`), {
+      key: "image.too_small",
+      params: { width, height },
+    });
   }
   return { width, height, channels };
 }

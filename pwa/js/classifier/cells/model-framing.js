@@ -95,7 +95,8 @@ export function frameMarkedCell(image, box, framing, size) {
   if (framing === null || framing.method !== RBC_SCALED) return frameBox(image, box, framing, null, size);
   const { diameter } = survey(image);
   if (diameter === null) {
-    throw new Error("No red cells could be measured in this photo, so a marked cell cannot be framed for this model.");
+    const error = new Error("No red cells could be measured in this photo, so a marked cell cannot be framed for this model.");
+    throw Object.assign(error, { key: "field.no_red_measured" }); // the page shows the catalogue's words
   }
   return frameBox(image, box, framing, diameter, size);
 }

@@ -1,10 +1,12 @@
 // One result, told as honestly as the model's status allows: only `confident` looks like an
 // answer (the class as a headline, its calibrated confidence); `review` reads as a suggestion to
 // check; `unfamiliar` shows no label and no confidence at all, with the model's guess one tap
-// away (a <details>). Then the top 3, the model, a reviewer's label pulled from the server, and
+// away (a <details>). "Show why" draws the model's map of its call over the cell (when the model
+// makes one; not for an unfamiliar result, which puts no class forward). Then the top 3, the model, a reviewer's label pulled from the server, and
 // the technician's correction (any class, "Not a cell / artefact", "Other / cannot tell").
 import { topK } from "../classifier/decision-rule.js";
 import { PERSON_ONLY_LABELS, displayName } from "../classifier/differential.js";
+import { WhyOverlay } from "./why-overlay.js";
 
 export const NOT_RECOGNISED = "Not recognised — check focus, light and stain, or mark the cell";
 export const STATUS_TEXT = {
@@ -58,6 +60,7 @@ export class ResultCard {
     this.record = null;
     this.reason = null;
     this.imageUrl = null;
+    this.why = new WhyOverlay(this.q("#result-why"));
     this.q("#result-correct").addEventListener("change", (e) => {
       if (this.record) onCorrect(this.record, e.target.value || null);
     });
@@ -88,6 +91,7 @@ export class ResultCard {
     const people = this.q("#result-people");
     people.textContent = personText(record, model);
     people.hidden = !people.textContent;
+    this.showWhy(record, model);
     this.showGuess(record, labels, model, unfamiliar, fresh);
     this.q("#result-model").textContent = `Model: ${record.model_name} ${record.model_version}`;
     const select = this.q("#result-correct");
@@ -95,6 +99,11 @@ export class ResultCard {
     select.value = record.corrected_label || "";
     this.showSync(record);
     this.root.hidden = false;
+  }
+
+  showWhy(record, model) {
+    const cam = record.status === "unfamiliar" ? null : record.cam;
+    this.why.show(cam, record.cell_image, cam ? nameOf(cam.label, model) : "").catch(() => this.why.clear());
   }
 
   /** The top 3; for an unfamiliar result they sit behind "The model's guess", closed. */
@@ -130,5 +139,6 @@ export class ResultCard {
   hide() {
     this.root.hidden = true;
     this.record = null;
+    this.why.clear();
   }
 }

@@ -141,10 +141,16 @@ class TFLiteModel:
     """A .tflite file in the TFLite runtime: ``predict(rgb) -> (probabilities, familiarity)``."""
 
     def __init__(
-        self, model_path: str | Path, n_labels: int, num_threads: int = 2, portable: bool = False
+        self,
+        model_path: str | Path,
+        n_labels: int,
+        num_threads: int = 2,
+        portable: bool = False,
+        cam_output: dict | None = None,
     ):
         """`portable`: TFLite's reference kernels instead of XNNPACK and the optimised ones:
-        slow, but the same arithmetic on every CPU (parity checks, never the app)."""
+        slow, but the same arithmetic on every CPU (parity checks, never the app).
+        `cam_output`: model.json's `outputs` entry of the class-activation map, if any."""
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         resolver = OpResolverType.BUILTIN_REF if portable else OpResolverType.AUTO
@@ -165,20 +171,39 @@ class TFLiteModel:
             raise ModelFolderError(
                 f"{model_path} outputs {sorted(outputs)} do not fit {n_labels} labels"
             ) from error
+        self.cam_out = None if cam_output is None else self._cam_detail(cam_output, model_path)
+
+    def _cam_detail(self, entry: dict, model_path) -> dict:
+        """The output the card names as the map, found by its tensor index (its shape is not
+        unique to it in general) and checked against the card's shape."""
+        details = {d["index"]: d for d in self.interpreter.get_output_details()}
+        detail = details.get(entry.get("tensor_index"))
+        if detail is None or [int(n) for n in detail["shape"]] != entry.get("shape"):
+            raise ModelFolderError(
+                f"{model_path} has no output {entry.get('name')!r} with tensor index "
+                f"{entry.get('tensor_index')} and shape {entry.get('shape')} as model.json says"
+            )
+        return detail
 
     def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """Probabilities [n_labels] and familiarity of one RGB uint8 image of the input size."""
+        probabilities, familiarity, _ = self.run(rgb)
+        return probabilities, familiarity
+
+    def run(self, rgb: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None]:
+        """predict's outputs and the class-activation map [R, C, n_labels] (None without one)."""
         if rgb.shape != (self.size, self.size, 3):
             raise ValueError(f"expected an RGB image of {self.size}x{self.size}, got {rgb.shape}")
         self.interpreter.set_tensor(self.input["index"], self._quantize(rgb))
         self.interpreter.invoke()
-        probabilities = _dequantize(
-            self.interpreter.get_tensor(self.probabilities_out["index"])[0], self.probabilities_out
+        probabilities, familiarity = (
+            _dequantize(self.interpreter.get_tensor(d["index"])[0], d)
+            for d in (self.probabilities_out, self.familiarity_out)
         )
-        familiarity = _dequantize(
-            self.interpreter.get_tensor(self.familiarity_out["index"])[0], self.familiarity_out
-        )
-        return probabilities, float(familiarity[0])
+        cam = None
+        if self.cam_out is not None:
+            cam = _dequantize(self.interpreter.get_tensor(self.cam_out["index"])[0], self.cam_out)
+        return probabilities, float(familiarity[0]), cam
 
     def _quantize(self, rgb: np.ndarray) -> np.ndarray:
         dtype = self.input["dtype"]

@@ -114,7 +114,7 @@ models: python-deps
 
 # Leave-one-lab-out with the white-cell recipe (a measurement, about 30 min per lab on 2 cores):
 # pbc (LOLO_PBC_PER_CLASS images per class and split) plus two other labs train, the third is
-# only scored; the three scores then go into the three white-cell releases' cards (training.lolo_table).
+# only scored; the three scores then go into the white-cell releases' cards (training.lolo_table).
 LOLO_PBC_PER_CLASS ?= 600
 LOLO_LABS := tecom lisc cellavision-blog
 lolo: python-deps

@@ -248,6 +248,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
 
     from training.export import batch_of_one, convert_float16, sha256_of
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
+
     images = np.stack([load_image(p, card["input"]["shape"][1]) for p in check_images(card)])
     released = keras.saving.load_model(source / "model.keras", compile=False)
     with_cam = cam_model(released)

@@ -41,7 +41,7 @@ from classifier.cells.model_framing import (
     no_cell_result,
 )
 from classifier.cells.red_cell_field import find_red_cells, marked_cell, segmented_crop
-from classifier.model_card import ModelCardError, parse_model_card
+from classifier.model_card import ModelCardError, class_activation_output, parse_model_card
 
 STATUSES = ("confident", "review", "unfamiliar")
 
@@ -128,6 +128,17 @@ def field_decision(decision: dict) -> dict:
     field photo is framed otherwise than a close-up, and a model can be surer of it than it
     should be), else the close-up's."""
     return {**decision, **decision.get("field", {})}
+
+
+def cam_values(cam: np.ndarray, k: int) -> list[int]:
+    """The map shown for class k out of the map output [R, C, K]: CAM[:, :, k] clipped at 0,
+    scaled to 0..255 by its maximum and rounded half up (all 0 when nothing is positive),
+    row-major. The worker (pwa/js/classifier/class-activation.js) does the same in float64."""
+    v = np.maximum(cam[:, :, k].astype(np.float64), 0.0)
+    top = v.max()
+    if not top > 0:
+        return [0] * v.size
+    return [int(x) for x in np.floor(255.0 * v / top + 0.5).ravel()]
 
 
 def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
@@ -236,16 +247,19 @@ class Classifier:
         self.field_framing = field_framing_of(self.card)
         # A red-cell model: field mode finds and classifies every red cell (not white cells).
         self.red_cells = (self.field_framing or {}).get("method") == RBC_SEGMENTED
-        self.model = TFLiteModel(model_path, len(self.labels), num_threads)
+        # The card's outputs entry of the why-this-call map; None: no map, no "cam" in results.
+        cam_output = class_activation_output(self.card)
+        self.model = TFLiteModel(model_path, len(self.labels), num_threads, cam_output=cam_output)
         self.size = self.model.size
 
     def classify_array(self, rgb: np.ndarray, decision: dict | None = None) -> dict:
-        """`decision`: the rule's thresholds (default: the close-up's, model.json decision)."""
-        probabilities, familiarity = self.model.predict(rgb)
+        """`decision`: the rule's thresholds (default: the close-up's, model.json decision).
+        With a class-activation map: "cam" {"label", "rows", "cols", "values"} (cam_values)."""
+        probabilities, familiarity, cam = self.model.run(rgb)
         label, confidence, status = decide(
             probabilities, familiarity, self.labels, decision or self.decision
         )
-        return {
+        result = {
             "label": label,
             "confidence": round(confidence, 4),
             "status": status,
@@ -253,6 +267,11 @@ class Classifier:
                 name: round(float(p), 4) for name, p in zip(self.labels, probabilities, strict=True)
             },
         }
+        if cam is not None:
+            rows, cols = cam.shape[:2]
+            values = cam_values(cam, self.labels.index(label))
+            result["cam"] = {"label": label, "rows": rows, "cols": cols, "values": values}
+        return result
 
     def classify(self, source) -> dict:
         """Classify one image (path or file object); raises UnreadableImageError.

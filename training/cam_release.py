@@ -234,18 +234,21 @@ def section(card: dict) -> str:
 def derive(source: Path, out: Path, log=print) -> dict:
     """The new release `out` (its name is the version) of `source`'s network with the map;
     returns its model.json. Nothing is written unless every check passes."""
-    import keras
-
-    from training.export import batch_of_one, convert_float16, sha256_of
-    from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
-
     card = read_model_card(source)
     if "class_activation" in card:
         raise ValueError(f"{source} already has a class-activation map")
     if out.exists():
         raise ValueError(f"{out} exists: a release folder is never overwritten")
     if card["format"] != "float16":
+        # an int8 file would need new calibration ranges: not the same probabilities
         raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+    display_names(card["labels"])  # every label named in every language, before any work
+
+    import keras  # after the checks: a refusal costs no TensorFlow start
+
+    from training.export import batch_of_one, convert_float16, sha256_of
+    from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
+
     images = np.stack([load_image(p, card["input"]["shape"][1]) for p in check_images(card)])
     released = keras.saving.load_model(source / "model.keras", compile=False)
     with_cam = cam_model(released)

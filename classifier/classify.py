@@ -41,7 +41,7 @@ from classifier.cells.model_framing import (
     no_cell_result,
 )
 from classifier.cells.red_cell_field import find_red_cells, marked_cell, segmented_crop
-from classifier.model_card import ModelCardError, parse_model_card
+from classifier.model_card import ModelCardError, class_activation_output, parse_model_card
 
 STATUSES = ("confident", "review", "unfamiliar")
 
@@ -130,6 +130,17 @@ def field_decision(decision: dict) -> dict:
     return {**decision, **decision.get("field", {})}
 
 
+def cam_values(cam: np.ndarray, k: int) -> list[int]:
+    """The map shown for class k out of the map output [R, C, K]: CAM[:, :, k] clipped at 0,
+    scaled to 0..255 by its maximum and rounded half up (all 0 when nothing is positive),
+    row-major. The worker (pwa/js/classifier/class-activation.js) does the same in float64."""
+    v = np.maximum(cam[:, :, k].astype(np.float64), 0.0)
+    top = v.max()
+    if not top > 0:
+        return [0] * v.size
+    return [int(x) for x in np.floor(255.0 * v / top + 0.5).ravel()]
+
+
 def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
     scale, zero_point = detail["quantization"]
     if values.dtype in (np.uint8, np.int8) and scale:
@@ -141,10 +152,16 @@ class TFLiteModel:
     """A .tflite file in the TFLite runtime: ``predict(rgb) -> (probabilities, familiarity)``."""
 
     def __init__(
-        self, model_path: str | Path, n_labels: int, num_threads: int = 2, portable: bool = False
+        self,
+        model_path: str | Path,
+        n_labels: int,
+        num_threads: int = 2,
+        portable: bool = False,
+        cam_output: dict | None = None,
     ):
         """`portable`: TFLite's reference kernels instead of XNNPACK and the optimised ones:
-        slow, but the same arithmetic on every CPU (parity checks, never the app)."""
+        slow, but the same arithmetic on every CPU (parity checks, never the app).
+        `cam_output`: model.json's `outputs` entry of the class-activation map, if any."""
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         resolver = OpResolverType.BUILTIN_REF if portable else OpResolverType.AUTO
@@ -165,20 +182,39 @@ class TFLiteModel:
             raise ModelFolderError(
                 f"{model_path} outputs {sorted(outputs)} do not fit {n_labels} labels"
             ) from error
+        self.cam_out = None if cam_output is None else self._cam_detail(cam_output, model_path)
+
+    def _cam_detail(self, entry: dict, model_path) -> dict:
+        """The output the card names as the map, found by its tensor index (its shape is not
+        unique to it in general) and checked against the card's shape."""
+        details = {d["index"]: d for d in self.interpreter.get_output_details()}
+        detail = details.get(entry.get("tensor_index"))
+        if detail is None or [int(n) for n in detail["shape"]] != entry.get("shape"):
+            raise ModelFolderError(
+                f"{model_path} has no output {entry.get('name')!r} with tensor index "
+                f"{entry.get('tensor_index')} and shape {entry.get('shape')} as model.json says"
+            )
+        return detail
 
     def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """Probabilities [n_labels] and familiarity of one RGB uint8 image of the input size."""
+        probabilities, familiarity, _ = self.run(rgb)
+        return probabilities, familiarity
+
+    def run(self, rgb: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None]:
+        """predict's outputs and the class-activation map [R, C, n_labels] (None without one)."""
         if rgb.shape != (self.size, self.size, 3):
             raise ValueError(f"expected an RGB image of {self.size}x{self.size}, got {rgb.shape}")
         self.interpreter.set_tensor(self.input["index"], self._quantize(rgb))
         self.interpreter.invoke()
-        probabilities = _dequantize(
-            self.interpreter.get_tensor(self.probabilities_out["index"])[0], self.probabilities_out
+        probabilities, familiarity = (
+            _dequantize(self.interpreter.get_tensor(d["index"])[0], d)
+            for d in (self.probabilities_out, self.familiarity_out)
         )
-        familiarity = _dequantize(
-            self.interpreter.get_tensor(self.familiarity_out["index"])[0], self.familiarity_out
-        )
-        return probabilities, float(familiarity[0])
+        cam = None
+        if self.cam_out is not None:
+            cam = _dequantize(self.interpreter.get_tensor(self.cam_out["index"])[0], self.cam_out)
+        return probabilities, float(familiarity[0]), cam
 
     def _quantize(self, rgb: np.ndarray) -> np.ndarray:
         dtype = self.input["dtype"]
@@ -211,16 +247,19 @@ class Classifier:
         self.field_framing = field_framing_of(self.card)
         # A red-cell model: field mode finds and classifies every red cell (not white cells).
         self.red_cells = (self.field_framing or {}).get("method") == RBC_SEGMENTED
-        self.model = TFLiteModel(model_path, len(self.labels), num_threads)
+        # The card's outputs entry of the why-this-call map; None: no map, no "cam" in results.
+        cam_output = class_activation_output(self.card)
+        self.model = TFLiteModel(model_path, len(self.labels), num_threads, cam_output=cam_output)
         self.size = self.model.size
 
     def classify_array(self, rgb: np.ndarray, decision: dict | None = None) -> dict:
-        """`decision`: the rule's thresholds (default: the close-up's, model.json decision)."""
-        probabilities, familiarity = self.model.predict(rgb)
+        """`decision`: the rule's thresholds (default: the close-up's, model.json decision).
+        With a class-activation map: "cam" {"label", "rows", "cols", "values"} (cam_values)."""
+        probabilities, familiarity, cam = self.model.run(rgb)
         label, confidence, status = decide(
             probabilities, familiarity, self.labels, decision or self.decision
         )
-        return {
+        result = {
             "label": label,
             "confidence": round(confidence, 4),
             "status": status,
@@ -228,6 +267,11 @@ class Classifier:
                 name: round(float(p), 4) for name, p in zip(self.labels, probabilities, strict=True)
             },
         }
+        if cam is not None:
+            rows, cols = cam.shape[:2]
+            values = cam_values(cam, self.labels.index(label))
+            result["cam"] = {"label": label, "rows": rows, "cols": cols, "values": values}
+        return result
 
     def classify(self, source) -> dict:
         """Classify one image (path or file object); raises UnreadableImageError.

@@ -49,6 +49,7 @@ def parse_model_card(data: bytes | str) -> dict[str, Any]:
     except (ValueError, AttributeError) as e:
         raise ModelCardError(f"{FILE_NAME} {e}") from None
     file_facts(card)
+    class_activation_output(card)
     return card
 
 
@@ -79,3 +80,29 @@ def file_facts(card: dict[str, Any]) -> tuple[str, str, int | None]:
         raise ModelCardError(f"{FILE_NAME} file size must be an integer number of bytes.")
     name = Path(name).name if isinstance(name, str) and name else "model.tflite"
     return name, sha.lower(), size
+
+
+def class_activation_output(card: dict[str, Any]) -> dict | None:
+    """The `outputs` entry of the class-activation map that `class_activation` declares, checked
+    (shape [1, rows, cols, len(labels)], rows and cols 1..64); None for a card without one."""
+    declared = card.get("class_activation")
+    if declared is None:
+        return None
+    where = f"{FILE_NAME} 'class_activation'"
+    if not isinstance(declared, dict):
+        raise ModelCardError(f"{where} must be an object.")
+    rows, cols = declared.get("rows"), declared.get("cols")
+    for value in (rows, cols):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            raise ModelCardError(f"{where} rows and cols must be integers from 1 to 64.")
+    outputs = card.get("outputs")
+    entries = [
+        o for o in outputs or [] if isinstance(o, dict) and o.get("name") == declared.get("output")
+    ]
+    shape = [1, rows, cols, len(card["labels"])]
+    if len(entries) != 1 or entries[0].get("shape") != shape:
+        raise ModelCardError(
+            f"{where} names output {declared.get('output')!r}, which 'outputs' must list once "
+            f"with shape {shape}."
+        )
+    return entries[0]

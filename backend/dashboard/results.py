@@ -1,4 +1,5 @@
-"""The results table (filters, pages), one result's detail view and its cell image."""
+"""The results table (filters, pages), one result's detail view, its cell image and that image
+with the model's map of its call over it ("Show why")."""
 
 import io
 
@@ -17,6 +18,7 @@ from backend.dashboard.forms import ReviewForm
 from backend.dashboard.labels import slide_records, slide_title
 from backend.dashboard.paging import paginate
 from backend.dashboard.vocabulary import class_name
+from backend.dashboard.why_overlay import why_png
 from backend.models import Prediction, Review
 from backend.sync import cell_images
 from classifier.differential import PERSON_ONLY_LABELS
@@ -93,7 +95,14 @@ def result_detail(record_id: str):
     return response
 
 
+def shows_why(prediction: Prediction) -> bool:
+    """A map of a call the model puts forward: none for an unfamiliar result (no class is put
+    forward), none from a model that makes no map or an older phone."""
+    return prediction.cam is not None and prediction.status != "unfamiliar"
+
+
 def render_detail(prediction: Prediction, form: ReviewForm, status: int = 200):
+    has_image = prediction.image_path is not None and cell_images.exists(prediction.image_path)
     probabilities = sorted(prediction.probabilities.items(), key=lambda kv: -kv[1])
     return render_template(
         "dashboard/result_detail.html",
@@ -101,7 +110,8 @@ def render_detail(prediction: Prediction, form: ReviewForm, status: int = 200):
         probabilities=probabilities,
         history=review_history(prediction),
         form=form if current_user.role in REVIEWERS else None,
-        has_image=prediction.image_path is not None and cell_images.exists(prediction.image_path),
+        has_image=has_image,
+        has_why=has_image and shows_why(prediction),
         queue_next=request.args.get("queue") == "1",
         slide_record=slide_records([prediction.slide_id]).get(prediction.slide_id),
         slide_title=slide_title,
@@ -116,3 +126,13 @@ def result_image(record_id: str):
     if jpeg is None:
         abort(404, description=_("This result has no cell image."))
     return send_file(io.BytesIO(jpeg), mimetype="image/jpeg", max_age=0)
+
+
+@bp.get("/results/<record_id>/why.png")
+@any_role
+def result_why(record_id: str):
+    prediction = visible_prediction(record_id)
+    jpeg = cell_images.read(prediction.image_path) if prediction.image_path else None
+    if jpeg is None or not shows_why(prediction):
+        abort(404, description=_("This result has no map of why the model made its call."))
+    return send_file(io.BytesIO(why_png(jpeg, prediction.cam)), mimetype="image/png", max_age=0)

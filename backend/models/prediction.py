@@ -36,6 +36,9 @@ class Prediction(db.Model):
     reviewed_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime)
     review_note: so.Mapped[str | None] = so.mapped_column(sa.Text)
     image_path: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    # Why the model made its call: {label, rows, cols, values 0..255}, the map over the cell
+    # image (sync/validation.py::_cam); None from a model that makes none or an older phone.
+    cam: so.Mapped[dict[str, Any] | None] = so.mapped_column(sa.JSON(none_as_null=True))
     # The technician's latest correction (technician_corrections); a None label with a time
     # means "back to the model's label".
     corrected_label: so.Mapped[str | None] = so.mapped_column(sa.String(100))
@@ -67,6 +70,7 @@ class Prediction(db.Model):
             "device_id": self.device_id,
             "slide_id": self.slide_id,
             "note": self.note,
+            "cam": self.cam,
             "synced_by": {"id": self.synced_by_id, "username": self.synced_by.username},
             "synced_at": iso(self.synced_at),
             "review": self._review_dict(),

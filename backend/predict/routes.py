@@ -3,7 +3,9 @@
 With ``mode=field`` the image is a field photo: every white cell found is framed and classified,
 and the answer lists them (box, label, confidence, status, probabilities) instead; for a model
 that declares red-cell field mode (a malaria screen) every red cell, each also marked ``edge``
-(cut by the photo's edge: never counted) and ``clump``, with ``cell_type`` and ``diameter``."""
+(cut by the photo's edge: never counted) and ``clump``, with ``cell_type`` and ``diameter``.
+A model whose card declares ``class_activation`` adds each call's ``cam`` (the answer's, and
+every cell's in field mode): {"label", "rows", "cols", "values"}, see classifier.classify."""
 
 import io
 import uuid
@@ -69,7 +71,8 @@ def predict():
     model_ref = {"name": model.name, "version": model.version}
     if mode == "field":
         return jsonify(mode="field", **result, model=model_ref, image_path=path)
-    extra = {"reason": result["reason"]} if "reason" in result else {}
+    # "cam": the why-this-call map, only from a model whose card declares one
+    extra = {key: result[key] for key in ("reason", "cam") if key in result}
     return jsonify(
         predicted_label=result["label"],
         confidence=result["confidence"],

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 STATUS_PATTERN = re.compile(r"[a-z][a-z_]{0,31}")  # the whole value (fullmatch): no "ok\n"
 MAX_CLASSES = 100
 MAX_NOTE = 2000
+# A class-activation map ("cam", why the model made its call): at most 64 x 64 values 0..255.
+MAX_CAM_SIDE = 64
+MAX_CAM_LABEL = 64
 # Phones' clocks drift; a capture time further ahead than this is a bug, not drift.
 MAX_CLOCK_AHEAD = timedelta(days=1)
 
@@ -85,11 +88,43 @@ def clean_record(raw: Any) -> CleanRecord:
         "slide_id": _text(raw, "slide_id", 100, required=False),
         "note": _text(raw, "note", MAX_NOTE, required=False),
     }
+    # A phone older than the maps sends none: its records keep their fields and their hash.
+    if raw.get("cam") is not None:
+        fields["cam"] = _cam(raw["cam"])
     return CleanRecord(record_id, fields, content_hash(record_id, fields))
 
 
 def content_hash(record_id: str, fields: dict[str, Any]) -> str:
     return _sha256(dict(fields, id=record_id, captured_at=fields["captured_at"].isoformat()))
+
+
+def _cam(value: Any) -> dict[str, Any]:
+    """The map of the model's call (docs/backend.md): {label, rows, cols, values}, the values
+    0..255 row-major; stored in this canonical form, keys the contract does not name dropped."""
+    if not isinstance(value, dict):
+        raise RecordError("'cam' must be an object {label, rows, cols, values}")
+    label = value.get("label")
+    if not isinstance(label, str) or not label.strip() or len(label) > MAX_CAM_LABEL:
+        raise RecordError(f"'cam.label' must be a class name of 1 to {MAX_CAM_LABEL} characters")
+    if problem := text_problem(label):
+        raise RecordError(f"'cam.label' {problem}")
+    rows, cols = (_cam_side(value.get(key), key) for key in ("rows", "cols"))
+    values = value.get("values")
+    if (
+        not isinstance(values, list)
+        or len(values) != rows * cols
+        or not all(type(v) is int and 0 <= v <= 255 for v in values)
+    ):
+        raise RecordError(
+            f"'cam.values' must be a list of {rows * cols} integers from 0 to 255 (rows x cols)"
+        )
+    return {"label": label, "rows": rows, "cols": cols, "values": values}
+
+
+def _cam_side(value: Any, key: str) -> int:
+    if type(value) is not int or not 1 <= value <= MAX_CAM_SIDE:
+        raise RecordError(f"'cam.{key}' must be an integer from 1 to {MAX_CAM_SIDE}")
+    return value
 
 
 def _sha256(canonical: dict[str, Any]) -> str:

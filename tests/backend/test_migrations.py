@@ -116,3 +116,50 @@ def test_blobs_table_holds_bytes_and_downgrade_refuses_while_it_holds_any(empty_
         downgrade(revision="9a4f1c6e2b57")
         assert "blobs" not in _tables()
         downgrade(revision="base")
+
+
+PREDICTION = (
+    "INSERT INTO predictions (id, model_name, model_version, label, confidence, status, "
+    "probabilities, captured_at, device_id, content_hash, synced_by_id, synced_at{extra}) "
+    "VALUES (:id, 'wbc', '2.2.0', 'neutrophil', 0.9, 'confident', '{{\"neutrophil\": 0.9}}', "
+    ":t, 'p', 'h', 1, :t{value})"
+)
+CAM = '{"label": "neutrophil", "rows": 1, "cols": 2, "values": [0, 255]}'
+
+
+def test_prediction_cam_column_keeps_records_and_downgrade_refuses_while_a_map_is_stored(
+    empty_app, capfd
+):
+    with empty_app.app_context():
+        upgrade(revision="c4e8b1d3f5a2")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, username, password_hash, role, active, created_at, "
+                    "credential_epoch) VALUES (1, 'tina', 'x', 'technician', true, :t, 0)"
+                ),
+                {"t": "2026-12-01 10:00:00"},
+            )
+            old = sa.text(PREDICTION.format(extra="", value=""))
+            conn.execute(old, {"id": "old", "t": "2026-12-01 10:00:00"})
+        upgrade()
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(PREDICTION.format(extra=", cam", value=", :cam")),
+                {"id": "new", "t": "2026-12-01 10:00:00", "cam": CAM},
+            )
+            rows = conn.execute(sa.text("SELECT id, cam FROM predictions ORDER BY id")).all()
+        assert rows[0][0] == "new" and "255" in str(rows[0][1])
+        assert tuple(rows[1]) == ("old", None)
+        with pytest.raises(SystemExit):
+            downgrade(revision="c4e8b1d3f5a2")
+        assert "1 record(s) hold a class-activation map" in capfd.readouterr().err
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE predictions SET cam = NULL"))
+        downgrade(revision="c4e8b1d3f5a2")
+        with db.engine.begin() as conn:
+            ids = conn.execute(sa.text("SELECT id FROM predictions ORDER BY id")).scalars().all()
+            assert ids == ["new", "old"]
+            conn.execute(sa.text("DELETE FROM predictions"))
+            conn.execute(sa.text("DELETE FROM users"))
+        downgrade(revision="base")

@@ -84,9 +84,11 @@ def test_a_field_photo_returns_the_white_cells_the_classifier_finds(app, client,
 
 
 def test_a_single_cell_request_keeps_its_response(client, auth, wbc):
+    """The same keys as ever, plus the why-this-call map of the newest release (2.2.0 on)."""
     image = dataset_images("pbc", per_class=1)[0]
     body = _post(client, auth.headers("tech"), image.read_bytes()).get_json()
-    assert set(body) == SINGLE_KEYS and body["predicted_label"] in body["probabilities"]
+    assert set(body) == SINGLE_KEYS | {"cam"} and body["predicted_label"] in body["probabilities"]
+    assert body["cam"]["label"] == body["predicted_label"]
 
 
 def test_a_framed_model_says_unfamiliar_without_a_guess_when_no_white_cell(

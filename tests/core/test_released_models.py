@@ -36,8 +36,16 @@ def test_model_card_is_valid_and_matches_the_file(release):
     size = card["hparams"]["image_size"]
     assert card["input"]["shape"] == [1, size, size, 3]
     assert card["input"]["dtype"] in ("uint8", "float32")
-    shapes = sorted(output["shape"] for output in card["outputs"])
+    cam = card.get("class_activation", {}).get("output")  # the map, from 2.2.0 and 1.2.0 on
+    shapes = sorted(output["shape"] for output in card["outputs"] if output["name"] != cam)
     assert shapes == [[1, 1], [1, len(card["labels"])]]
+    if cam:
+        (entry,) = [output for output in card["outputs"] if output["name"] == cam]
+        ca = card["class_activation"]
+        assert entry["shape"] == [1, ca["rows"], ca["cols"], len(card["labels"])]
+        assert list(card["display_names"]) == card["labels"]
+        assert {lang: list(names) for lang, names in card["display_names_by_language"].items()} \
+            == {lang: card["labels"] for lang in ("fr", "es", "pt")}  # fmt: skip
     assert 0.5 <= card["decision"]["confident_at_or_above"] <= 1
     assert -1 <= card["decision"]["unfamiliar_below"] <= 1
     for name in ("report.md", "report.json", "confusion_matrix.png", "reliability.png"):

@@ -3,14 +3,17 @@ technician starts a slide with a sample id on the phone, classifies cells offlin
 comes online, finishes the slide; the doctor sees every cell's image, the correction and the
 sample id on the dashboard and in the PDF, and reviews one cell; the phone shows the review after
 its next sync. The phone's and the dashboard's differential agree to the decimal before and after
-the review, and a junk photo never enters the count."""
+the review, and a junk photo never enters the count. The map of why the model made a call, made
+on the phone, is the one the dashboard draws over the synced crop."""
 
+import io
 import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from backend.dashboard.why_overlay import why_png
 from bench import pwa_driver as pwa
 from bench.chromium import CHROMIUM, CHROMIUM_ARGS
 from bench.inputs import dataset_images
@@ -130,6 +133,25 @@ def test_what_the_phone_saw_is_what_the_doctor_sees_and_signs(server, tmp_path):
         pdf = doctor_context.request.get(f"{server.url}/dashboard/slide/report.pdf?id={slide_id}")
         text = pdf_text(pdf.body())
         assert SAMPLE in text and "tech" in text
+
+        # Why this call: the map kept on the phone is the one the dashboard draws over the crop.
+        shown = next(r for r in made[:-1] if r["status"] != "unfamiliar")
+        cam = shown["cam"]
+        assert cam["label"] == shown["label"] and len(cam["values"]) == cam["rows"] * cam["cols"]
+        doctor.goto(f"{server.url}/dashboard/results/{shown['id']}")
+        doctor.click("label[for=why-toggle]")
+        doctor.wait_for_function(
+            "() => { const i = document.querySelector('img.why-image');"
+            " return i.complete && i.naturalWidth > 0 && i.offsetWidth > 0; }"
+        )
+        assert doctor.locator("img.cell-image").is_hidden()
+        legend = f"Where the model saw evidence for {display_name(shown['label'])}"
+        assert legend in doctor.inner_text("main")
+        result_url = f"{server.url}/dashboard/results/{shown['id']}"
+        jpeg = doctor_context.request.get(f"{result_url}/image.jpg").body()
+        drawn = Image.open(io.BytesIO(doctor_context.request.get(f"{result_url}/why.png").body()))
+        expected = Image.open(io.BytesIO(why_png(jpeg, cam)))
+        assert np.array_equal(np.asarray(drawn), np.asarray(expected))
 
         # 3. The doctor reviews one cell; the phone sees it after its next sync.
         reviewed = made[0]

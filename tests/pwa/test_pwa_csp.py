@@ -1,7 +1,7 @@
 """The app under its Content-Security-Policy in a real Chromium: installed, logged in, a model
-downloaded, cells classified in the worker (LiteRT.js WASM), the history with its crops and a
-CSV export, all with no CSP violation (event or console message, page or worker) and no
-uncaught error."""
+downloaded, cells classified in the worker (LiteRT.js WASM), the model's map of a call drawn
+("Show why"), the history with its crops and a CSV export, all with no CSP violation (event or
+console message, page or worker) and no uncaught error."""
 
 import pytest
 
@@ -41,6 +41,11 @@ def test_the_app_runs_under_its_csp_without_a_violation(tmp_path):
             records = pwa.classify_files(page, dataset_images("pbc", 1)[:2])
             assert all(r["label"] for r in records)
             assert page.get_attribute("#result-image", "src").startswith("blob:")
+            page.click("#result-why .why-toggle")
+            page.wait_for_function(
+                "() => !document.querySelector('#result-why .why-figure').hidden"
+                " && !!document.querySelector('#result-why').dataset.drawn"
+            )
             page.click("#tab-history")
             page.wait_for_function(
                 "() => [...document.querySelectorAll('#history-list img')].some((i) => i.complete "

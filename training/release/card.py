@@ -143,22 +143,25 @@ def _io_details(path: Path, n: int) -> dict:
     """input and outputs of the .tflite as clients find them: index, shape, dtype, quantization."""
     model = TFLiteModel(path, n)
     order = [d["index"] for d in model.interpreter.get_output_details()]
-
-    def describe(detail, name):
-        scale, zero_point = detail["quantization"]
-        return {
-            "name": name,
-            "position": order.index(detail["index"]) if name != "pixels" else 0,
-            "tensor_index": int(detail["index"]),
-            "shape": [int(d) for d in detail["shape"]],
-            "dtype": np.dtype(detail["dtype"]).name,
-            "quantization": {"scale": float(scale), "zero_point": int(zero_point)},
-        }
-
     return {
-        "input": describe(model.input, "pixels"),
+        "input": tensor_entry(model.input, "pixels", 0),
         "outputs": [
-            describe(model.probabilities_out, "probabilities"),
-            describe(model.familiarity_out, "familiarity"),
+            tensor_entry(d, name, order.index(d["index"]))
+            for d, name in ((model.probabilities_out, "probabilities"),
+                            (model.familiarity_out, "familiarity"))
         ],
+    }  # fmt: skip
+
+
+def tensor_entry(detail: dict, name: str, position: int) -> dict:
+    """One input or output of model.json: a runtime's tensor detail under the card's name;
+    `position`: its place among the interpreter's outputs (0 for the input)."""
+    scale, zero_point = detail["quantization"]
+    return {
+        "name": name,
+        "position": position,
+        "tensor_index": int(detail["index"]),
+        "shape": [int(d) for d in detail["shape"]],
+        "dtype": np.dtype(detail["dtype"]).name,
+        "quantization": {"scale": float(scale), "zero_point": int(zero_point)},
     }

@@ -6,6 +6,8 @@
 // classifier/cells/model_framing.py); "classifyField" classifies every white cell of a field photo,
 // each framed by the model's field framing (fieldFramingOf); for a red-cell model (field framing
 // "rbc-segmented") it classifies every red cell instead, as Classifier._classify_red_cells.
+// A model whose card declares "class_activation" also answers each call's map ("cam": why this
+// call, class-activation.js), for a close-up and for every cell of a field.
 import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
 import { decide, fieldDecision, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
@@ -23,6 +25,7 @@ import {
 } from "./cells/model-framing.js";
 import { findRedCells, markedCell, segmentedCrop } from "./cells/red-cell-field.js";
 import { dequantize, quantizeInput } from "./quantization.js";
+import { activationOf, mapOf } from "./class-activation.js";
 
 const WASM_DIR = new URL("wasm/", self.location.href).href;
 const models = new Map(); // key "name@version" -> {compiled, card, input, outputs}
@@ -46,6 +49,9 @@ function describeOutputs(compiled, card) {
   const details = compiled.getOutputDetails();
   const probabilities = details.find((d) => sameShape([...d.shape], [1, card.labels.length]));
   const familiarity = details.find((d) => sameShape([...d.shape], [1, 1]));
+  const activation = activationOf(card);
+  const cam = activation && details.find((d) => sameShape([...d.shape], activation.shape));
+  if (activation && !cam) throw new Error(`the model has no output [${activation.shape}] for its declared class-activation map`);
   if (!probabilities) {
     const shapes = details.map((d) => `[${[...d.shape]}]`).join(", ");
     throw new Error(`model outputs ${shapes} do not fit ${card.labels.length} labels`);
@@ -59,6 +65,7 @@ function describeOutputs(compiled, card) {
   return {
     probabilities: { index: details.indexOf(probabilities), quant: quantOf(probabilities) },
     familiarity: familiarity ? { index: details.indexOf(familiarity), quant: quantOf(familiarity) } : null,
+    cam: cam ? { index: details.indexOf(cam), quant: activation.quantization, rows: activation.rows, cols: activation.cols } : null,
   };
 }
 
@@ -125,11 +132,12 @@ async function runModel(model, rgb) {
   input.delete();
   const values = outputs.map((t) => t.toTypedArray().slice());
   outputs.forEach((t) => t.delete());
-  const { probabilities: p, familiarity: f } = model.outputs;
+  const { probabilities: p, familiarity: f, cam: c } = model.outputs;
   const probabilities = dequantize(values[p.index], p.quant);
   // A model without a familiarity head is never "unfamiliar".
   const familiarity = f ? dequantize(values[f.index], f.quant)[0] : Infinity;
-  return { probabilities, familiarity, ms };
+  const activation = c ? dequantize(values[c.index], c.quant) : null;
+  return { probabilities, familiarity, activation, ms };
 }
 
 function loaded(key) {
@@ -141,12 +149,12 @@ function loaded(key) {
 // Model input -> outputs -> the rule, as classifier.classify.Classifier.classify_array;
 // `decision` defaults to the close-up's (field cells pass model.fieldDecision).
 async function classifyPixels(model, rgb, decision = model.card.decision) {
-  const { probabilities, familiarity, ms } = await runModel(model, rgb);
+  const { probabilities, familiarity, activation, ms } = await runModel(model, rgb);
   const { card } = model;
   const { label, confidence, status } = decide(probabilities, familiarity, card.labels, decision);
   const named = {};
   card.labels.forEach((name, i) => (named[name] = round4(probabilities[i])));
-  return {
+  const result = {
     label,
     confidence: round4(confidence),
     status,
@@ -154,6 +162,11 @@ async function classifyPixels(model, rgb, decision = model.card.decision) {
     familiarity: Number.isFinite(familiarity) ? round4(familiarity) : null,
     inferenceMs: ms,
   };
+  if (activation) {
+    const { rows, cols } = model.outputs.cam;
+    result.cam = { label, ...mapOf(activation, rows, cols, card.labels.length, card.labels.indexOf(label)) };
+  }
+  return result;
 }
 
 // The JPEG of what the model saw (at most CELL_SIDE px a side), made here where the pixels are:

@@ -26,6 +26,7 @@ const SYNC_FIELDS = [
   "device_id",
   "slide_id",
   "note",
+  "cam",
 ];
 const CORRECTION_FIELDS = ["id", "prediction_id", "label", "previous_label", "at"];
 const SLIDE_FIELDS = [
@@ -49,7 +50,8 @@ const UNKNOWN_RECORD = "unknown record";
  * deduplicates on it), the model that made it, its guess, "pending" until the server has it.
  * `result` is the worker's answer (or a field cell); `extra` holds what only one kind of result
  * has (a single cell's crop; a field cell's box, photo hash and added_by_hand). `cellImage` is
- * the JPEG of what the model saw, kept so that a re-send carries the very same bytes.
+ * the JPEG of what the model saw, kept so that a re-send carries the very same bytes; `cam` the
+ * model's map of why it made this call over that image (null for a model that makes none).
  */
 export function newRecord(model, result, { deviceId, slideId, correctedLabel, thumbnail, cellImage = null, extra = {} }) {
   return {
@@ -66,6 +68,7 @@ export function newRecord(model, result, { deviceId, slideId, correctedLabel, th
     note: null,
     corrected_label: correctedLabel,
     familiarity: result.familiarity,
+    cam: result.cam || null,
     ...extra,
     inference_ms: result.inferenceMs,
     thumbnail,

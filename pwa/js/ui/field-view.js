@@ -3,9 +3,11 @@
 // finder missed, "Add all to slide" to count them. field-controller.js does the work. A red-cell
 // model's result (cell_type "rbc": every red cell of a thin smear, often 100+) is drawn by call
 // (red-cell-summary.js), edge cells dashed and not counted, and listed with the cells to look
-// at first and the rest folded away.
+// at first and the rest folded away. A selected cell the model made a map for offers "Show why"
+// under the photo: the map over that cell's own image (its frame: what the model was given).
 import { t } from "../i18n.js";
 import { correctionOptions, headline, nameOf, statusWord } from "./result-card.js";
+import { WhyOverlay } from "./why-overlay.js";
 import { CALL_COLOURS, colourOf, listsFirst, redCellSummary } from "./red-cell-summary.js";
 
 const COLOURS = { confident: "#1b7f3b", review: "#b26a00", unfamiliar: "#b00020" };
@@ -20,6 +22,7 @@ export class FieldView {
     this.selected = -1;
     this.adding = false;
     this.onCorrect = onCorrect;
+    this.why = new WhyOverlay(this.q("#field-why"));
     this.canvas.addEventListener("click", (e) => this.tap(e));
     this.q("#field-add").addEventListener("click", () => this.setAdding(!this.adding));
     this.q("#field-save").addEventListener("click", () => onSave());
@@ -50,6 +53,7 @@ export class FieldView {
   hide() {
     this.root.hidden = true;
     this.cells = [];
+    this.why.clear();
     if (this.bitmap) this.bitmap.close();
     this.bitmap = null;
   }
@@ -140,6 +144,15 @@ export class FieldView {
       ctx.fillText(text, x0 + pad, top + font + pad / 2);
     });
     this.renderList();
+    this.renderWhy();
+  }
+
+  /** "Show why" for the selected cell, when the model made a map of a call it puts forward. */
+  renderWhy() {
+    const cell = this.cells[this.selected];
+    const cam = cell && cell.status !== "unfamiliar" ? cell.cam : null;
+    if (cam) this.q(".why-cell").textContent = t("field.why_cell", { n: this.selected + 1, name: nameOf(cam.label, this.model) });
+    this.why.show(cam, cell && cell.cellImage, cam ? nameOf(cam.label, this.model) : "").catch(() => this.why.clear());
   }
 
   /** The label on a red cell: the whole call when selected, else only the number of a cell to

@@ -1,12 +1,14 @@
 // One result, told as honestly as the model's status allows: only `confident` looks like an
 // answer (the class as a headline, its calibrated confidence); `review` reads as a suggestion to
 // check; `unfamiliar` shows no label and no confidence at all, with the model's guess one tap
-// away (a <details>). Then the top 3, the model, a reviewer's label pulled from the server, and
-// the technician's correction (any class, "Not a cell / artefact", "Other / cannot tell").
+// away (a <details>). "Show why" draws the model's map of its call over the cell (when the model
+// makes one; not for an unfamiliar result, which puts no class forward). Then the top 3, the
+// model, a reviewer's label pulled from the server, and the technician's correction (any class, "Not a cell / artefact", "Other / cannot tell").
 import { topK } from "../classifier/decision-rule.js";
 import { CENTRED, NO_CELLS, NO_WHITE_CELL } from "../classifier/cells/model-framing.js";
 import { PERSON_ONLY_LABELS, displayName } from "../classifier/differential.js";
 import { classNames, language, msgKey, t } from "../i18n.js";
+import { WhyOverlay } from "./why-overlay.js";
 
 const STATUS_TEXT = {
   confident: msgKey("result.status_confident"),
@@ -77,6 +79,7 @@ export class ResultCard {
     this.record = null;
     this.reason = null;
     this.imageUrl = null;
+    this.why = new WhyOverlay(this.q("#result-why"));
     this.q("#result-correct").addEventListener("change", (e) => {
       if (this.record) onCorrect(this.record, e.target.value || null);
     });
@@ -108,6 +111,7 @@ export class ResultCard {
     const people = this.q("#result-people");
     people.textContent = personText(record, model);
     people.hidden = !people.textContent;
+    this.showWhy(record, model);
     this.showGuess(record, labels, model, unfamiliar, fresh);
     this.q("#result-model").textContent = t("result.model", { name: record.model_name, version: record.model_version });
     const select = this.q("#result-correct");
@@ -115,6 +119,11 @@ export class ResultCard {
     select.value = record.corrected_label || "";
     this.showSync(record);
     this.root.hidden = false;
+  }
+
+  showWhy(record, model) {
+    const cam = record.status === "unfamiliar" ? null : record.cam;
+    this.why.show(cam, record.cell_image, cam ? nameOf(cam.label, model) : "").catch(() => this.why.clear());
   }
 
   /** The top 3; for an unfamiliar result they sit behind "The model's guess", closed. */
@@ -150,5 +159,6 @@ export class ResultCard {
   hide() {
     this.root.hidden = true;
     this.record = null;
+    this.why.clear();
   }
 }

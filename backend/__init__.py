@@ -108,6 +108,7 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from backend.api_description import bp as api_description_bp
     from backend.app_shell import bp as app_shell_bp
     from backend.audit import bp as audit_bp
     from backend.auth import bp as auth_bp
@@ -123,7 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from backend.users import bp as users_bp
     from backend.users.cli import users_cli
 
-    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp):
+    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp, api_description_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
     app.register_blueprint(app_shell_bp)  # the PWA at / (GET only, nothing to protect by CSRF)

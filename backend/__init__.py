@@ -124,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from backend.users import bp as users_bp
     from backend.users.cli import users_cli
 
+    init_request_input(app)  # first: the `int` URL converter; bad JSON and NULs are 400s
     for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp, api_description_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
@@ -134,4 +135,3 @@ def _register_blueprints(app: Flask) -> None:
     app.cli.add_command(models_cli)
     app.cli.add_command(storage_cli)
     register_error_handlers(app)
-    init_request_input(app)  # bad JSON and NUL characters are 400s, never 500s

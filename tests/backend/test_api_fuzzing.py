@@ -141,10 +141,17 @@ def _database_url(request, tmp: Path, database: str) -> str:
     if database == "sqlite":
         return f"sqlite:///{tmp / 'fuzz.sqlite3'}"
     base = request.getfixturevalue("postgres_url")
-    with sa.create_engine(base, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS hv_fuzz WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE hv_fuzz"))
+    _postgres_admin(base, "DROP DATABASE IF EXISTS hv_fuzz WITH (FORCE)", "CREATE DATABASE hv_fuzz")
+    request.addfinalizer(lambda: _postgres_admin(base, "DROP DATABASE hv_fuzz WITH (FORCE)"))
     return base.replace("/hematovision_test?", "/hv_fuzz?")
+
+
+def _postgres_admin(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
 
 
 def _prepare(tmp: Path, database_url: str):

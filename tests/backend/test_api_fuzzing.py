@@ -113,6 +113,19 @@ def no_stack_trace(ctx: CheckContext, response, case) -> None:
             raise AssertionError(f"the answer shows the server's internals ({marker!r})")
 
 
+def test_the_stack_trace_check_sees_one():
+    class Answer:
+        def __init__(self, body: bytes) -> None:
+            self.content = body
+
+    trace = b'{"detail": "Traceback (most recent call last):\\n  File \\"/srv/app.py\\""}'
+    with pytest.raises(AssertionError, match="internals"):
+        no_stack_trace(None, Answer(trace), None)
+    no_stack_trace(
+        None, Answer(b'{"error": {"code": "not_found", "message": "No such record."}}'), None
+    )
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

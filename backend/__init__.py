@@ -109,6 +109,7 @@ def _tune_sqlite(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from backend.api_description import bp as api_description_bp
     from backend.app_shell import bp as app_shell_bp
     from backend.audit import bp as audit_bp
     from backend.auth import bp as auth_bp
@@ -125,7 +126,9 @@ def _register_blueprints(app: Flask) -> None:
     from backend.users import bp as users_bp
     from backend.users.cli import users_cli
 
-    for bp in (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp, interop_bp):
+    init_request_input(app)  # first: the `int` URL converter; bad JSON and NULs are 400s
+    blueprints = (auth_bp, users_bp, sync_bp, models_bp, audit_bp, predict_bp, interop_bp)
+    for bp in (*blueprints, api_description_bp):
         app.register_blueprint(bp)
         csrf.exempt(bp)  # the JSON API authenticates with bearer tokens, not cookies
     app.register_blueprint(app_shell_bp)  # the PWA at / (GET only, nothing to protect by CSRF)
@@ -135,4 +138,3 @@ def _register_blueprints(app: Flask) -> None:
     app.cli.add_command(models_cli)
     app.cli.add_command(storage_cli)
     register_error_handlers(app)
-    init_request_input(app)  # bad JSON and NUL characters are 400s, never 500s

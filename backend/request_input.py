@@ -7,13 +7,26 @@ from typing import Any
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
 
 from backend.errors import ApiError
+from backend.models.types import MAX_ID
 
 
 def init_app(app: Flask) -> None:
+    """Before the blueprints are registered: their rules take the `int` converter from here."""
     app.json = JSONProvider(app)
+    app.url_map.converters["int"] = DatabaseIntConverter
     app.before_request(refuse_nul_characters)
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """`<int:...>` in a URL: a number no id column holds matches no route and is a 404, where
+    the query would fail (SQLite cannot bind 2**63, PostgreSQL's integer ends at 2**31 - 1)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 class JSONProvider(DefaultJSONProvider):

@@ -4,6 +4,10 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+# The largest value of an id column (sa.Integer: 32 bits on PostgreSQL, 64 on SQLite). A client's
+# number beyond it must never reach a query: PostgreSQL refuses it ("integer out of range").
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -8,6 +8,7 @@ import sqlalchemy.orm as so
 from flask import request
 
 from backend.models import Prediction, Review, User
+from backend.models.types import MAX_ID
 from backend.request_input import query_int, query_moment
 
 REVIEWS_PER_PULL = 500
@@ -40,7 +41,8 @@ def history_query(viewer: User) -> tuple[sa.Select, dict[str, Any]]:
     query = _date_range(query, applied)
     if "since" in request.args:  # since=0 starts a walk from the first record
         since = query_int("since", 0, 0, 2**62)
-        query = query.where(Prediction.seq > since)
+        # A cursor past every id the column holds finds nothing, as it would in the column.
+        query = query.where(Prediction.seq > min(since, MAX_ID))
         applied["since"] = since
     return query, applied
 
@@ -60,7 +62,7 @@ def reviews_query(user: User, since: int) -> sa.Select:
     return (
         sa.select(Review, Prediction.id)
         .join(Prediction, Review.prediction_seq == Prediction.seq)
-        .where(Prediction.synced_by_id == user.id, Review.id > since)
+        .where(Prediction.synced_by_id == user.id, Review.id > min(since, MAX_ID))
         .options(so.joinedload(Review.reviewer))
         .order_by(Review.id)
     )

@@ -92,6 +92,18 @@ def test_since_cursor_walks_forward_without_gaps_or_repeats(client, auth, histor
     assert [p["id"] for p in body["predictions"]] == [later["id"]]
 
 
+@pytest.mark.parametrize("since", [2**31 - 1, 2**31, 2**62])
+def test_a_cursor_past_every_id_finds_nothing_and_is_no_error(client, auth, history, since):
+    """Found with the API description's bounds: on PostgreSQL a `since` beyond the integer
+    column's range was a 500 ("integer out of range") on both cursors."""
+    headers = auth.headers("tech")
+    body = client.get(f"/api/predictions?since={since}", headers=headers).get_json()
+    assert body["predictions"] == [] and body["next_since"] == since
+    reviews = client.get(f"/api/sync/reviews?since={since}", headers=headers)
+    assert reviews.status_code == 200
+    assert reviews.get_json() == {"reviews": [], "next_since": since}
+
+
 def test_a_technician_filter_cannot_widen_their_view(client, auth, history):
     assert _ids(client, auth, "user=tech2", user="tech") == []
     assert len(_ids(client, auth, "", user="tech2")) == 1

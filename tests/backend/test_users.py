@@ -120,6 +120,16 @@ def test_admin_api_refuses_bad_accounts(app, client, auth, body, code):
     assert _user(app, "valid") is None
 
 
+@pytest.mark.parametrize("user_id", [2**31 - 1, 2**31, 2**63, 10**30])
+def test_an_id_no_database_integer_holds_is_no_user_not_a_500(app, client, auth, user_id):
+    """Found by the API fuzzing: SQLite cannot bind 2**63, PostgreSQL's integer ends at
+    2**31 - 1, and PATCH answered 500."""
+    body = {"role": "viewer", "active": False}
+    response = client.patch(f"/api/users/{user_id}", json=body, headers=auth.headers("admin"))
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    assert _user(app, "admin").role == "admin" and _user(app, "admin").active
+
+
 WEAK = [
     ("8 spaces", " " * 8, "not counting spaces"),
     ("short in spaces", "   abc12   ", "not counting spaces"),

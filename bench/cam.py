@@ -120,6 +120,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cam", description=__doc__)
     parser.add_argument("--images", type=int, default=64, help="test images per model")
     parser.add_argument("--repeats", type=int, default=5, help="alternating runs per image")
+    parser.add_argument("--only", choices=sorted(PAIRS), help="one model instead of both")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -141,6 +142,8 @@ def main(argv=None) -> int:
             f"runs alternating map / no map (first {WARMUP} images dropped as warm-up)"
         )
         for name, (new, old, dataset) in PAIRS.items():
+            if args.only not in (None, name):
+                continue
             classes = len(list((inputs.DATASETS / dataset / "test").iterdir()))
             per_class = (args.images + WARMUP) // classes + 1
             images = inputs.dataset_images(dataset, per_class)[: args.images + WARMUP]

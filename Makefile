@@ -15,7 +15,7 @@ export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup python-deps translations system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
-	bench-model models lolo bench-backend dashboard-deps bench-dashboard bench-finder
+	bench-model models lolo bench-backend dashboard-deps bench-dashboard bench-finder bench-cam
 
 setup: python-deps translations pwa-build dashboard-deps
 
@@ -40,6 +40,12 @@ pwa-build: pwa-deps
 # offline start to first result, bytes of the first visit. Prints the figures (not a test).
 bench-pwa: setup system-deps
 	$(BIN)/python -m bench.pwa
+
+# The why-this-call map's cost per cell: each release with the map against the release it was
+# made from (same network, no map), same images, same run, in the app's worker (LiteRT.js) and in
+# Python (ai-edge-litert); prints the ratios (issue 17's target: <= 10 % extra). Not a test.
+bench-cam: setup system-deps
+	$(BIN)/python -m bench.cam
 
 python-deps: $(BIN)/.deps-installed
 

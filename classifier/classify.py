@@ -18,6 +18,8 @@ field photo: ``{"image", "width", "height", "cells": [{"box", "score", "label", 
 a model whose ``input.field_framing`` is ``rbc-segmented`` (a malaria screen) every red cell
 instead, each with ``"edge"`` (cut by the photo's edge: shown, never counted) and ``"clump"``
 (split out of touching cells), and ``"cell_type": "rbc"`` and ``"diameter"`` beside them.
+A model whose model.json declares ``class_activation`` adds each call's why-this-call map,
+``"cam": {"label", "rows", "cols", "values"}`` (see ``cam_values``), to every result and cell.
 """
 
 from __future__ import annotations

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from backend.errors import ApiError
 from backend.predict.images import check_image
 from backend.storage import blobs
+from backend.sync.item_results import INVALID_IMAGE
 from backend.sync.validation import RecordError
 
 
@@ -51,28 +53,31 @@ def take_image(raw: Any) -> CellImage | None:
     try:
         checked = check_image(data, current_app.config["CELL_IMAGE_MAX_PIXELS"])
     except ApiError as e:
-        raise RecordError(f"'image': {e.message}") from None
+        raise RecordError(
+            _("%(field)s: %(error)s", field="'image'", error=e.message), INVALID_IMAGE
+        ) from None
     if checked.format != "JPEG":
-        raise RecordError("'image' must be a JPEG")
+        raise RecordError(_("'image' must be a JPEG"), INVALID_IMAGE)
     return CellImage(checked.encoded, hashlib.sha256(data).hexdigest(), f"{uuid.uuid4().hex}.jpg")
 
 
 def _decode(value: Any) -> bytes:
     if not isinstance(value, str):
-        raise RecordError("'image' must be a base64 string of a JPEG")
+        raise RecordError(_("'image' must be a base64 string of a JPEG"), INVALID_IMAGE)
     if value.startswith("data:"):
         value = value.partition(",")[2]  # a data URL as a canvas makes it
     limit = current_app.config["CELL_IMAGE_MAX_BYTES"]
+    too_large = _("'image' is larger than %(num)s bytes", num=limit)
     if len(value) > (limit + 2) // 3 * 4 + 4:
-        raise RecordError(f"'image' is larger than {limit} bytes")
+        raise RecordError(too_large, INVALID_IMAGE)
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise RecordError("'image' is not valid base64") from None
+        raise RecordError(_("'image' is not valid base64"), INVALID_IMAGE) from None
     if len(data) > limit:
-        raise RecordError(f"'image' is larger than {limit} bytes")
+        raise RecordError(too_large, INVALID_IMAGE)
     if not data:
-        raise RecordError("'image' is empty")
+        raise RecordError(_("'image' is empty"), INVALID_IMAGE)
     return data
 
 

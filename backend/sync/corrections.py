@@ -9,16 +9,29 @@ arrive late, twice or in any order still leave the latest one (by at, then id) t
 from typing import Any
 
 import sqlalchemy as sa
+from babel.lists import format_list
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from backend import db
 from backend.models import Prediction, TechnicianCorrection, User
 from backend.models.types import utcnow
 from backend.models.upsert import insert_new
 from backend.sync.ingest import lock_sync
+from backend.sync.item_results import (
+    CONFLICT_DIFFERENT_CONTENT,
+    CONFLICT_OTHER_ACCOUNT,
+    INVALID_FIELD,
+    UNKNOWN_RECORD,
+    refused,
+)
 from backend.sync.validation import CleanCorrection, checked, clean_correction
 from classifier.differential import PERSON_ONLY_LABELS
 
-UNKNOWN_RECORD = "unknown record: sync the record first"
+# Phones from before the `code` matched "unknown record" in this text: they get it in English
+# unless their browser asks for another language (then the correction is "failed", with Retry).
+NOT_SYNCED_YET = _l("unknown record: sync the record first")
 
 
 def ingest_corrections(raw_events: list[Any], user: User) -> list[dict[str, Any]]:
@@ -45,15 +58,17 @@ def _refusal(event, records: dict[str, sa.Row], user: User) -> dict[str, Any] | 
         return event
     record = records.get(event.prediction_id)
     if record is None:
-        return {"id": event.id, "status": "invalid", "error": UNKNOWN_RECORD}
+        return refused(event.id, "invalid", UNKNOWN_RECORD, NOT_SYNCED_YET)
     if record.synced_by_id != user.id:
-        return {"id": event.id, "status": "conflict", "error": "another account's record"}
+        return refused(event.id, "conflict", CONFLICT_OTHER_ACCOUNT, _("another account's record"))
     if event.label is not None and event.label not in (*record.probabilities, *PERSON_ONLY_LABELS):
-        error = (
-            f"'label' {event.label[:40]!r} is not one of the record's classes, "
-            f"{' or '.join(PERSON_ONLY_LABELS)} (or null: back to the model's label)"
+        error = _(
+            "'label' %(label)s is not one of the record's classes, %(person_only)s "
+            "(or null: back to the model's label)",
+            label=repr(event.label[:40]),
+            person_only=format_list(PERSON_ONLY_LABELS, style="or", locale=get_locale()),
         )
-        return {"id": event.id, "status": "invalid", "error": error}
+        return refused(event.id, "invalid", INVALID_FIELD, error)
     return None
 
 
@@ -103,8 +118,8 @@ def _settle(event: CleanCorrection, created: set[str], known_hash: str) -> dict[
         return {"id": event.id, "status": "created"}
     if known_hash == event.content_hash:
         return {"id": event.id, "status": "duplicate"}
-    error = "this correction id was already synced with different content; the first is kept"
-    return {"id": event.id, "status": "conflict", "error": error}
+    error = _("this correction id was already synced with different content; the first is kept")
+    return refused(event.id, "conflict", CONFLICT_DIFFERENT_CONTENT, error)
 
 
 def _copy_latest(seqs: set[int]) -> None:

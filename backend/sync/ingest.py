@@ -8,6 +8,7 @@ hash. So a re-sent record is a `duplicate`, a different record under a known id 
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from backend import db
 from backend.models import Prediction, User
@@ -15,9 +16,16 @@ from backend.models.types import utcnow
 from backend.models.upsert import insert_new
 from backend.sync import cell_images
 from backend.sync.cell_images import CellImage, take_image
+from backend.sync.item_results import (
+    CONFLICT_DIFFERENT_CONTENT,
+    CONFLICT_OTHER_ACCOUNT,
+    refused,
+)
 from backend.sync.validation import CleanRecord, checked, clean_record, content_hash
 
 SYNC_LOCK = 0x5EC0_0001  # PostgreSQL advisory lock key of the sync ingest
+OTHER_ACCOUNT = _l("this id was already synced by another account")
+DIFFERENT_CONTENT = _l("this id was already synced with different content; the first is kept")
 
 
 def ingest(raw_records: list[Any], user: User) -> list[dict[str, Any]]:
@@ -65,13 +73,11 @@ def _settle(result: dict, record: CleanRecord, created: set, stored: sa.Row | No
         created.discard(record.id)  # a second copy in the same batch is a duplicate
         result["status"] = "created"
     elif stored.synced_by_id != user.id:
-        result["status"] = "conflict"
-        result["error"] = "this id was already synced by another account"
+        result.update(refused(record.id, "conflict", CONFLICT_OTHER_ACCOUNT, OTHER_ACCOUNT))
     elif stored.content_hash == record.content_hash:
         result["status"] = "duplicate"
     else:
-        result["status"] = "conflict"
-        result["error"] = "this id was already synced with different content; the first is kept"
+        result.update(refused(record.id, "conflict", CONFLICT_DIFFERENT_CONTENT, DIFFERENT_CONTENT))
 
 
 def _insert_new(records: list[CleanRecord], user: User) -> set[str]:

@@ -9,12 +9,14 @@ The helpers below change nothing but the session: the caller commits."""
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from backend import db
 from backend.audit.log import record
 from backend.models import Slide, User
 from backend.models.types import iso, utcnow
 from backend.models.upsert import insert_new
+from backend.sync.item_results import CONFLICT_OTHER_ACCOUNT, refused
 from backend.sync.validation import CleanSlide, checked, clean_slide
 
 
@@ -61,7 +63,7 @@ def _load(ids: list[str]) -> dict[str, Slide]:
 
 def _upsert(slide: Slide, incoming: CleanSlide, user: User) -> dict[str, Any]:
     if slide.owner_id != user.id:
-        return {"id": slide.id, "status": "conflict", "error": "another account's slide"}
+        return refused(slide.id, "conflict", CONFLICT_OTHER_ACCOUNT, _("another account's slide"))
     if {key: getattr(slide, key) for key in incoming.fields} == incoming.fields:
         return {"id": slide.id, "status": "duplicate"}
     if incoming.fields["updated_at"] > slide.updated_at and _apply(slide, incoming, user):

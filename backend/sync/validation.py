@@ -1,9 +1,9 @@
 """Checking what a phone syncs (a prediction record, a correction event, a slide) and reducing
 it to a canonical form, with a hash where a re-send must be told from a conflicting one.
 
-The checks raise RecordError with the reason; `checked` turns that, and any failure nobody
-foresaw, into the item's `invalid` result, so whatever one item holds, the other items of the
-batch are still stored."""
+The checks raise RecordError with the reason (in the request's language) and its code;
+`checked` turns that, and any failure nobody foresaw, into the item's `invalid` result, so
+whatever one item holds, the other items of the batch are still stored."""
 
 import hashlib
 import json
@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from backend.models.slide import (
     MALARIA,
     SLIDE_KINDS,
@@ -22,7 +25,8 @@ from backend.models.slide import (
     SLIDE_TARGETS,
     WBC_DIFFERENTIAL,
 )
-from backend.request_input import text_problem
+from backend.request_input import NUL_PROBLEM, text_problem
+from backend.sync.item_results import CHECK_FAILED, INVALID_FIELD, INVALID_ITEM, refused
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +41,16 @@ MAX_CLOCK_AHEAD = timedelta(days=1)
 
 
 class RecordError(ValueError):
-    """A record that cannot be stored; the message tells the phone what is wrong."""
+    """An item that cannot be stored: the message tells the technician what is wrong, the
+    code (backend.sync.item_results) tells the phone."""
+
+    def __init__(self, message: str, code: str = INVALID_FIELD) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 T = TypeVar("T")
-UNCHECKABLE = "the server could not check this item, so it was not stored"
+UNCHECKABLE = _l("the server could not check this item, so it was not stored")
 
 
 def checked(clean: Callable[[Any], T], raw: Any) -> T | dict[str, Any]:
@@ -49,15 +58,15 @@ def checked(clean: Callable[[Any], T], raw: Any) -> T | dict[str, Any]:
     try:
         return clean(raw)
     except RecordError as e:
-        return invalid(raw, str(e))
+        return invalid(raw, e.code, str(e))
     except Exception:
         # A case the checks above do not foresee: a bug to fix, not a reason to lose the batch.
         log.exception("checking a synced item failed unexpectedly (id %r)", raw_id(raw))
-        return invalid(raw, UNCHECKABLE)
+        return invalid(raw, CHECK_FAILED, UNCHECKABLE)
 
 
-def invalid(raw: Any, error: str) -> dict[str, Any]:
-    return {"id": raw_id(raw), "status": "invalid", "error": error}
+def invalid(raw: Any, code: str, error: Any) -> dict[str, Any]:
+    return refused(raw_id(raw), "invalid", code, error)
 
 
 def raw_id(raw: Any) -> str | None:
@@ -74,7 +83,7 @@ class CleanRecord:
 
 def clean_record(raw: Any) -> CleanRecord:
     if not isinstance(raw, dict):
-        raise RecordError("a record must be a JSON object")
+        raise RecordError(_("a record must be a JSON object"), INVALID_ITEM)
     record_id = _uuid(raw.get("id"))
     fields = {
         "model_name": _text(raw, "model_name", 100),
@@ -102,12 +111,13 @@ def _cam(value: Any) -> dict[str, Any]:
     """The map of the model's call (docs/backend.md): {label, rows, cols, values}, the values
     0..255 row-major; stored in this canonical form, keys the contract does not name dropped."""
     if not isinstance(value, dict):
-        raise RecordError("'cam' must be an object {label, rows, cols, values}")
+        raise RecordError(_("'cam' must be an object {label, rows, cols, values}"))
     label = value.get("label")
     if not isinstance(label, str) or not label.strip() or len(label) > MAX_CAM_LABEL:
-        raise RecordError(f"'cam.label' must be a class name of 1 to {MAX_CAM_LABEL} characters")
-    if problem := text_problem(label):
-        raise RecordError(f"'cam.label' {problem}")
+        raise RecordError(
+            _("'cam.label' must be a class name of 1 to %(num)s characters", num=MAX_CAM_LABEL)
+        )
+    _storable(label, "cam.label")
     rows, cols = (_cam_side(value.get(key), key) for key in ("rows", "cols"))
     values = value.get("values")
     if (
@@ -116,14 +126,21 @@ def _cam(value: Any) -> dict[str, Any]:
         or not all(type(v) is int and 0 <= v <= 255 for v in values)
     ):
         raise RecordError(
-            f"'cam.values' must be a list of {rows * cols} integers from 0 to 255 (rows x cols)"
+            _(
+                "'cam.values' must be a list of %(num)s integers from 0 to 255 (rows x cols)",
+                num=rows * cols,
+            )
         )
     return {"label": label, "rows": rows, "cols": cols, "values": values}
 
 
 def _cam_side(value: Any, key: str) -> int:
     if type(value) is not int or not 1 <= value <= MAX_CAM_SIDE:
-        raise RecordError(f"'cam.{key}' must be an integer from 1 to {MAX_CAM_SIDE}")
+        field = f"cam.{key}"
+        message = _(
+            "'%(field)s' must be an integer from 1 to %(num)s", field=field, num=MAX_CAM_SIDE
+        )
+        raise RecordError(message)
     return value
 
 
@@ -134,57 +151,69 @@ def _sha256(canonical: dict[str, Any]) -> str:
 
 def _uuid(value: Any, key: str = "id") -> str:
     if not isinstance(value, str):
-        raise RecordError(f"'{key}' must be a UUID string")
+        raise RecordError(_("'%(field)s' must be a UUID string", field=key))
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise RecordError(f"'{key}' is not a valid UUID") from None
+        raise RecordError(_("'%(field)s' is not a valid UUID", field=key)) from None
 
 
 def _text(raw: dict, key: str, max_len: int, required: bool = True) -> str | None:
     value = raw.get(key)
     if value is None:
         if required:
-            raise RecordError(f"'{key}' is required")
+            raise RecordError(_("'%(field)s' is required", field=key))
         return None
     if not isinstance(value, str):
-        raise RecordError(f"'{key}' must be a string")
+        raise RecordError(_("'%(field)s' must be a string", field=key))
     if required and not value.strip():
-        raise RecordError(f"'{key}' must not be empty")
+        raise RecordError(_("'%(field)s' must not be empty", field=key))
     if len(value) > max_len:
-        raise RecordError(f"'{key}' is longer than {max_len} characters")
-    if problem := text_problem(value):
-        raise RecordError(f"'{key}' {problem}")
+        raise RecordError(
+            _("'%(field)s' is longer than %(num)s characters", field=key, num=max_len)
+        )
+    _storable(value, key)
     return value
+
+
+def _storable(value: str, key: str) -> None:
+    if problem := text_problem(value):
+        if problem == NUL_PROBLEM:
+            raise RecordError(_("'%(field)s' contains a NUL character", field=key))
+        raise RecordError(_("'%(field)s' is not valid Unicode text (a lone surrogate)", field=key))
 
 
 def _unit_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(f"'{name}' must be a number")
+        raise RecordError(_("'%(field)s' must be a number", field=name))
     # Compared before any float(): exact for an int of 400 digits (which float() cannot
     # convert), and false for NaN and infinities.
     if not 0 <= value <= 1:
-        raise RecordError(f"'{name}' must be between 0 and 1")
+        raise RecordError(_("'%(field)s' must be between 0 and 1", field=name))
     return float(value)
 
 
 def _status(value: Any) -> str:
     if not isinstance(value, str) or not STATUS_PATTERN.fullmatch(value):
-        raise RecordError("'status' must be a lowercase word such as 'ok' or 'uncertain'")
+        raise RecordError(_("'status' must be a lowercase word such as 'ok' or 'uncertain'"))
     return value
 
 
 def _probabilities(value: Any) -> dict[str, float]:
     if not isinstance(value, dict) or not value:
-        raise RecordError("'probabilities' must be a non-empty object of label: number")
+        raise RecordError(_("'probabilities' must be a non-empty object of label: number"))
     if len(value) > MAX_CLASSES:
-        raise RecordError(f"'probabilities' has more than {MAX_CLASSES} labels")
+        raise RecordError(_("'probabilities' has more than %(num)s labels", num=MAX_CLASSES))
     clean = {}
     for label, p in value.items():
         if len(label) > 100:
-            raise RecordError("a label in 'probabilities' is longer than 100 characters")
+            raise RecordError(_("a label in 'probabilities' is longer than 100 characters"))
         if problem := text_problem(label):
-            raise RecordError(f"a label in 'probabilities' {problem}")
+            if problem == NUL_PROBLEM:
+                raise RecordError(_("a label in 'probabilities' contains a NUL character"))
+            raise RecordError(
+                _("a label in 'probabilities' is not valid Unicode text (a lone surrogate)")
+            )
         clean[label] = _unit_number(p, f"probabilities.{label[:40]}")
     return clean
 
@@ -193,21 +222,21 @@ def _moment(value: Any, key: str, required: bool = True) -> datetime | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or len(value) > 40:
-        raise RecordError(f"'{key}' must be an ISO-8601 date-time string")
+        raise RecordError(_("'%(field)s' must be an ISO-8601 date-time string", field=key))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise RecordError(f"'{key}' is not an ISO-8601 date-time") from None
+        raise RecordError(_("'%(field)s' is not an ISO-8601 date-time", field=key)) from None
     if moment.tzinfo is None:
-        raise RecordError(f"'{key}' needs a time zone (e.g. ...Z or +01:00)")
+        raise RecordError(_("'%(field)s' needs a time zone (e.g. ...Z or +01:00)", field=key))
     try:
         moment = moment.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before the first datetime
-        raise RecordError(f"'{key}' is out of range") from None
+        raise RecordError(_("'%(field)s' is out of range", field=key)) from None
     if moment > datetime.now(UTC) + MAX_CLOCK_AHEAD:
-        raise RecordError(f"'{key}' lies in the future")
+        raise RecordError(_("'%(field)s' lies in the future", field=key))
     if moment.year < 2000:
-        raise RecordError(f"'{key}' is before the year 2000")
+        raise RecordError(_("'%(field)s' is before the year 2000", field=key))
     return moment
 
 
@@ -226,20 +255,17 @@ class CleanCorrection:
 
 def clean_correction(raw: Any) -> CleanCorrection:
     if not isinstance(raw, dict):
-        raise RecordError("a correction must be a JSON object")
+        raise RecordError(_("a correction must be a JSON object"), INVALID_ITEM)
     event_id = _uuid(raw.get("id"))
     prediction_id = _uuid(raw.get("prediction_id"), "prediction_id")
     label = _text(raw, "label", 100, required=False)
     if label is not None and not label.strip():
-        raise RecordError("'label' must not be empty (null means back to the model's label)")
+        raise RecordError(_("'label' must not be empty (null means back to the model's label)"))
     previous = _text(raw, "previous_label", 100, required=False)
     at = _moment(raw.get("at"), "at")
     fields = {"prediction_id": prediction_id, "label": label, "previous_label": previous, "at": at}
     canonical = dict(fields, id=event_id, at=at.isoformat())
     return CleanCorrection(event_id, prediction_id, label, previous, at, _sha256(canonical))
-
-
-KIND_WORDS = {WBC_DIFFERENTIAL: "white-cell differential slide", MALARIA: "malaria slide"}
 
 
 @dataclass(frozen=True)
@@ -250,7 +276,7 @@ class CleanSlide:
 
 def clean_slide(raw: Any) -> CleanSlide:
     if not isinstance(raw, dict):
-        raise RecordError("a slide must be a JSON object")
+        raise RecordError(_("a slide must be a JSON object"), INVALID_ITEM)
     slide_id = _uuid(raw.get("id"))
     # A phone older than malaria slides sends no kind: its slides count white cells.
     kind = _choice(raw, "kind", SLIDE_KINDS) if "kind" in raw else WBC_DIFFERENTIAL
@@ -260,7 +286,7 @@ def clean_slide(raw: Any) -> CleanSlide:
         "specimen": _text(raw, "specimen", 200, required=False),
         "note": _text(raw, "note", MAX_NOTE, required=False),
         "kind": kind,
-        "target": _choice(raw, "target", SLIDE_TARGETS[kind], f"for a {KIND_WORDS[kind]}"),
+        "target": _choice(raw, "target", SLIDE_TARGETS[kind], kind),
         "state": _choice(raw, "state", SLIDE_STATES),
         "started_at": _moment(raw.get("started_at"), "started_at"),
         "updated_at": _moment(raw.get("updated_at"), "updated_at"),
@@ -272,10 +298,20 @@ def clean_slide(raw: Any) -> CleanSlide:
     return CleanSlide(slide_id, fields)
 
 
-def _choice(raw: dict, key: str, allowed: tuple, context: str = "") -> Any:
+def _choice(raw: dict, key: str, allowed: tuple, kind: str | None = None) -> Any:
+    """`raw[key]` if it is one of `allowed`, those of a slide of `kind` where that is given."""
     value = raw.get(key)
     # The exact type: neither `true` nor `100.0` nor `"100"` passes for 100.
     if type(value) is not type(allowed[0]) or value not in allowed:
-        after = f" {context}" if context else ""
-        raise RecordError(f"'{key}' must be one of {', '.join(map(str, allowed))}{after}")
+        words = {"field": key, "choices": ", ".join(map(str, allowed))}
+        if kind == MALARIA:
+            message = _("'%(field)s' must be one of %(choices)s for a malaria slide", **words)
+        elif kind == WBC_DIFFERENTIAL:
+            message = _(
+                "'%(field)s' must be one of %(choices)s for a white-cell differential slide",
+                **words,
+            )
+        else:
+            message = _("'%(field)s' must be one of %(choices)s", **words)
+        raise RecordError(message)
     return value

@@ -255,6 +255,7 @@ def test_unknown_record_is_invalid_and_the_rest_of_the_batch_is_stored(app, clie
     assert answer["correction_results"][0] == {
         "id": unknown["id"],
         "status": "invalid",
+        "code": "unknown_record",  # what the phone decides by; the words are for people
         "error": "unknown record: sync the record first",
     }
     assert count(app, TechnicianCorrection) == 1

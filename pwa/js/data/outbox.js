@@ -43,7 +43,8 @@ const SLIDE_FIELDS = [
   "finished_at",
   "device_id",
 ];
-const UNKNOWN_RECORD = "unknown record";
+const UNKNOWN_RECORD = "unknown_record"; // the `code` of a sync result
+const UNKNOWN_RECORD_TEXT = "unknown record";
 
 /**
  * The record a result is saved as, and that this outbox syncs: a phone-made uuid (the server
@@ -127,7 +128,8 @@ async function markResult(id, result) {
 
 async function markCorrection(id, result) {
   // The record is not on the server yet (e.g. it failed): the event waits and is sent again.
-  const waits = result.status === "invalid" && String(result.error || "").includes(UNKNOWN_RECORD);
+  // By the result's code; a server older than the codes says it only in English words.
+  const waits = result.status === "invalid" && (result.code ? result.code === UNKNOWN_RECORD : String(result.error || "").includes(UNKNOWN_RECORD_TEXT));
   const ok = accepted(result.status);
   await update("corrections", id, (event) => ({
     ...event,

@@ -232,6 +232,32 @@ def test_a_correction_the_server_refuses_is_shown_under_its_record(page, server)
     assert event["syncState"] == "failed"
     assert server.predictions([made["id"]])[0]["correction"] is None  # nothing half-applied
 
+    # In French the server says why in French, and a correction of a record the server does
+    # not have yet still waits: the phone knows it by the result's code, not by English words.
+    page.click("#tab-account")
+    page.select_option("#language-select", "fr")
+    page.wait_for_function("() => document.documentElement.lang === 'fr'")
+    waiting = page.evaluate(
+        """async () => {
+            const { correctionEvent, put } = window.hematovision.db;
+            const event = correctionEvent(crypto.randomUUID(), 'monocyte', null);
+            await put('corrections', event);
+            return event.id;
+        }"""
+    )
+    before = page.evaluate("document.body.dataset.syncDone || ''")
+    page.click("#tab-history")
+    item.locator("button").click()  # Retry: the refused correction and the waiting one are sent
+    page.wait_for_function(
+        "([b]) => (document.body.dataset.syncDone || '') !== b", arg=[before], timeout=30_000
+    )
+    events = {e["id"]: e for e in page.evaluate("window.hematovision.db.getAll('corrections')")}
+    assert events[event["id"]]["syncState"] == "failed"
+    assert "« label » 'band_cell' n'est ni une des classes" in events[event["id"]]["syncError"]
+    assert "« label » 'band_cell'" in item.inner_text()
+    assert events[waiting]["syncState"] == "pending"
+    assert events[waiting]["syncError"].startswith("enregistrement inconnu")  # it was answered
+
 
 def test_a_failing_server_keeps_every_record_pending(page, server):
     """A 5xx to every request is the server's trouble, not the records': the outbox splits a

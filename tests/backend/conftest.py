@@ -2,8 +2,11 @@
 tests/conftest.py)."""
 
 import io
+import subprocess
+import time
 from pathlib import Path
 
+import requests
 from PIL import Image
 
 
@@ -31,3 +34,17 @@ def jpeg_with_malformed_exif() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (32, 32), (200, 60, 120)).save(out, format="JPEG", exif=raw)
     return out.getvalue()
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, limit: float = 60):
+    """Wait for a `backend.serve` subprocess to answer; fail with its log if it died or never
+    did."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            if requests.get(url + "/api/models", timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.1)

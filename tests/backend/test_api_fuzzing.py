@@ -29,7 +29,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -54,6 +53,7 @@ from backend.api_description.routes import SOURCE, description
 from backend.config import TestConfig
 from backend.models import Prediction, User
 from backend.users.accounts import create_user
+from tests.backend.conftest import wait_until_serving
 from tests.backend.test_server import REPO, _free_port
 from tests.conftest import (
     DATABASES,
@@ -202,15 +202,7 @@ def _serve(request, tmp_path_factory, database: str):
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/api/models", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
+        wait_until_serving(url, process, log_path)
         live = LiveApi(url, log_path, app, ids)
         yield live
         _report(request, database, live)

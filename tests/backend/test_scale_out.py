@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from backend import create_app, db
 from backend.models import Blob, Prediction
 from bench.inputs import cell_jpeg_b64
+from tests.backend.conftest import wait_until_serving
 from tests.conftest import DATABASES, PASSWORD, _config, cell_record, pbc_images
 from tests.dashboard.conftest import csrf_token
 
@@ -80,16 +81,7 @@ class Server:
             command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(self.url + "/api/models", timeout=5).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            assert self.process.poll() is None, self.log_path.read_text()
-            assert time.monotonic() < deadline, self.log_path.read_text()
-            time.sleep(0.1)
+        wait_until_serving(self.url, self.process, self.log_path)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.backend.conftest import wait_until_serving
+
 REPO = Path(__file__).resolve().parents[2]
 THREADS = 2
 SLOW_SOCKETS = 6  # three times the threads, more than the old server had workers
@@ -51,17 +53,7 @@ def server(tmp_path_factory):
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/api/models", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, (
-                tmp / "server.log"
-            ).read_text()
-            time.sleep(0.2)
+        wait_until_serving(url, process, tmp / "server.log")
         yield url
     finally:
         process.terminate()

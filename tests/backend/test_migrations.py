@@ -57,17 +57,22 @@ def _add_slide(conn, slide_id: str, target: int, kind: str | None = None) -> Non
     conn.execute(statement, {"t": "2026-12-01 10:00:00"})
 
 
+def _insert_technician(conn) -> None:
+    """User 1, 'tina', as the schema since the credential epoch stores users."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO users (id, username, password_hash, role, active, created_at, "
+            "credential_epoch) VALUES (1, 'tina', 'x', 'technician', true, :t, 0)"
+        ),
+        {"t": "2026-12-01 10:00:00"},
+    )
+
+
 def test_slide_kind_keeps_existing_slides_checks_targets_per_kind_and_downgrades(empty_app, capfd):
     with empty_app.app_context():
         upgrade(revision="5b7c2e9d4a10")
         with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO users (id, username, password_hash, role, active, created_at, "
-                    "credential_epoch) VALUES (1, 'tina', 'x', 'technician', true, :t, 0)"
-                ),
-                {"t": "2026-12-01 10:00:00"},
-            )
+            _insert_technician(conn)
             _add_slide(conn, "old-slide", 200)
         upgrade()
         with db.engine.begin() as conn:
@@ -133,13 +138,7 @@ def test_prediction_cam_column_keeps_records_and_downgrade_refuses_while_a_map_i
     with empty_app.app_context():
         upgrade(revision="c4e8b1d3f5a2")
         with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO users (id, username, password_hash, role, active, created_at, "
-                    "credential_epoch) VALUES (1, 'tina', 'x', 'technician', true, :t, 0)"
-                ),
-                {"t": "2026-12-01 10:00:00"},
-            )
+            _insert_technician(conn)
             old = sa.text(PREDICTION.format(extra="", value=""))
             conn.execute(old, {"id": "old", "t": "2026-12-01 10:00:00"})
         upgrade()

@@ -20,7 +20,6 @@ and is not. No retraining: the calibration, thresholds and metrics stay the sour
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -29,14 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from classifier.classify import TFLiteModel, load_image
+from classifier.differential import CLASS_NAMES
 from classifier.model_card import model_card_text, read_model_card
-from training.paths import REPO_ROOT, datasets_root
+from training.paths import datasets_root
 from training.report import put_section
 
 CAM = "cam"
 HEADING = "## Why-this-call map (class activation)"
 COPIED = ("report.json", "report.md", "confusion_matrix.png", "reliability.png")
-CLASS_NAMES = REPO_ROOT / "classifier" / "class_names.json"
 CHECK_IMAGES = 96
 # Probabilities and familiarity of the new file against the same network converted today
 # without the map: the map must change nothing (measured: 0). Against the source's shipped
@@ -172,10 +171,10 @@ def check(files: dict[str, Path], cam_entry: dict, released, images: np.ndarray)
 def display_names(labels: list[str]) -> dict:
     """display_names (English) and display_names_by_language (fr, es, pt) of the card's labels,
     from classifier/class_names.json, the one source of the translated class names."""
-    names = json.loads(CLASS_NAMES.read_text())
+    names = CLASS_NAMES
     missing = [f"{lang}:{x}" for lang, table in names.items() for x in labels if x not in table]
     if missing:
-        raise ValueError(f"{CLASS_NAMES} lacks class names {missing}")
+        raise ValueError(f"classifier/class_names.json lacks class names {missing}")
     by_language = {lang: {x: names[lang][x] for x in labels} for lang in names if lang != "en"}
     return {
         "display_names": {x: names["en"][x] for x in labels},
@@ -250,6 +249,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
 
     from training.export import batch_of_one, convert_float16, sha256_of
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
+    from training.release.card import tensor_entry
 
     images = np.stack([load_image(p, card["input"]["shape"][1]) for p in check_images(card)])
     released = keras.saving.load_model(source / "model.keras", compile=False)
@@ -259,7 +259,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
         (work / "model.tflite").write_bytes(convert_float16(batch_of_one(with_cam)))
         n = len(card["labels"])
         detail, position = find_cam_output(work / "model.tflite", n)
-        cam_entry = _tensor_entry(detail, CAM, position)
+        cam_entry = tensor_entry(detail, CAM, position)
         (work / "plain.tflite").write_bytes(convert_float16(batch_of_one(released)))
         files = {"new": work / "model.tflite", "source": source / "model.tflite",
                  "plain": work / "plain.tflite"}  # fmt: skip
@@ -279,20 +279,10 @@ def derive(source: Path, out: Path, log=print) -> dict:
     return card
 
 
-def _tensor_entry(detail: dict, name: str, position: int) -> dict:
-    from training.release.card import tensor_entry
-
-    return tensor_entry(detail, name, position)
-
-
 def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict, sha) -> dict:
-    model = TFLiteModel(tflite, len(card["labels"]))
-    order = [d["index"] for d in model.interpreter.get_output_details()]
-    outputs = [
-        _tensor_entry(d, name, order.index(d["index"]))
-        for d, name in ((model.probabilities_out, "probabilities"),
-                        (model.familiarity_out, "familiarity"))
-    ]  # fmt: skip
+    from training.release.card import io_details
+
+    outputs = io_details(tflite, len(card["labels"]))["outputs"]
     _, rows, cols, _ = cam_entry["shape"]
     return {
         **card,

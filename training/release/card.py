@@ -36,7 +36,7 @@ FRAMED_RULE = (
 def build_model_card(run: TrainingRun, results: dict, decision: dict, tflite: Path) -> dict:
     """The card of the file `tflite` that ships; results is report.json (evaluation.evaluate)."""
     fmt, test = results["shipped_format"], results["test"]
-    io = _io_details(tflite, len(run.labels))
+    io = io_details(tflite, len(run.labels))
     framing = run.hp.framing_spec()
     return {
         "name": run.name,
@@ -139,7 +139,7 @@ def _whole_split_accuracy(test: dict, skipped_test: list[str]) -> dict:
     }
 
 
-def _io_details(path: Path, n: int) -> dict:
+def io_details(path: Path, n: int) -> dict:
     """input and outputs of the .tflite as clients find them: index, shape, dtype, quantization."""
     model = TFLiteModel(path, n)
     order = [d["index"] for d in model.interpreter.get_output_details()]

@@ -105,11 +105,17 @@ export function t(key, params = {}) {
 /** True when the active catalogue (or English) has `key`. */
 export const hasKey = (key) => Object.hasOwn(messages, key) || Object.hasOwn(english, key);
 
-/** The catalogue's class names ({label: name}) of the active language. */
+const classNamesOf = { messages: null, table: {} }; // made again when the catalogue changes
+
+/** The catalogue's class names ({label: name}) of the active language (every cell of a field
+ * asks: made once per language). */
 export function classNames() {
-  const out = {};
-  for (const [key, value] of Object.entries(messages)) if (key.startsWith("class.")) out[key.slice(6)] = value;
-  return out;
+  if (classNamesOf.messages !== messages) {
+    const table = {};
+    for (const [key, value] of Object.entries(messages)) if (key.startsWith("class.")) table[key.slice(6)] = value;
+    Object.assign(classNamesOf, { messages, table });
+  }
+  return classNamesOf.table;
 }
 
 /** Elements marked data-i18n get their text, data-i18n-aria-label / -title / -placeholder /

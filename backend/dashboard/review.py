@@ -17,7 +17,6 @@ from backend.dashboard.results import render_detail, review_form_for, visible_pr
 from backend.dashboard.vocabulary import class_name
 from backend.models import Prediction, Review
 from backend.models.types import utcnow
-from backend.sync.ingest import lock_sync
 
 QUEUE_STATUSES = ("unfamiliar", "review")
 
@@ -70,9 +69,8 @@ def review_result(record_id: str):
 def save_review(prediction: Prediction, label: str, note: str | None) -> Review:
     """Keeps the model's label; the review and who/when go beside it and into the history.
     What it changes is the class the cell counted under (the technician's, if corrected)."""
-    # Reviews are committed in id order, like synced batches: the phones' `since` cursor over
-    # review ids (GET /api/sync/reviews) then never skips one committed late.
-    lock_sync()
+    # No lock: the phones' `since` cursor over review ids (GET /api/sync/reviews) stays exact
+    # through its reader (sync/horizon.py), however reviews commit.
     now = utcnow()
     previous = prediction.reviewed_label or prediction.corrected_label or prediction.label
     review = Review(

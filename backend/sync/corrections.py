@@ -18,7 +18,6 @@ from backend import db
 from backend.models import Prediction, TechnicianCorrection, User
 from backend.models.types import utcnow
 from backend.models.upsert import insert_new
-from backend.sync.ingest import lock_sync
 from backend.sync.item_results import (
     CONFLICT_DIFFERENT_CONTENT,
     CONFLICT_OTHER_ACCOUNT,
@@ -73,12 +72,17 @@ def _refusal(event, records: dict[str, sa.Row], user: User) -> dict[str, Any] | 
 
 
 def _records(prediction_ids: set[str]) -> dict[str, sa.Row]:
-    """Stored records (this request's included) by id: seq, owner and classes."""
+    """Stored records (this request's included) by id: seq, owner and classes. Locked until
+    commit, in seq order (two batches cannot deadlock): a batch correcting the same record
+    waits, then _copy_latest sees this batch's events. Batches on other records run freely."""
     if not prediction_ids:
         return {}
-    query = sa.select(
-        Prediction.id, Prediction.seq, Prediction.synced_by_id, Prediction.probabilities
-    ).where(Prediction.id.in_(prediction_ids))
+    query = (
+        sa.select(Prediction.id, Prediction.seq, Prediction.synced_by_id, Prediction.probabilities)
+        .where(Prediction.id.in_(prediction_ids))
+        .order_by(Prediction.seq)
+        .with_for_update(of=Prediction)
+    )
     return {row.id: row for row in db.session.execute(query)}
 
 
@@ -99,7 +103,6 @@ def _insert_new(events: list[CleanCorrection], records: dict, user: User) -> set
         }
         for e in events
     ]
-    lock_sync()  # so _copy_latest sees every event committed before this batch
     return insert_new(TechnicianCorrection.__table__, rows)
 
 

@@ -23,7 +23,6 @@ from backend.sync.item_results import (
 )
 from backend.sync.validation import CleanRecord, checked, clean_record, content_hash
 
-SYNC_LOCK = 0x5EC0_0001  # PostgreSQL advisory lock key of the sync ingest
 OTHER_ACCOUNT = _l("this id was already synced by another account")
 DIFFERENT_CONTENT = _l("this id was already synced with different content; the first is kept")
 
@@ -96,16 +95,8 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
         )
         for r in records
     ]
-    lock_sync()
+    # Batches run side by side: the `since` cursor is kept exact by its readers (sync/horizon.py).
     return insert_new(Prediction.__table__, rows)
-
-
-def lock_sync() -> None:
-    """Batches are committed one at a time, as SQLite does anyway, so `seq` grows in commit
-    order and a reader's `since` cursor can never skip a row committed late; and a batch's
-    corrections see every correction committed before them. Held until commit."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
 
 
 def _stored(ids: list[str]) -> dict[str, sa.Row]:

@@ -10,6 +10,7 @@ from flask import request
 from backend.models import Prediction, Review, User
 from backend.models.types import MAX_ID
 from backend.request_input import query_int, query_moment
+from backend.sync.horizon import final_bound
 
 REVIEWS_PER_PULL = 500
 
@@ -43,6 +44,8 @@ def history_query(viewer: User) -> tuple[sa.Select, dict[str, Any]]:
         since = query_int("since", 0, 0, 2**62)
         # A cursor past every id the column holds finds nothing, as it would in the column.
         query = query.where(Prediction.seq > min(since, MAX_ID))
+        if (bound := final_bound("predictions_seq_seq")) is not None:
+            query = query.where(Prediction.seq <= bound)  # never past a row still to come
         applied["since"] = since
     return query, applied
 
@@ -59,10 +62,13 @@ def _date_range(query: sa.Select, applied: dict[str, Any]) -> sa.Select:
 
 def reviews_query(user: User, since: int) -> sa.Select:
     """(Review, the record's uuid) of the records `user` synced, after review id `since`."""
-    return (
+    query = (
         sa.select(Review, Prediction.id)
         .join(Prediction, Review.prediction_seq == Prediction.seq)
         .where(Prediction.synced_by_id == user.id, Review.id > min(since, MAX_ID))
         .options(so.joinedload(Review.reviewer))
         .order_by(Review.id)
     )
+    if (bound := final_bound("prediction_reviews_id_seq")) is not None:
+        query = query.where(Review.id <= bound)  # never past a review still to come
+    return query

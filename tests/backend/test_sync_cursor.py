@@ -151,3 +151,37 @@ def test_a_batch_does_not_wait_for_another_batch_in_flight(pg, client, auth):
         other.join()
     assert finished
     assert statuses(answer[0]) == ["created"]
+
+
+def test_two_batches_correcting_one_record_leave_the_latest_correction(pg, client, auth):
+    """Batch A (the later correction) is held open; batch B (an earlier one) of the same record
+    arrives meanwhile. B waits for A's lock on the record, then sees A's event: the record
+    keeps A's label. (With neither the old lock nor the record's, B copied its own, older
+    correction over A's.)"""
+    from tests.backend.test_sync_contract2 import correction
+
+    headers = auth.headers("tech")
+    record = make_record()
+    assert statuses(push(client, headers, [record])) == ["created"]
+    later, earlier = correction(record, "lymphocyte", 1), correction(record, "monocyte", 5)
+    body = {"contract": 2, "corrections": [earlier]}
+    with pg.app_context():
+        from backend.sync.corrections import ingest_corrections
+
+        user = db.session.get(User, _user_id("tech"))
+        assert [r["status"] for r in ingest_corrections([later], user)] == ["created"]
+        answer: list = []
+        other = threading.Thread(
+            target=lambda: answer.append(
+                client.post("/api/sync/predictions", json=body, headers=headers)
+            )
+        )
+        other.start()
+        other.join(timeout=0.5)
+        waited = other.is_alive()
+        db.session.commit()
+        other.join()
+    assert waited
+    assert answer[0].get_json()["correction_results"][0]["status"] == "created"
+    stored = client.get(f"/api/predictions/{record['id']}", headers=headers).get_json()
+    assert stored["prediction"]["correction"]["label"] == "lymphocyte"

@@ -27,6 +27,7 @@ from waitress.server import TcpWSGIServer
 from backend import create_app
 
 log = logging.getLogger("hematovision.access")
+WARM_EVERY = 30.0  # seconds between two checks for active models not yet in the cache
 
 CHANNEL_TIMEOUT = 30  # seconds without a byte either way before a connection is closed
 HEADER_TIMEOUT = 20  # seconds from a request's first byte to the end of its headers
@@ -127,6 +128,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--channel-timeout", type=int, default=CHANNEL_TIMEOUT)
     parser.add_argument("--header-timeout", type=int, default=HEADER_TIMEOUT)
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument(
+        "--warm-every",
+        type=float,
+        default=WARM_EVERY,
+        help="seconds between checks for active models not yet in this server's cache (0: at "
+        "start only)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     if args.no_access_log:
@@ -136,20 +144,36 @@ def main(argv: list[str] | None = None) -> None:
         app, args.host, args.port, args.threads, args.channel_timeout, args.header_timeout
     )
     server.print_listen("Serving on http://{}:{}")
-    threading.Thread(target=warm_model_cache, args=(app,), name="warm-cache", daemon=True).start()
+    warming = threading.Thread(
+        target=warm_model_cache, args=(app, args.warm_every), name="warm-cache", daemon=True
+    )
+    warming.start()
     server.run()
 
 
-def warm_model_cache(app) -> None:
+def warm_model_cache(app, every: float = 0, stop: threading.Event | None = None) -> None:
     """The active models copied into this server's cache while it already answers (a request
-    that comes first copies what it needs itself); a failure here only costs that speed."""
+    that comes first copies what it needs itself); a failure here only costs that speed. With
+    `every`, checked again every that many seconds: a version activated through another server
+    is then in this one's cache before most phones ask for it (each check is one small query
+    when nothing is new)."""
+    from backend import db
     from backend.model_delivery.store import warm_cache
 
-    with app.app_context():
-        try:
-            log.info("model cache warmed: %d active version(s)", warm_cache())
-        except Exception:  # the database may not be reachable yet: requests will copy on demand
-            logging.getLogger("hematovision").exception("warming the model cache failed")
+    first, stop = True, stop or threading.Event()  # `stop`: for the tests
+    while True:
+        with app.app_context():
+            try:
+                count = warm_cache()
+                if first:
+                    log.info("model cache warmed: %d active version(s)", count)
+            except Exception:  # the database may not be reachable yet: requests copy on demand
+                logging.getLogger("hematovision").exception("warming the model cache failed")
+            finally:
+                db.session.remove()
+        if not every or stop.wait(every):
+            return
+        first = False
 
 
 if __name__ == "__main__":

@@ -146,6 +146,11 @@ def main() -> None:
         help="only the shared-storage sections (PostgreSQL): images, model download, two servers",
     )
     parser.add_argument(
+        "--sections",
+        default="images,download,two-servers",
+        help="which shared-storage sections to run, comma-separated (default: all three)",
+    )
+    parser.add_argument(
         "--old-tree",
         type=Path,
         default=None,

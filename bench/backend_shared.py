@@ -182,19 +182,12 @@ def run_shared(
 ) -> dict:
     """The three sections, `args.rounds` rounds each, on the PostgreSQL database at `url`
     (and the old code's baseline on `old_url`, given `args.old_tree`)."""
-    images = cell_images(200)
+    sections = set(args.sections.split(","))
     result: dict = {"database": "postgresql", "workers": args.workers}
     with Server(url, tmp / "a", args.workers) as a:
-        keys = ["db_over_disk", "db_over_disk_fsync", "db_over_disk_with_check"]
-        if args.old_tree is None:
-            rounds = [bench_images(a, args, images, tmp, n, None) for n in range(args.rounds)]
-        else:
-            keys.append("db_over_old_code")
-            tree = args.old_tree.resolve()
-            with Server(old_url, tmp / "old", args.workers, repo=tree) as old:
-                rounds = [bench_images(a, args, images, tmp, n, old) for n in range(args.rounds)]
-        result["sync_images"] = _summary(rounds, *keys)
-        if model_dir is not None:
+        if "images" in sections:
+            result["sync_images"] = _images_section(a, args, tmp, old_url)
+        if model_dir is not None and "download" in sections:
             a.flask("models", "publish", str(model_dir), "--activate")
             rounds = [bench_download(url, args, model_dir, tmp, n) for n in range(args.rounds)]
             result["model_download"] = _summary(
@@ -203,6 +196,8 @@ def run_shared(
             result["model_download"]["model"] = str(
                 model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir
             )
+        if "two-servers" not in sections:
+            return result
         with Server(url, tmp / "b", args.workers, setup=False) as b:
             rounds = [bench_two_servers([a, b], url, args) for _ in range(args.rounds)]
             result["two_servers_ingest"] = _summary(rounds, "raw_over_sync")
@@ -210,6 +205,18 @@ def run_shared(
                 r["sync"]["records_per_s"] for r in rounds
             )
     return result
+
+
+def _images_section(a: Server, args, tmp: Path, old_url: str | None) -> dict:
+    images = cell_images(200)
+    keys = ["db_over_disk", "db_over_disk_fsync", "db_over_disk_with_check"]
+    if args.old_tree is None:
+        rounds = [bench_images(a, args, images, tmp, n, None) for n in range(args.rounds)]
+    else:
+        keys.append("db_over_old_code")
+        with Server(old_url, tmp / "old", args.workers, repo=args.old_tree.resolve()) as old:
+            rounds = [bench_images(a, args, images, tmp, n, old) for n in range(args.rounds)]
+    return _summary(rounds, *keys)
 
 
 def _summary(rounds: list[dict], *keys: str) -> dict:

@@ -1,6 +1,7 @@
 """Phones fetch the active models (public, cacheable forever: URLs carry the version);
 admins publish, activate and roll back."""
 
+import io
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -37,13 +38,14 @@ def list_all_versions():
 @bp.get("/<name>/<version>/model.tflite")
 def download_model(name: str, version: str):
     model = _get(name, version)
-    return _immutable(store.model_file(model), model, model.sha256, "application/octet-stream")
+    content = store.model_download(model)
+    return _immutable(content, model, model.sha256, "application/octet-stream")
 
 
 @bp.get("/<name>/<version>/model.json")
 def download_card(name: str, version: str):
     model = _get(name, version)
-    return _immutable(store.card_file(model), model, model.meta_sha256, "application/json")
+    return _immutable(store.card_download(model), model, model.meta_sha256, "application/json")
 
 
 def _get(name: str, version: str) -> ModelVersion:
@@ -57,11 +59,12 @@ def _get(name: str, version: str) -> ModelVersion:
     return model
 
 
-def _immutable(path: Path, model: ModelVersion, sha256: str, mimetype: str):
-    """Sent from the server's local cache (filled from the database on first use). ETag and
-    Last-Modified come from the database, not the file: every server answers the same."""
+def _immutable(content: Path | bytes, model: ModelVersion, sha256: str, mimetype: str):
+    """Sent from the server's local cache, or from the bytes just read from the database that
+    filled it (blobs.download). ETag and Last-Modified come from the database, not the file:
+    every server answers the same, whichever way it sends it."""
     response = send_file(
-        path,
+        io.BytesIO(content) if isinstance(content, bytes) else content,
         mimetype=mimetype,
         etag=sha256,
         last_modified=model.published_at,

@@ -39,6 +39,15 @@ def card_file(version: ModelVersion) -> Path:
     return blobs.local_path(blob_key(version.meta_path), version.meta_sha256)
 
 
+def model_download(version: ModelVersion) -> Path | bytes:
+    """What a download of the version's model.tflite sends (blobs.download)."""
+    return blobs.download(blob_key(version.file_path), version.sha256)
+
+
+def card_download(version: ModelVersion) -> Path | bytes:
+    return blobs.download(blob_key(version.meta_path), version.meta_sha256)
+
+
 def card_bytes(version: ModelVersion) -> bytes | None:
     return blobs.read(blob_key(version.meta_path))
 

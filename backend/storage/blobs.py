@@ -10,7 +10,9 @@ again changes nothing, other bytes under a stored key are refused (BlobConflict)
 Reading: `read` loads one blob into memory (cell images, ~10 KB; model cards); `local_path`
 copies a blob into the cache folder (BLOB_CACHE, default <instance>/cache) in 1 MiB slices
 (SQL substr), hashing as it goes, and keeps it under its sha256, so a large model is never
-held in memory whole and a server that never saw a model serves it from its first request."""
+held in memory whole; `download` answers a download from that cache or, on a server that
+never saw the blob, from its bytes read in one query and checked in memory (leaving them in
+the cache), so the first request does not wait for a copy to disk."""
 
 import hashlib
 import os
@@ -134,37 +136,77 @@ def cache_root() -> Path:
     return Path(configured or Path(current_app.instance_path) / "cache")
 
 
+def _cache_file(sha256: str) -> Path:
+    return cache_root() / "blobs" / sha256[:2] / sha256
+
+
+def _checked_cache_file(sha256: str) -> Path | None:
+    """The cache file of these bytes if it is there and holds them (hashed once per process)."""
+    path = _cache_file(sha256)
+    if path in _verified and path.is_file():
+        return path
+    if path.is_file() and _file_sha256(path) == sha256:
+        _verified.add(path)
+        return path
+    return None
+
+
+def download(key: str, sha256: str) -> Path | bytes:
+    """What a download sends: the checked cache file, or else the blob's bytes read in one
+    query and checked against `sha256` in memory, then written to the cache for the next
+    request (a file written whole and renamed into place: a reader never sees half of one)."""
+    if (cached := _checked_cache_file(sha256)) is not None:
+        return cached
+    row = db.session.execute(
+        sa.select(_table.c.sha256, _table.c.data).where(_table.c.key == key)
+    ).first()
+    if row is None:
+        raise BlobMissing(f"no blob {key}")
+    if row.sha256 != sha256:
+        raise BlobCorrupt(f"{key} is stored with sha256 {row.sha256}, not {sha256}")
+    data = bytes(row.data)
+    if sha256_of(data) != sha256:
+        raise BlobCorrupt(f"{key}: the stored bytes do not hash to {sha256}")
+    _fill(_cache_file(sha256), [data])
+    return data
+
+
+def _fill(path: Path, pieces, sha256: str | None = None) -> None:
+    """Writes `pieces` to `path` through a temporary file renamed into place; with `sha256`,
+    hashes them on the way and keeps nothing unless they match."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fetch-")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as f:
+            for piece in pieces:
+                digest.update(piece)
+                f.write(piece)
+        if sha256 is not None and digest.hexdigest() != sha256:
+            raise BlobCorrupt(f"{path.name}: the stored bytes do not hash to {sha256}")
+        os.replace(tmp, path)  # atomic: another process never sees half a file
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _verified.add(path)
+
+
 def local_path(key: str, sha256: str) -> Path:
     """A local file with the blob's bytes, checked against `sha256` (the hash the caller
     expects: a model version's, say). Copied from the database on first use, then reused:
     files under the cache are named by their hash, so two keys with the same bytes share one."""
-    path = cache_root() / "blobs" / sha256[:2] / sha256
+    path = _cache_file(sha256)
     if path in _verified and path.is_file():
         return path
     with _lock:
-        if path.is_file() and _file_sha256(path) == sha256:
-            _verified.add(path)
+        if _checked_cache_file(sha256) is not None:
             return path
         stored = info(key)
         if stored is None:
             raise BlobMissing(f"no blob {key}")
         if stored.sha256 != sha256:
             raise BlobCorrupt(f"{key} is stored with sha256 {stored.sha256}, not {sha256}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".fetch-")
-        try:
-            digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as f:
-                for piece in chunks(key, stored.size):
-                    digest.update(piece)
-                    f.write(piece)
-            if digest.hexdigest() != sha256:
-                raise BlobCorrupt(f"{key}: the stored bytes do not hash to {sha256}")
-            os.replace(tmp, path)  # atomic: another process never sees half a file
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _verified.add(path)
+        _fill(path, chunks(key, stored.size), sha256)
         return path
 
 

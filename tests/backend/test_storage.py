@@ -4,6 +4,8 @@ which moves an older installation's files from disk into the database, idempoten
 
 import io
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +265,60 @@ def test_a_failed_warming_is_logged_and_the_server_goes_on(app, monkeypatch, cap
     monkeypatch.setattr(store, "warm_cache", unreachable)
     warm_model_cache(app)  # must not raise: requests copy what they need on demand
     assert "warming the model cache failed" in caplog.text
+
+
+def test_a_first_download_is_sent_from_the_database_checked_and_left_in_the_cache(
+    app, client, releases, tmp_path
+):
+    """A server that never saw the version answers its first GET from the bytes of one query,
+    with the same headers as from its cache later; bytes that do not match the version's
+    sha256 are never sent nor cached."""
+    publish_folder(app, releases["v1"])
+    tflite = (releases["v1"] / "model.tflite").read_bytes()
+    digest = blobs.sha256_of(tflite)
+    url = "/api/models/cells/1.0.0/model.tflite"
+    app.config["BLOB_CACHE"] = str(tmp_path / "fresh-cache")
+    first = client.get(url)
+    assert first.status_code == 200 and first.data == tflite
+    cached = tmp_path / "fresh-cache" / "blobs" / digest[:2] / digest
+    assert cached.read_bytes() == tflite  # left there by the first GET
+    second = client.get(url)  # from the cache
+    for header in ("ETag", "Last-Modified", "Cache-Control", "Content-Length", "Content-Type"):
+        assert first.headers[header] == second.headers[header], header
+    assert "immutable" in first.headers["Cache-Control"]
+    app.config["BLOB_CACHE"] = str(tmp_path / "another-fresh-cache")  # cold again
+    revalidated = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert revalidated.status_code == 304 and revalidated.data == b""
+    app.config["BLOB_CACHE"] = str(tmp_path / "cold-for-a-range")
+    part = client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == tflite[100:200]
+    with app.app_context():  # the stored bytes altered behind the version's back
+        altered = sa.update(Blob).where(Blob.key == "models/cells/1.0.0/model.tflite")
+        db.session.execute(altered.values(data=tflite[:-1] + b"\0"))
+        db.session.commit()
+    app.config["BLOB_CACHE"] = str(tmp_path / "cold-for-altered-bytes")
+    refused = client.get(url)
+    assert refused.status_code == 500 and refused.data != tflite
+    assert not (tmp_path / "cold-for-altered-bytes" / "blobs" / digest[:2] / digest).exists()
+
+
+def test_a_version_activated_after_start_is_warmed_without_a_request(app, releases, tmp_path):
+    """backend.serve checks every --warm-every seconds: a version published and activated
+    through another server reaches this server's cache before any phone asks for it."""
+    from backend.serve import warm_model_cache
+
+    app.config["BLOB_CACHE"] = str(tmp_path / "this-servers-cache")
+    stop = threading.Event()
+    warming = threading.Thread(target=warm_model_cache, args=(app, 0.05, stop))
+    warming.start()
+    try:
+        publish_folder(app, releases["v1"])  # as through the other server, after this one started
+        digest = blobs.sha256_of((releases["v1"] / "model.tflite").read_bytes())
+        cached = tmp_path / "this-servers-cache" / "blobs" / digest[:2] / digest
+        deadline = time.monotonic() + 10
+        while not cached.is_file() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cached.is_file()
+    finally:
+        stop.set()
+        warming.join()

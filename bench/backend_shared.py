@@ -13,10 +13,12 @@ ratio is measured in the same round as its baseline.
    5e3eda1 | tar -x -C DIR`), the same sync with images is also run, in the same round, against
    that code's server on its own database of the same cluster: today's path itself.
 2. Model download: GET of a published model.tflite from a fresh app server (new instance
-   folder: cold cache, the file copied from the database on that first request), then warm
-   (from its cache), against the same bytes sent by Flask's send_file from a temp folder behind
-   the same waitress server (bench/disk_server.py), also cold (first request to a fresh server)
-   and warm.
+   folder: cold cache; the version is published without activation, so the server's warming of
+   the active versions does not copy it first: the first GET reads it from the database), then
+   warm (from its cache), against the same bytes sent by Flask's send_file from a temp folder
+   behind the same waitress server (bench/disk_server.py), also cold (first request to a fresh
+   server) and warm. Also the first GET of the file on a server that has already sent a file
+   (the version's model.json): cold cache, running process, against the disk's cold figure.
 3. Sync ingest with the clients spread over two app servers (client c to server c mod 2) on
    the one database, against the raw SQLAlchemy insert of the same number of records.
 """
@@ -148,9 +150,15 @@ class DiskServer:
 def bench_download(url: str, args, model_dir: Path, tmp: Path, n: int) -> dict:
     data = (model_dir / "model.tflite").read_bytes()
     card = json.loads((model_dir / "model.json").read_text())
+    path = f"/api/models/{card['name']}/{card['version']}/model.tflite"
     with Server(url, tmp / f"fresh-{n}", args.workers, setup=False) as fresh:
-        path = f"/api/models/{card['name']}/{card['version']}/model.tflite"
         shared_cold, shared_warm = _gets(fresh.url + path, data, args.downloads)
+    with Server(url, tmp / f"running-{n}", args.workers, setup=False) as running:
+        # A server that has already answered a download (the version's model.json) but never
+        # sent this file: its cache is cold, its process and database connection are not.
+        card_url = running.url + path.replace("model.tflite", "model.json")
+        _timed_get(requests.Session(), card_url, (model_dir / "model.json").read_bytes())
+        never_seen = _timed_get(requests.Session(), running.url + path, data)
     folder = tmp / f"disk-{n}"
     folder.mkdir()
     shutil.copyfile(model_dir / "model.tflite", folder / "model.tflite")
@@ -163,7 +171,9 @@ def bench_download(url: str, args, model_dir: Path, tmp: Path, n: int) -> dict:
         "disk_cold_ms": ms(disk_cold),
         "shared_warm_ms": ms(shared_warm),
         "disk_warm_ms": ms(disk_warm),
+        "never_seen_on_a_running_server_ms": ms(never_seen),
         "cold_shared_over_disk": round(shared_cold / disk_cold, 2),
+        "never_seen_over_disk_cold": round(never_seen / disk_cold, 2),
         "warm_shared_over_disk": round(shared_warm / disk_warm, 2),
     }
 
@@ -188,11 +198,10 @@ def run_shared(
         if "images" in sections:
             result["sync_images"] = _images_section(a, args, tmp, old_url)
         if model_dir is not None and "download" in sections:
-            a.flask("models", "publish", str(model_dir), "--activate")
+            a.flask("models", "publish", str(model_dir), "--no-activate")
             rounds = [bench_download(url, args, model_dir, tmp, n) for n in range(args.rounds)]
-            result["model_download"] = _summary(
-                rounds, "cold_shared_over_disk", "warm_shared_over_disk"
-            )
+            keys = ["cold_shared_over_disk", "never_seen_over_disk_cold", "warm_shared_over_disk"]
+            result["model_download"] = _summary(rounds, *keys)
             result["model_download"]["model"] = str(
                 model_dir.relative_to(REPO) if model_dir.is_relative_to(REPO) else model_dir
             )

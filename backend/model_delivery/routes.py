@@ -1,7 +1,6 @@
 """Phones fetch the active models (public, cacheable forever: URLs carry the version);
 admins publish, activate and roll back."""
 
-import io
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from backend.errors import ApiError
 from backend.model_delivery import bp, store
 from backend.model_delivery.release import check_release
 from backend.models import ModelVersion
+from backend.storage import blobs
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -38,8 +38,7 @@ def list_all_versions():
 @bp.get("/<name>/<version>/model.tflite")
 def download_model(name: str, version: str):
     model = _get(name, version)
-    content = store.model_download(model)
-    return _immutable(content, model, model.sha256, "application/octet-stream")
+    return _immutable(store.model_download(model), model, model.sha256, "application/octet-stream")
 
 
 @bp.get("/<name>/<version>/model.json")
@@ -60,11 +59,11 @@ def _get(name: str, version: str) -> ModelVersion:
 
 
 def _immutable(content: Path | bytes, model: ModelVersion, sha256: str, mimetype: str):
-    """Sent from the server's local cache, or from the bytes just read from the database that
-    filled it (blobs.download). ETag and Last-Modified come from the database, not the file:
-    every server answers the same, whichever way it sends it."""
+    """Sent from the server's local cache, or from the bytes just read from the database
+    (blobs.download), which go into the cache once they are sent. ETag and Last-Modified come
+    from the database, not the file: every server answers the same, whichever way it sends."""
     response = send_file(
-        io.BytesIO(content) if isinstance(content, bytes) else content,
+        blobs.CachedOnClose(sha256, content) if isinstance(content, bytes) else content,
         mimetype=mimetype,
         etag=sha256,
         last_modified=model.published_at,

@@ -11,10 +11,12 @@ Reading: `read` loads one blob into memory (cell images, ~10 KB; model cards); `
 copies a blob into the cache folder (BLOB_CACHE, default <instance>/cache) in 1 MiB slices
 (SQL substr), hashing as it goes, and keeps it under its sha256, so a large model is never
 held in memory whole; `download` answers a download from that cache or, on a server that
-never saw the blob, from its bytes read in one query and checked in memory (leaving them in
-the cache), so the first request does not wait for a copy to disk."""
+never saw the blob, from its bytes read in one query and checked in memory (they go into the
+cache after they are sent), so the first request does not wait for a copy to disk."""
 
 import hashlib
+import io
+import logging
 import os
 import shutil
 import tempfile
@@ -153,22 +155,53 @@ def _checked_cache_file(sha256: str) -> Path | None:
 
 def download(key: str, sha256: str) -> Path | bytes:
     """What a download sends: the checked cache file, or else the blob's bytes read in one
-    query and checked against `sha256` in memory, then written to the cache for the next
-    request (a file written whole and renamed into place: a reader never sees half of one)."""
+    query and checked against `sha256` in memory, for the caller to send as a CachedOnClose:
+    the first request does not wait for the disk."""
     if (cached := _checked_cache_file(sha256)) is not None:
         return cached
-    row = db.session.execute(
-        sa.select(_table.c.sha256, _table.c.data).where(_table.c.key == key)
-    ).first()
+    row = _fetch(key)
     if row is None:
         raise BlobMissing(f"no blob {key}")
-    if row.sha256 != sha256:
-        raise BlobCorrupt(f"{key} is stored with sha256 {row.sha256}, not {sha256}")
-    data = bytes(row.data)
+    stored_sha256, data = row
+    if stored_sha256 != sha256:
+        raise BlobCorrupt(f"{key} is stored with sha256 {stored_sha256}, not {sha256}")
     if sha256_of(data) != sha256:
         raise BlobCorrupt(f"{key}: the stored bytes do not hash to {sha256}")
-    _fill(_cache_file(sha256), [data])
     return data
+
+
+class CachedOnClose(io.BytesIO):
+    """Bytes already checked against `sha256` (`download`'s), to send as a file; closing it
+    (the WSGI server does, once they are sent) puts them into the cache: a file written whole
+    and renamed into place, so a reader never sees half of one. Needs no app context then."""
+
+    def __init__(self, sha256: str, data: bytes) -> None:
+        super().__init__(data)
+        self._path = _cache_file(sha256)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                with self.getbuffer() as view:
+                    _fill(self._path, [view])
+            except OSError:  # the answer is sent; a later request reads the database again
+                logging.getLogger("hematovision").exception("could not cache %s", self._path)
+        super().close()
+
+
+def _fetch(key: str) -> tuple[str, bytes] | None:
+    """(sha256, bytes) of a blob in one query. On PostgreSQL in binary: a bytea comes as text
+    (hex, twice its size) otherwise, measured 10-14 ms against 2.3 ms for a 1.46 MB model."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        row = connection.execute(
+            sa.select(_table.c.sha256, _table.c.data).where(_table.c.key == key)
+        ).first()
+        return None if row is None else (row.sha256, bytes(row.data))
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute("SELECT sha256, data FROM blobs WHERE key = %s", (key,))
+        row = cursor.fetchone()
+    return None if row is None else (row[0], bytes(row[1]))
 
 
 def _fill(path: Path, pieces, sha256: str | None = None) -> None:
@@ -180,7 +213,8 @@ def _fill(path: Path, pieces, sha256: str | None = None) -> None:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as f:
             for piece in pieces:
-                digest.update(piece)
+                if sha256 is not None:
+                    digest.update(piece)
                 f.write(piece)
         if sha256 is not None and digest.hexdigest() != sha256:
             raise BlobCorrupt(f"{path.name}: the stored bytes do not hash to {sha256}")

@@ -281,7 +281,9 @@ def test_a_first_download_is_sent_from_the_database_checked_and_left_in_the_cach
     first = client.get(url)
     assert first.status_code == 200 and first.data == tflite
     cached = tmp_path / "fresh-cache" / "blobs" / digest[:2] / digest
-    assert cached.read_bytes() == tflite  # left there by the first GET
+    assert not cached.exists()  # not before the answer is sent...
+    first.close()  # ...which the WSGI server says by closing it
+    assert cached.read_bytes() == tflite
     second = client.get(url)  # from the cache
     for header in ("ETag", "Last-Modified", "Cache-Control", "Content-Length", "Content-Type"):
         assert first.headers[header] == second.headers[header], header

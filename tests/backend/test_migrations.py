@@ -162,3 +162,52 @@ def test_prediction_cam_column_keeps_records_and_downgrade_refuses_while_a_map_i
             conn.execute(sa.text("DELETE FROM predictions"))
             conn.execute(sa.text("DELETE FROM users"))
         downgrade(revision="base")
+
+
+def _seq_default(conn) -> str | None:
+    return conn.execute(
+        sa.text(
+            "SELECT column_default FROM information_schema.columns"
+            " WHERE table_name = 'predictions' AND column_name = 'seq'"
+        )
+    ).scalar()
+
+
+def test_cursor_sequences_take_the_xid_first_and_downgrade_to_plain_nextval(empty_app):
+    """On PostgreSQL, seq values keep counting on through the upgrade and back, and only the
+    column default changes; on SQLite nothing changes (one writer at a time)."""
+    with empty_app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+        upgrade(revision="d7a3c9e1b4f6")
+        with db.engine.begin() as conn:
+            _insert_technician(conn)
+            conn.execute(
+                sa.text(PREDICTION.format(extra="", value="")), {"id": "a", "t": "2026-12-01"}
+            )
+        upgrade()
+        with db.engine.begin() as conn:
+            if postgres:
+                assert "hv_nextval_after_xid" in _seq_default(conn)
+            conn.execute(
+                sa.text(PREDICTION.format(extra="", value="")), {"id": "b", "t": "2026-12-01"}
+            )
+        downgrade(revision="d7a3c9e1b4f6")
+        with db.engine.begin() as conn:
+            if postgres:
+                assert _seq_default(conn).startswith("nextval(")
+                assert (
+                    conn.execute(
+                        sa.text(
+                            "SELECT count(*) FROM pg_proc WHERE proname = 'hv_nextval_after_xid'"
+                        )
+                    ).scalar()
+                    == 0
+                )
+            conn.execute(
+                sa.text(PREDICTION.format(extra="", value="")), {"id": "c", "t": "2026-12-01"}
+            )
+            rows = conn.execute(sa.text("SELECT id, seq FROM predictions ORDER BY seq")).all()
+            assert [r[0] for r in rows] == ["a", "b", "c"] and rows[0][1] < rows[1][1] < rows[2][1]
+            conn.execute(sa.text("DELETE FROM predictions"))
+            conn.execute(sa.text("DELETE FROM users"))
+        downgrade(revision="base")

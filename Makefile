@@ -98,7 +98,10 @@ run: db-upgrade
 # red-cell field mode declared and measured on malaria-fields (training.red_cell_release,
 # under a minute); last, both field releases again with their why-this-call map, an output of
 # the same network checked against the release it comes from (training.cam_release, under a
-# minute each). Change the version folders to release new versions; a release folder is
+# minute each); then the white-cell release with the view check (`confident` only when the call
+# holds for the image turned a quarter turn: training.view_check_release, about a minute, with
+# the leave-one-lab-out runs of `make lolo` scored by the same rule when they are in build/lolo).
+# Change the version folders to release new versions; a release folder is
 # never overwritten in git. The 1.x white-cell releases came from pbc alone (their
 # model.json hparams and the git history of this file have the commands).
 WBC_VERSION ?= 2.0.0
@@ -107,6 +110,7 @@ MALARIA_VERSION ?= 1.0.0
 MALARIA_FIELD_VERSION ?= 1.1.0
 WBC_CAM_VERSION ?= 2.2.0
 MALARIA_CAM_VERSION ?= 1.2.0
+WBC_VIEWS_VERSION ?= 2.3.0
 WBC_RECIPE := --ood malaria --image-size 192 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 10 \
 	--fine-tune-from block_6_expand --colour-normalization --augment strong-wide \
 	--other-labs --lab-share 0.3 --noisy-label-smoothing 0.1
@@ -124,6 +128,9 @@ models: python-deps
 		tflite_models/wbc-differential/$(WBC_CAM_VERSION)
 	$(BIN)/python -m training.cam_release --from tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) \
 		tflite_models/malaria-screen/$(MALARIA_CAM_VERSION)
+	$(BIN)/python -m training.view_check_release --from tflite_models/wbc-differential/$(WBC_CAM_VERSION) \
+		tflite_models/wbc-differential/$(WBC_VIEWS_VERSION) \
+		--lolo $(wildcard $(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))))
 
 # Leave-one-lab-out with the white-cell recipe (a measurement, about 30 min per lab on 2 cores):
 # pbc (LOLO_PBC_PER_CLASS images per class and split) plus two other labs train, the third is
@@ -135,7 +142,7 @@ lolo: python-deps
 		$(BIN)/python -m training.train --data pbc --out build/lolo/$$lab/$(WBC_VERSION) $(WBC_RECIPE) \
 			--max-per-class $(LOLO_PBC_PER_CLASS) --hold-out-lab $$lab || exit 1; \
 	done
-	for release in $(WBC_VERSION) $(WBC_FIELD_VERSION) $(WBC_CAM_VERSION); do \
+	for release in $(WBC_VERSION) $(WBC_FIELD_VERSION) $(WBC_CAM_VERSION) $(WBC_VIEWS_VERSION); do \
 		$(BIN)/python -m training.lolo_table tflite_models/wbc-differential/$$release \
 			$(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))) || exit 1; \
 	done

@@ -74,9 +74,13 @@ def bench(model_dir: Path, classifier: Classifier, repeats: int) -> dict:
     index = scan(datasets_root() / card["dataset"]["name"])
     x, y, _ = load_split(index, "test", classifier.size, REPO / "build" / "cache")
     if classifier.framing is None:
-        outputs = [classifier.model.predict(image) for image in x]
-        probabilities = np.stack([p for p, _ in outputs])
-        statuses = [decide(p, f, classifier.labels, classifier.decision)[2] for p, f in outputs]
+        # the file's outputs, with the view check's views where the card declares one
+        outputs = [classifier.model.run_views(image) for image in x]
+        probabilities = np.stack([o[0] for o in outputs])
+        statuses = [
+            decide(p, f, classifier.labels, classifier.decision, views)[2]
+            for p, f, _, views in outputs
+        ]
         metrics = summarize(probabilities, y, classifier.labels, statuses)
     else:
         metrics = framed_metrics(classifier, index)

@@ -43,7 +43,12 @@ from classifier.cells.model_framing import (
     no_cell_result,
 )
 from classifier.cells.red_cell_field import find_red_cells, marked_cell, segmented_crop
-from classifier.model_card import ModelCardError, class_activation_output, parse_model_card
+from classifier.model_card import (
+    ModelCardError,
+    class_activation_output,
+    parse_model_card,
+    view_check_output,
+)
 
 STATUSES = ("confident", "review", "unfamiliar")
 
@@ -107,17 +112,26 @@ def frame_photo(source, framing: dict, size: int) -> dict:
         raise UnreadableImageError(str(error)) from error
 
 
-def decide(probabilities: np.ndarray, familiarity: float, labels: list[str], decision: dict):
+def decide(
+    probabilities: np.ndarray,
+    familiarity: float,
+    labels: list[str],
+    decision: dict,
+    views: np.ndarray | None = None,
+):
     """Turn the model outputs into (label, confidence, status) by the rule in model.json.
 
     unfamiliar if familiarity < unfamiliar_below; else confident if the top probability is at
-    least confident_at_or_above; else review. The top label and its probability are always given.
+    least confident_at_or_above and, with `views` (model.json view_check: [n_views, n_labels],
+    the same image turned), the same class's probability in every view is too; else review.
+    The top label and its probability are always given.
     """
     top = int(np.argmax(probabilities))
     confidence = float(probabilities[top])
+    threshold = decision["confident_at_or_above"]
     if familiarity < decision["unfamiliar_below"]:
         status = "unfamiliar"
-    elif confidence >= decision["confident_at_or_above"]:
+    elif confidence >= threshold and (views is None or all(v[top] >= threshold for v in views)):
         status = "confident"
     else:
         status = "review"
@@ -160,10 +174,12 @@ class TFLiteModel:
         num_threads: int = 2,
         portable: bool = False,
         cam_output: dict | None = None,
+        views_output: dict | None = None,
     ):
         """`portable`: TFLite's reference kernels instead of XNNPACK and the optimised ones:
         slow, but the same arithmetic on every CPU (parity checks, never the app).
-        `cam_output`: model.json's `outputs` entry of the class-activation map, if any."""
+        `cam_output`, `views_output`: model.json's `outputs` entries of the class-activation
+        map and of the view check's views, if the card declares them."""
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         resolver = OpResolverType.BUILTIN_REF if portable else OpResolverType.AUTO
@@ -185,10 +201,13 @@ class TFLiteModel:
                 f"{model_path} outputs {sorted(outputs)} do not fit {n_labels} labels"
             ) from error
         self.cam_out = None if cam_output is None else self._cam_detail(cam_output, model_path)
+        self.views_out = (
+            None if views_output is None else self._cam_detail(views_output, model_path)
+        )
 
     def _cam_detail(self, entry: dict, model_path) -> dict:
-        """The output the card names as the map, found by its tensor index (its shape is not
-        unique to it in general) and checked against the card's shape."""
+        """The output the card names (the map, the views), found by its tensor index (its shape
+        is not unique to it in general) and checked against the card's shape."""
         details = {d["index"]: d for d in self.interpreter.get_output_details()}
         detail = details.get(entry.get("tensor_index"))
         if detail is None or [int(n) for n in detail["shape"]] != entry.get("shape"):
@@ -205,6 +224,10 @@ class TFLiteModel:
 
     def run(self, rgb: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None]:
         """predict's outputs and the class-activation map [R, C, n_labels] (None without one)."""
+        return self.run_views(rgb)[:3]
+
+    def run_views(self, rgb: np.ndarray):
+        """run's outputs and the view check's views [n_views, n_labels] (None without one)."""
         if rgb.shape != (self.size, self.size, 3):
             raise ValueError(f"expected an RGB image of {self.size}x{self.size}, got {rgb.shape}")
         self.interpreter.set_tensor(self.input["index"], self._quantize(rgb))
@@ -216,7 +239,12 @@ class TFLiteModel:
         cam = None
         if self.cam_out is not None:
             cam = _dequantize(self.interpreter.get_tensor(self.cam_out["index"])[0], self.cam_out)
-        return probabilities, float(familiarity[0]), cam
+        views = None
+        if self.views_out is not None:
+            views = _dequantize(
+                self.interpreter.get_tensor(self.views_out["index"])[0], self.views_out
+            )
+        return probabilities, float(familiarity[0]), cam, views
 
     def _quantize(self, rgb: np.ndarray) -> np.ndarray:
         dtype = self.input["dtype"]
@@ -251,15 +279,19 @@ class Classifier:
         self.red_cells = (self.field_framing or {}).get("method") == RBC_SEGMENTED
         # The card's outputs entry of the why-this-call map; None: no map, no "cam" in results.
         cam_output = class_activation_output(self.card)
-        self.model = TFLiteModel(model_path, len(self.labels), num_threads, cam_output=cam_output)
+        # The view check's views (model.json view_check); None: `confident` as before.
+        views = view_check_output(self.card)
+        self.model = TFLiteModel(
+            model_path, len(self.labels), num_threads, cam_output=cam_output, views_output=views
+        )
         self.size = self.model.size
 
     def classify_array(self, rgb: np.ndarray, decision: dict | None = None) -> dict:
         """`decision`: the rule's thresholds (default: the close-up's, model.json decision).
         With a class-activation map: "cam" {"label", "rows", "cols", "values"} (cam_values)."""
-        probabilities, familiarity, cam = self.model.run(rgb)
+        probabilities, familiarity, cam, views = self.model.run_views(rgb)
         label, confidence, status = decide(
-            probabilities, familiarity, self.labels, decision or self.decision
+            probabilities, familiarity, self.labels, decision or self.decision, views
         )
         result = {
             "label": label,

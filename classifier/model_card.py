@@ -50,6 +50,7 @@ def parse_model_card(data: bytes | str) -> dict[str, Any]:
         raise ModelCardError(f"{FILE_NAME} {e}") from None
     file_facts(card)
     class_activation_output(card)
+    view_check_output(card)
     return card
 
 
@@ -100,6 +101,32 @@ def class_activation_output(card: dict[str, Any]) -> dict | None:
         o for o in outputs or [] if isinstance(o, dict) and o.get("name") == declared.get("output")
     ]
     shape = [1, rows, cols, len(card["labels"])]
+    if len(entries) != 1 or entries[0].get("shape") != shape:
+        raise ModelCardError(
+            f"{where} names output {declared.get('output')!r}, which 'outputs' must list once "
+            f"with shape {shape}."
+        )
+    return entries[0]
+
+
+def view_check_output(card: dict[str, Any]) -> dict | None:
+    """The `outputs` entry of the view check's `views` that `view_check` declares, checked
+    (shape [1, number of views, len(labels)], 1..8 views); None for a card without one."""
+    declared = card.get("view_check")
+    if declared is None:
+        return None
+    where = f"{FILE_NAME} 'view_check'"
+    if not isinstance(declared, dict) or not isinstance(declared.get("views"), list):
+        raise ModelCardError(f"{where} must be an object with a list 'views'.")
+    count = len(declared["views"])
+    if not 1 <= count <= 8:
+        raise ModelCardError(f"{where} must name 1 to 8 views.")
+    entries = [
+        o
+        for o in card.get("outputs") or []
+        if isinstance(o, dict) and o.get("name") == declared.get("output")
+    ]
+    shape = [1, count, len(card["labels"])]
     if len(entries) != 1 or entries[0].get("shape") != shape:
         raise ModelCardError(
             f"{where} names output {declared.get('output')!r}, which 'outputs' must list once "

@@ -98,3 +98,32 @@ def test_resize_matches_pillow_on_every_kind_of_size_change(page):
         rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         want = np.asarray(Image.fromarray(rgb).resize((out_w, out_h), Image.Resampling.BILINEAR))
         assert np.array_equal(js_resize(page, rgb, out_w, out_h), want), (w, h, out_w, out_h)
+
+
+# (probabilities, familiarity, views): the view check (model.json view_check) in both rules
+VIEW_CASES = [
+    ([0.9, 0.05, 0.05], 0.9, [[0.85, 0.1, 0.05]]),  # holds when turned: confident
+    ([0.9, 0.05, 0.05], 0.9, [[0.79, 0.2, 0.01]]),  # does not hold: review
+    ([0.9, 0.05, 0.05], 0.9, [[0.8, 0.1, 0.1]]),  # exactly at the threshold when turned
+    ([0.9, 0.05, 0.05], 0.9, [[0.05, 0.9, 0.05]]),  # another class when turned: review
+    ([0.9, 0.05, 0.05], 0.2, [[0.05, 0.9, 0.05]]),  # unfamiliar stays unfamiliar
+    ([0.5, 0.3, 0.2], 0.9, [[0.99, 0.0, 0.01]]),  # a sure view never lifts a review
+    ([0.9, 0.05, 0.05], 0.9, [[0.9, 0.05, 0.05], [0.7, 0.2, 0.1]]),  # every view must hold
+]
+
+
+def test_view_check_matches_backend_classify(page):
+    got = page.evaluate(
+        """async ([cases, labels, decision]) => {
+            const { decide } = await import('/js/classifier/decision-rule.js');
+            return cases.map(([p, f, views]) => decide(Float32Array.from(p), f, labels, decision,
+                views.map((v) => Float32Array.from(v))));
+        }""",
+        [VIEW_CASES, LABELS, DECISION],
+    )
+    expected = ["confident", "review", "confident", "review", "unfamiliar", "review", "review"]
+    for case, js, status in zip(VIEW_CASES, got, expected, strict=True):
+        probabilities, familiarity, views = case
+        python = decide(np.float32(probabilities), familiarity, LABELS, DECISION, np.float32(views))
+        assert (js["label"], js["status"]) == (python[0], python[2])
+        assert python[2] == status

@@ -50,6 +50,9 @@ function describeOutputs(compiled, card) {
   const probabilities = details.find((d) => sameShape([...d.shape], [1, card.labels.length]));
   const familiarity = details.find((d) => sameShape([...d.shape], [1, 1]));
   const activation = activationOf(card);
+  const viewCheck = viewCheckOf(card);
+  const views = viewCheck && details.find((d) => sameShape([...d.shape], viewCheck.shape));
+  if (viewCheck && !views) throw new Error(`the model has no output [${viewCheck.shape}] for its declared view check`);
   const cam = activation && details.find((d) => sameShape([...d.shape], activation.shape));
   if (activation && !cam) throw new Error(`the model has no output [${activation.shape}] for its declared class-activation map`);
   if (!probabilities) {
@@ -66,7 +69,21 @@ function describeOutputs(compiled, card) {
     probabilities: { index: details.indexOf(probabilities), quant: quantOf(probabilities) },
     familiarity: familiarity ? { index: details.indexOf(familiarity), quant: quantOf(familiarity) } : null,
     cam: cam ? { index: details.indexOf(cam), quant: activation.quantization, rows: activation.rows, cols: activation.cols } : null,
+    views: views ? { index: details.indexOf(views), quant: viewCheck.quantization, count: viewCheck.shape[1] } : null,
   };
+}
+
+// model.json "view_check": {output, views: [...]} and its outputs entry [1, views, labels], as
+// classifier.model_card.view_check_output reads it; null for a card without one.
+function viewCheckOf(card) {
+  const declared = card.view_check;
+  if (!declared) return null;
+  const entry = (card.outputs || []).find((o) => o.name === declared.output);
+  const shape = [1, (declared.views || []).length, card.labels.length];
+  if (!entry || !entry.shape || !sameShape(entry.shape, shape)) {
+    throw new Error(`model.json view_check names output ${JSON.stringify(declared.output)}, which outputs must list with shape [${shape}]`);
+  }
+  return { shape, quantization: entry.quantization };
 }
 
 async function load({ key, bytes, card }) {
@@ -132,12 +149,19 @@ async function runModel(model, rgb) {
   input.delete();
   const values = outputs.map((t) => t.toTypedArray().slice());
   outputs.forEach((t) => t.delete());
-  const { probabilities: p, familiarity: f, cam: c } = model.outputs;
+  const { probabilities: p, familiarity: f, cam: c, views: v } = model.outputs;
   const probabilities = dequantize(values[p.index], p.quant);
   // A model without a familiarity head is never "unfamiliar".
   const familiarity = f ? dequantize(values[f.index], f.quant)[0] : Infinity;
   const activation = c ? dequantize(values[c.index], c.quant) : null;
-  return { probabilities, familiarity, activation, ms };
+  // One probability array per view of the image (the view check); null without one.
+  let views = null;
+  if (v) {
+    const all = dequantize(values[v.index], v.quant);
+    const n = probabilities.length;
+    views = Array.from({ length: v.count }, (_, i) => all.slice(i * n, (i + 1) * n));
+  }
+  return { probabilities, familiarity, activation, views, ms };
 }
 
 function loaded(key) {
@@ -149,9 +173,9 @@ function loaded(key) {
 // Model input -> outputs -> the rule, as classifier.classify.Classifier.classify_array;
 // `decision` defaults to the close-up's (field cells pass model.fieldDecision).
 async function classifyPixels(model, rgb, decision = model.card.decision) {
-  const { probabilities, familiarity, activation, ms } = await runModel(model, rgb);
+  const { probabilities, familiarity, activation, views, ms } = await runModel(model, rgb);
   const { card } = model;
-  const { label, confidence, status } = decide(probabilities, familiarity, card.labels, decision);
+  const { label, confidence, status } = decide(probabilities, familiarity, card.labels, decision, views);
   const named = {};
   card.labels.forEach((name, i) => (named[name] = round4(probabilities[i])));
   const result = {

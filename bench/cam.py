@@ -121,12 +121,23 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=int, default=64, help="test images per model")
     parser.add_argument("--repeats", type=int, default=5, help="alternating runs per image")
     parser.add_argument("--only", choices=sorted(PAIRS), help="one model instead of both")
+    parser.add_argument(
+        "--versions",
+        nargs=2,
+        metavar=("NEW", "OLD"),
+        help="with --only: these two releases instead (2.3.0 2.2.0: what the view check costs)",
+    )
     args = parser.parse_args(argv)
+    if args.versions and not args.only:
+        parser.error("--versions needs --only")
+    pairs = dict(PAIRS)
+    if args.versions:
+        pairs = {args.only: (*args.versions, PAIRS[args.only][2])}
     from playwright.sync_api import sync_playwright
 
     folders = {
         name: {"map": inputs.MODELS_ROOT / name / new, "none": inputs.MODELS_ROOT / name / old}
-        for name, (new, old, _) in PAIRS.items()
+        for name, (new, old, _) in pairs.items()
     }
     pwa.ensure_pwa_built()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
@@ -141,7 +152,7 @@ def main(argv=None) -> int:
             f"per cell, one thread, same images, same run: each image's best of {args.repeats} "
             f"runs alternating map / no map (first {WARMUP} images dropped as warm-up)"
         )
-        for name, (new, old, dataset) in PAIRS.items():
+        for name, (new, old, dataset) in pairs.items():
             if args.only not in (None, name):
                 continue
             classes = len(list((inputs.DATASETS / dataset / "test").iterdir()))

@@ -22,8 +22,16 @@ def _chance(p: float) -> tf.Tensor:
 # Zoom ranges of the "strong" and "strong-wide" strengths. Labs crop and magnify differently:
 # a white cell spans about half of a pbc crop, a third of a lisc crop and most of a tecom crop
 # (datasets README), so a model meant for unseen labs sees zooms from 0.55 to 2 in training.
-ZOOM = {"strong": (0.8, 1.3), "strong-wide": (0.55, 2.0), "strong-stain": (0.8, 1.3)}
-AUGMENT_STRENGTHS = ("strong", "strong-wide", "strong-stain", "light", "none")
+ZOOM = {
+    "strong": (0.8, 1.3),
+    "strong-wide": (0.55, 2.0),
+    "strong-stain": (0.8, 1.3),
+    "strong-wide-stain": (0.55, 2.0),
+}
+# Share of images re-coloured (_recolour): half for red cells (strong-stain); for white cells,
+# whose eosinophils and basophils are told apart partly by granule colour, under a third.
+RECOLOUR = {"strong-stain": 0.5, "strong-wide-stain": 0.3}
+AUGMENT_STRENGTHS = ("strong", "strong-wide", "strong-stain", "strong-wide-stain", "light", "none")
 
 
 def _reframe(image: tf.Tensor, zoom_range: tuple[float, float]) -> tf.Tensor:
@@ -109,7 +117,8 @@ def _noise_and_jpeg(image: tf.Tensor) -> tf.Tensor:
 
 def augment(image: tf.Tensor, strength: str, framed: bool = False) -> tf.Tensor:
     """Augment one float32 [H, W, 3] image in 0..255 ("strong", "strong-wide" (zooms of other
-    labs' crops too), "strong-stain" (any hue, often little colour), "light" or "none"). `framed`
+    labs' crops too), "strong-stain" (any hue, often little colour), "strong-wide-stain" (both,
+    fewer images re-coloured), "light" or "none"). `framed`
     images (cut out of photos by the cell finder) also get edges repeated now and then."""
     if strength == "none":
         return image
@@ -121,8 +130,8 @@ def augment(image: tf.Tensor, strength: str, framed: bool = False) -> tf.Tensor:
     if framed:
         image = tf.cond(_chance(0.25), lambda: _edge_repeat(image), lambda: image)
     image = tf.cond(_chance(0.8), lambda: _restain(image), lambda: image)
-    if strength == "strong-stain":
-        image = tf.cond(_chance(0.5), lambda: _recolour(image), lambda: image)
+    if strength in RECOLOUR:
+        image = tf.cond(_chance(RECOLOUR[strength]), lambda: _recolour(image), lambda: image)
     image = tf.cond(_chance(0.35), lambda: _defocus(image), lambda: image)
     image = tf.cond(_chance(0.4), lambda: _noise_and_jpeg(image), lambda: image)
     return tf.clip_by_value(image, 0.0, 255.0)

@@ -39,6 +39,7 @@ class HParams:
     """"strong" (stain, zoom/shift/aspect, blur, exposure, noise, JPEG, rotation, flips),
     "strong-wide" (the same with zooms 0.55-2 instead of 0.8-1.3: other labs' framings),
     "strong-stain" (strong, and half the images re-coloured: any hue, often little colour),
+    "strong-wide-stain" (strong-wide, and 30% of the images re-coloured),
     "light" (flips and rotations only) or "none"."""
     per_image_standardization: bool = True
     """Scale each image by its own mean and standard deviation inside the model, so exposure

@@ -29,8 +29,9 @@ def test_a_zoom_scales_the_cell_area_by_its_square(zoom):
 
 def test_the_wide_range_reaches_tight_and_loose_crops():
     assert ZOOM["strong"] == (0.8, 1.3)  # the released 1.x recipe, unchanged
-    low, high = ZOOM["strong-wide"]
-    assert low <= 0.6 and high >= 1.8
+    for strength in ("strong-wide", "strong-wide-stain"):
+        low, high = ZOOM[strength]
+        assert low <= 0.6 and high >= 1.8
 
 
 def test_train_refuses_an_unknown_augment_strength(tmp_path, capsys):
@@ -38,7 +39,9 @@ def test_train_refuses_an_unknown_augment_strength(tmp_path, capsys):
 
     with pytest.raises(SystemExit):
         train_main(["--data", "pbc", "--out", str(tmp_path), "--augment", "stronk"])
-    message = "--augment must be one of strong, strong-wide, strong-stain, light, none"
+    message = (
+        "--augment must be one of strong, strong-wide, strong-stain, strong-wide-stain, light, none"
+    )
     assert message in capsys.readouterr().err
 
 

@@ -5,7 +5,8 @@ cell finder mosaics.
 
 HEMATOVISION_TEST_DB=sqlite (or postgresql) limits a run to one database; the default is both.
 A test marked `database_free` never reads or writes the database: it runs once, on SQLite; so
-does one marked `sqlite_only` (property-based tests, whose breadth is in their examples)."""
+does one marked `sqlite_only` (property-based tests, whose breadth is in their examples); one
+marked `postgresql_only` runs on PostgreSQL alone (concurrent writers)."""
 
 import json
 import os
@@ -66,7 +67,9 @@ def _config(url: str, tmp: Path) -> type:
 def pytest_generate_tests(metafunc):
     if "database" in metafunc.fixturenames:
         once = ("database_free", "sqlite_only")
-        if not any(metafunc.definition.get_closest_marker(m) for m in once):
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            metafunc.parametrize("database", [d for d in DATABASES if d.values[0] == "postgresql"])
+        elif not any(metafunc.definition.get_closest_marker(m) for m in once):
             metafunc.parametrize("database", DATABASES)
 
 

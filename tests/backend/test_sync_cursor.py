@@ -18,11 +18,11 @@ from backend.sync import horizon
 from backend.sync.validation import clean_record
 from tests.conftest import make_record, push, statuses
 
+pytestmark = pytest.mark.postgresql_only
+
 
 @pytest.fixture
-def pg(app, database, monkeypatch):
-    if database != "postgresql":
-        pytest.skip("SQLite has one writer at a time: values are taken in commit order")
+def pg(app, monkeypatch):
     monkeypatch.setattr(horizon, "WAIT_S", 0.2)  # what a read waits for older transactions
     return app
 

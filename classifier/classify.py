@@ -200,12 +200,12 @@ class TFLiteModel:
             raise ModelFolderError(
                 f"{model_path} outputs {sorted(outputs)} do not fit {n_labels} labels"
             ) from error
-        self.cam_out = None if cam_output is None else self._cam_detail(cam_output, model_path)
+        self.cam_out = None if cam_output is None else self._declared_output(cam_output, model_path)
         self.views_out = (
-            None if views_output is None else self._cam_detail(views_output, model_path)
+            None if views_output is None else self._declared_output(views_output, model_path)
         )
 
-    def _cam_detail(self, entry: dict, model_path) -> dict:
+    def _declared_output(self, entry: dict, model_path) -> dict:
         """The output the card names (the map, the views), found by its tensor index (its shape
         is not unique to it in general) and checked against the card's shape."""
         details = {d["index"]: d for d in self.interpreter.get_output_details()}

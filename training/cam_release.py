@@ -31,7 +31,7 @@ from classifier.classify import TFLiteModel, load_image
 from classifier.differential import CLASS_NAMES
 from classifier.model_card import model_card_text, read_model_card
 from training.paths import datasets_root
-from training.report import put_section
+from training.report import derived_report
 
 CAM = "cam"
 HEADING = "## Why-this-call map (class activation)"
@@ -110,16 +110,6 @@ def check_images(card: dict, total: int = CHECK_IMAGES) -> list[Path]:
             raise ValueError(f"no test images in {test / label} to check the map on")
         images.extend(paths)
     return images
-
-
-def find_cam_output(path: Path, n_labels: int) -> tuple[dict, int]:
-    """The new file's 4-D output and its position among the interpreter's outputs."""
-    model = TFLiteModel(path, n_labels)
-    details = model.interpreter.get_output_details()
-    found = [(d, i) for i, d in enumerate(details) if len(d["shape"]) == 4]
-    if len(found) != 1 or int(found[0][0]["shape"][-1]) != n_labels:
-        raise ValueError(f"{path} has no single [1, R, C, {n_labels}] output")
-    return found[0]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -249,7 +239,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
 
     from training.export import batch_of_one, convert_float16, sha256_of
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
-    from training.release.card import tensor_entry
+    from training.release.card import output_entry
 
     images = np.stack([load_image(p, card["input"]["shape"][1]) for p in check_images(card)])
     released = keras.saving.load_model(source / "model.keras", compile=False)
@@ -257,9 +247,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
         work = Path(work)
         (work / "model.tflite").write_bytes(convert_float16(batch_of_one(with_cam)))
-        n = len(card["labels"])
-        detail, position = find_cam_output(work / "model.tflite", n)
-        cam_entry = tensor_entry(detail, CAM, position)
+        cam_entry = output_entry(work / "model.tflite", [1, *with_cam.outputs[2].shape[1:]], CAM)
         (work / "plain.tflite").write_bytes(convert_float16(batch_of_one(released)))
         files = {"new": work / "model.tflite", "source": source / "model.tflite",
                  "plain": work / "plain.tflite"}  # fmt: skip
@@ -303,16 +291,9 @@ def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict
 
 
 def _write_report(path: Path, card: dict, source: Path) -> None:
-    if not path.exists():
-        return
-    old_card = read_model_card(source)
-    text = path.read_text().replace(
-        f"# {card['name']} {old_card['version']}", f"# {card['name']} {card['version']}", 1
-    )
-    text = text.replace(
-        f"({old_card['file']['bytes']:,} bytes)", f"({card['file']['bytes']:,} bytes)", 1
-    )
-    path.write_text(put_section(text, HEADING, section(card)))
+    if path.exists():
+        old = read_model_card(source)
+        path.write_text(derived_report(path.read_text(), old, card, HEADING, section(card)))
 
 
 def main(argv: list[str] | None = None) -> int:

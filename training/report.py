@@ -148,6 +148,19 @@ def markdown(card: dict, results: dict) -> str:
     return "\n".join(lines)
 
 
+def derived_report(report: str, old_card: dict, card: dict, heading: str, section: str) -> str:
+    """The source release's report.md for a release derived from it (training.cam_release,
+    training.view_check_release): the new version in the title, the new file's size, and
+    `section` about what changed."""
+    report = report.replace(
+        f"# {card['name']} {old_card['version']}", f"# {card['name']} {card['version']}", 1
+    )
+    report = report.replace(
+        f"({old_card['file']['bytes']:,} bytes)", f"({card['file']['bytes']:,} bytes)", 1
+    )
+    return put_section(report, heading, section)
+
+
 def put_section(report: str, heading: str, section: str) -> str:
     """The model card with `section` (starting with `heading`) just before "## Limits",
     replacing an earlier section under the same heading."""

@@ -36,7 +36,7 @@ from classifier.classify import TFLiteModel, decide, load_image
 from classifier.model_card import class_activation_output, model_card_text, read_model_card
 from training.cam_release import CAM, check_images
 from training.paths import datasets_root
-from training.report import put_section
+from training.report import derived_report
 
 VIEWS = "views"
 HEADING = "## Confident only if it holds when turned (view check)"
@@ -84,16 +84,6 @@ def view_model(released):
     both = released(QuarterTurnBatch(name="views_batch")(pixels))
     outputs = SplitViews(name=VIEWS)(*both)
     return keras.Model(pixels, outputs, name="released")
-
-
-def _output_of_shape(path: Path, shape: list[int], name: str) -> tuple[dict, str, int]:
-    """(the file's one output of `shape`, `name`, its position among the outputs): the
-    arguments of tensor_entry."""
-    details = TFLiteModel(path, shape[-1]).interpreter.get_output_details()
-    found = [(d, name, i) for i, d in enumerate(details) if [int(s) for s in d["shape"]] == shape]
-    if len(found) != 1:
-        raise ValueError(f"{path} has no single {shape} output")
-    return found[0]
 
 
 def check(new: TFLiteModel, source: TFLiteModel, images: np.ndarray) -> dict:
@@ -216,7 +206,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
 
     from training.export import convert_float16, sha256_of
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
-    from training.release.card import io_details, tensor_entry
+    from training.release.card import io_details, output_entry
 
     n = len(card["labels"])
     lolo = lolo_figures(list(lolo_runs))
@@ -226,9 +216,9 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
         work = Path(work)
         (work / "model.tflite").write_bytes(convert_float16(with_views))
-        views_entry = tensor_entry(*_output_of_shape(work / "model.tflite", [1, 1, n], VIEWS))
+        views_entry = output_entry(work / "model.tflite", [1, 1, n], VIEWS)
         source_cam = class_activation_output(card)
-        cam_entry = tensor_entry(*_output_of_shape(work / "model.tflite", source_cam["shape"], CAM))
+        cam_entry = output_entry(work / "model.tflite", source_cam["shape"], CAM)
         outputs = io_details(work / "model.tflite", n)["outputs"]  # probabilities, familiarity
         new = TFLiteModel(work / "model.tflite", n, cam_output=cam_entry, views_output=views_entry)
         source_model = TFLiteModel(source / "model.tflite", n, cam_output=source_cam)
@@ -236,19 +226,20 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
         log(f"checked on {checked['images']} test images: {checked['max_difference']}")
         measured = pbc_test_figures(new, card)
         log(f"{measured}")
+        source_card = card
         card = {
-            **card,
+            **source_card,
             "version": out.name,
             "outputs": [*outputs, cam_entry, views_entry],
-            "client_rule": card["client_rule"] + " The `views` output (view_check): " + RULE,
+            "client_rule": source_card["client_rule"] + " The `views` output (view_check): " + RULE,
             "file": {
                 "name": "model.tflite",
                 "bytes": (work / "model.tflite").stat().st_size,
                 "sha256": sha256_of(work / "model.tflite"),
             },
             "derived_from": {
-                "name": card["name"],
-                "version": card["version"],
+                "name": source_card["name"],
+                "version": source_card["version"],
                 "change": "output `views` (the image turned a quarter turn) and the view check "
                 "on `confident` (view_check); the network, probabilities, familiarity and map "
                 "are the same",
@@ -267,16 +258,14 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
                 shutil.copy2(source / name, work / name)
         with_views.save(work / "model.keras")
         (work / "model.json").write_text(model_card_text(card))
-        report = (
-            (source / "report.md")
-            .read_text()
-            .replace(
-                f"# {card['name']} {card['derived_from']['version']}",
-                f"# {card['name']} {out.name}",
-                1,
-            )
+        report = derived_report(
+            (source / "report.md").read_text(),
+            source_card,
+            card,
+            HEADING,
+            section(card),
         )
-        (work / "report.md").write_text(put_section(report, HEADING, section(card)))
+        (work / "report.md").write_text(report)
         work.chmod(0o755)  # a temporary folder is private; a release folder is not
         work.rename(out)
     log(f"released {card['name']} {card['version']} in {out}")

@@ -153,6 +153,17 @@ def io_details(path: Path, n: int) -> dict:
     }  # fmt: skip
 
 
+def output_entry(path: Path, shape: list[int], name: str) -> dict:
+    """model.json's entry (`name`) of the file's one output of `shape` (a derived release's
+    added output: the map, the views); ValueError if the file has none or several."""
+    details = TFLiteModel(path, shape[-1]).interpreter.get_output_details()
+    found = [(d, i) for i, d in enumerate(details) if [int(s) for s in d["shape"]] == shape]
+    if len(found) != 1:
+        raise ValueError(f"{path} has no single {shape} output")
+    detail, position = found[0]
+    return tensor_entry(detail, name, position)
+
+
 def tensor_entry(detail: dict, name: str, position: int) -> dict:
     """One input or output of model.json: a runtime's tensor detail under the card's name;
     `position`: its place among the interpreter's outputs (0 for the input)."""

@@ -130,9 +130,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.versions and not args.only:
         parser.error("--versions needs --only")
-    pairs = dict(PAIRS)
-    if args.versions:
-        pairs = {args.only: (*args.versions, PAIRS[args.only][2])}
+    pairs = {args.only: (*args.versions, PAIRS[args.only][2])} if args.versions else PAIRS
     from playwright.sync_api import sync_playwright
 
     folders = {

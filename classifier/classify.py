@@ -1,4 +1,5 @@
-"""The reference classifier: one released model folder + images -> (label, confidence, status).
+"""The reference classifier: one released model folder + images -> (label, confidence, status,
+status_reason).
 
 Every Python client (the backend's /predict, the training evaluation of the .tflite file, the
 command line) uses this module, and the PWA implements the same rule (see ``decide``). It needs
@@ -7,17 +8,20 @@ only numpy, Pillow and ai-edge-litert (the TFLite runtime), never TensorFlow.
     python -m classifier.classify tflite_models/wbc-differential/1.0.0 cell1.jpg cell2.png
 
 prints one JSON object per image and line:
-``{"image", "label", "confidence", "status", "probabilities": {label: p}}``; an image that cannot
-be read gives ``{"image", "error"}`` on its line and the exit status 1 after all lines.
+``{"image", "label", "confidence", "status", "status_reason", "probabilities": {label: p}}``
+(``status_reason``: why the call is not confident, one of STATUS_REASONS, null when it is);
+an image that cannot be read gives ``{"image", "error"}`` on its line and the exit status 1
+after all lines.
 
 A model whose model.json declares ``input.framing`` (see classifier.cells.model_framing) is fed the
 frame of the cell nearest the photo's centre (the line then also has its ``"box"``); with
 nothing to frame the line is ``{"label": null, "confidence": null, "status": "unfamiliar",
-"probabilities": {}, "reason": ...}``. ``--field`` classifies every white cell of a
-field photo: ``{"image", "width", "height", "cells": [{"box", "score", "label", ...}]}``; for
-a model whose ``input.field_framing`` is ``rbc-segmented`` (a malaria screen) every red cell
-instead, each with ``"edge"`` (cut by the photo's edge: shown, never counted) and ``"clump"``
-(split out of touching cells), and ``"cell_type": "rbc"`` and ``"diameter"`` beside them.
+"status_reason": "no_cell", "probabilities": {}, "reason": ...}``. ``--field`` classifies
+every white cell of a field photo: ``{"image", "width", "height", "cells": [{"box", "score",
+"label", ...}]}``; for a model whose ``input.field_framing`` is ``rbc-segmented`` (a malaria
+screen) every red cell instead, each with ``"edge"`` (cut by the photo's edge: shown, never
+counted) and ``"clump"`` (split out of touching cells), and ``"cell_type": "rbc"`` and
+``"diameter"`` beside them.
 A model whose model.json declares ``class_activation`` adds each call's why-this-call map,
 ``"cam": {"label", "rows", "cols", "values"}`` (see ``cam_values``), to every result and cell.
 """
@@ -34,6 +38,7 @@ from PIL import Image, ImageOps
 
 from classifier.cells.finder import MAX_PIXELS, FinderError
 from classifier.cells.model_framing import (
+    NO_CELL,
     RBC_SEGMENTED,
     field_framing_of,
     frame_field_cells,
@@ -51,6 +56,11 @@ from classifier.model_card import (
 )
 
 STATUSES = ("confident", "review", "unfamiliar")
+# Why a call is not `confident` (None when it is): the rule's own three, and NO_CELL when the
+# framing found no cell to centre on (model_framing.mark_centred, no_cell_result). A stable
+# enum: records carry it to the server (backend/sync/validation.py) and both sides word it.
+BELOW_THRESHOLD, VIEW_CHECK, UNFAMILIAR = "below_threshold", "view_check", "unfamiliar"
+STATUS_REASONS = (BELOW_THRESHOLD, VIEW_CHECK, UNFAMILIAR, NO_CELL)
 
 
 class UnreadableImageError(ValueError):
@@ -119,23 +129,26 @@ def decide(
     decision: dict,
     views: np.ndarray | None = None,
 ):
-    """Turn the model outputs into (label, confidence, status) by the rule in model.json.
+    """Turn the model outputs into (label, confidence, status, reason) by the rule in model.json.
 
-    unfamiliar if familiarity < unfamiliar_below; else confident if the top probability is at
-    least confident_at_or_above and, with `views` (model.json view_check: [n_views, n_labels],
-    the same image turned), the same class's probability in every view is too; else review.
-    The top label and its probability are always given.
+    unfamiliar (reason UNFAMILIAR) if familiarity < unfamiliar_below; else review
+    (BELOW_THRESHOLD) if the top probability is under confident_at_or_above; else review
+    (VIEW_CHECK) if, with `views` (model.json view_check: [n_views, n_labels], the same image
+    turned), the same class's probability in some view is under it; else confident (reason
+    None). The top label and its probability are always given.
     """
     top = int(np.argmax(probabilities))
     confidence = float(probabilities[top])
     threshold = decision["confident_at_or_above"]
     if familiarity < decision["unfamiliar_below"]:
-        status = "unfamiliar"
-    elif confidence >= threshold and (views is None or all(v[top] >= threshold for v in views)):
-        status = "confident"
+        status, reason = "unfamiliar", UNFAMILIAR
+    elif not confidence >= threshold:  # not `<`: a NaN is never confident
+        status, reason = "review", BELOW_THRESHOLD
+    elif views is not None and not all(v[top] >= threshold for v in views):
+        status, reason = "review", VIEW_CHECK
     else:
-        status = "review"
-    return labels[top], confidence, status
+        status, reason = "confident", None
+    return labels[top], confidence, status, reason
 
 
 def field_decision(decision: dict) -> dict:
@@ -290,13 +303,14 @@ class Classifier:
         """`decision`: the rule's thresholds (default: the close-up's, model.json decision).
         With a class-activation map: "cam" {"label", "rows", "cols", "values"} (cam_values)."""
         probabilities, familiarity, cam, views = self.model.run_views(rgb)
-        label, confidence, status = decide(
+        label, confidence, status, reason = decide(
             probabilities, familiarity, self.labels, decision or self.decision, views
         )
         result = {
             "label": label,
             "confidence": round(confidence, 4),
             "status": status,
+            "status_reason": reason,
             "probabilities": {
                 name: round(float(p), 4) for name, p in zip(self.labels, probabilities, strict=True)
             },

@@ -43,6 +43,8 @@ SPAN_RANGE = (1.5, 10.0)  # frames narrower than a white cell or wider than a fi
 NO_WHITE_CELL = "no white cell found in the photo"
 NO_CELLS = "no cells found in the photo"
 CENTRED = "no white cell or platelet found: framed at the photo's centre"
+# The status reason (classifier.classify.STATUS_REASONS) of both: no cell to frame or centre on.
+NO_CELL = "no_cell"
 
 
 def framing_of(card: dict) -> dict | None:
@@ -133,6 +135,7 @@ def no_cell_result(reason: str = NO_WHITE_CELL) -> dict:
         "label": None,
         "confidence": None,
         "status": "unfamiliar",
+        "status_reason": NO_CELL,
         "probabilities": {},
         "reason": reason,
     }
@@ -140,4 +143,4 @@ def no_cell_result(reason: str = NO_WHITE_CELL) -> dict:
 
 def mark_centred(result: dict) -> dict:
     """A frame centred on the photo (no cell found) is 'unfamiliar': a person must look."""
-    return {**result, "status": "unfamiliar", "reason": CENTRED}
+    return {**result, "status": "unfamiliar", "status_reason": NO_CELL, "reason": CENTRED}

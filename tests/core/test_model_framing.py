@@ -87,6 +87,7 @@ def test_the_command_line_prints_framed_and_field_results(framed, tmp_path, caps
     assert main([str(folder), str(crop)]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["status"] == "unfamiliar" and line["label"] is None
+    assert line["status_reason"] == "no_cell"
     assert main([str(folder), "--field", str(photo)]) == 0
     assert json.loads(capsys.readouterr().out)["cells"]
 
@@ -149,11 +150,13 @@ def test_with_no_cell_found_the_photo_centre_is_framed_and_unfamiliar(scaled, tm
     got = scaled.classify(str(crop))
     assert got["box"] is None and "centre" in got["reason"]
     assert got["label"] in scaled.labels and got["status"] == "unfamiliar"
+    assert got["status_reason"] == "no_cell"  # not the familiarity rule: nothing to centre on
     # nothing measurable: no label
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 200, 3), 230, np.uint8)).save(blank)
     got = scaled.classify(str(blank))
     assert got["label"] is None and got["status"] == "unfamiliar" and got["probabilities"] == {}
+    assert got["status_reason"] == "no_cell"
 
 
 def test_scaled_field_mode_frames_every_white_cell_at_the_photos_scale(scaled):

@@ -135,7 +135,9 @@ def test_a_card_without_the_declaration_keeps_white_cell_field_mode():
     result = classifier.classify_field(str(malaria_field_photos()[1]))
     assert "cell_type" not in result and "diameter" not in result
     for cell in result["cells"]:
-        assert set(cell) == {"box", "score", "label", "confidence", "status", "probabilities"}
+        assert set(cell) == {
+            "box", "score", "label", "confidence", "status", "status_reason", "probabilities"
+        }  # fmt: skip
 
 
 def test_rbc_segmented_is_refused_as_a_close_up_framing(tmp_path):

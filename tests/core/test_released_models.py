@@ -88,9 +88,11 @@ def test_images_unlike_the_training_data_come_out_unfamiliar(release):
 
 def test_status_rule_follows_the_thresholds():
     labels, decision = ["a", "b"], {"unfamiliar_below": 0.5, "confident_at_or_above": 0.9}
-    assert decide(np.array([0.95, 0.05]), 0.8, labels, decision) == ("a", 0.95, "confident")
-    assert decide(np.array([0.3, 0.7]), 0.8, labels, decision)[2] == "review"
-    assert decide(np.array([0.02, 0.98]), 0.4, labels, decision) == ("b", 0.98, "unfamiliar")
+    confident = ("a", 0.95, "confident", None)
+    assert decide(np.array([0.95, 0.05]), 0.8, labels, decision) == confident
+    assert decide(np.array([0.3, 0.7]), 0.8, labels, decision)[2:] == ("review", "below_threshold")
+    unfamiliar = ("b", 0.98, "unfamiliar", "unfamiliar")
+    assert decide(np.array([0.02, 0.98]), 0.4, labels, decision) == unfamiliar
 
 
 def test_classify_command_reports_a_bad_image_and_keeps_going(tmp_path):

@@ -47,6 +47,7 @@ def test_the_check_only_takes_confident_away(classifiers):
         }
         if a["status"] != b["status"]:
             assert (b["status"], a["status"]) == ("confident", "review"), image
+            assert a["status_reason"] == "view_check", image  # the reason says which check
             turned_down += 1
     assert turned_down > 0
 
@@ -54,9 +55,12 @@ def test_the_check_only_takes_confident_away(classifiers):
 def test_the_rule_needs_every_view():
     decision = {"unfamiliar_below": 0.3, "confident_at_or_above": 0.8}
     p = np.float32([0.9, 0.1])
-    assert decide(p, 0.9, ["a", "b"], decision, np.float32([[0.8, 0.2]]))[2] == "confident"
-    assert decide(p, 0.9, ["a", "b"], decision, np.float32([[0.8, 0.2], [0.7, 0.3]]))[2] == "review"
-    assert decide(p, 0.1, ["a", "b"], decision, np.float32([[0.1, 0.9]]))[2] == "unfamiliar"
+    held = decide(p, 0.9, ["a", "b"], decision, np.float32([[0.8, 0.2]]))
+    assert held[2:] == ("confident", None)
+    one_fails = decide(p, 0.9, ["a", "b"], decision, np.float32([[0.8, 0.2], [0.7, 0.3]]))
+    assert one_fails[2:] == ("review", "view_check")
+    unfamiliar = decide(p, 0.1, ["a", "b"], decision, np.float32([[0.1, 0.9]]))
+    assert unfamiliar[2:] == ("unfamiliar", "unfamiliar")
 
 
 @pytest.mark.parametrize(

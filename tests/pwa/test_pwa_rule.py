@@ -1,6 +1,6 @@
 """The app's preprocessing and decision rule, run in Chromium, against the Python reference:
 the Pillow resize port gives the very pixels of classifier.classify.load_image, and decide() gives
-classifier.classify.decide's (label, confidence, status) on a table of edge cases."""
+classifier.classify.decide's (label, confidence, status, reason) on a table of edge cases."""
 
 import base64
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from bench.inputs import dataset_images
-from classifier.classify import decide, field_decision, load_image
+from classifier.classify import STATUS_REASONS, decide, field_decision, load_image
 
 pytestmark = [pytest.mark.browser]
 
@@ -18,10 +18,21 @@ DECISION = {"unfamiliar_below": 0.3, "confident_at_or_above": 0.8}
 CASES = [
     ([0.9, 0.05, 0.05], 0.9),  # confident
     ([0.8, 0.1, 0.1], 0.5),  # exactly at the confident threshold
-    ([0.5, 0.3, 0.2], 0.9),  # review
+    ([0.5, 0.3, 0.2], 0.9),  # review: below the threshold
     ([0.95, 0.03, 0.02], 0.29),  # unfamiliar wins over confident
     ([0.95, 0.03, 0.02], 0.3),  # exactly at the familiarity threshold: familiar
     ([0.4, 0.4, 0.2], 1.0),  # a tie: the first maximum, like np.argmax
+    ([0.5, 0.3, 0.2], 0.1),  # unfamiliar wins over below the threshold
+]
+# decide's (status, reason) of each case
+CASE_CALLS = [
+    ("confident", None),
+    ("confident", None),
+    ("review", "below_threshold"),
+    ("unfamiliar", "unfamiliar"),
+    ("confident", None),
+    ("review", "below_threshold"),
+    ("unfamiliar", "unfamiliar"),
 ]
 
 
@@ -38,11 +49,12 @@ def test_decide_matches_backend_classify(page):
         }""",
         [CASES, LABELS, DECISION],
     )
-    for (probabilities, familiarity), js in zip(CASES, got, strict=True):
+    for (probabilities, familiarity), js, call in zip(CASES, got, CASE_CALLS, strict=True):
         probabilities = np.asarray(probabilities, dtype=np.float32)
-        label, confidence, status = decide(probabilities, familiarity, LABELS, DECISION)
-        assert (js["label"], js["status"]) == (label, status)
+        label, confidence, status, reason = decide(probabilities, familiarity, LABELS, DECISION)
+        assert (js["label"], js["status"], js["reason"]) == (label, status, reason)
         assert js["confidence"] == pytest.approx(confidence)
+        assert (status, reason) == call
 
 
 def test_field_cells_use_the_field_thresholds_in_both(page):
@@ -50,17 +62,19 @@ def test_field_cells_use_the_field_thresholds_in_both(page):
     got = page.evaluate(
         """async ([cases, labels, decisions]) => {
             const { decide, fieldDecision } = await import('/js/classifier/decision-rule.js');
-            return decisions.map((d) => cases.map(([p, f]) =>
-                decide(Float32Array.from(p), f, labels, fieldDecision(d)).status));
+            return decisions.map((d) => cases.map(([p, f]) => {
+                const call = decide(Float32Array.from(p), f, labels, fieldDecision(d));
+                return [call.status, call.reason];
+            }));
         }""",
         [CASES, LABELS, [DECISION, with_field]],
     )
     for decision, js in zip((DECISION, with_field), got, strict=True):
         rule = field_decision(decision)
-        python = [decide(np.float32(p), f, LABELS, rule)[2] for p, f in CASES]
+        python = [list(decide(np.float32(p), f, LABELS, rule)[2:]) for p, f in CASES]
         assert js == python
-    # 0.9 is confident for a close-up but not for a field cell under the stricter threshold
-    assert got[0][0] == "confident" and got[1][0] == "review"
+    # 0.9 is confident for a close-up but under the field cell's stricter threshold
+    assert got[0][0] == ["confident", None] and got[1][0] == ["review", "below_threshold"]
 
 
 def js_resize(page, rgb: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
@@ -121,9 +135,25 @@ def test_view_check_matches_backend_classify(page):
         }""",
         [VIEW_CASES, LABELS, DECISION],
     )
-    expected = ["confident", "review", "confident", "review", "unfamiliar", "review", "review"]
-    for case, js, status in zip(VIEW_CASES, got, expected, strict=True):
+    expected = [
+        ("confident", None),
+        ("review", "view_check"),
+        ("confident", None),
+        ("review", "view_check"),
+        ("unfamiliar", "unfamiliar"),
+        ("review", "below_threshold"),  # unsure on the image itself: the turn is not the reason
+        ("review", "view_check"),
+    ]
+    for case, js, call in zip(VIEW_CASES, got, expected, strict=True):
         probabilities, familiarity, views = case
         python = decide(np.float32(probabilities), familiarity, LABELS, DECISION, np.float32(views))
-        assert (js["label"], js["status"]) == (python[0], python[2])
-        assert python[2] == status
+        assert (js["label"], js["status"], js["reason"]) == (python[0], *python[2:])
+        assert python[2:] == call
+
+
+def test_both_rules_name_the_same_reasons(page):
+    # The codes records carry to the server: one enum, in the same order, on both sides.
+    js = page.evaluate(
+        "async () => (await import('/js/classifier/decision-rule.js')).STATUS_REASONS"
+    )
+    assert js == list(STATUS_REASONS) == ["below_threshold", "view_check", "unfamiliar", "no_cell"]

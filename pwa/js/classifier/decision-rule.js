@@ -1,10 +1,18 @@
-// The (label, confidence, status) rule of classifier.classify.decide (classifier/classify.py)
-// and model.json "decision", mirrored line for line: unfamiliar if familiarity <
-// unfamiliar_below; else confident if the top probability >= confident_at_or_above and, with
+// The (label, confidence, status, reason) rule of classifier.classify.decide
+// (classifier/classify.py) and model.json "decision", mirrored line for line: unfamiliar
+// (reason "unfamiliar") if familiarity < unfamiliar_below; else review ("below_threshold") if
+// the top probability is under confident_at_or_above; else review ("view_check") if, with
 // `views` (model.json view_check: one probability array per view of the same image, turned),
-// the same class's probability in every view is too; else review.
+// the same class's probability in some view is under it; else confident (reason null).
 
 export const STATUSES = ["confident", "review", "unfamiliar"];
+// Why a call is not confident, as classifier.classify.STATUS_REASONS: a stable enum that
+// records carry to the server. "no_cell": the framing found no cell to centre on.
+export const BELOW_THRESHOLD = "below_threshold";
+export const VIEW_CHECK = "view_check";
+export const UNFAMILIAR = "unfamiliar";
+export const NO_CELL = "no_cell";
+export const STATUS_REASONS = [BELOW_THRESHOLD, VIEW_CHECK, UNFAMILIAR, NO_CELL];
 
 export function decide(probabilities, familiarity, labels, decision, views = null) {
   let top = 0;
@@ -13,11 +21,13 @@ export function decide(probabilities, familiarity, labels, decision, views = nul
   }
   const confidence = probabilities[top];
   const threshold = decision.confident_at_or_above;
-  let status;
-  if (familiarity < decision.unfamiliar_below) status = "unfamiliar";
-  else if (confidence >= threshold && (!views || views.every((v) => v[top] >= threshold))) status = "confident";
-  else status = "review";
-  return { label: labels[top], confidence, status };
+  let status = "review";
+  let reason = null;
+  if (familiarity < decision.unfamiliar_below) [status, reason] = ["unfamiliar", UNFAMILIAR];
+  else if (!(confidence >= threshold)) reason = BELOW_THRESHOLD; // not `<`: a NaN is never confident
+  else if (views && !views.every((v) => v[top] >= threshold)) reason = VIEW_CHECK;
+  else status = "confident";
+  return { label: labels[top], confidence, status, reason };
 }
 
 /**

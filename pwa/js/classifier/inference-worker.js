@@ -175,13 +175,14 @@ function loaded(key) {
 async function classifyPixels(model, rgb, decision = model.card.decision) {
   const { probabilities, familiarity, activation, views, ms } = await runModel(model, rgb);
   const { card } = model;
-  const { label, confidence, status } = decide(probabilities, familiarity, card.labels, decision, views);
+  const { label, confidence, status, reason } = decide(probabilities, familiarity, card.labels, decision, views);
   const named = {};
   card.labels.forEach((name, i) => (named[name] = round4(probabilities[i])));
   const result = {
     label,
     confidence: round4(confidence),
     status,
+    status_reason: reason,
     probabilities: named,
     familiarity: Number.isFinite(familiarity) ? round4(familiarity) : null,
     inferenceMs: ms,

@@ -9,6 +9,7 @@
 // declare "field_framing" for the cells of a field photo (fieldFramingOf), where a third method
 // is allowed: {"method": "rbc-segmented"}, a red-cell model whose field mode classifies every red
 // cell cut out on black in its own box (red-cell-field.js).
+import { NO_CELL } from "../decision-rule.js";
 import { survey } from "./finder.js";
 import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow } from "./framing.js";
 
@@ -112,12 +113,12 @@ function frameBox(image, box, framing, diameter, size) {
 
 // What a framed model answers for a photo without a cell to frame: no guess.
 export function noCellResult(reason = NO_WHITE_CELL) {
-  return { label: null, confidence: null, status: "unfamiliar", probabilities: {}, reason };
+  return { label: null, confidence: null, status: "unfamiliar", status_reason: NO_CELL, probabilities: {}, reason };
 }
 
 // A frame centred on the photo (no cell found) is "unfamiliar": a person must look.
 export function markCentred(result) {
-  return { ...result, status: "unfamiliar", reason: CENTRED };
+  return { ...result, status: "unfamiliar", status_reason: NO_CELL, reason: CENTRED };
 }
 
 // The RGBA pixels of a crop {x, y, w, h} of a decoded image, as {data, width, height}.

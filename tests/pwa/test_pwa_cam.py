@@ -120,13 +120,9 @@ def test_an_older_card_gives_no_map(app):
     assert "cam" not in answer
 
 
-def test_the_worker_applies_the_view_check_as_python_does(app):
-    """wbc-differential 2.3.0 on: the worker reads the turned image's probabilities (`views`)
-    and gives the statuses of classifier.classify, including close-ups the check turns from
-    `confident` to `review`."""
-    page, models = app
-    url, card, classifier = models["wbc-differential"]
-    assert card.get("view_check"), f"{card['version']} declares no view check"
+def split_by_view_check(classifier: Classifier) -> tuple[list, list]:
+    """The first 12 close-ups per class: those the view check turns from `confident` to
+    `review`, and the others."""
     turned_down, kept = [], []
     for image in dataset_images("pbc", 12):
         p, f, _, views = classifier.model.run_views(load_image(image, classifier.size))
@@ -134,12 +130,25 @@ def test_the_worker_applies_the_view_check_as_python_does(app):
         with_views = decide(p, f, classifier.labels, classifier.decision, views)[2]
         (turned_down if (without, with_views) == ("confident", "review") else kept).append(image)
     assert turned_down, "no close-up among the first 12 per class that the view check turns down"
+    return turned_down, kept
+
+
+def test_the_worker_applies_the_view_check_as_python_does(app):
+    """wbc-differential 2.3.0 on: the worker reads the turned image's probabilities (`views`)
+    and gives the statuses of classifier.classify, including close-ups the check turns from
+    `confident` to `review`."""
+    page, models = app
+    url, card, classifier = models["wbc-differential"]
+    assert card.get("view_check"), f"{card['version']} declares no view check"
+    turned_down, kept = split_by_view_check(classifier)
     images = turned_down[:4] + kept[:4]
     got = page.evaluate(WORKER, [[[url, card]], [[0, b64(i), "single"] for i in images]])
     for image, answer in zip(images, got, strict=True):
         want = classifier.classify(str(image))
-        assert (answer["label"], answer["status"]) == (want["label"], want["status"]), image
-    assert [a["status"] for a in got[: len(turned_down[:4])]] == ["review"] * len(turned_down[:4])
+        call = [answer[k] for k in ("label", "status", "status_reason")]
+        assert call == [want[k] for k in ("label", "status", "status_reason")], image
+    first = got[: len(turned_down[:4])]
+    assert [a["status_reason"] for a in first] == ["view_check"] * len(first)
 
 
 # The overlay's pixels in the app: why-overlay.js's overlayRGBA, as base64.

@@ -21,6 +21,7 @@ const SYNC_FIELDS = [
   "label",
   "confidence",
   "status",
+  "status_reason",
   "probabilities",
   "captured_at",
   "device_id",
@@ -62,6 +63,8 @@ export function newRecord(model, result, { deviceId, slideId, correctedLabel, th
     label: result.label,
     confidence: result.confidence,
     status: result.status,
+    // why it is not confident (decision-rule.js STATUS_REASONS); null when it is
+    status_reason: result.status_reason ?? null,
     probabilities: result.probabilities,
     captured_at: new Date().toISOString(),
     device_id: deviceId,

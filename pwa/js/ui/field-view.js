@@ -6,7 +6,7 @@
 // at first and the rest folded away. A selected cell the model made a map for offers "Show why"
 // under the photo: the map over that cell's own image (its frame: what the model was given).
 import { t } from "../i18n.js";
-import { correctionOptions, headline, nameOf, statusWord } from "./result-card.js";
+import { correctionOptions, headline, nameOf, statusWithReason } from "./result-card.js";
 import { WhyOverlay } from "./why-overlay.js";
 import { CALL_COLOURS, colourOf, listsFirst, redCellSummary } from "./red-cell-summary.js";
 
@@ -243,7 +243,7 @@ export class FieldView {
       li.append(name);
       return li;
     }
-    const how = [cell.added && t("field.by_hand"), statusWord(cell.status), cell.recordId && t("field.counted")].filter(Boolean).join(" · ");
+    const how = [cell.added && t("field.by_hand"), statusWithReason(cell), cell.recordId && t("field.counted")].filter(Boolean).join(" · ");
     const confidence = cell.status === "unfamiliar" ? "" : ` · ${(cell.confidence * 100).toFixed(1)}%`;
     name.textContent = `${i + 1}. ${headline(cell, this.model, { short: true })}${confidence} · ${how}`;
     const select = document.createElement("select");

@@ -2,7 +2,7 @@
 // failed and why; a correction the server refused shows under its record); a failed record or
 // correction can be queued again.
 import { language, t } from "../i18n.js";
-import { headline, nameOf, percent, personText, statusWord, syncWord } from "./result-card.js";
+import { headline, nameOf, percent, personText, statusWithReason, syncWord } from "./result-card.js";
 
 /** The label a person gave (reviewer, else technician), else the model's. */
 const labelOf = (r) => r.reviewed_label || r.corrected_label || r.label;
@@ -70,7 +70,7 @@ export class HistoryPanel {
     const detail = document.createElement("div");
     detail.className = "muted small";
     const confidence = r.status === "unfamiliar" ? "" : `${percent(r.confidence)} · `;
-    detail.textContent = `${confidence}${statusWord(r.status)} · ${r.model_name} ${r.model_version} · ${new Date(r.captured_at).toLocaleString(language())}`;
+    detail.textContent = `${confidence}${statusWithReason(r)} · ${r.model_name} ${r.model_version} · ${new Date(r.captured_at).toLocaleString(language())}`;
     what.append(title);
     if (people) {
       const said = document.createElement("div");

@@ -16,10 +16,38 @@ const STATUS_TEXT = {
   unfamiliar: msgKey("result.status_unfamiliar"),
 };
 const STATUS_WORDS = { confident: msgKey("status.confident"), review: msgKey("status.review"), unfamiliar: msgKey("status.unfamiliar") };
+// Why a call is not confident (decision-rule.js STATUS_REASONS), said the same way on the
+// dashboard (backend/dashboard/vocabulary.py); a record without one (an older app) shows none.
+const STATUS_REASON_TEXT = {
+  below_threshold: msgKey("status_reason.below_threshold"),
+  view_check: msgKey("status_reason.view_check"),
+  unfamiliar: msgKey("status_reason.unfamiliar"),
+  no_cell: msgKey("status_reason.no_cell"),
+};
+const STATUS_WHY_TEXT = { review: msgKey("result.status_review_why"), unfamiliar: msgKey("result.status_unfamiliar_why") };
 const SYNC_WORDS = { pending: msgKey("sync.pending"), synced: msgKey("sync.synced"), failed: msgKey("sync.failed") };
 /** A status ("confident", "review", "unfamiliar") or a sync state in the active language. */
 export const statusWord = (status) => (STATUS_WORDS[status] ? t(STATUS_WORDS[status]) : status);
 export const syncWord = (state) => (SYNC_WORDS[state] ? t(SYNC_WORDS[state]) : state);
+
+/** Why the record's call is not confident, in words ("" when it is, or the record does not say). */
+export function statusReasonText(record) {
+  const key = STATUS_REASON_TEXT[record.status_reason];
+  return key ? t(key, { percent: percent(record.confidence) }) : "";
+}
+
+/** "review: <why>" for History and the field list; the bare status word when there is no why. */
+export function statusWithReason(record) {
+  const why = statusReasonText(record);
+  return why ? t("status.with_reason", { status: statusWord(record.status), why }) : statusWord(record.status);
+}
+
+/** The card's status line: the status's advice, with the rule's reason where the record has one. */
+function statusLine(record) {
+  const why = statusReasonText(record);
+  if (why && STATUS_WHY_TEXT[record.status]) return t(STATUS_WHY_TEXT[record.status], { why });
+  return STATUS_TEXT[record.status] ? t(STATUS_TEXT[record.status]) : record.status;
+}
 
 /** People's words for a label in the active language: the installed model's card where it
  * names the class, else the catalogue's class names. */
@@ -104,7 +132,8 @@ export class ResultCard {
     confidence.className = record.status === "confident" ? "confidence" : "muted";
     const status = this.q("#result-status");
     status.dataset.status = record.status;
-    status.textContent = STATUS_TEXT[record.status] ? t(STATUS_TEXT[record.status]) : record.status;
+    status.dataset.reason = record.status_reason || "";
+    status.textContent = statusLine(record);
     const why = this.q("#result-reason");
     why.textContent = reason ? t("result.note", { reason: reasonText(reason) }) : "";
     why.hidden = !reason;

@@ -22,6 +22,7 @@ from backend.dashboard.vocabulary import (
     differential_flags,
     flag_name,
     parasitaemia_flags,
+    short_status_reason,
     state_name,
     status_name,
 )
@@ -37,6 +38,7 @@ DISCLAIMER = _l(
 FOOTER_NOTE = _l("Decision support, not a diagnosis.")
 MAX_THUMBNAILS = 40
 THUMB_MM = 24
+CAPTION_MM = 16  # up to three 4 mm lines under a thumbnail: call, reason, person
 FONT = "DejaVuSans"
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
@@ -271,13 +273,13 @@ def _thumbnail_grid(pdf: SlideReport, cells: list) -> None:
     x0, per_row = pdf.l_margin, 6
     for i, cell in enumerate(cells[:MAX_THUMBNAILS]):
         if i % per_row == 0:
-            if pdf.get_y() + THUMB_MM + 14 > pdf.h - pdf.b_margin:
+            if pdf.get_y() + THUMB_MM + CAPTION_MM + 2 > pdf.h - pdf.b_margin:
                 pdf.add_page()
             row_y = pdf.get_y()
         x = x0 + (i % per_row) * (THUMB_MM + 6)
         _thumbnail(pdf, cell, x, row_y)
         if i % per_row == per_row - 1 or i == min(len(cells), MAX_THUMBNAILS) - 1:
-            pdf.set_xy(x0, row_y + THUMB_MM + 12)
+            pdf.set_xy(x0, row_y + THUMB_MM + CAPTION_MM)
     if len(cells) > MAX_THUMBNAILS:
         more = len(cells) - MAX_THUMBNAILS
         pdf.text_line(_("... and %(num)s more (see the dashboard).", num=more))
@@ -302,7 +304,9 @@ def _thumbnail(pdf: SlideReport, cell, x: float, y: float) -> None:
         person = f"{by}: {cell.corrected_label or cell.label}"
     else:
         person = _("not reviewed")
-    for n, line in enumerate((caption, person)):
+    # why the phone's rule did not call it confident, where the record says (newer phones)
+    lines = [caption, short_status_reason(cell), person]
+    for n, line in enumerate(line for line in lines if line):
         pdf.set_xy(x - 2, y + THUMB_MM + 1 + n * 4)
         pdf.cell(THUMB_MM + 4, 4, line[:28], align="C")
     pdf.set_font(FONT, "", 10)

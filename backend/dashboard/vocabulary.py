@@ -10,6 +10,7 @@ from flask_babel import ngettext
 
 from backend.dashboard import bp
 from backend.i18n import current_language
+from classifier.classify import BELOW_THRESHOLD, NO_CELL, UNFAMILIAR, VIEW_CHECK
 from classifier.differential import (
     MIN_WBC_FOR_PERCENT,
     Differential,
@@ -26,6 +27,14 @@ BASES = {
     "per 100 white cells": _l("per 100 white cells"),
 }
 FLAGS = {"high": _l("high"), "low": _l("low")}
+# Why the phone's rule did not call a record confident (classifier.classify.STATUS_REASONS), in
+# the phone's words (pwa/locales/*.json "status_reason.*"); "%(percent)s" is the record's.
+STATUS_REASONS = {
+    BELOW_THRESHOLD: _l("confidence %(percent)s is below what this model needs to be sure"),
+    VIEW_CHECK: _l("the call did not hold when the image was turned a quarter turn"),
+    UNFAMILIAR: _l("this does not look like the images the model knows"),
+    NO_CELL: _l("no cell was found to centre on, so the photo's centre was classified"),
+}
 
 
 def _word(table: dict, value: str | None) -> str:
@@ -37,6 +46,38 @@ def _word(table: dict, value: str | None) -> str:
 @bp.app_template_filter("status_name")
 def status_name(status: str | None) -> str:
     return _word(STATUSES, status)
+
+
+# The same, short enough for the PDF's caption under a thumbnail (about 28 characters).
+SHORT_STATUS_REASONS = {
+    BELOW_THRESHOLD: _l("below its threshold"),
+    VIEW_CHECK: _l("did not hold when turned"),
+    UNFAMILIAR: _l("unlike its training images"),
+    NO_CELL: _l("no cell found"),
+}
+
+
+def short_status_reason(prediction) -> str:
+    return _word(SHORT_STATUS_REASONS, prediction.status_reason)
+
+
+@bp.app_template_filter("status_reason")
+def status_reason(prediction) -> str:
+    """Why the record is not confident, in words; "" when it is, or its phone did not say
+    (older phones: the record shows what it showed before)."""
+    text = STATUS_REASONS.get(prediction.status_reason)
+    if text is None:
+        return ""
+    return str(text) % {"percent": f"{prediction.confidence * 100:.1f}%"}
+
+
+@bp.app_template_filter("status_with_reason")
+def status_with_reason(prediction) -> str:
+    """ "review: <why>" as the phone's History says it; the bare status word without a why."""
+    why = status_reason(prediction)
+    if not why:
+        return status_name(prediction.status)
+    return _("%(status)s: %(why)s", status=status_name(prediction.status), why=why)
 
 
 @bp.app_template_filter("role_name")

@@ -21,6 +21,9 @@ class Prediction(db.Model):
     label: so.Mapped[str] = so.mapped_column(sa.String(100), index=True)
     confidence: so.Mapped[float]
     status: so.Mapped[str] = so.mapped_column(sa.String(32), index=True)
+    # Why the phone's rule did not call it confident (classifier.classify.STATUS_REASONS, checked
+    # by sync/validation.py); None when it did, and from phones older than the reason.
+    status_reason: so.Mapped[str | None] = so.mapped_column(sa.String(32))
     probabilities: so.Mapped[dict[str, float]] = so.mapped_column(sa.JSON)
     captured_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, index=True)
     device_id: so.Mapped[str] = so.mapped_column(sa.String(100), index=True)
@@ -65,6 +68,7 @@ class Prediction(db.Model):
             "label": self.label,
             "confidence": self.confidence,
             "status": self.status,
+            "status_reason": self.status_reason,
             "probabilities": self.probabilities,
             "captured_at": iso(self.captured_at),
             "device_id": self.device_id,

@@ -1,4 +1,6 @@
-"""POST /predict: multipart image -> label, confidence, status, probabilities (the seed's API).
+"""POST /predict: multipart image -> label, confidence, status, probabilities (the seed's API),
+and status_reason: why the call is not confident (classifier.classify.STATUS_REASONS; null when
+it is).
 
 With ``mode=field`` the image is a field photo: every white cell found is framed and classified,
 and the answer lists them (box, label, confidence, status, probabilities) instead; for a model
@@ -77,6 +79,7 @@ def predict():
         predicted_label=result["label"],
         confidence=result["confidence"],
         status=result["status"],
+        status_reason=result["status_reason"],
         probabilities=result["probabilities"],
         model=model_ref,
         image_path=path,

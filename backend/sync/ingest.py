@@ -88,6 +88,7 @@ def _insert_new(records: list[CleanRecord], user: User) -> set[str]:
             r.fields,
             image_path=r.fields.get("image_path"),  # every parameter set needs the same keys
             cam=r.fields.get("cam"),
+            status_reason=r.fields.get("status_reason"),
             id=r.id,
             content_hash=r.content_hash,
             synced_by_id=user.id,

@@ -27,6 +27,7 @@ from backend.models.slide import (
 )
 from backend.request_input import NUL_PROBLEM, text_problem
 from backend.sync.item_results import CHECK_FAILED, INVALID_FIELD, INVALID_ITEM, refused
+from classifier.classify import BELOW_THRESHOLD, NO_CELL, STATUS_REASONS, UNFAMILIAR, VIEW_CHECK
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,13 @@ MAX_NOTE = 2000
 # A class-activation map ("cam", why the model made its call): at most 64 x 64 values 0..255.
 MAX_CAM_SIDE = 64
 MAX_CAM_LABEL = 64
+# The status each reason explains (classifier.classify.decide, model_framing.mark_centred).
+REASON_STATUS = {
+    BELOW_THRESHOLD: "review",
+    VIEW_CHECK: "review",
+    UNFAMILIAR: "unfamiliar",
+    NO_CELL: "unfamiliar",
+}
 # Phones' clocks drift; a capture time further ahead than this is a bug, not drift.
 MAX_CLOCK_AHEAD = timedelta(days=1)
 
@@ -100,6 +108,9 @@ def clean_record(raw: Any) -> CleanRecord:
     # A phone older than the maps sends none: its records keep their fields and their hash.
     if raw.get("cam") is not None:
         fields["cam"] = _cam(raw["cam"])
+    # Likewise the reason (null for a confident call): absent, the record hashes as before.
+    if raw.get("status_reason") is not None:
+        fields["status_reason"] = _status_reason(raw["status_reason"], fields["status"])
     return CleanRecord(record_id, fields, content_hash(record_id, fields))
 
 
@@ -196,6 +207,26 @@ def _unit_number(value: Any, name: str) -> float:
 def _status(value: Any) -> str:
     if not isinstance(value, str) or not STATUS_PATTERN.fullmatch(value):
         raise RecordError(_("'status' must be a lowercase word such as 'ok' or 'uncertain'"))
+    return value
+
+
+def _status_reason(value: Any, status: str) -> str:
+    """Why the rule did not call it confident: one of STATUS_REASONS, and one that explains the
+    record's status (a view_check beside `confident` is a bug on the phone, not a reason)."""
+    if not isinstance(value, str) or value not in REASON_STATUS:
+        choices = ", ".join(STATUS_REASONS)
+        raise RecordError(
+            _("'%(field)s' must be one of %(choices)s", field="status_reason", choices=choices)
+        )
+    if REASON_STATUS[value] != status:
+        raise RecordError(
+            _(
+                "'status_reason' %(reason)s explains the status '%(expected)s', not '%(status)s'",
+                reason=value,
+                expected=REASON_STATUS[value],
+                status=status,
+            )
+        )
     return value
 
 

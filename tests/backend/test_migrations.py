@@ -211,3 +211,34 @@ def test_cursor_sequences_take_the_xid_first_and_downgrade_to_plain_nextval(empt
             conn.execute(sa.text("DELETE FROM predictions"))
             conn.execute(sa.text("DELETE FROM users"))
         downgrade(revision="base")
+
+
+def test_prediction_status_reason_keeps_records_and_downgrade_refuses_while_one_is_stored(
+    empty_app, capfd
+):
+    with empty_app.app_context():
+        upgrade(revision="e5b9d2c7a1f3")
+        with db.engine.begin() as conn:
+            _insert_technician(conn)
+            old = sa.text(PREDICTION.format(extra="", value=""))
+            conn.execute(old, {"id": "old", "t": "2026-12-01 10:00:00"})
+        upgrade()
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(PREDICTION.format(extra=", status_reason", value=", 'view_check'")),
+                {"id": "new", "t": "2026-12-01 10:00:00"},
+            )
+            query = sa.text("SELECT id, status_reason FROM predictions ORDER BY id")
+            assert [tuple(r) for r in conn.execute(query)] == [("new", "view_check"), ("old", None)]
+        with pytest.raises(SystemExit):
+            downgrade(revision="e5b9d2c7a1f3")
+        assert "1 record(s) hold a status reason" in capfd.readouterr().err
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE predictions SET status_reason = NULL"))
+        downgrade(revision="e5b9d2c7a1f3")
+        with db.engine.begin() as conn:
+            ids = conn.execute(sa.text("SELECT id FROM predictions ORDER BY id")).scalars().all()
+            assert ids == ["new", "old"]
+            conn.execute(sa.text("DELETE FROM predictions"))
+            conn.execute(sa.text("DELETE FROM users"))
+        downgrade(revision="base")

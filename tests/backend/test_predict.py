@@ -60,6 +60,8 @@ def test_predict_classifies_a_real_image_and_stores_it(app, client, auth, model,
     assert body["predicted_label"] in body["probabilities"]
     assert body["confidence"] == max(body["probabilities"].values())
     assert body["status"] in ("confident", "review", "unfamiliar")
+    reasons = {"confident": [None], "review": ["below_threshold", "view_check"]}
+    assert body["status_reason"] in reasons.get(body["status"], ["unfamiliar"])
     assert _stored(app) == [body["image_path"]]
     assert "etc" not in body["image_path"] and ".." not in body["image_path"]
     with Image.open(io.BytesIO(_upload_bytes(app, body["image_path"]))) as image:

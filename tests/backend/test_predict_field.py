@@ -13,7 +13,10 @@ from bench.inputs import dataset_images
 from tests.conftest import MODELS_ROOT, base_release, framed_release, publish_folder
 from training.annotations import bccd_photos, iou, malaria_fields, read_voc_boxes
 
-SINGLE_KEYS = {"predicted_label", "confidence", "status", "probabilities", "model", "image_path"}
+SINGLE_KEYS = {
+    "predicted_label", "confidence", "status", "status_reason", "probabilities", "model",
+    "image_path",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -67,8 +70,8 @@ def test_a_field_photo_returns_the_white_cells_the_classifier_finds(app, client,
         assert (body["width"], body["height"]) == Image.open(photo).size
         # the server classifies the image it stores (re-encoded): the core gives the same there
         core = classifier.classify_field(_upload(app, body["image_path"]))["cells"]
-        assert [(c["box"], c["label"], c["status"]) for c in body["cells"]] == [
-            (c["box"], c["label"], c["status"]) for c in core
+        assert [(c["box"], c["label"], c["status"], c["status_reason"]) for c in body["cells"]] == [
+            (c["box"], c["label"], c["status"], c["status_reason"]) for c in core
         ]
         for cell in body["cells"]:
             x0, y0, x1, y1 = cell["box"]
@@ -99,6 +102,7 @@ def test_a_framed_model_says_unfamiliar_without_a_guess_when_no_white_cell(
     body = _post(client, auth.headers("tech"), crop.read_bytes()).get_json()
     assert body["status"] == "unfamiliar" and body["predicted_label"] is None
     assert body["probabilities"] == {} and "no white cell" in body["reason"]
+    assert body["status_reason"] == "no_cell"
 
 
 def test_nothing_to_find_gives_no_cells(client, auth, wbc):

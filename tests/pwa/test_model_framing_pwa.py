@@ -84,6 +84,7 @@ def near(a, b):
 def assert_same(got, want, where):
     assert got["label"] == want["label"], where
     assert got["status"] == want["status"], where
+    assert got["status_reason"] == want["status_reason"], where
     if want["label"] is None:
         assert got["confidence"] is None and got["probabilities"] == {}, where
         return

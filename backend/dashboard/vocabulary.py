@@ -71,15 +71,6 @@ def status_reason(prediction) -> str:
     return str(text) % {"percent": f"{prediction.confidence * 100:.1f}%"}
 
 
-@bp.app_template_filter("status_with_reason")
-def status_with_reason(prediction) -> str:
-    """ "review: <why>" as the phone's History says it; the bare status word without a why."""
-    why = status_reason(prediction)
-    if not why:
-        return status_name(prediction.status)
-    return _("%(status)s: %(why)s", status=status_name(prediction.status), why=why)
-
-
 @bp.app_template_filter("role_name")
 def role_name(role: str | None) -> str:
     return _word(ROLES, role)

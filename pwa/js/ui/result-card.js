@@ -132,7 +132,6 @@ export class ResultCard {
     confidence.className = record.status === "confident" ? "confidence" : "muted";
     const status = this.q("#result-status");
     status.dataset.status = record.status;
-    status.dataset.reason = record.status_reason || "";
     status.textContent = statusLine(record);
     const why = this.q("#result-reason");
     why.textContent = reason ? t("result.note", { reason: reasonText(reason) }) : "";

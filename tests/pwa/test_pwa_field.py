@@ -11,10 +11,18 @@ from tests.pwa.conftest import cells_added, require_releases
 from training.annotations import bccd_photos, iou, read_voc_boxes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# A phrase of each reason's words on the phone (pwa/locales/en.json "status_reason.*")
+REASON_WORDS = {
+    None: "",
+    "below_threshold": "is below what this model needs to be sure",
+    "view_check": "did not hold when the image was turned a quarter turn",
+    "unfamiliar": "does not look like the images the model knows",
+}
 
 CELLS = """() => window.hematovision.field.cells.map(
-    ({box, label, confidence, status, corrected_label, added, recordId}) =>
-    ({box, label, confidence, status, corrected_label, added, recordId: recordId || null}))"""
+    ({box, label, confidence, status, status_reason, corrected_label, added, recordId}) =>
+    ({box, label, confidence, status, status_reason, corrected_label, added,
+      recordId: recordId || null}))"""
 
 
 @pytest.fixture
@@ -65,6 +73,7 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             for got, ref in zip(cells, want["cells"], strict=True):
                 assert max(abs(a - b) for a, b in zip(got["box"], ref["box"], strict=True)) <= 2
                 assert got["label"] == ref["label"] and got["status"] == ref["status"]
+                assert got["status_reason"] == ref["status_reason"]  # by the field threshold
                 assert got["confidence"] == pytest.approx(ref["confidence"], abs=0.01)
             for box in [b["box"] for b in read_voc_boxes(photo) if b["type"] == "wbc"]:
                 assert max(iou(box, c["box"]) for c in cells) >= 0.5
@@ -92,6 +101,11 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
             assert added["added"] and added["label"] in want_labels(wbc)
             bx0, by0, bx1, by1 = added["box"]
             assert bx0 < spot[0] < bx1 and by0 < spot[1] < by1  # around the tap
+            # each row says why its cell is not confident (the marked spot holds no cell)
+            assert added["status_reason"] is not None
+            for i, cell in enumerate(page.evaluate(CELLS)):
+                row = page.text_content(f"#field-cell-{i} span")
+                assert REASON_WORDS[cell["status_reason"]] in row, row
             pwa.screenshot(page, "phone-360x640-field-corrected")
 
             assert cells_added(len(cells) + 1) in save_all(page)

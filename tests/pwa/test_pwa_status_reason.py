@@ -31,6 +31,7 @@ def test_a_close_up_the_view_check_turns_down_says_why_on_the_phone_and_the_dash
             assert (record["status"], record["status_reason"]) == ("review", "view_check")
             card = page.text_content("#result-status")
             assert card == f"Review: {TURNED}. Have a specialist confirm this cell."
+            pwa.screenshot(page, "phone-360x640-view-check-review")
             page.click("#tab-history")
             item = page.text_content(f"#history-list li[data-id='{record['id']}']")
             assert f"review: {TURNED}" in item
@@ -40,6 +41,7 @@ def test_a_close_up_the_view_check_turns_down_says_why_on_the_phone_and_the_dash
             doctor.goto(f"{server.url}/dashboard/results/{record['id']}")
             said = doctor.text_content(".result-card")
             assert f"Review: {TURNED}." in said and "not sure" not in said
+            pwa.screenshot(doctor, "dashboard-360x640-view-check-review")
             context.close()
     finally:
         server.stop()

@@ -41,7 +41,8 @@ TIMED = """async ([modelUrl, card, images, mime, repeats]) => {
             const t0 = performance.now();
             const out = await client.classifyField(model, blob);
             runs.push({ roundTrip: performance.now() - t0, total: out.totalMs, decode: out.decodeMs,
-                        find: out.findMs, classify: out.classifyMs, cells: out.cells.length });
+                        find: out.findMs, classify: out.classifyMs, cells: out.cells.length,
+                        modelRuns: out.cells.reduce((sum, cell) => sum + (cell.inferenceMs || 0), 0) });
         }
     }
     return runs;
@@ -119,7 +120,7 @@ def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: st
     runs = browser_runs(folder, photos, repeats, mime)
     py = python_times(Classifier(folder, num_threads=1), photos, repeats)
     browser = {
-        key: summary([r[key] for r in runs]) for key in ("total", "decode", "find", "classify")
+        key: summary([r[key] for r in runs]) for key in ("total", "decode", "find", "classify", "modelRuns")
     }
     return {
         "model": str(folder.relative_to(inputs.REPO_ROOT)),

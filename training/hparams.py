@@ -71,6 +71,10 @@ class HParams:
     int8_min_agreement: float = 0.995
     """Ship int8 only if it agrees with the float model on at least this share of validation
     images (and loses at most half a point of accuracy); otherwise ship float16."""
+    file_format: str = "auto"
+    """"auto" (int8 when it holds by int8_min_agreement, else float16) or "float16": ship the
+    float16 file whatever int8 does on this machine's CPU (int8 kernels are known to disagree
+    between CPUs, issue 12; and a release should not change format with the machine)."""
     representative_images: int = 300
     """Real training images used to calibrate the int8 quantization ranges."""
     seed: int = 1234

@@ -113,6 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             kind = {"int": int, "float": float, "str": str}[f.type]
             parser.add_argument(option, type=kind, default=f.default)
     args = parser.parse_args(argv)
+    if args.file_format not in ("auto", "float16"):
+        parser.error("--file-format must be auto or float16")
     if args.augment not in AUGMENT_STRENGTHS:
         parser.error(f"--augment must be one of {', '.join(AUGMENT_STRENGTHS)}")
     if args.hold_out_lab and args.other_labs is None:

@@ -41,6 +41,11 @@ def convert_candidates(run: TrainingRun, work: Path) -> dict[str, dict]:
 
 def choose_format(candidates: dict, keras_val, y_val, hp: HParams) -> tuple[str, str]:
     """(format that ships, why), judged on the validation split."""
+    if hp.file_format == "float16":
+        return (
+            "float16",
+            "float16 ships as asked (--file-format float16): the same file on every CPU",
+        )
     int8 = candidates["int8"]["val"][0]
     agreement = parity(keras_val, int8)["argmax_agreement"]
     lost = (keras_val.argmax(1) == y_val).mean() - (int8.argmax(1) == y_val).mean()

@@ -21,7 +21,8 @@ every white cell of a field photo: ``{"image", "width", "height", "cells": [{"bo
 "label", ...}]}``; for a model whose ``input.field_framing`` is ``rbc-segmented`` (a malaria
 screen) every red cell instead, each with ``"edge"`` (cut by the photo's edge: shown, never
 counted) and ``"clump"`` (split out of touching cells), and ``"cell_type": "rbc"`` and
-``"diameter"`` beside them.
+``"diameter"`` beside them, and, when the model declares field colour standardisation,
+``"colour": {"standardised", "cells", "mean", "std"}`` (classifier.cells.field_colour).
 A model whose model.json declares ``class_activation`` adds each call's why-this-call map,
 ``"cam": {"label", "rows", "cols", "values"}`` (see ``cam_values``), to every result and cell.
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from classifier.cells.field_colour import field_colour, standardised
 from classifier.cells.finder import MAX_PIXELS, FinderError
 from classifier.cells.model_framing import (
     NO_CELL,
@@ -362,25 +364,37 @@ class Classifier:
         except FinderError as error:
             raise UnreadableImageError(str(error)) from error
         cells = found["cells"] if boxes is None else [marked_cell(found, b) for b in boxes]
+        crops = [segmented_crop(rgb, cell, found["factor"]) for cell in cells]
+        colour = self.field_framing.get("colour")
+        table = report = None
+        if colour is not None:
+            # The photo's colours are judged on every cell found, also when a few are marked.
+            every = crops if boxes is None else [
+                segmented_crop(rgb, cell, found["factor"]) for cell in found["cells"]
+            ]  # fmt: skip
+            table, report = field_colour(every, [c["edge"] for c in found["cells"]], colour)
         out = []
-        for cell in cells:
-            crop = resize_whole(segmented_crop(rgb, cell, found["factor"]), self.size)
+        for cell, crop in zip(cells, crops, strict=True):
+            model_input = resize_whole(standardised(crop, table), self.size)
             out.append(
                 {
                     "box": cell["box"],
                     "score": cell["score"],
                     "edge": cell["edge"],
                     "clump": cell["clump"],
-                    **self.classify_array(crop, self.field_decision),
+                    **self.classify_array(model_input, self.field_decision),
                 }
             )
-        return {
+        result = {
             "width": int(rgb.shape[1]),
             "height": int(rgb.shape[0]),
             "cell_type": "rbc",
             "diameter": found["diameter"],
             "cells": out,
         }
+        if report is not None:
+            result["colour"] = report
+        return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,10 @@ and how the model calls the cells it finds there. Run it on a new, unreleased fo
 after training.train, or with ``--from`` on a released folder: its files (the very same network)
 are copied into the new version folder first, which the card then says (``derived_from``). A
 card that already frames field cells, or an existing target folder with --from, is refused.
+
+``--field-colour`` also declares field colour standardisation (classifier.cells.field_colour):
+the mean and spread of the cell pixels (not black) of every training crop of ``--data``
+(default: the shared NIH malaria set), to which each field photo's cell colours are moved.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from bench.red_cell_fields import finder_scores, model_on_fields
+from classifier.cells.field_colour import cell_statistics
 from classifier.cells.model_framing import RBC_SEGMENTED, field_framing_of, framing_of
 from classifier.model_card import model_card_text, read_model_card
+from training.dataset import scan
+from training.paths import datasets_root
 from training.report import put_section
 
 HEADING = "## Red-cell field mode (malaria-fields, another site)"
@@ -45,6 +55,13 @@ def section(card: dict) -> str:
             "Field mode finds every red cell of a thin-smear photo and cuts each out on black "
             "in its own box, as the NIH training crops were made (`input.field_framing`: "
             "`rbc-segmented`); cells cut by the photo's edge are shown and never counted."
+            + (
+                " Before that, the photo's cell colours are moved, one linear map per colour "
+                "channel for the whole photo, to the mean and spread of the training crops' "
+                "cell pixels (`input.field_framing.colour`)."
+                if "colour" in card["input"]["field_framing"]
+                else ""
+            )
             + (
                 f" The network is {card['name']} {card['derived_from']['version']}'s, unchanged; "
                 "the single-cell figures above are its own."
@@ -76,18 +93,39 @@ def section(card: dict) -> str:
     )
 
 
-def declare(folder: Path, fields: list[dict] | None = None, log=print) -> dict:
-    """Declares red-cell field mode in `folder`'s model.json and writes the figures measured on
-    `fields` (default: all of malaria-fields) into it and report.md; returns the card."""
+def training_colour(data: Path) -> dict:
+    """{"cell_mean", "cell_std"} (to 0.01) of the cell pixels of every training crop of `data`."""
+    crops = [np.asarray(Image.open(s.path).convert("RGB")) for s in scan(data).splits["train"]]
+    statistics = cell_statistics(crops)
+    return {
+        "cell_mean": [round(v, 2) for v in statistics["mean"]],
+        "cell_std": [round(v, 2) for v in statistics["std"]],
+        "measured_on": f"cell pixels (not black) of the {len(crops)} training crops of {data.name}",
+    }
+
+
+def declare(
+    folder: Path, fields: list[dict] | None = None, log=print, colour: dict | None = None
+) -> dict:
+    """Declares red-cell field mode in `folder`'s model.json (with field colour standardisation
+    to `colour`, training_colour's, when given) and writes the figures measured on `fields`
+    (default: all of malaria-fields) into it and report.md; returns the card."""
     card = read_model_card(folder)
     if set(card["labels"]) != {"parasitized", "uninfected"}:
         raise ValueError(f"{folder} is not a malaria screen: labels {card['labels']}")
     if framing_of(card) is not None or field_framing_of(card) is not None:
         raise ValueError(f"{folder} already declares how field cells are framed")
-    card["input"] = {**card["input"], "field_framing": {"method": RBC_SEGMENTED}}
+    framing = {"method": RBC_SEGMENTED, **({"colour": colour} if colour else {})}
+    card["input"] = {**card["input"], "field_framing": framing}
     card["client_rule"] += (
         " Field photos: find every red cell (classifier.cells.red_cell_field), cut each out on "
-        "black in its own box, resize that whole crop to the input and apply the same rule; "
+        "black in its own box, "
+        + (
+            "move its cell pixels' colours by the photo's table (classifier.cells.field_colour), "
+            if colour
+            else ""
+        )
+        + "resize that whole crop to the input and apply the same rule; "
         "a cell cut by the photo's edge is shown, never counted."
     )
     (folder / "model.json").write_text(model_card_text(card))  # read by the Classifier
@@ -103,7 +141,9 @@ def declare(folder: Path, fields: list[dict] | None = None, log=print) -> dict:
     return card
 
 
-def derive(source: Path, out: Path, fields: list[dict] | None = None, log=print) -> dict:
+def derive(
+    source: Path, out: Path, fields: list[dict] | None = None, log=print, colour: dict | None = None
+) -> dict:
     """A new release `out` (its name is the version) of `source`'s network, red-cell field
     mode declared; `out` is removed again if anything fails."""
     if out.exists():
@@ -116,8 +156,9 @@ def derive(source: Path, out: Path, fields: list[dict] | None = None, log=print)
             derived_from={
                 "name": card["name"],
                 "version": card["version"],
-                "change": "input.field_framing rbc-segmented declared; the network and its "
-                "file are the same",
+                "change": "input.field_framing rbc-segmented declared"
+                + (" with field colour standardisation" if colour else "")
+                + "; the network and its file are the same",
             },
         )
         (out / "model.json").write_text(model_card_text(card))
@@ -127,7 +168,7 @@ def derive(source: Path, out: Path, fields: list[dict] | None = None, log=print)
                 f"# {card['name']} {source.name}", f"# {card['name']} {out.name}", 1
             )
             report.write_text(text)
-        return declare(out, fields, log)
+        return declare(out, fields, log, colour)
     except BaseException:
         shutil.rmtree(out)
         raise
@@ -142,12 +183,26 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="a released folder whose network `folder` (a new version) is to carry",
     )
+    parser.add_argument(
+        "--field-colour",
+        action="store_true",
+        help="also declare field colour standardisation to the training crops' cell colours",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="the dataset whose training crops give those colours (default: shared malaria)",
+    )
     args = parser.parse_args(argv)
     try:
+        colour = None
+        if args.field_colour:
+            colour = training_colour(args.data or datasets_root() / "malaria")
         if args.source is None:
-            declare(args.folder)
+            declare(args.folder, colour=colour)
         else:
-            derive(args.source, args.folder)
+            derive(args.source, args.folder, colour=colour)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

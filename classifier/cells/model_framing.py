@@ -10,7 +10,9 @@ whole-image model may declare ``input.field_framing`` for the cells of a field p
   box spanning `fill` of the frame. No white cell found -> status ``unfamiliar``, no label.
 - ``{"method": "rbc-segmented"}`` (``input.field_framing`` of a whole-image red-cell model
   only): field mode finds every red cell instead of white cells and feeds each one cut out on
-  black in its own box (classifier.cells.red_cell_field), resized whole like a close-up.
+  black in its own box (classifier.cells.red_cell_field), resized whole like a close-up. With
+  ``"colour": {"cell_mean", "cell_std"}`` the photo's cell colours are first moved to the
+  training crops' (classifier.cells.field_colour).
 - ``{"method": "rbc-scaled", "span": 3.5}``: a frame `span` red-cell diameters wide (D measured
   in the same photo), centred on the white cell nearest the centre, else on the platelet nearest
   the centre, else on the photo's centre. Cells keep their size relative to the red cells
@@ -23,6 +25,7 @@ whole-image model may declare ``input.field_framing`` for the cells of a field p
 
 import numpy as np
 
+from classifier.cells.field_colour import colour_of
 from classifier.cells.finder import survey
 from classifier.cells.framing import (
     CELL_FILL,
@@ -72,7 +75,8 @@ def _parsed(card: dict, key: str) -> dict | None:
     if not isinstance(framing, dict) or framing.get("method") not in methods:
         raise ValueError(f"input.{key}.method must be one of {list(methods)}, got {framing!r}")
     if framing["method"] == RBC_SEGMENTED:
-        return {"method": RBC_SEGMENTED}
+        colour = colour_of(framing)
+        return {"method": RBC_SEGMENTED, **({"colour": colour} if colour else {})}
     if framing["method"] == WBC_CANONICAL:
         fill = framing.get("fill")
         if not _number(fill) or not 0 < fill <= 1:

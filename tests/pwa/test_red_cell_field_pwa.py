@@ -15,7 +15,7 @@ from PIL import Image
 
 from bench import pwa_driver as pwa
 from bench.inputs import dataset_images
-from classifier.cells.red_cell_field import find_red_cells
+from classifier.cells.red_cell_field import find_red_cells, segmented_crop
 from classifier.classify import Classifier, load_photo
 from tests.conftest import big_field, malaria_field_photos, red_cell_release
 from tests.pwa.conftest import cells_added
@@ -176,6 +176,13 @@ def assert_same_cells(got, want, where):
     assert len(got["cells"]) == len(want["cells"]), where
     for g, w in zip(got["cells"], want["cells"], strict=True):
         assert_same_cell(g, w, where)
+    # field colour standardisation (a release that declares it): the same judgement of the photo
+    assert ("colour" in got) == ("colour" in want), where
+    if "colour" in want:
+        g, w = got["colour"], want["colour"]
+        assert (g["standardised"], g["cells"]) == (w["standardised"], w["cells"]), where
+        for key in ("mean", "std"):
+            assert g[key] == pytest.approx(w[key], abs=0.011), (where, key)
 
 
 def assert_same_cell(g, w, where):
@@ -281,6 +288,16 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page
         assert cells_added(0) in save_all(page)
         assert len([r for r in pwa.all_records(page) if r.get("photo_sha256")]) == len(saved)
 
+        # a corner of a field: too few red cells to judge its colours, and the phone says so
+        few = tmp_path / "few.png"
+        Image.open(photo).crop((0, 0, 260, 200)).save(few)
+        corner = Classifier(folder).classify_field(str(few))
+        assert corner["colour"]["standardised"] is False and corner["cells"], corner["colour"]
+        find_all_cells(page, few)
+        assert "Too few red cells to match this photo's colours" in page.inner_text(
+            "#field-summary"
+        )
+
         find_all_cells(page, blank)
         assert page.inner_text("#field-summary").startswith("No red cells were found")
         assert not refused, [m.text for m in refused]
@@ -319,3 +336,62 @@ def test_rbc_segmented_is_a_field_framing_only_in_the_browser_too(app_origin_pag
     with pytest.raises(ValueError) as python:
         framing_of(wrong)
     assert got[2].split(", got")[0] == str(python.value).split(", got")[0]
+
+
+# ---- field colour standardisation: the very same tables as Python ----
+
+COLOUR_TABLES = """async ([b64, colour]) => {
+    const { findRedCells, segmentedCrop } = await import('/js/classifier/cells/red-cell-field.js');
+    const { fieldColour } = await import('/js/classifier/cells/field-colour.js');
+    const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
+    const bitmap = await createImageBitmap(blob,
+        { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    context.drawImage(bitmap, 0, 0);
+    const image = context.getImageData(0, 0, bitmap.width, bitmap.height);
+    const found = findRedCells(image);
+    const crops = found.cells.map((cell) => segmentedCrop(image, cell, found.factor));
+    const [tables, report] = fieldColour(crops, found.cells.map((c) => c.edge), colour);
+    return { tables: tables && tables.map((t) => Array.from(t)), report };
+}"""
+
+
+@pytest.mark.parametrize("index", [0, 4, 9])
+def test_the_browser_builds_the_very_same_colour_table(app_origin_page, index):
+    from classifier.cells.field_colour import field_colour
+
+    photo = malaria_field_photos()[index]
+    colour = {"cell_mean": [191.18, 152.19, 160.54], "cell_std": [20.69, 19.73, 17.15]}
+    got = app_origin_page.evaluate(COLOUR_TABLES, [b64(photo), colour])
+    rgb = load_photo(str(photo))
+    found = find_red_cells(rgb)
+    crops = [segmented_crop(rgb, cell, found["factor"]) for cell in found["cells"]]
+    table, report = field_colour(crops, [c["edge"] for c in found["cells"]], colour)
+    assert got["tables"] == table.tolist(), photo.name
+    assert got["report"]["cells"] == report["cells"] and got["report"]["standardised"]
+
+
+@pytest.mark.parametrize(
+    "colour",
+    [
+        "grey",
+        {"cell_mean": [1, 2], "cell_std": [1, 1, 1]},
+        {"cell_mean": [1, 2, 3], "cell_std": [0, 1, 1]},
+    ],
+)
+def test_a_malformed_field_colour_is_refused_in_the_browser_too(app_origin_page, colour):
+    from classifier.cells.model_framing import field_framing_of
+
+    card = {"input": {"field_framing": {"method": "rbc-segmented", "colour": colour}}}
+    refused = app_origin_page.evaluate(
+        """async ([card]) => {
+            const { fieldFramingOf } = await import('/js/classifier/cells/model-framing.js');
+            try { fieldFramingOf(card); return null; } catch (error) { return error.message; }
+        }""",
+        [card],
+    )
+    with pytest.raises(ValueError) as python:
+        field_framing_of(card)
+    assert refused is not None
+    assert refused.split(", got")[0] == str(python.value).split(", got")[0]

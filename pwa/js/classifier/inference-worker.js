@@ -23,6 +23,7 @@ import {
   noCellResult,
   RBC_SEGMENTED,
 } from "./cells/model-framing.js";
+import { fieldColour, standardise } from "./cells/field-colour.js";
 import { findRedCells, markedCell, segmentedCrop } from "./cells/red-cell-field.js";
 import { dequantize, quantizeInput } from "./quantization.js";
 import { activationOf, mapOf } from "./class-activation.js";
@@ -105,6 +106,7 @@ async function load({ key, bytes, card }) {
     framing: framingOf(card),
     fieldFraming: fieldFramingOf(card),
     redCells: (fieldFramingOf(card) || {}).method === RBC_SEGMENTED,
+    colour: (fieldFramingOf(card) || {}).colour || null,
     fieldDecision: fieldDecision(card.decision),
     outputs: describeOutputs(compiled, card),
   });
@@ -203,6 +205,8 @@ async function cellJpeg(frame) {
   const full = new OffscreenCanvas(frame.width, frame.height);
   full.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(frame.data), frame.width, frame.height), 0, 0);
   const scale = Math.min(1, CELL_SIDE / Math.max(frame.width, frame.height));
+  // A red cell (about 100 px) needs no shrinking: encode it as it is, 100+ times a field.
+  if (scale === 1) return full.convertToBlob({ type: "image/jpeg", quality: CELL_QUALITY });
   const out = new OffscreenCanvas(Math.max(1, Math.round(frame.width * scale)), Math.max(1, Math.round(frame.height * scale)));
   const ctx = out.getContext("2d");
   ctx.imageSmoothingQuality = "high";
@@ -260,17 +264,27 @@ async function classifyField({ key, image }) {
     findMs: foundAt - decodedAt,
     classifyMs: done - foundAt,
     totalMs: done - started,
+    ...(colour ? { colour } : {}),
   };
 }
 
 // Red-cell field mode (Classifier._classify_red_cells): every red cell found, or each box marked
-// by hand, cut out on black in its own box, resized whole like a close-up and classified by the
+// by hand, cut out on black in its own box, its colours moved to the training crops' when the
+// model declares it (field-colour.js), resized whole like a close-up and classified by the
 // field rule. Cells cut by the photo's edge come back with edge: true, never to be counted.
 async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
   const found = findRedCells(decoded);
   const foundAt = performance.now();
   const chosen = boxes === null ? found.cells : boxes.map((box) => markedCell(found, box));
   const crops = chosen.map((cell) => segmentedCrop(decoded, cell, found.factor));
+  let colour = null;
+  if (model.colour) {
+    // The photo's colours are judged on every cell found, also when a few are marked.
+    const every = boxes === null ? crops : found.cells.map((cell) => segmentedCrop(decoded, cell, found.factor));
+    const [tables, report] = fieldColour(every, found.cells.map((cell) => cell.edge), model.colour);
+    crops.forEach((crop) => standardise(crop, tables));
+    colour = report;
+  }
   // The JPEGs are encoded while the model runs: with 100+ cells, one after another would add up.
   const images = Promise.all(crops.map(cellJpeg));
   const cells = [];
@@ -292,6 +306,7 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
     findMs: foundAt - decodedAt,
     classifyMs: done - foundAt,
     totalMs: done - started,
+    ...(colour ? { colour } : {}),
   };
 }
 

@@ -38,6 +38,8 @@ export class FieldView {
     this.height = result.height;
     this.labels = labels;
     this.redCells = result.cell_type === "rbc";
+    // A model that matches each photo's colours to its training images' could not here.
+    this.colourUnmatched = Boolean(result.colour && !result.colour.standardised);
     this.openFolds = new Set();
     this.cells = result.cells.map((c) => ({ ...c, corrected_label: null, added: false }));
     this.selected = -1;
@@ -225,8 +227,9 @@ export class FieldView {
     if (uninfected.length) rows.push(fold("uninfected", uninfected, t("field.fold_uninfected", { count: uninfected.length })));
     if (edge.length) rows.push(fold("edge", edge, t("field.fold_edge", { count: edge.length })));
     this.q("#field-list").replaceChildren(...rows);
+    const unmatched = this.colourUnmatched && this.cells.length ? ` ${t("field.colour_unmatched")}` : "";
     this.q("#field-summary").textContent = this.cells.length
-      ? `${redCellSummary(this.cells)}. ${t("field.tap_to_select")}`
+      ? `${redCellSummary(this.cells)}. ${t("field.tap_to_select")}${unmatched}`
       : t("field.no_red");
   }
 

@@ -8,8 +8,10 @@
 // Without the key the model gets the resized whole image (the 1.0.0 releases); such a model may
 // declare "field_framing" for the cells of a field photo (fieldFramingOf), where a third method
 // is allowed: {"method": "rbc-segmented"}, a red-cell model whose field mode classifies every red
-// cell cut out on black in its own box (red-cell-field.js).
+// cell cut out on black in its own box (red-cell-field.js), with "colour" {cell_mean, cell_std}
+// its cell colours first moved to the training crops' (field-colour.js).
 import { NO_CELL } from "../decision-rule.js";
+import { colourOf } from "./field-colour.js";
 import { survey } from "./finder.js";
 import { CELL_FILL, centralCell, frameCell, frameSquare, scaledWindow } from "./framing.js";
 
@@ -51,7 +53,10 @@ function parsed(card, key) {
     const methods = `[${allowed.map((m) => `'${m}'`).join(", ")}]`;
     throw new Error(`input.${key}.method must be one of ${methods}, got ${JSON.stringify(framing)}`);
   }
-  if (framing.method === RBC_SEGMENTED) return { method: RBC_SEGMENTED };
+  if (framing.method === RBC_SEGMENTED) {
+    const colour = colourOf(framing);
+    return colour ? { method: RBC_SEGMENTED, colour } : { method: RBC_SEGMENTED };
+  }
   if (framing.method === WBC_CANONICAL) {
     const { fill } = framing;
     if (!isNumber(fill) || !(fill > 0 && fill <= 1)) {

@@ -94,22 +94,23 @@ run: db-upgrade
 # The released models, retrained from ../shared/datasets on 2 cores: the white-cell network
 # (pbc plus the three other labs, about 36 min), the same network with its field framing and
 # field threshold declared (training.field_framing, about 31 min: the finder surveys every
-# training photo) and the malaria screen (about 6 min), then the same malaria network with
-# red-cell field mode declared and measured on malaria-fields (training.red_cell_release,
-# under a minute); last, both field releases again with their why-this-call map, an output of
+# training photo) and the malaria screen (96 px, about 6 min), then the same malaria network
+# with red-cell field mode and field colour standardisation declared and measured on
+# malaria-fields (training.red_cell_release --field-colour, under a minute); last, both field releases again with their why-this-call map, an output of
 # the same network checked against the release it comes from (training.cam_release, under a
 # minute each); then the white-cell release with the view check (`confident` only when the call
 # holds for the image turned a quarter turn: training.view_check_release, about a minute, with
 # the leave-one-lab-out runs of `make lolo` scored by the same rule when they are in build/lolo).
 # Change the version folders to release new versions; a release folder is
-# never overwritten in git. The 1.x white-cell releases came from pbc alone (their
-# model.json hparams and the git history of this file have the commands).
+# never overwritten in git. The 1.x white-cell releases came from pbc alone, the 1.x malaria
+# releases from a 160 px network without field colours (their model.json hparams and the git
+# history of this file have the commands).
 WBC_VERSION ?= 2.0.0
 WBC_FIELD_VERSION ?= 2.1.0
-MALARIA_VERSION ?= 1.0.0
-MALARIA_FIELD_VERSION ?= 1.1.0
+MALARIA_VERSION ?= 2.0.0
+MALARIA_FIELD_VERSION ?= 2.1.0
 WBC_CAM_VERSION ?= 2.2.0
-MALARIA_CAM_VERSION ?= 1.2.0
+MALARIA_CAM_VERSION ?= 2.2.0
 WBC_VIEWS_VERSION ?= 2.3.0
 WBC_RECIPE := --ood malaria --image-size 192 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 10 \
 	--fine-tune-from block_6_expand --colour-normalization --augment strong-wide \
@@ -120,10 +121,10 @@ models: python-deps
 	$(BIN)/python -m training.field_framing tflite_models/wbc-differential/$(WBC_VERSION) \
 		tflite_models/wbc-differential/$(WBC_FIELD_VERSION)
 	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
-		--ood pbc --image-size 160 --alpha 0.5 --head-epochs 3 --fine-tune-epochs 24 \
+		--ood pbc --image-size 96 --alpha 0.35 --head-epochs 3 --fine-tune-epochs 24 \
 		--fine-tune-from block_6_expand
 	$(BIN)/python -m training.red_cell_release --from tflite_models/malaria-screen/$(MALARIA_VERSION) \
-		tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION)
+		tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) --field-colour
 	$(BIN)/python -m training.cam_release --from tflite_models/wbc-differential/$(WBC_FIELD_VERSION) \
 		tflite_models/wbc-differential/$(WBC_CAM_VERSION)
 	$(BIN)/python -m training.cam_release --from tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) \

@@ -42,7 +42,7 @@ TIMED = """async ([modelUrl, card, images, mime, repeats]) => {
             const out = await client.classifyField(model, blob);
             runs.push({ roundTrip: performance.now() - t0, total: out.totalMs, decode: out.decodeMs,
                         find: out.findMs, classify: out.classifyMs, cells: out.cells.length,
-                        modelRuns: out.cells.reduce((sum, cell) => sum + (cell.inferenceMs || 0), 0) });
+                        modelRuns: out.cells.reduce((sum, c) => sum + (c.inferenceMs || 0), 0) });
         }
     }
     return runs;
@@ -119,9 +119,8 @@ def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: st
     """Browser (worker) against Python for find + classify every cell of each photo."""
     runs = browser_runs(folder, photos, repeats, mime)
     py = python_times(Classifier(folder, num_threads=1), photos, repeats)
-    browser = {
-        key: summary([r[key] for r in runs]) for key in ("total", "decode", "find", "classify", "modelRuns")
-    }
+    parts = ("total", "decode", "find", "classify", "modelRuns")
+    browser = {key: summary([r[key] for r in runs]) for key in parts}
     return {
         "model": str(folder.relative_to(inputs.REPO_ROOT)),
         "photos": len(photos),

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from bench.inputs import dataset_images, malaria_release
+from classifier.cells.image_ops import box_mean
 from classifier.cells.red_cell_field import (
     CLUMP_SCORE,
     find_red_cells,
@@ -82,6 +83,15 @@ def test_squared_distance_is_exact_and_the_image_edge_is_not_background():
     got = squared_distance(mask)
     assert got[2, 6] == 36 and got[0, 1] == 5 and got[2, 0] == 0
     assert got.dtype == np.int64
+
+
+def test_box_mean_is_the_floored_mean_of_the_square_clipped_to_the_image():
+    values = np.random.default_rng(3).integers(0, 1024, size=(9, 13)).astype(np.int32)
+    got = box_mean(values, 2)
+    for y in range(9):
+        for x in range(13):
+            window = values[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3]
+            assert got[y, x] == int(window.sum()) // window.size, (y, x)
 
 
 @pytest.mark.parametrize(

@@ -7,18 +7,24 @@ it, and `segmented_crop` cuts it out the way those crops were made.
 
 How it works (sizes relative to the photo's median red-cell diameter D, thresholds measured on
 the photo itself, as in classifier.cells.finder, whose first steps it shares):
-1. Shrink by an integer factor: first coarsely to measure D, then so that D is about
-   TARGET_DIAMETER working pixels (thin gaps between touching cells survive).
-2. White-balance, darkness, Otsu's cut: cell pixels, pale centres filled. When that takes in
-   more than half the photo, the cut fell inside the pale haze of out-of-focus cells and
-   plasma: the cut is sought again among the pixels above it.
+1. Shrink by an integer factor: first coarsely, to measure D from one global cut (step 2 of
+   the white-cell finder: white balance, darkness, Otsu's cut, pale centres filled; when that
+   takes in more than half the photo the cut fell inside the pale haze of out-of-focus cells
+   and plasma, and is sought again among the pixels above it); then so that D is about
+   TARGET_DIAMETER working pixels (the coarse look itself when that factor is the same).
+2. Cell pixels: darker than Otsu's cut and than the mean of their own square of side about D
+   (`local_radius`). Touching cells in haze then part along the paler seam between them,
+   which one global cut buries. Holes under `hole_area` of a red cell are filled (pale
+   centres); larger pockets between cells stay background.
 3. D from the median Euclidean depth of cell pixels (for a disc it is (1 - 1/sqrt 2) of the
    radius; touching cells do not change it, unlike blob areas).
 4. Each blob of cell pixels: smaller than `min_area` of a red cell -> left out (platelets,
    debris); up to `single_max_area` -> one cell; larger (touching or overlapping cells) ->
    split at seeds on its deepest points, at least `spacing` x D apart, each pixel to the seed
    whose disc it lies deepest in (a power diagram), no farther than `clump_reach` x D. A split
-   cell is marked `clump`: its outline is a guess and a person may want to look.
+   cell is marked `clump`: its outline is a guess and a person may want to look. A cell whose
+   mean darkness is under `min_darkness` of the way from the cut to the median cell pixel is
+   left out: an out-of-focus cell or haze.
 5. A cell whose pixels touch the photo's edge is marked `edge`: it is cut, so it is shown but
    never counted.
 
@@ -42,7 +48,10 @@ from classifier.cells.image_ops import (
 )
 
 COARSE_SIDE = 400  # the first, coarse look that measures D
-TARGET_DIAMETER = 24  # working pixels across a red cell for the real search
+# Working pixels across a red cell for the real search: boxes stay right at IoU 0.5 and the
+# browser's search takes a fraction of what 48 px took; at 24 px the cut-out outlines get too
+# coarse for the model (fewer confident calls; measured: docs/classifier.md).
+TARGET_DIAMETER = 32
 MAX_WORK_PIXELS = 1_000_000
 # A disc's median distance to its outline is (1 - 1/sqrt(2)) of its radius.
 EDT_TO_DIAMETER = 2 / (1 - 1 / math.sqrt(2))

@@ -114,7 +114,8 @@ def test_a_photo_without_red_cells_gives_none(red_model, rgb, tmp_path):
 def test_a_white_cell_close_up_gives_a_clear_result(red_model):
     photo = dataset_images("pbc", per_class=1, classes=["neutrophil"])[0]
     result = red_model.classify_field(str(photo))
-    assert result["cell_type"] == "rbc" and len(result["cells"]) <= 5
+    # about 13 red cells, whole or cut by the edge, lie around the neutrophil
+    assert result["cell_type"] == "rbc" and 5 <= len(result["cells"]) <= 20
     for cell in result["cells"]:
         assert cell["label"] in red_model.labels
 

@@ -7,7 +7,7 @@ import { blockMean, boxMean, fillSmallHoles, labelComponents, lowerMedianWhere, 
 import { BLACK, SCALE } from "./params.js";
 
 export const COARSE_SIDE = 400;
-export const TARGET_DIAMETER = 24;
+export const TARGET_DIAMETER = 32;
 export const MAX_WORK_PIXELS = 1000000;
 export const EDT_TO_DIAMETER = 2 / (1 - 1 / Math.sqrt(2));
 export const CLUMP_SCORE = 0.5;

@@ -115,3 +115,16 @@ def components(mask: np.ndarray, members: np.ndarray | None = None) -> list[dict
             }
         )
     return found
+
+
+def box_mean(values: np.ndarray, radius: int) -> np.ndarray:
+    """Floor of the mean of each pixel's (2r+1)-pixel square, the square clipped to the image
+    (summed in int64 through a summed-area table, so the JS twin gets the same integers)."""
+    height, width = values.shape
+    table = np.zeros((height + 1, width + 1), dtype=np.int64)
+    table[1:, 1:] = values.astype(np.int64).cumsum(axis=0).cumsum(axis=1)
+    rows, cols = np.arange(height), np.arange(width)
+    y0, y1 = np.maximum(rows - radius, 0), np.minimum(rows + radius + 1, height)
+    x0, x1 = np.maximum(cols - radius, 0), np.minimum(cols + radius + 1, width)
+    sums = table[y1][:, x1] - table[y0][:, x1] - table[y1][:, x0] + table[y0][:, x0]
+    return sums // ((y1 - y0)[:, None] * (x1 - x0)[None, :])

@@ -7,18 +7,24 @@ it, and `segmented_crop` cuts it out the way those crops were made.
 
 How it works (sizes relative to the photo's median red-cell diameter D, thresholds measured on
 the photo itself, as in classifier.cells.finder, whose first steps it shares):
-1. Shrink by an integer factor: first coarsely to measure D, then so that D is about
-   TARGET_DIAMETER working pixels (thin gaps between touching cells survive).
-2. White-balance, darkness, Otsu's cut: cell pixels, pale centres filled. When that takes in
-   more than half the photo, the cut fell inside the pale haze of out-of-focus cells and
-   plasma: the cut is sought again among the pixels above it.
+1. Shrink by an integer factor: first coarsely, to measure D from one global cut (step 2 of
+   the white-cell finder: white balance, darkness, Otsu's cut, pale centres filled; when that
+   takes in more than half the photo the cut fell inside the pale haze of out-of-focus cells
+   and plasma, and is sought again among the pixels above it); then so that D is about
+   TARGET_DIAMETER working pixels (the coarse look itself when that factor is the same).
+2. Cell pixels: darker than Otsu's cut and than the mean of their own square of side about D
+   (`local_radius`). Touching cells in haze then part along the paler seam between them,
+   which one global cut buries. Holes under `hole_area` of a red cell are filled (pale
+   centres); larger pockets between cells stay background.
 3. D from the median Euclidean depth of cell pixels (for a disc it is (1 - 1/sqrt 2) of the
    radius; touching cells do not change it, unlike blob areas).
 4. Each blob of cell pixels: smaller than `min_area` of a red cell -> left out (platelets,
    debris); up to `single_max_area` -> one cell; larger (touching or overlapping cells) ->
    split at seeds on its deepest points, at least `spacing` x D apart, each pixel to the seed
    whose disc it lies deepest in (a power diagram), no farther than `clump_reach` x D. A split
-   cell is marked `clump`: its outline is a guess and a person may want to look.
+   cell is marked `clump`: its outline is a guess and a person may want to look. A cell whose
+   mean darkness is under `min_darkness` of the way from the cut to the median cell pixel is
+   left out: an out-of-focus cell or haze.
 5. A cell whose pixels touch the photo's edge is marked `edge`: it is cut, so it is shown but
    never counted.
 
@@ -35,13 +41,17 @@ from scipy import ndimage
 from classifier.cells.finder import BLACK, SCALE, _checked, _darkness_and_cut, _white_balanced
 from classifier.cells.image_ops import (
     block_mean,
+    box_mean,
     fill_small_holes,
     label_components,
     otsu_threshold,
 )
 
 COARSE_SIDE = 400  # the first, coarse look that measures D
-TARGET_DIAMETER = 48  # working pixels across a red cell for the real search
+# Working pixels across a red cell for the real search: boxes stay right at IoU 0.5 and the
+# browser's search takes a fraction of what 48 px took; at 24 px the cut-out outlines get too
+# coarse for the model (fewer confident calls; measured: docs/classifier.md).
+TARGET_DIAMETER = 32
 MAX_WORK_PIXELS = 1_000_000
 # A disc's median distance to its outline is (1 - 1/sqrt(2)) of its radius.
 EDT_TO_DIAMETER = 2 / (1 - 1 / math.sqrt(2))
@@ -54,11 +64,14 @@ class RedCellParams:
 
     min_cell_contrast: int = 40  # Otsu cut on darkness (of 1024) below which nothing is there
     min_background: int = 40  # 99th-percentile level below which a photo is too dark to judge
+    local_radius: float = 0.5  # (x D) half-side of the square a pixel is compared with
+    hole_area: float = 0.5  # (x a red cell's area) larger holes in cells are background
     min_area: float = 0.4  # (x a red cell's area) smaller blobs are not red cells
     single_max_area: float = 1.25  # larger blobs are touching cells, split ...
-    centre_depth: float = 0.2  # ... at seeds at least this x D deep ...
-    spacing: float = 0.62  # ... and this x D apart; each part reaches at most ...
+    centre_depth: float = 0.25  # ... at seeds at least this x D deep ...
+    spacing: float = 0.6  # ... and this x D apart; each part reaches at most ...
     clump_reach: float = 0.7  # ... this x D from its seed
+    min_darkness: float = 0.3  # fainter cells (see _clear) are out of focus or haze
 
 
 RED_DEFAULT = RedCellParams()
@@ -76,12 +89,14 @@ def find_red_cells(rgb: np.ndarray, params: RedCellParams = RED_DEFAULT) -> dict
     rgb = _checked(rgb)
     height, width = rgb.shape[:2]
     factor = max(1, (max(height, width) + COARSE_SIDE // 2) // COARSE_SIDE)
-    found = _search(block_mean(rgb, factor), params)
-    if found is not None:
-        finer = _finer_factor(height, width, found[1] * factor)
-        if finer != factor:
-            factor = finer
-            found = _search(block_mean(rgb, factor), params)
+    coarse = block_mean(rgb, factor)
+    found = None
+    measured = _measured_diameter(coarse, params)
+    if measured is not None:
+        finer = _finer_factor(height, width, measured * factor)
+        work = coarse if finer == factor else block_mean(rgb, finer)
+        found = _search(work, measured * factor / finer, params)
+        factor = finer
     if found is None:
         return {"diameter": None, "factor": factor, "cells": [], "cells_mask": None}
     cells, diameter, cells_mask = found
@@ -136,9 +151,9 @@ def _finer_factor(height: int, width: int, photo_diameter: float) -> int:
     return max(least, math.floor(photo_diameter / TARGET_DIAMETER))
 
 
-def _search(work: np.ndarray, params: RedCellParams):
-    """(cells with working boxes, D in working pixels, the cell pixels), or None when there
-    are no cells."""
+def _measured_diameter(work: np.ndarray, params: RedCellParams):
+    """D in working pixels from one global cut (steps 2-3 at the coarse scale), or None when
+    there are no cells."""
     planes = _white_balanced(work, params)
     if planes is None:
         return None
@@ -154,12 +169,54 @@ def _search(work: np.ndarray, params: RedCellParams):
         cells_mask = fill_small_holes((darkness > cut) & (darkness < BLACK), darkness.size // 64)
     if cells_mask.all() or not cells_mask.any():
         return None
-    depth2 = squared_distance(cells_mask)
+    return _median_diameter(cells_mask, squared_distance(cells_mask)) or None
+
+
+def _median_diameter(cells_mask: np.ndarray, depth2: np.ndarray) -> float:
     inside = np.sort(depth2[cells_mask])
-    diameter = EDT_TO_DIAMETER * math.sqrt(int(inside[(inside.size - 1) // 2]))
+    return EDT_TO_DIAMETER * math.sqrt(int(inside[(inside.size - 1) // 2]))
+
+
+def _search(work: np.ndarray, rough_diameter: float, params: RedCellParams):
+    """(cells with working boxes, D in working pixels, the cell pixels), or None when there
+    are no cells. rough_diameter: D from the coarse look, in working pixels."""
+    planes = _white_balanced(work, params)
+    if planes is None:
+        return None
+    darkness, _, cut = _darkness_and_cut(planes, params.min_cell_contrast)
+    if cut < params.min_cell_contrast:
+        return None
+    # A cell pixel is darker than the cut and than its own neighbourhood: in haze, where the
+    # whole neighbourhood is grey, that parts touching cells along the paler seam between them.
+    radius = max(1, math.floor(params.local_radius * rough_diameter + 0.5))
+    local = box_mean(darkness, radius)
+    raw = (darkness > cut) & (darkness < BLACK) & (darkness > local)
+    # Pale centres are holes; background pockets between cells are bigger and stay open.
+    most = math.floor(params.hole_area * math.pi * rough_diameter * rough_diameter / 4)
+    cells_mask = fill_small_holes(raw, most)
+    if cells_mask.all() or not cells_mask.any():
+        return None
+    depth2 = squared_distance(cells_mask)
+    diameter = _median_diameter(cells_mask, depth2)
     if diameter <= 0:
         return None
-    return _cells(cells_mask, depth2, diameter, params), diameter, cells_mask
+    cells = _cells(cells_mask, depth2, diameter, params)
+    return _clear(cells, darkness, cells_mask, cut, params), diameter, cells_mask
+
+
+def _clear(cells: list[dict], darkness, cells_mask, cut: int, params: RedCellParams):
+    """Cells whose mean darkness is at least `min_darkness` of the way from the cut to the
+    median cell pixel's: fainter ones are out-of-focus cells and haze."""
+    inside = np.sort(darkness[cells_mask])
+    median = int(inside[(inside.size - 1) // 2])
+    least = cut + params.min_darkness * (median - cut)
+    kept = []
+    for cell in cells:
+        x0, y0, x1, y1 = cell["work_box"]
+        total = int(darkness[y0:y1, x0:x1][cell["mask"]].sum())
+        if total >= least * int(cell["mask"].sum()):
+            kept.append(cell)
+    return kept
 
 
 def squared_distance(mask: np.ndarray) -> np.ndarray:

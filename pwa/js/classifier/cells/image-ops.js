@@ -245,3 +245,29 @@ export function lowerMedianWhere(values, mask) {
 export function insideAny(boxes, cx, cy) {
   return boxes.some((b) => b[0] <= cx && cx <= b[2] && b[1] <= cy && cy <= b[3]);
 }
+
+// Floor of the mean of each pixel's (2r+1)-pixel square, the square clipped to the image,
+// through a summed-area table (box_mean). Float64 sums stay exact integers below 2^53.
+export function boxMean(values, width, height, radius) {
+  const stride = width + 1;
+  const table = new Float64Array((height + 1) * stride);
+  for (let y = 0; y < height; y++) {
+    let row = 0;
+    for (let x = 0; x < width; x++) {
+      row += values[y * width + x];
+      table[(y + 1) * stride + x + 1] = table[y * stride + x + 1] + row;
+    }
+  }
+  const out = new Int32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const y0 = Math.max(y - radius, 0);
+    const y1 = Math.min(y + radius + 1, height);
+    for (let x = 0; x < width; x++) {
+      const x0 = Math.max(x - radius, 0);
+      const x1 = Math.min(x + radius + 1, width);
+      const sum = table[y1 * stride + x1] - table[y0 * stride + x1] - table[y1 * stride + x0] + table[y0 * stride + x0];
+      out[y * width + x] = Math.floor(sum / ((y1 - y0) * (x1 - x0)));
+    }
+  }
+  return out;
+}

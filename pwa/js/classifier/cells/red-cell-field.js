@@ -3,11 +3,11 @@
 // step is there): integers, or single correctly rounded float operations in Python's order, so
 // both find the very same cells (tests/pwa/test_red_cell_field_pwa.py): change both or neither.
 import { checked, darknessAndCut, whiteBalanced } from "./finder.js";
-import { blockMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold } from "./image-ops.js";
+import { blockMean, boxMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold } from "./image-ops.js";
 import { BLACK, SCALE } from "./params.js";
 
 export const COARSE_SIDE = 400;
-export const TARGET_DIAMETER = 48;
+export const TARGET_DIAMETER = 32;
 export const MAX_WORK_PIXELS = 1000000;
 export const EDT_TO_DIAMETER = 2 / (1 - 1 / Math.sqrt(2));
 export const CLUMP_SCORE = 0.5;
@@ -15,11 +15,14 @@ export const CLUMP_SCORE = 0.5;
 export const RED_DEFAULT_PARAMS = Object.freeze({
   minCellContrast: 40,
   minBackground: 40,
+  localRadius: 0.5,
+  holeArea: 0.5,
   minArea: 0.4,
   singleMaxArea: 1.25,
-  centreDepth: 0.2,
-  spacing: 0.62,
+  centreDepth: 0.25,
+  spacing: 0.6,
   clumpReach: 0.7,
+  minDarkness: 0.3,
 });
 
 // image: ImageData-like {data, width, height} (RGBA or RGB). Returns {diameter (photo px, to
@@ -29,13 +32,14 @@ export const RED_DEFAULT_PARAMS = Object.freeze({
 export function findRedCells(image, params = RED_DEFAULT_PARAMS) {
   const { width, height, channels } = checked(image);
   let factor = Math.max(1, Math.floor((Math.max(height, width) + COARSE_SIDE / 2) / COARSE_SIDE));
-  let found = search(blockMean(image.data, width, height, channels, factor), params);
-  if (found !== null) {
-    const finer = finerFactor(height, width, found.diameter * factor);
-    if (finer !== factor) {
-      factor = finer;
-      found = search(blockMean(image.data, width, height, channels, factor), params);
-    }
+  const coarse = blockMean(image.data, width, height, channels, factor);
+  let found = null;
+  const measured = measuredDiameter(coarse, params);
+  if (measured !== null) {
+    const finer = finerFactor(height, width, measured * factor);
+    const work = finer === factor ? coarse : blockMean(image.data, width, height, channels, finer);
+    found = search(work, (measured * factor) / finer, params);
+    factor = finer;
   }
   if (found === null) return { diameter: null, factor, cells: [], cellsMask: null };
   const { cells, diameter, cellsMask } = found;
@@ -111,7 +115,8 @@ function finerFactor(height, width, photoDiameter) {
   return Math.max(least, Math.floor(photoDiameter / TARGET_DIAMETER));
 }
 
-function search(work, params) {
+// D in working pixels from one global cut, at the coarse scale, or null (_measured_diameter).
+function measuredDiameter(work, params) {
   const planes = whiteBalanced(work, params);
   if (planes === null) return null;
   const { width, height } = work;
@@ -132,14 +137,57 @@ function search(work, params) {
   }
   const total = count(cells);
   if (total === n || total === 0) return null;
+  const diameter = EDT_TO_DIAMETER * Math.sqrt(lowerMedianWhere(squaredDistance(cells, width, height), cells));
+  return diameter > 0 ? diameter : null;
+}
+
+// (_search) roughDiameter: D from the coarse look, in working pixels.
+function search(work, roughDiameter, params) {
+  const planes = whiteBalanced(work, params);
+  if (planes === null) return null;
+  const { width, height } = work;
+  const n = width * height;
+  const { darkness, cut } = darknessAndCut(planes, n, params.minCellContrast);
+  if (cut < params.minCellContrast) return null;
+  // Darker than the cut and than its own neighbourhood: touching cells part along the seam.
+  const radius = Math.max(1, Math.floor(params.localRadius * roughDiameter + 0.5));
+  const local = boxMean(darkness, width, height, radius);
+  const raw = new Uint8Array(n);
+  for (let i = 0; i < n; i++) raw[i] = darkness[i] > cut && darkness[i] < BLACK && darkness[i] > local[i] ? 1 : 0;
+  const most = Math.floor((params.holeArea * Math.PI * roughDiameter * roughDiameter) / 4);
+  const cells = fillSmallHoles(raw, width, height, most);
+  const total = count(cells);
+  if (total === n || total === 0) return null;
   const depth2 = squaredDistance(cells, width, height);
   const diameter = EDT_TO_DIAMETER * Math.sqrt(lowerMedianWhere(depth2, cells));
   if (diameter <= 0) return null;
+  const found = cellsOf(cells, depth2, width, height, diameter, params);
   return {
-    cells: cellsOf(cells, depth2, width, height, diameter, params),
+    cells: clear(found, darkness, cells, width, cut, params),
     diameter,
     cellsMask: { data: cells, width, height },
   };
+}
+
+// Cells at least minDarkness of the way from the cut to the median cell pixel's darkness
+// (_clear): fainter ones are out-of-focus cells and haze.
+function clear(cells, darkness, cellsMask, width, cut, params) {
+  const median = lowerMedianWhere(darkness, cellsMask);
+  const least = cut + params.minDarkness * (median - cut);
+  return cells.filter((cell) => {
+    const [x0, y0] = cell.workBox;
+    const { mask } = cell;
+    let total = 0;
+    let pixels = 0;
+    for (let y = 0; y < mask.height; y++) {
+      for (let x = 0; x < mask.width; x++) {
+        if (!mask.data[y * mask.width + x]) continue;
+        total += darkness[(y0 + y) * width + x0 + x];
+        pixels += 1;
+      }
+    }
+    return total >= least * pixels;
+  });
 }
 
 function cellPixels(darkness, cut, width, height) {

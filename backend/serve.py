@@ -87,7 +87,7 @@ def server_options(app, threads: int, channel_timeout: int, header_timeout: int)
         # waitress 3 deletes X-Forwarded-* unless told otherwise; behind PROXY_COUNT trusted
         # proxies the app's ProxyFix reads them (the client's address, HTTPS) and ignores the
         # rest. Without a proxy they are still deleted.
-        "clear_untrusted_proxy_headers": not app.config["PROXY_COUNT"],
+        "clear_untrusted_proxy_headers": not app.config.get("PROXY_COUNT"),
     }
 
 

@@ -122,14 +122,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _caddy() -> str:
+    """The caddy executable; the test fails (never skips) without it."""
+    executable = shutil.which("caddy")
+    if executable is None:
+        pytest.fail("caddy is not installed: `make system-deps` installs it (Debian's caddy)")
+    return executable
+
+
 class Caddy:
     """`caddy run` on deploy/Caddyfile with the test's values for its environment variables;
     its data (the CA, the site's certificate) in a temp folder."""
 
     def __init__(self, tmp: Path, app_port: int, dns: str) -> None:
-        executable = shutil.which("caddy")
-        if executable is None:
-            pytest.fail("caddy is not installed: `make system-deps` installs it (Debian's caddy)")
+        executable = _caddy()
         self.port = _free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.home = tmp / "caddy"
@@ -198,6 +204,7 @@ def proxied(request, tmp_path):
     app's DNS name; Caddy in front."""
     if "postgresql" not in {p.values[0] for p in DATABASES}:
         pytest.skip("PostgreSQL excluded by HEMATOVISION_TEST_DB")
+    _caddy()  # before anything is set up
     base = request.getfixturevalue("postgres_url")
     admin_engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:

@@ -316,15 +316,18 @@ def test_caddyfile_in_front_of_two_servers(proxied, releases):
     a.flask("models", "publish", str(releases["v1"]), "--activate")
     tflite = (releases["v1"] / "model.tflite").read_bytes()
     path = "/api/models/cells/1.0.0/model.tflite"
-    for _ in range(2):  # from both servers
-        download = phone.get(proxy + path, timeout=30)
+    with app.app_context():
+        sha256 = db.session.scalar(sa.text("SELECT sha256 FROM model_versions"))
+    downloads = [phone.get(proxy + path, timeout=30) for _ in range(2)]  # round robin: A and B
+    assert (_answered(a, path), _answered(b, path)) == (1, 1)
+    for download in downloads:
         assert download.status_code == 200 and download.content == tflite
-        with app.app_context():
-            sha256 = db.session.scalar(sa.text("SELECT sha256 FROM model_versions"))
         assert download.headers["ETag"] == f'"{sha256}"'
         assert "immutable" in download.headers["Cache-Control"]
+    for _ in range(2):
         again = phone.get(proxy + path, headers={"If-None-Match": f'"{sha256}"'}, timeout=30)
         assert again.status_code == 304 and again.content == b""
+    assert (_answered(a, path), _answered(b, path)) == (2, 2)
 
     # --- body limits: up to 16 MiB to the app; its JSON 413 above; Caddy's refusal above 17 MB
     def predict(size: int) -> requests.Response:

@@ -61,11 +61,13 @@ backend/dashboard/node_modules/.installed: backend/dashboard/package.json backen
 	cd backend/dashboard && npm ci --no-audit --no-fund
 	touch $@
 
-# Debian packages the browser tests and the PostgreSQL tests need (CI runs as root), and the
-# CJK fallback font of the slide PDF (the report works without it; CJK is then left blank).
+# Debian packages the browser tests, the PostgreSQL tests and the proxy test (Caddy in front of
+# two servers, tests/backend/test_proxy.py) need (CI runs as root), and the CJK fallback font of
+# the slide PDF (the report works without it; CJK is then left blank).
 system-deps:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+	@command -v caddy >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q caddy; }
 	@test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-droid-fallback; }
 
 lint: python-deps

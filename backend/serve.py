@@ -84,6 +84,10 @@ def server_options(app, threads: int, channel_timeout: int, header_timeout: int)
         # answers its own JSON 413 above MAX_CONTENT_LENGTH, waitress stops spooling past this.
         "max_request_body_size": app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
         "ident": "hematovision",
+        # waitress 3 deletes X-Forwarded-* unless told otherwise; behind PROXY_COUNT trusted
+        # proxies the app's ProxyFix reads them (the client's address, HTTPS) and ignores the
+        # rest. Without a proxy they are still deleted.
+        "clear_untrusted_proxy_headers": not app.config.get("PROXY_COUNT"),
     }
 
 

@@ -51,11 +51,20 @@ def _free_port() -> int:
 
 
 class Server:
-    """One `python -m backend.serve` process with its own instance folder."""
+    """One `python -m backend.serve` process with its own instance folder; `settings`: more
+    environment (a proxy's PROXY_COUNT, say)."""
 
-    def __init__(self, name: str, tmp: Path, database_url: str) -> None:
-        self.name, self.port = name, _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(
+        self,
+        name: str,
+        tmp: Path,
+        database_url: str,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        **settings: str,
+    ) -> None:
+        self.name, self.host, self.port = name, host, port or _free_port()
+        self.url = f"http://{host}:{self.port}"
         self.instance = tmp / name
         self.log_path = tmp / f"{name}.log"
         self.env = dict(
@@ -66,6 +75,7 @@ class Server:
             JWT_SECRET_KEY=KEY,
             FLASK_APP="backend",
             TF_CPP_MIN_LOG_LEVEL="3",
+            **settings,
         )
         for key in ("MODEL_STORE", "UPLOAD_FOLDER", "CELL_IMAGE_FOLDER", "BLOB_CACHE"):
             self.env.pop(key, None)
@@ -73,7 +83,7 @@ class Server:
 
     def start(self) -> None:
         command = [
-            sys.executable, "-m", "backend.serve", "--host", "127.0.0.1",
+            sys.executable, "-m", "backend.serve", "--host", self.host,
             "--port", str(self.port), "--threads", str(THREADS),
         ]  # fmt: skip
         log = self.log_path.open("a")

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,15 +31,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("server")
+@contextmanager
+def _serving(tmp: Path, **settings: str):
+    """backend.serve on a fresh SQLite instance with `settings` added to its environment."""
     env = dict(
         os.environ,
         HEMATOVISION_INSTANCE=str(tmp / "instance"),
         DATABASE_URL=f"sqlite:///{tmp / 'instance' / 'server.sqlite3'}",
         FLASK_APP="backend",
         TF_CPP_MIN_LOG_LEVEL="3",
+        **settings,
     )
     for key in ("SECRET_KEY", "JWT_SECRET_KEY", "MODEL_STORE", "UPLOAD_FOLDER"):
         env.pop(key, None)
@@ -59,6 +61,12 @@ def server(tmp_path_factory):
         process.terminate()
         process.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with _serving(tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 def _slow_socket(url: str) -> socket.socket:
@@ -154,3 +162,20 @@ def test_each_request_is_logged_without_control_characters(server, tmp_path_fact
     text = logs[0].read_text()
     assert '"GET /api/models" 200' in text
     assert "/js/x\\n\\x00y.js" in text
+
+
+FORWARDED_HTTPS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
+
+
+def test_forwarded_headers_reach_the_app_only_behind_a_trusted_proxy(server, tmp_path):
+    # No proxy trusted (PROXY_COUNT unset): a client claiming HTTPS is not believed.
+    claimed = requests.get(server + "/api/models", headers=FORWARDED_HTTPS, timeout=10)
+    assert claimed.status_code == 200 and "Strict-Transport-Security" not in claimed.headers
+    # PROXY_COUNT=1: waitress passes the proxy's headers on (it deletes them by default), and
+    # the app takes the request for HTTPS: HSTS. tests/backend/test_proxy.py runs this with
+    # Caddy in front.
+    with _serving(tmp_path, PROXY_COUNT="1") as behind_proxy:
+        forwarded = requests.get(behind_proxy + "/api/models", headers=FORWARDED_HTTPS, timeout=10)
+        plain = requests.get(behind_proxy + "/api/models", timeout=10)
+    assert forwarded.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in plain.headers

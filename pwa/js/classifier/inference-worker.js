@@ -201,12 +201,24 @@ async function classifyPixels(model, rgb, decision = model.card.decision) {
 const CELL_SIDE = 256;
 const CELL_QUALITY = 0.85;
 
+// A cell that needs no shrinking (a red cell, about 100 px, 100+ a field) is drawn on this one
+// canvas: convertToBlob copies the canvas as it is when called (the same JPEG bytes as a canvas
+// of its own, checked in Chromium), so the next cell may be drawn at once, without a new
+// canvas and context per cell.
+let unscaled = null;
+
 async function cellJpeg(frame) {
-  const full = new OffscreenCanvas(frame.width, frame.height);
-  full.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(frame.data), frame.width, frame.height), 0, 0);
+  const pixels = new ImageData(new Uint8ClampedArray(frame.data), frame.width, frame.height);
   const scale = Math.min(1, CELL_SIDE / Math.max(frame.width, frame.height));
-  // A red cell (about 100 px) needs no shrinking: encode it as it is, 100+ times a field.
-  if (scale === 1) return full.convertToBlob({ type: "image/jpeg", quality: CELL_QUALITY });
+  if (scale === 1) {
+    unscaled = unscaled || new OffscreenCanvas(1, 1);
+    unscaled.width = frame.width;
+    unscaled.height = frame.height;
+    unscaled.getContext("2d").putImageData(pixels, 0, 0);
+    return unscaled.convertToBlob({ type: "image/jpeg", quality: CELL_QUALITY });
+  }
+  const full = new OffscreenCanvas(frame.width, frame.height);
+  full.getContext("2d").putImageData(pixels, 0, 0);
   const out = new OffscreenCanvas(Math.max(1, Math.round(frame.width * scale)), Math.max(1, Math.round(frame.height * scale)));
   const ctx = out.getContext("2d");
   ctx.imageSmoothingQuality = "high";

@@ -7,7 +7,7 @@ malaria-screen release that declares red-cell field mode; target <= 400 ms in th
 Also the classifier's in-lab figures from every release's model.json.
 
 Not a test: it prints JSON. Run: .venv/bin/python -m bench.field [--photos N --repeats N]
-[--cells white|red|both]"""
+[--cells white|red|both] [--red-model FOLDER ...] (several: each timed in the same run)"""
 
 import argparse
 import base64
@@ -143,6 +143,13 @@ def main(argv=None) -> None:
     parser.add_argument("--photos", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cells", choices=("white", "red", "both"), default="both")
+    parser.add_argument(
+        "--red-model",
+        action="append",
+        type=Path,
+        help="a red-cell release folder to time (repeatable: each in the same run); default the "
+        "newest that declares red-cell field mode",
+    )
     args = parser.parse_args(argv)
     report = {}
     if args.cells != "red":
@@ -152,14 +159,18 @@ def main(argv=None) -> None:
         report["white_cells"] = field_figures(folder, photos, args.repeats, BUDGET_MS, "image/jpeg")
     if args.cells != "white":
         try:
-            red = inputs.malaria_release(red_cells=True)
+            folders = args.red_model or [inputs.malaria_release(red_cells=True)]
         except FileNotFoundError as error:
             report["red_cells"] = str(error)
         else:
             fields = [f["photo"] for f in malaria_fields()][: args.photos]
-            report["red_cells"] = field_figures(
-                red, fields, args.repeats, RED_CELL_BUDGET_MS, "image/png"
-            )
+            runs = [
+                field_figures(
+                    folder.resolve(), fields, args.repeats, RED_CELL_BUDGET_MS, "image/png"
+                )
+                for folder in folders
+            ]
+            report["red_cells"] = runs[0] if len(runs) == 1 else runs
     report["classifier_in_lab"] = in_lab_cards()
     print(json.dumps(report, indent=2))
 

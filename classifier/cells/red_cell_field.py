@@ -151,15 +151,23 @@ def _finer_factor(height: int, width: int, photo_diameter: float) -> int:
     return max(least, math.floor(photo_diameter / TARGET_DIAMETER))
 
 
-def _measured_diameter(work: np.ndarray, params: RedCellParams):
-    """D in working pixels from one global cut (steps 2-3 at the coarse scale), or None when
-    there are no cells."""
+def _darkness(work: np.ndarray, params: RedCellParams):
+    """(darkness, Otsu's cut) of the working image (step 2), or None when there is nothing to
+    find in it (too dark to judge, or no cell darker than the background by the minimum)."""
     planes = _white_balanced(work, params)
     if planes is None:
         return None
     darkness, _, cut = _darkness_and_cut(planes, params.min_cell_contrast)
-    if cut < params.min_cell_contrast:
+    return None if cut < params.min_cell_contrast else (darkness, cut)
+
+
+def _measured_diameter(work: np.ndarray, params: RedCellParams):
+    """D in working pixels from one global cut (steps 2-3 at the coarse scale), or None when
+    there are no cells."""
+    dark = _darkness(work, params)
+    if dark is None:
         return None
+    darkness, cut = dark
     cells_mask = fill_small_holes((darkness > cut) & (darkness < BLACK), darkness.size // 64)
     if 2 * int(cells_mask.sum()) > darkness.size:
         hist = np.bincount(darkness.ravel(), minlength=SCALE)
@@ -180,12 +188,10 @@ def _median_diameter(cells_mask: np.ndarray, depth2: np.ndarray) -> float:
 def _search(work: np.ndarray, rough_diameter: float, params: RedCellParams):
     """(cells with working boxes, D in working pixels, the cell pixels), or None when there
     are no cells. rough_diameter: D from the coarse look, in working pixels."""
-    planes = _white_balanced(work, params)
-    if planes is None:
+    dark = _darkness(work, params)
+    if dark is None:
         return None
-    darkness, _, cut = _darkness_and_cut(planes, params.min_cell_contrast)
-    if cut < params.min_cell_contrast:
-        return None
+    darkness, cut = dark
     # A cell pixel is darker than the cut and than its own neighbourhood: in haze, where the
     # whole neighbourhood is grey, that parts touching cells along the paler seam between them.
     radius = max(1, math.floor(params.local_radius * rough_diameter + 0.5))

@@ -132,36 +132,56 @@ PREDICTION = (
 CAM = '{"label": "neutrophil", "rows": 1, "cols": 2, "values": [0, 255]}'
 
 
+def _new_column_lifecycle(capfd, before: str, column: str, value: str, refusal: str):
+    """A record stored before the migration that adds `column` and one stored after it with
+    `value` both survive; downgrading past it refuses while a value is stored (saying
+    `refusal`), then, the value cleared, keeps both records. Returns the stored value."""
+    upgrade(revision=before)
+    with db.engine.begin() as conn:
+        _insert_technician(conn)
+        old = sa.text(PREDICTION.format(extra="", value=""))
+        conn.execute(old, {"id": "old", "t": "2026-12-01 10:00:00"})
+    upgrade()
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(PREDICTION.format(extra=f", {column}", value=", :value")),
+            {"id": "new", "t": "2026-12-01 10:00:00", "value": value},
+        )
+        rows = conn.execute(sa.text(f"SELECT id, {column} FROM predictions ORDER BY id")).all()
+    assert rows[0][0] == "new" and tuple(rows[1]) == ("old", None)
+    with pytest.raises(SystemExit):
+        downgrade(revision=before)
+    assert refusal in capfd.readouterr().err
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE predictions SET {column} = NULL"))
+    downgrade(revision=before)
+    with db.engine.begin() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM predictions ORDER BY id")).scalars().all()
+        assert ids == ["new", "old"]
+        conn.execute(sa.text("DELETE FROM predictions"))
+        conn.execute(sa.text("DELETE FROM users"))
+    downgrade(revision="base")
+    return rows[0][1]
+
+
 def test_prediction_cam_column_keeps_records_and_downgrade_refuses_while_a_map_is_stored(
     empty_app, capfd
 ):
     with empty_app.app_context():
-        upgrade(revision="c4e8b1d3f5a2")
-        with db.engine.begin() as conn:
-            _insert_technician(conn)
-            old = sa.text(PREDICTION.format(extra="", value=""))
-            conn.execute(old, {"id": "old", "t": "2026-12-01 10:00:00"})
-        upgrade()
-        with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(PREDICTION.format(extra=", cam", value=", :cam")),
-                {"id": "new", "t": "2026-12-01 10:00:00", "cam": CAM},
-            )
-            rows = conn.execute(sa.text("SELECT id, cam FROM predictions ORDER BY id")).all()
-        assert rows[0][0] == "new" and "255" in str(rows[0][1])
-        assert tuple(rows[1]) == ("old", None)
-        with pytest.raises(SystemExit):
-            downgrade(revision="c4e8b1d3f5a2")
-        assert "1 record(s) hold a class-activation map" in capfd.readouterr().err
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE predictions SET cam = NULL"))
-        downgrade(revision="c4e8b1d3f5a2")
-        with db.engine.begin() as conn:
-            ids = conn.execute(sa.text("SELECT id FROM predictions ORDER BY id")).scalars().all()
-            assert ids == ["new", "old"]
-            conn.execute(sa.text("DELETE FROM predictions"))
-            conn.execute(sa.text("DELETE FROM users"))
-        downgrade(revision="base")
+        stored = _new_column_lifecycle(
+            capfd, "c4e8b1d3f5a2", "cam", CAM, "1 record(s) hold a class-activation map"
+        )
+    assert "255" in str(stored)
+
+
+def test_prediction_status_reason_keeps_records_and_downgrade_refuses_while_one_is_stored(
+    empty_app, capfd
+):
+    with empty_app.app_context():
+        stored = _new_column_lifecycle(
+            capfd, "e5b9d2c7a1f3", "status_reason", "view_check", "1 record(s) hold a status reason"
+        )
+    assert stored == "view_check"
 
 
 def _seq_default(conn) -> str | None:
@@ -208,37 +228,6 @@ def test_cursor_sequences_take_the_xid_first_and_downgrade_to_plain_nextval(empt
             )
             rows = conn.execute(sa.text("SELECT id, seq FROM predictions ORDER BY seq")).all()
             assert [r[0] for r in rows] == ["a", "b", "c"] and rows[0][1] < rows[1][1] < rows[2][1]
-            conn.execute(sa.text("DELETE FROM predictions"))
-            conn.execute(sa.text("DELETE FROM users"))
-        downgrade(revision="base")
-
-
-def test_prediction_status_reason_keeps_records_and_downgrade_refuses_while_one_is_stored(
-    empty_app, capfd
-):
-    with empty_app.app_context():
-        upgrade(revision="e5b9d2c7a1f3")
-        with db.engine.begin() as conn:
-            _insert_technician(conn)
-            old = sa.text(PREDICTION.format(extra="", value=""))
-            conn.execute(old, {"id": "old", "t": "2026-12-01 10:00:00"})
-        upgrade()
-        with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(PREDICTION.format(extra=", status_reason", value=", 'view_check'")),
-                {"id": "new", "t": "2026-12-01 10:00:00"},
-            )
-            query = sa.text("SELECT id, status_reason FROM predictions ORDER BY id")
-            assert [tuple(r) for r in conn.execute(query)] == [("new", "view_check"), ("old", None)]
-        with pytest.raises(SystemExit):
-            downgrade(revision="e5b9d2c7a1f3")
-        assert "1 record(s) hold a status reason" in capfd.readouterr().err
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE predictions SET status_reason = NULL"))
-        downgrade(revision="e5b9d2c7a1f3")
-        with db.engine.begin() as conn:
-            ids = conn.execute(sa.text("SELECT id FROM predictions ORDER BY id")).scalars().all()
-            assert ids == ["new", "old"]
             conn.execute(sa.text("DELETE FROM predictions"))
             conn.execute(sa.text("DELETE FROM users"))
         downgrade(revision="base")

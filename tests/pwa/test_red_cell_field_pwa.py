@@ -22,10 +22,8 @@ from tests.pwa.conftest import cells_added
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-# The browser decodes the photo itself, as the app's worker does, and finds its red cells;
-# masks come back as the sha256 of np.packbits of the mask, and its shape.
-FIND = """async ([b64]) => {
-    const { findRedCells } = await import('/js/classifier/cells/red-cell-field.js');
+# The photo decoded in the page as the worker decodes it: `image` (RGBA ImageData) from `b64`.
+DECODE = """
     const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
     const bitmap = await createImageBitmap(blob,
         { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
@@ -33,7 +31,14 @@ FIND = """async ([b64]) => {
     const context = canvas.getContext('2d', { willReadFrequently: true });
     context.drawImage(bitmap, 0, 0);
     const image = context.getImageData(0, 0, bitmap.width, bitmap.height);
-    const started = performance.now();
+"""
+# The browser decodes the photo itself, as the app's worker does, and finds its red cells;
+# masks come back as the sha256 of np.packbits of the mask, and its shape.
+FIND = (
+    """async ([b64]) => {
+    const { findRedCells } = await import('/js/classifier/cells/red-cell-field.js');"""
+    + DECODE
+    + """    const started = performance.now();
     const found = findRedCells(image);
     const ms = performance.now() - started;
     const hash = async (mask) => {
@@ -51,6 +56,7 @@ FIND = """async ([b64]) => {
     return { diameter: found.diameter, factor: found.factor, cells, cellsMask, ms,
              width: image.width, height: image.height };
 }"""
+)
 
 # requests: [[base64 image, "field" | a hand-marked box]], one worker for them all; each
 # cell's JPEG is checked here and left out of the answer.
@@ -340,21 +346,17 @@ def test_rbc_segmented_is_a_field_framing_only_in_the_browser_too(app_origin_pag
 
 # ---- field colour standardisation: the very same tables as Python ----
 
-COLOUR_TABLES = """async ([b64, colour]) => {
+COLOUR_TABLES = (
+    """async ([b64, colour]) => {
     const { findRedCells, segmentedCrop } = await import('/js/classifier/cells/red-cell-field.js');
-    const { fieldColour } = await import('/js/classifier/cells/field-colour.js');
-    const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
-    const bitmap = await createImageBitmap(blob,
-        { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const context = canvas.getContext('2d', { willReadFrequently: true });
-    context.drawImage(bitmap, 0, 0);
-    const image = context.getImageData(0, 0, bitmap.width, bitmap.height);
-    const found = findRedCells(image);
+    const { fieldColour } = await import('/js/classifier/cells/field-colour.js');"""
+    + DECODE
+    + """    const found = findRedCells(image);
     const crops = found.cells.map((cell) => segmentedCrop(image, cell, found.factor));
     const [tables, report] = fieldColour(crops, found.cells.map((c) => c.edge), colour);
     return { tables: tables && tables.map((t) => Array.from(t)), report };
 }"""
+)
 
 
 @pytest.mark.parametrize("index", [0, 4, 9])

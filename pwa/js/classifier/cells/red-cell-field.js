@@ -116,15 +116,22 @@ function finerFactor(height, width, photoDiameter) {
 }
 
 // D in working pixels from one global cut, at the coarse scale, or null (_measured_diameter).
-function measuredDiameter(work, params) {
+// {darkness, cut} of the working image (step 2), or null when there is nothing to find in it
+// (_darkness).
+function darknessOf(work, params) {
   const planes = whiteBalanced(work, params);
   if (planes === null) return null;
+  const { darkness, cut } = darknessAndCut(planes, work.width * work.height, params.minCellContrast);
+  return cut < params.minCellContrast ? null : { darkness, cut };
+}
+
+function measuredDiameter(work, params) {
+  const dark = darknessOf(work, params);
+  if (dark === null) return null;
   const { width, height } = work;
   const n = width * height;
-  const found = darknessAndCut(planes, n, params.minCellContrast);
-  const { darkness } = found;
-  let { cut } = found;
-  if (cut < params.minCellContrast) return null;
+  const { darkness } = dark;
+  let { cut } = dark;
   let cells = cellPixels(darkness, cut, width, height);
   if (2 * count(cells) > n) {
     // The cut fell inside the haze of out-of-focus cells: sought again among the pixels above it.
@@ -143,12 +150,11 @@ function measuredDiameter(work, params) {
 
 // (_search) roughDiameter: D from the coarse look, in working pixels.
 function search(work, roughDiameter, params) {
-  const planes = whiteBalanced(work, params);
-  if (planes === null) return null;
+  const dark = darknessOf(work, params);
+  if (dark === null) return null;
   const { width, height } = work;
   const n = width * height;
-  const { darkness, cut } = darknessAndCut(planes, n, params.minCellContrast);
-  if (cut < params.minCellContrast) return null;
+  const { darkness, cut } = dark;
   // Darker than the cut and than its own neighbourhood: touching cells part along the seam.
   const radius = Math.max(1, Math.floor(params.localRadius * roughDiameter + 0.5));
   const local = boxMean(darkness, width, height, radius);

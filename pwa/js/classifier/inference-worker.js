@@ -276,7 +276,6 @@ async function classifyField({ key, image }) {
     findMs: foundAt - decodedAt,
     classifyMs: done - foundAt,
     totalMs: done - started,
-    ...(colour ? { colour } : {}),
   };
 }
 

@@ -7,13 +7,18 @@ would never get 5. SQLite runs one writer at a time, so there seq order is commi
 every visible row may be handed out.
 
 On PostgreSQL the cursor's sequences are only read after their transaction has its xid: the
-column defaults are `hv_nextval_after_xid(...)` (migration e5b9d2c7a1f3). So, with
-L = the sequence's last value, read first, and X = the next xid to be assigned, read after:
-every value <= L was taken by a transaction whose xid is < X. Once no transaction with an xid
-< X is in flight, each row with a value <= L has committed or never will: L is final, and
-rows up to it can be handed out for good. A reader waits a little for that (the batches in
-flight are short); past WAIT_S it hands out up to the newest bound already proven final (a
-later read proves its own), so a long transaction delays readers but never makes them skip.
+column defaults are `hv_nextval_after_xid(...)` (migration e5b9d2c7a1f3). So, with L = the
+sequence's last value, read first, every value <= L was taken by a transaction that had its xid
+before L was read. Every transaction with an xid holds the lock on its own xid until it ends
+(`pg_locks`), so M = the newest xid in flight, read after L, bounds them all: any of them not yet
+finished is <= M, and a transaction that gets its xid later gets a larger one. Once no
+transaction with an xid <= M is in flight, each row with a value <= L has committed or never
+will: L is final, and rows up to it can be handed out for good (nothing in flight: at once). A
+reader waits a little for that (the batches in flight are short); past WAIT_S it hands out up to
+the newest bound already proven final (a later read proves its own), so a long transaction
+delays readers but never makes them skip. (A snapshot's xmax cannot stand in for M: it is one
+past the newest *finished* xid, and a transaction still in flight above it is in no snapshot's
+list. The first version used it, and a reader could skip the first batches of racing writers.)
 The cursor stays the integer it always was."""
 
 import threading
@@ -28,13 +33,12 @@ WAIT_S = 1.0  # the longest a read waits for the transactions older than it to f
 POLL_S = 0.005
 
 _LAST_VALUE = sa.text("SELECT coalesce(pg_sequence_last_value(CAST(:sequence AS regclass)), 0)")
-_NEXT_XID = sa.text(
-    "SELECT pg_snapshot_xmax(s)::text::bigint,"
-    " (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x) FROM pg_current_snapshot() AS s"
-)
-# The oldest transaction in flight other than this one (a snapshot's xip leaves it out).
-_OLDEST_IN_FLIGHT = sa.text(
-    "SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+# The xids of the transactions in flight other than this one, newest and oldest: each holds
+# the ExclusiveLock on its own xid until it commits or rolls back.
+_IN_FLIGHT = sa.text(
+    "SELECT max(transactionid::text::bigint), min(transactionid::text::bigint) FROM pg_locks"
+    " WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+    " AND pid <> pg_backend_pid()"
 )
 
 
@@ -43,19 +47,19 @@ class _Horizon:
 
     def __init__(self) -> None:
         self.final = 0
-        self.pending: list[tuple[int, int]] = []  # (L, X)
+        self.pending: list[tuple[int, int]] = []  # (L, M)
         self.lock = threading.Lock()
 
     def prove(self, oldest_in_flight: int | None) -> None:
-        """Every candidate whose older transactions have all finished becomes final."""
+        """Every candidate whose transactions (xid <= M) have all finished becomes final."""
         with self.lock:
-            done = [c for c in self.pending if oldest_in_flight is None or c[1] <= oldest_in_flight]
+            done = [c for c in self.pending if oldest_in_flight is None or c[1] < oldest_in_flight]
             self.pending = [c for c in self.pending if c not in done][-64:]
             self.final = max([self.final, *(v for v, _ in done)])
 
-    def add(self, value: int, next_xid: int) -> None:
+    def add(self, value: int, newest_in_flight: int) -> None:
         with self.lock:
-            self.pending.append((value, next_xid))
+            self.pending.append((value, newest_in_flight))
 
 
 def final_bound(sequence: str) -> int | None:
@@ -66,12 +70,15 @@ def final_bound(sequence: str) -> int | None:
     horizons = current_app.extensions.setdefault("sync_horizons", {})
     horizon = horizons.setdefault(sequence, _Horizon())
     value = db.session.scalar(_LAST_VALUE, {"sequence": sequence})
-    next_xid, oldest = db.session.execute(_NEXT_XID).one()  # a later statement: X after L
-    horizon.add(value, int(next_xid))
+    newest, oldest = db.session.execute(_IN_FLIGHT).one()  # a later statement: M after L
+    if newest is None:  # nothing in flight: every value <= L is final now
+        horizon.add(value, 0)
+    else:
+        horizon.add(value, int(newest))
     deadline = time.monotonic() + WAIT_S
     while True:
         horizon.prove(None if oldest is None else int(oldest))
         if horizon.final >= value or time.monotonic() > deadline:
             return horizon.final
         time.sleep(POLL_S)
-        oldest = db.session.scalar(_OLDEST_IN_FLIGHT)
+        oldest = db.session.execute(_IN_FLIGHT).one()[1]

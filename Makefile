@@ -124,7 +124,7 @@ models: python-deps
 		tflite_models/wbc-differential/$(WBC_FIELD_VERSION)
 	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
 		--ood pbc --image-size 96 --alpha 0.35 --head-epochs 3 --fine-tune-epochs 24 \
-		--fine-tune-from block_6_expand
+		--fine-tune-from block_6_expand --file-format float16
 	$(BIN)/python -m training.red_cell_release --from tflite_models/malaria-screen/$(MALARIA_VERSION) \
 		tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) --field-colour
 	$(BIN)/python -m training.cam_release --from tflite_models/wbc-differential/$(WBC_FIELD_VERSION) \

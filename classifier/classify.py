@@ -62,7 +62,14 @@ STATUSES = ("confident", "review", "unfamiliar")
 # framing found no cell to centre on (model_framing.mark_centred, no_cell_result). A stable
 # enum: records carry it to the server (backend/sync/validation.py) and both sides word it.
 BELOW_THRESHOLD, VIEW_CHECK, UNFAMILIAR = "below_threshold", "view_check", "unfamiliar"
-STATUS_REASONS = (BELOW_THRESHOLD, VIEW_CHECK, UNFAMILIAR, NO_CELL)
+# The status each reason explains.
+REASON_STATUS = {
+    BELOW_THRESHOLD: "review",
+    VIEW_CHECK: "review",
+    UNFAMILIAR: "unfamiliar",
+    NO_CELL: "unfamiliar",
+}
+STATUS_REASONS = tuple(REASON_STATUS)
 
 
 class UnreadableImageError(ValueError):

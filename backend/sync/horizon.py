@@ -71,10 +71,7 @@ def final_bound(sequence: str) -> int | None:
     horizon = horizons.setdefault(sequence, _Horizon())
     value = db.session.scalar(_LAST_VALUE, {"sequence": sequence})
     newest, oldest = db.session.execute(_IN_FLIGHT).one()  # a later statement: M after L
-    if newest is None:  # nothing in flight: every value <= L is final now
-        horizon.add(value, 0)
-    else:
-        horizon.add(value, int(newest))
+    horizon.add(value, int(newest or 0))  # nothing in flight: every value <= L is final now
     deadline = time.monotonic() + WAIT_S
     while True:
         horizon.prove(None if oldest is None else int(oldest))

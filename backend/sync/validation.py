@@ -27,7 +27,7 @@ from backend.models.slide import (
 )
 from backend.request_input import NUL_PROBLEM, text_problem
 from backend.sync.item_results import CHECK_FAILED, INVALID_FIELD, INVALID_ITEM, refused
-from classifier.classify import BELOW_THRESHOLD, NO_CELL, STATUS_REASONS, UNFAMILIAR, VIEW_CHECK
+from classifier.classify import REASON_STATUS, STATUS_REASONS
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,6 @@ MAX_NOTE = 2000
 # A class-activation map ("cam", why the model made its call): at most 64 x 64 values 0..255.
 MAX_CAM_SIDE = 64
 MAX_CAM_LABEL = 64
-# The status each reason explains (classifier.classify.decide, model_framing.mark_centred).
-REASON_STATUS = {
-    BELOW_THRESHOLD: "review",
-    VIEW_CHECK: "review",
-    UNFAMILIAR: "unfamiliar",
-    NO_CELL: "unfamiliar",
-}
 # Phones' clocks drift; a capture time further ahead than this is a bug, not drift.
 MAX_CLOCK_AHEAD = timedelta(days=1)
 

@@ -31,17 +31,18 @@ def colour_of(field_framing: dict) -> dict | None:
         return None
     if not isinstance(colour, dict):
         raise ValueError(f"input.field_framing.colour must be an object, got {colour!r}")
-    for key, low in (("cell_mean", 0.0), ("cell_std", 0.0)):
+    for key in ("cell_mean", "cell_std"):
         values = colour.get(key)
-        if (
-            not isinstance(values, list)
-            or len(values) != 3
-            or not all(_number(v) and low <= v <= 255 for v in values)
-            or (key == "cell_std" and not all(v > 0 for v in values))
+        positive = key == "cell_std"  # a spread of 0 would divide by nothing
+        if not (
+            isinstance(values, list)
+            and len(values) == 3
+            # the range also refuses NaN and infinity
+            and all(_number(v) and (v > 0 if positive else v >= 0) and v <= 255 for v in values)
         ):
             raise ValueError(
                 f"input.field_framing.colour.{key} must be three numbers in "
-                f"{'(0' if key == 'cell_std' else '[0'}, 255], got {values!r}"
+                f"{'(0' if positive else '[0'}, 255], got {values!r}"
             )
     return {"cell_mean": [float(v) for v in colour["cell_mean"]],
             "cell_std": [float(v) for v in colour["cell_std"]]}  # fmt: skip
@@ -112,4 +113,4 @@ def _rounded(values):
 
 
 def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -29,10 +29,10 @@ import requests
 import sqlalchemy as sa
 from requests.adapters import HTTPAdapter
 
-from backend import create_app, db
+from backend import db
 from backend.models import AuditEntry
-from tests.backend.test_scale_out import REPO, Server
-from tests.conftest import DATABASES, PASSWORD, _config, cell_record
+from tests.backend.test_scale_out import REPO, Server, app_with_accounts, scratch_database
+from tests.conftest import PASSWORD, cell_record
 from tests.dashboard.conftest import csrf_token
 
 pytestmark = pytest.mark.postgres
@@ -202,47 +202,31 @@ class FromAddress(HTTPAdapter):
 def proxied(request, tmp_path):
     """A fresh database migrated by `flask db upgrade`, its accounts; servers A and B; the
     app's DNS name; Caddy in front."""
-    if "postgresql" not in {p.values[0] for p in DATABASES}:
-        pytest.skip("PostgreSQL excluded by HEMATOVISION_TEST_DB")
     _caddy()  # before anything is set up
-    base = request.getfixturevalue("postgres_url")
-    admin_engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS hv_proxy"))
-        conn.execute(sa.text("CREATE DATABASE hv_proxy"))
-    url = base.replace("/hematovision_test?", "/hv_proxy?")
-    port = _port_free_on_every_server_address()
-    behind_proxy = {"PROXY_COUNT": "1", "SESSION_COOKIE_SECURE": "1"}
-    a, b = (
-        Server(name, tmp_path, url, host=host, port=port, **behind_proxy)
-        for name, host in zip("ab", SERVER_ADDRESSES, strict=True)
-    )
-    a.flask("db", "upgrade")
-    app = create_app(_config(url, tmp_path), instance_path=tmp_path / "test-instance")
-    with app.app_context():
-        from backend.users.accounts import create_user
-
-        for name, role in (("admin", "admin"), ("tech1", "technician")):
-            create_user(name, PASSWORD, role)
-        db.session.commit()
-    dns = AppDNS(APP_NAME, SERVER_ADDRESSES)
-    caddy = Caddy(tmp_path, port, dns.address)
-    try:
-        a.start()
-        b.start()
-        caddy.start()
-        yield app, a, b, caddy
-    finally:
-        for process in (caddy, a, b):
-            if getattr(process, "process", None) is not None:
-                process.stop()
-        dns.close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        with admin_engine.connect() as conn:
-            conn.execute(sa.text("DROP DATABASE IF EXISTS hv_proxy WITH (FORCE)"))
-        admin_engine.dispose()
+    with scratch_database(request, "hv_proxy") as url:
+        port = _port_free_on_every_server_address()
+        behind_proxy = {"PROXY_COUNT": "1", "SESSION_COOKIE_SECURE": "1"}
+        a, b = (
+            Server(name, tmp_path, url, host=host, port=port, **behind_proxy)
+            for name, host in zip("ab", SERVER_ADDRESSES, strict=True)
+        )
+        a.flask("db", "upgrade")
+        app = app_with_accounts(url, tmp_path, (("admin", "admin"), ("tech1", "technician")))
+        dns = AppDNS(APP_NAME, SERVER_ADDRESSES)
+        caddy = Caddy(tmp_path, port, dns.address)
+        try:
+            a.start()
+            b.start()
+            caddy.start()
+            yield app, a, b, caddy
+        finally:
+            for process in (caddy, a, b):
+                if getattr(process, "process", None) is not None:
+                    process.stop()
+            dns.close()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
 
 def _client(caddy: Caddy, address: str | None = None) -> requests.Session:

@@ -13,6 +13,7 @@ one PostgreSQL and the same keys, as docs/deployment.md runs them (issue 16):
 
 PostgreSQL only: the point is several processes on one database server."""
 
+import contextlib
 import os
 import random
 import signal
@@ -115,39 +116,56 @@ class Server:
         return result.stdout
 
 
-@pytest.fixture
-def cluster(request, tmp_path):
-    """A fresh database migrated by `flask db upgrade`, its accounts, servers A and B."""
+@contextlib.contextmanager
+def scratch_database(request, name: str):
+    """A new, empty PostgreSQL database `name` beside the test one, for servers started as
+    separate processes: its URL; dropped afterwards (FORCE: a killed server's connections)."""
     if "postgresql" not in {p.values[0] for p in DATABASES}:
         pytest.skip("PostgreSQL excluded by HEMATOVISION_TEST_DB")
     base = request.getfixturevalue("postgres_url")
     admin_engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS hv_scale_out"))
-        conn.execute(sa.text("CREATE DATABASE hv_scale_out"))
-    url = base.replace("/hematovision_test?", "/hv_scale_out?")
-    a, b = Server("a", tmp_path, url), Server("b", tmp_path, url)
-    a.flask("db", "upgrade")
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield base.replace("/hematovision_test?", f"/{name}?")
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin_engine.dispose()
+
+
+def app_with_accounts(url: str, tmp_path: Path, accounts: tuple[tuple[str, str], ...]):
+    """The test's own app on a database `flask db upgrade` has migrated, with (name, role)
+    accounts created in it."""
     app = create_app(_config(url, tmp_path), instance_path=tmp_path / "test-instance")
     with app.app_context():
         from backend.users.accounts import create_user
 
-        for name, role in (("admin", "admin"), ("tech1", "technician"), ("tech2", "technician")):
+        for name, role in accounts:
             create_user(name, PASSWORD, role)
         db.session.commit()
-    try:
-        a.start()
-        b.start()
-        yield app, a, b
-    finally:
-        a.stop()
-        b.stop()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        with admin_engine.connect() as conn:
-            conn.execute(sa.text("DROP DATABASE IF EXISTS hv_scale_out WITH (FORCE)"))
-        admin_engine.dispose()
+    return app
+
+
+@pytest.fixture
+def cluster(request, tmp_path):
+    """A fresh database migrated by `flask db upgrade`, its accounts, servers A and B."""
+    with scratch_database(request, "hv_scale_out") as url:
+        a, b = Server("a", tmp_path, url), Server("b", tmp_path, url)
+        a.flask("db", "upgrade")
+        accounts = (("admin", "admin"), ("tech1", "technician"), ("tech2", "technician"))
+        app = app_with_accounts(url, tmp_path, accounts)
+        try:
+            a.start()
+            b.start()
+            yield app, a, b
+        finally:
+            a.stop()
+            b.stop()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
 
 def _token(server: Server, username: str) -> dict:

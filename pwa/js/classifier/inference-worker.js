@@ -97,6 +97,7 @@ async function load({ key, bytes, card }) {
     compiled.delete();
     throw new Error(`model input [${shape}] is not a [1, size, size, 3] image`);
   }
+  const fieldFraming = fieldFramingOf(card);
   models.set(key, {
     compiled,
     card,
@@ -104,9 +105,8 @@ async function load({ key, bytes, card }) {
     inputDtype: input.dtype,
     inputQuant: card.input && card.input.quantization,
     framing: framingOf(card),
-    fieldFraming: fieldFramingOf(card),
-    redCells: (fieldFramingOf(card) || {}).method === RBC_SEGMENTED,
-    colour: (fieldFramingOf(card) || {}).colour || null,
+    fieldFraming,
+    redCells: (fieldFraming || {}).method === RBC_SEGMENTED,
     fieldDecision: fieldDecision(card.decision),
     outputs: describeOutputs(compiled, card),
   });
@@ -289,10 +289,10 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
   const chosen = boxes === null ? found.cells : boxes.map((box) => markedCell(found, box));
   const crops = chosen.map((cell) => segmentedCrop(decoded, cell, found.factor));
   let colour = null;
-  if (model.colour) {
+  if (model.fieldFraming.colour) {
     // The photo's colours are judged on every cell found, also when a few are marked.
     const every = boxes === null ? crops : found.cells.map((cell) => segmentedCrop(decoded, cell, found.factor));
-    const [tables, report] = fieldColour(every, found.cells.map((cell) => cell.edge), model.colour);
+    const [tables, report] = fieldColour(every, found.cells.map((cell) => cell.edge), model.fieldFraming.colour);
     crops.forEach((crop) => standardise(crop, tables));
     colour = report;
   }

@@ -32,6 +32,11 @@ def init_app(app: Flask) -> None:
 def shell_headers(response):
     response.headers["Content-Security-Policy"] = SHELL_CSP
     response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors for older browsers
+    # Cross-origin isolation: SharedArrayBuffer, so that LiteRT.js runs a model on several
+    # threads (a field photo holds 100+ red cells). The shell loads nothing from another origin;
+    # the service worker and the inference worker need the headers as much as the page does.
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Embedder-Policy"] = "require-corp"
     return response
 
 

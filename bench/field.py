@@ -26,23 +26,37 @@ from training.annotations import bccd_photos, malaria_fields
 
 BUDGET_MS = 150.0
 RED_CELL_BUDGET_MS = 400.0
-TIMED = """async ([modelUrl, card, images, mime, repeats]) => {
+# The app's runtime as the page gets it (threaded where cross-origin isolated) and the
+# single-thread build, each in its own worker, run photo by photo in turn: one run, two figures.
+RUNTIMES = {"app": {}, "single_thread": {"singleThread": True}}
+TIMED = """async ([modelUrl, card, images, mime, repeats, runtimes]) => {
     const { InferenceClient } = await import('/js/classifier/inference-client.js');
-    const client = new InferenceClient();
-    await client.init();
     const model = { name: card.name, version: card.version, card };
-    await client.load(model, await (await fetch(modelUrl)).arrayBuffer());
+    const bytes = await (await fetch(modelUrl)).arrayBuffer();
     const blobs = images.map((b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))],
                                               { type: mime }));
-    await client.classifyField(model, blobs[0]);  // warm-up
+    const clients = {};
+    for (const [name, options] of Object.entries(runtimes)) {
+        const client = new InferenceClient();
+        const started = await client.init(options);
+        await client.load(model, bytes.slice(0));
+        await (await client.classifyField(model, blobs[0])).cellImages;  // warm-up
+        clients[name] = { client, threads: started.threads };
+    }
     const runs = [];
     for (let r = 0; r < repeats; r++) {
         for (const blob of blobs) {
-            const t0 = performance.now();
-            const out = await client.classifyField(model, blob);
-            runs.push({ roundTrip: performance.now() - t0, total: out.totalMs, decode: out.decodeMs,
-                        find: out.findMs, classify: out.classifyMs, cells: out.cells.length,
-                        modelRuns: out.cells.reduce((sum, c) => sum + (c.inferenceMs || 0), 0) });
+            for (const [name, { client, threads }] of Object.entries(clients)) {
+                const t0 = performance.now();
+                const out = await client.classifyField(model, blob);
+                const roundTrip = performance.now() - t0;
+                await out.cellImages;  // each cell's JPEG, made after the answer
+                runs.push({ runtime: name, threads, roundTrip, imagesReady: performance.now() - t0,
+                            total: out.totalMs,
+                            decode: out.decodeMs, find: out.findMs, classify: out.classifyMs,
+                            cells: out.cells.length,
+                            modelRuns: out.cells.reduce((sum, c) => sum + (c.inferenceMs || 0), 0) });
+            }
         }
     }
     return runs;
@@ -108,7 +122,7 @@ def browser_runs(folder: Path, photos, repeats, mime: str = "image/jpeg") -> lis
                 url = page.evaluate("fetch('/api/models').then(r => r.json())")["models"][0]["url"]
                 card = json.loads((folder / "model.json").read_text())
                 images = [base64.b64encode(p.read_bytes()).decode() for p in photos]
-                runs = page.evaluate(TIMED, [url, card, images, mime, repeats])
+                runs = page.evaluate(TIMED, [url, card, images, mime, repeats, RUNTIMES])
                 context.close()
         finally:
             server.stop()
@@ -117,7 +131,9 @@ def browser_runs(folder: Path, photos, repeats, mime: str = "image/jpeg") -> lis
 
 def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: str) -> dict:
     """Browser (worker) against Python for find + classify every cell of each photo."""
-    runs = browser_runs(folder, photos, repeats, mime)
+    every_run = browser_runs(folder, photos, repeats, mime)
+    runs = [r for r in every_run if r["runtime"] == "app"]
+    single = [r for r in every_run if r["runtime"] == "single_thread"]
     py = python_times(Classifier(folder, num_threads=1), photos, repeats)
     parts = ("total", "decode", "find", "classify", "modelRuns")
     browser = {key: summary([r[key] for r in runs]) for key in parts}
@@ -126,8 +142,15 @@ def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: st
         "photos": len(photos),
         "repeats": repeats,
         "cells_per_photo_median": statistics.median(r["cells"] for r in runs),
+        "browser_threads": runs[0]["threads"],
         "browser_field_photo": browser,
         "browser_round_trip": summary([r["roundTrip"] for r in runs]),
+        # until the cells' JPEGs (for the records) are there too, after the answer
+        "browser_cell_images_ready": summary([r["imagesReady"] for r in runs]),
+        "browser_single_thread_field_photo": {key: summary([r[key] for r in single]) for key in parts},
+        "app_over_single_thread_median": round(
+            browser["total"]["median_ms"] / statistics.median(r["total"] for r in single), 3
+        ),
         "python_classify_field": summary(py),
         "browser_over_python_median": round(
             browser["total"]["median_ms"] / statistics.median(py), 3

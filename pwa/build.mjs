@@ -11,9 +11,10 @@ import { createHash } from "node:crypto";
 const here = new URL(".", import.meta.url).pathname;
 const vendor = join(here, "vendor");
 const wasmSrc = join(here, "node_modules/@litertjs/core/wasm");
-// Relaxed-SIMD single-thread build for current Chromium, and the compat build for browsers
-// without relaxed SIMD (Safari). No threaded build: the app is not cross-origin isolated.
-const WASM_BUILDS = ["litert_wasm_internal", "litert_wasm_compat_internal"];
+// The threaded relaxed-SIMD build where the app is cross-origin isolated (the server sends
+// COOP/COEP), the single-thread one where it is not, and the compat build for browsers without
+// relaxed SIMD (Safari). The service worker precaches the one this browser will run.
+const WASM_BUILDS = ["litert_wasm_threaded_internal", "litert_wasm_internal", "litert_wasm_compat_internal"];
 
 function compress(path) {
   const data = readFileSync(path);

@@ -17,8 +17,16 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
   65, 2, 253, 15, 253, 128, 2, 11,
 ]);
 
+// The build the inference worker will load (runtimeBuild in inference-worker.js): threaded when
+// cross-origin isolated, which the worker is exactly when this service worker is (both get the
+// server's COOP/COEP headers).
 function runtimeFiles() {
-  const build = WebAssembly.validate(RELAXED_SIMD_PROBE) ? "litert_wasm_internal" : "litert_wasm_compat_internal";
+  const relaxedSimd = WebAssembly.validate(RELAXED_SIMD_PROBE);
+  const build = !relaxedSimd
+    ? "litert_wasm_compat_internal"
+    : self.crossOriginIsolated
+      ? "litert_wasm_threaded_internal"
+      : "litert_wasm_internal";
   return [`/vendor/wasm/${build}.js`, `/vendor/wasm/${build}.wasm`];
 }
 

@@ -29,6 +29,11 @@ export class FieldController {
       $("field").scrollIntoView({ block: "nearest" });
       document.body.dataset.fieldMs = String(out.totalMs);
       document.body.dataset.fieldReady = String(Date.now());
+      // The cells' JPEGs (what the doctor will see) follow the calls; saving waits for them.
+      this.cellImages = out.cellImages.then((images) => {
+        app.field.attachImages(out, images);
+        document.body.dataset.fieldImages = String(Date.now());
+      });
     });
   }
 
@@ -77,6 +82,7 @@ export class FieldController {
    * photo's edge never (the next photo of the slide may show it whole). */
   async saveField() {
     const app = this.app;
+    await this.cellImages; // a cell is never saved without the image the model saw
     const { model, sha256 } = this.fieldPhoto;
     const slide = app.activeSlide();
     this.matchCounted();

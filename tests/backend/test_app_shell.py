@@ -43,6 +43,18 @@ def test_service_worker_is_served_at_the_root_with_its_scope(client):
         assert client.get(url).status_code == 200, url
 
 
+def test_the_shell_is_cross_origin_isolated_so_the_model_runs_on_threads(client):
+    """COOP + COEP on every file of the shell (page, service worker, inference worker, runtime):
+    SharedArrayBuffer, which LiteRT.js's threaded build needs, exists only then."""
+    version = json.loads((pwa.PWA_DIR / "vendor" / "version.json").read_text())
+    threaded = "/vendor/wasm/litert_wasm_threaded_internal"
+    for url in ["/sw.js", *version["shellFiles"], threaded + ".js", threaded + ".wasm"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin", url
+        assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp", url
+
+
 def test_manifest_makes_the_app_installable(client):
     response = client.get("/manifest.json")
     assert response.mimetype == "application/manifest+json"

@@ -34,9 +34,17 @@ WORKER = """async ([modelUrl, card, requests]) => {
     const out = [];
     for (const [b64, kind] of requests) {
         const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
-        out.push(await (kind === "single" ? client.classify(model, blob, null)
-                        : kind === "field" ? client.classifyField(model, blob)
-                        : client.classifyBox(model, blob, kind)));
+        if (kind === "field") {
+            // each cell's JPEG comes after the answer: one per cell, checked, not returned
+            const { cellImages, ...result } = await client.classifyField(model, blob);
+            const images = await cellImages;
+            if (images.length !== result.cells.length || !images.every((b) => b.type === "image/jpeg"))
+                throw new Error(`${images.length} cell JPEGs for ${result.cells.length} cells`);
+            out.push(result);
+        } else {
+            out.push(await (kind === "single" ? client.classify(model, blob, null)
+                            : client.classifyBox(model, blob, kind)));
+        }
     }
     return out;
 }"""

@@ -77,8 +77,9 @@ WORKER = """async ([modelUrl, card, requests]) => {
         const blob = new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))]);
         try {
             if (kind === 'field') {
-                const result = await client.classifyField(model, blob);
-                out.push({ ...result, cells: result.cells.map(plain) });
+                const { cellImages, ...result } = await client.classifyField(model, blob);
+                const images = await cellImages;  // made after the answer, one per cell
+                out.push({ ...result, cells: result.cells.map((c, k) => plain({ ...c, cellImage: images[k] })) });
             } else {
                 out.push(plain(await client.classifyBox(model, blob, kind)));
             }

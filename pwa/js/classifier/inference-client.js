@@ -31,8 +31,9 @@ export class InferenceClient {
     });
   }
 
-  init() {
-    return this.ask({ type: "init" });
+  /** Starts the runtime: {ms, threads}. options.singleThread: no threads even where they can run. */
+  init(options = {}) {
+    return this.ask({ type: "init", ...options });
   }
 
   static keyOf(model) {
@@ -66,9 +67,13 @@ export class InferenceClient {
     return this.ask({ type: "classify", key: InferenceClient.keyOf(model), image, crop });
   }
 
-  /** Every white cell of a field photo: {width, height, cells: [{box, label, ...}], ...Ms}. */
-  classifyField(model, image) {
-    return this.ask({ type: "classifyField", key: InferenceClient.keyOf(model), image });
+  /** Every cell of a field photo: {width, height, cells: [{box, label, ...}], ...Ms, cellImages}.
+   * `cellImages` is a promise of each cell's JPEG (in the order of `cells`), which the worker
+   * makes after answering: the calls come first. */
+  async classifyField(model, image) {
+    const out = await this.ask({ type: "classifyField", key: InferenceClient.keyOf(model), image });
+    out.cellImages = this.ask({ type: "cellImages", field: out.field });
+    return out;
   }
 
   /** One cell marked by hand on a field photo, box [x0, y0, x1, y1] in photo pixels. */

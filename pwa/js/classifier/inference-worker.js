@@ -8,7 +8,7 @@
 // "rbc-segmented") it classifies every red cell instead, as Classifier._classify_red_cells.
 // A model whose card declares "class_activation" also answers each call's map ("cam": why this
 // call, class-activation.js), for a close-up and for every cell of a field.
-import { Tensor, loadAndCompile, loadLiteRt } from "@litertjs/core";
+import { Tensor, loadAndCompile, loadLiteRt, supportsFeature } from "@litertjs/core";
 import { decide, fieldDecision, round4 } from "./decision-rule.js";
 import { pilResize, rgbaToRgb } from "./pil-resize.js";
 import { msgKey } from "../i18n.js";
@@ -29,15 +29,38 @@ import { dequantize, quantizeInput } from "./quantization.js";
 import { activationOf, mapOf } from "./class-activation.js";
 
 const WASM_DIR = new URL("wasm/", self.location.href).href;
+const THREADED_GLUE = "litert_wasm_threaded_internal.js";
+// A phone's big cores; more threads than that only wait on each other for a 96-224 px image.
+const MAX_THREADS = 4;
 const models = new Map(); // key "name@version" -> {compiled, card, input, outputs}
 let runtime = null;
+let threads = 1; // threads each model run takes, set when the runtime starts
 
-function startRuntime() {
+// Threads need SharedArrayBuffer, which exists only when the app is cross-origin isolated (the
+// server's COOP/COEP headers), and LiteRT.js ships them only in its relaxed-SIMD build. The
+// service worker precaches the threaded build under the same condition (sw.js runtimeFiles).
+async function threadsAvailable() {
+  return self.crossOriginIsolated === true && (await supportsFeature("relaxedSimd")) && (await supportsFeature("threads"));
+}
+
+// {singleThread: true} keeps the single-thread build even where threads could run (bench.field
+// times both in one page).
+function startRuntime({ singleThread = false } = {}) {
   if (!runtime) {
-    // The WASM glue looks for its .wasm beside the worker script unless told otherwise.
-    self.Module = { locateFile: (file) => WASM_DIR + file };
     const started = performance.now();
-    runtime = loadLiteRt(WASM_DIR).then(() => ({ ms: performance.now() - started }));
+    runtime = (async () => {
+      // The WASM glue looks for its .wasm beside the worker script unless told otherwise; its
+      // thread pool starts workers on the glue itself, not on this bundle.
+      self.Module = { locateFile: (file) => WASM_DIR + file };
+      if (!singleThread && (await threadsAvailable())) {
+        self.Module.mainScriptUrlOrBlob = WASM_DIR + THREADED_GLUE;
+        await loadLiteRt(WASM_DIR, { threads: true });
+        threads = Math.max(1, Math.min(MAX_THREADS, navigator.hardwareConcurrency || 1));
+      } else {
+        await loadLiteRt(WASM_DIR);
+      }
+      return { ms: performance.now() - started, threads };
+    })();
   }
   return runtime;
 }
@@ -90,7 +113,7 @@ function viewCheckOf(card) {
 async function load({ key, bytes, card }) {
   await startRuntime();
   if (models.has(key)) return { key, cached: true };
-  const compiled = await loadAndCompile(new Uint8Array(bytes), { accelerator: "wasm" });
+  const compiled = await loadAndCompile(new Uint8Array(bytes), { accelerator: "wasm", cpuOptions: { numThreads: threads } });
   const [input] = compiled.getInputDetails();
   const shape = [...input.shape];
   if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== shape[2] || shape[3] !== 3) {
@@ -207,6 +230,27 @@ const CELL_QUALITY = 0.85;
 // canvas and context per cell.
 let unscaled = null;
 
+// The pixels of the latest field photo's cells, kept for their JPEGs: classifyField answers the
+// calls first and the page asks for the images next (cellImages), so that the technician sees
+// the calls without waiting for 100+ JPEGs. One photo at a time: a newer one replaces them.
+let fieldFrames = null;
+let fieldsSeen = 0;
+
+function keepFrames(frames) {
+  fieldsSeen += 1;
+  fieldFrames = { field: fieldsSeen, frames };
+  return fieldsSeen;
+}
+
+async function cellImages({ field }) {
+  if (!fieldFrames || fieldFrames.field !== field) {
+    throw Object.assign(new Error("The cells of that photo are no longer kept: find its cells again."), { key: msgKey("field.images_gone") });
+  }
+  const { frames } = fieldFrames;
+  fieldFrames = null;
+  return Promise.all(frames.map(cellJpeg));
+}
+
 async function cellJpeg(frame) {
   const pixels = new ImageData(new Uint8ClampedArray(frame.data), frame.width, frame.height);
   const scale = Math.min(1, CELL_SIDE / Math.max(frame.width, frame.height));
@@ -259,19 +303,22 @@ async function classifyField({ key, image }) {
   const started = performance.now();
   const decoded = await decode(image);
   const decodedAt = performance.now();
-  if (model.redCells) return classifyRedCells(model, decoded, null, started, decodedAt);
+  if (model.redCells) {
+    const { result, crops } = await classifyRedCells(model, decoded, null, started, decodedAt);
+    return { ...result, field: keepFrames(crops) };
+  }
   const cells = [];
   const framed = frameFieldCells(decoded, model.fieldFraming, model.size);
   const foundAt = performance.now();
   for (const { cell, frame } of framed) {
-    const result = await classifyPixels(model, rgbOf(frame), model.fieldDecision);
-    cells.push({ box: cell.box, score: cell.score, ...result, cellImage: await cellJpeg(frame) });
+    cells.push({ box: cell.box, score: cell.score, ...(await classifyPixels(model, rgbOf(frame), model.fieldDecision)) });
   }
   const done = performance.now();
   return {
     width: decoded.width,
     height: decoded.height,
     cells,
+    field: keepFrames(framed.map(({ frame }) => frame)),
     decodeMs: decodedAt - started,
     findMs: foundAt - decodedAt,
     classifyMs: done - foundAt,
@@ -283,6 +330,7 @@ async function classifyField({ key, image }) {
 // by hand, cut out on black in its own box, its colours moved to the training crops' when the
 // model declares it (field-colour.js), resized whole like a close-up and classified by the
 // field rule. Cells cut by the photo's edge come back with edge: true, never to be counted.
+// Returns {result, crops}: the cells' pixels as the model saw them, for their JPEGs.
 async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
   const found = findRedCells(decoded);
   const foundAt = performance.now();
@@ -296,8 +344,6 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
     crops.forEach((crop) => standardise(crop, tables));
     colour = report;
   }
-  // The JPEGs are encoded while the model runs: with 100+ cells, one after another would add up.
-  const images = Promise.all(crops.map(cellJpeg));
   const cells = [];
   for (let k = 0; k < chosen.length; k++) {
     const { box, score, edge, clump } = chosen[k];
@@ -305,9 +351,8 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
     const rgb = pilResize(rgbOf(crop), crop.width, crop.height, model.size, model.size, "bilinear");
     cells.push({ box, score, edge, clump, ...(await classifyPixels(model, rgb, model.fieldDecision)) });
   }
-  (await images).forEach((image, k) => (cells[k].cellImage = image));
   const done = performance.now();
-  return {
+  const result = {
     width: decoded.width,
     height: decoded.height,
     cell_type: "rbc",
@@ -319,6 +364,7 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
     totalMs: done - started,
     ...(colour ? { colour } : {}),
   };
+  return { result, crops };
 }
 
 function unload({ key }) {
@@ -341,14 +387,15 @@ async function classifyBox({ key, image, box }) {
   }
   if (model.redCells) {
     const now = performance.now();
-    return (await classifyRedCells(model, decoded, [inside], now, now)).cells[0];
+    const { result, crops } = await classifyRedCells(model, decoded, [inside], now, now);
+    return { ...result.cells[0], cellImage: await cellJpeg(crops[0]) };
   }
   const frame = frameMarkedCell(decoded, inside, model.fieldFraming, model.size);
   const result = await classifyPixels(model, rgbOf(frame), model.fieldDecision);
   return { box: inside, score: null, ...result, cellImage: await cellJpeg(frame) };
 }
 
-const HANDLERS = { init: startRuntime, load, classify, classifyField, classifyBox, unload };
+const HANDLERS = { init: startRuntime, load, classify, classifyField, cellImages, classifyBox, unload };
 
 self.onmessage = async (event) => {
   const { id, type } = event.data;

@@ -41,6 +41,7 @@ export class FieldView {
     // A model that matches each photo's colours to its training images' could not here.
     this.colourUnmatched = Boolean(result.colour && !result.colour.standardised);
     this.openFolds = new Set();
+    this.result = result;
     this.cells = result.cells.map((c) => ({ ...c, corrected_label: null, added: false }));
     this.selected = -1;
     this.setAdding(false);
@@ -54,6 +55,7 @@ export class FieldView {
 
   hide() {
     this.root.hidden = true;
+    this.result = null;
     this.cells = [];
     this.why.clear();
     if (this.bitmap) this.bitmap.close();
@@ -64,6 +66,14 @@ export class FieldView {
     this.adding = on;
     this.q("#field-add").setAttribute("aria-pressed", String(on));
     this.q("#field-add").textContent = on ? t("field.tap_missed") : t("field.add");
+  }
+
+  /** The JPEGs of the found cells of `result`, which come after its calls; ignored when another
+   * photo is shown by then. */
+  attachImages(result, images) {
+    if (result !== this.result) return;
+    images.forEach((image, k) => (this.cells[k].cellImage = image));
+    this.renderWhy();
   }
 
   addCell(cell) {

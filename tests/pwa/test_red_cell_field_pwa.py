@@ -288,12 +288,21 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page
         saved = [r for r in pwa.all_records(page) if r.get("photo_sha256")]
         assert len(saved) == len(cells) - edge
         assert {tuple(r["box"]) for r in saved} == {tuple(c["box"]) for c in cells if not c["edge"]}
+        assert page.evaluate(SAVED_JPEGS) == len(saved)  # each with the JPEG the model saw
 
         # the same photo again: every counted cell shown as counted, nothing added twice
         again = find_all_cells(page, photo)
         assert all(bool(c["recordId"]) != c["edge"] for c in again)
         assert cells_added(0) in save_all(page)
         assert len([r for r in pwa.all_records(page) if r.get("photo_sha256")]) == len(saved)
+
+        # Saved in the very moment the calls are shown, on a new slide: the worker makes the
+        # cells' JPEGs after its answer, and Save waits for them, so none is saved without one.
+        pwa.start_slide(page, "M-field-2")
+        page.set_input_files("#file-input", [str(photo)])
+        page.wait_for_function("() => !document.querySelector('#field-btn').disabled")
+        page.evaluate(FIND_THEN_SAVE_AT_ONCE)
+        assert page.evaluate(SAVED_JPEGS) == 2 * len(saved)
 
         # a corner of a field: too few red cells to judge its colours, and the phone says so
         few = tmp_path / "few.png"
@@ -311,6 +320,18 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page
         page.close()
     finally:
         server.stop()
+
+
+SAVED_JPEGS = """async () => (await window.hematovision.db.getAll('predictions')).filter(
+    (r) => r.photo_sha256 && r.cell_image instanceof Blob && r.cell_image.type === 'image/jpeg'
+        && r.cell_image.size > 0).length"""
+
+
+FIND_THEN_SAVE_AT_ONCE = """async () => {
+    const app = window.hematovision;
+    await app.fieldMode.findAllCells();
+    await app.fieldMode.saveField();
+}"""
 
 
 def save_all(page) -> str:

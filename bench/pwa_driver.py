@@ -109,13 +109,17 @@ def choose_model(page, name: str) -> None:
     )
 
 
-def start_slide(page, sample_id: str, target: str = "100", specimen: str | None = None) -> None:
-    """Starts a slide on the Slide screen; new results then join it."""
+def start_slide(
+    page, sample_id: str, target: str | None = None, specimen: str | None = None
+) -> None:
+    """Starts a slide on the Slide screen, of the kind and target the form offers unless
+    `target` is given; new results then join it."""
     page.click("#tab-slide")
     page.fill("#slide-sample", sample_id)
     if specimen:
         page.fill("#slide-specimen", specimen)
-    page.select_option("#slide-target", target)
+    if target:
+        page.select_option("#slide-target", target)
     page.click("#slide-form button[type=submit]")
     page.wait_for_function("() => window.hematovision.activeSlide() !== null")
 

@@ -263,6 +263,10 @@ def test_the_app_draws_sums_up_and_saves_the_red_cells(tmp_path, app_origin_page
         refused = []  # the legend's colours are set through the CSSOM, which CSP allows
         page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m))
         pwa.choose_model(page, "malaria-screen")
+        # a new slide is offered as a malaria slide, where a malaria screen's cells count
+        page.click("#tab-slide")
+        assert page.input_value("#slide-kind") == "malaria"
+        assert page.input_value("#slide-target") == "1000"
         pwa.start_slide(page, "M-field-1")
         cells = find_all_cells(page, photo)
         assert [c["box"] for c in cells] == [c["box"] for c in want["cells"]]

@@ -111,6 +111,10 @@ export function progressText(slide, counts) {
 /** The count the meter shows: white cells, or a malaria slide's red cells. */
 export const countedCells = (slide, counts) => (slide && slide.kind === MALARIA ? counts.red_cells : counts.white_cells);
 
+/** The kind of slide a model's cells count on: a malaria screen's (parasitized / uninfected) on
+ * a malaria slide, any other's on a white-cell differential. */
+export const slideKindFor = (model) => (model && model.labels.includes("parasitized") ? MALARIA : WBC_DIFFERENTIAL);
+
 export class SlidePanel {
   constructor(root, { onCreate, onSelect, onState, onExport }) {
     this.q = (sel) => root.querySelector(sel);
@@ -120,9 +124,14 @@ export class SlidePanel {
       const kind = value("#slide-kind");
       onCreate({ sampleId: value("#slide-sample"), patient: value("#slide-patient"), specimen: value("#slide-specimen"), kind, target: value("#slide-target") });
       for (const id of ["#slide-sample", "#slide-patient", "#slide-specimen"]) this.q(id).value = "";
+      this.kindPicked = false;
     });
     // Each kind offers its own targets: 100 or 200 white cells, 500 to 5000 red cells.
-    this.q("#slide-kind").addEventListener("change", () => this.offerTargets());
+    this.kindPicked = false; // the technician chose the kind: the model no longer suggests it
+    this.q("#slide-kind").addEventListener("change", () => {
+      this.kindPicked = true;
+      this.offerTargets();
+    });
     this.offerTargets();
     this.q("#slide-select").addEventListener("change", (e) => onSelect(e.target.value || null));
     this.q("#slide-pause").addEventListener("click", () => onState(this.slide && this.slide.state === "open" ? "paused" : "open"));
@@ -162,6 +171,12 @@ export class SlidePanel {
   /** `slide`: the chosen slide (slideView) or null; returns the table the CSV exports. */
   render(slides, slide, records, model) {
     this.slide = slide;
+    // A new slide is offered in the kind the chosen model's cells count on (red cells found with
+    // a malaria screen would be set apart on a differential, never counted).
+    if (model && !this.kindPicked && this.q("#slide-kind").value !== slideKindFor(model)) {
+      this.q("#slide-kind").value = slideKindFor(model);
+      this.offerTargets();
+    }
     const select = this.q("#slide-select");
     const sorted = slides.map(slideView).sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""));
     select.replaceChildren(

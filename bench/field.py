@@ -51,11 +51,10 @@ TIMED = """async ([modelUrl, card, images, mime, repeats, runtimes]) => {
                 const out = await client.classifyField(model, blob);
                 const roundTrip = performance.now() - t0;
                 await out.cellImages;  // each cell's JPEG, made after the answer
+                const modelRuns = out.cells.reduce((sum, c) => sum + (c.inferenceMs || 0), 0);
                 runs.push({ runtime: name, threads, roundTrip, imagesReady: performance.now() - t0,
-                            total: out.totalMs,
-                            decode: out.decodeMs, find: out.findMs, classify: out.classifyMs,
-                            cells: out.cells.length,
-                            modelRuns: out.cells.reduce((sum, c) => sum + (c.inferenceMs || 0), 0) });
+                            total: out.totalMs, decode: out.decodeMs, find: out.findMs,
+                            classify: out.classifyMs, cells: out.cells.length, modelRuns });
             }
         }
     }
@@ -147,7 +146,9 @@ def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: st
         "browser_round_trip": summary([r["roundTrip"] for r in runs]),
         # until the cells' JPEGs (for the records) are there too, after the answer
         "browser_cell_images_ready": summary([r["imagesReady"] for r in runs]),
-        "browser_single_thread_field_photo": {key: summary([r[key] for r in single]) for key in parts},
+        "browser_single_thread_field_photo": {
+            key: summary([r[key] for r in single]) for key in parts
+        },
         "app_over_single_thread_median": round(
             browser["total"]["median_ms"] / statistics.median(r["total"] for r in single), 3
         ),

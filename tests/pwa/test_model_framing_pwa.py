@@ -38,8 +38,9 @@ WORKER = """async ([modelUrl, card, requests]) => {
             // each cell's JPEG comes after the answer: one per cell, checked, not returned
             const { cellImages, ...result } = await client.classifyField(model, blob);
             const images = await cellImages;
-            if (images.length !== result.cells.length || !images.every((b) => b.type === "image/jpeg"))
-                throw new Error(`${images.length} cell JPEGs for ${result.cells.length} cells`);
+            const jpegs = images.filter((b) => b.type === "image/jpeg").length;
+            if (jpegs !== result.cells.length)
+                throw new Error(`${jpegs} cell JPEGs for ${result.cells.length} cells`);
             out.push(result);
         } else {
             out.push(await (kind === "single" ? client.classify(model, blob, null)

@@ -79,7 +79,8 @@ WORKER = """async ([modelUrl, card, requests]) => {
             if (kind === 'field') {
                 const { cellImages, ...result } = await client.classifyField(model, blob);
                 const images = await cellImages;  // made after the answer, one per cell
-                out.push({ ...result, cells: result.cells.map((c, k) => plain({ ...c, cellImage: images[k] })) });
+                const cells = result.cells.map((c, k) => plain({ ...c, cellImage: images[k] }));
+                out.push({ ...result, cells });
             } else {
                 out.push(plain(await client.classifyBox(model, blob, kind)));
             }

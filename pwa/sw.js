@@ -47,6 +47,13 @@ self.addEventListener("activate", (event) => {
       for (const name of await caches.keys()) {
         if (name.startsWith("hv-") && !KEEP.has(name)) await caches.delete(name);
       }
+      // Another build of the same runtime version (the single-thread one an app kept before it
+      // was cross-origin isolated): only now, when no page of the old version is served.
+      const runtime = await caches.open(RUNTIME_CACHE);
+      const wanted = new Set(runtimeFiles());
+      for (const request of await runtime.keys()) {
+        if (!wanted.has(new URL(request.url).pathname)) await runtime.delete(request);
+      }
       await self.clients.claim();
     })(),
   );

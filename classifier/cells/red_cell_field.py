@@ -21,7 +21,9 @@ the photo itself, as in classifier.cells.finder, whose first steps it shares):
 4. Each blob of cell pixels: smaller than `min_area` of a red cell -> left out (platelets,
    debris); up to `single_max_area` -> one cell; larger (touching or overlapping cells) ->
    split at seeds on its deepest points, at least `spacing` x D apart, each pixel to the seed
-   whose disc it lies deepest in (a power diagram), no farther than `clump_reach` x D. A split
+   whose disc it lies deepest in (a power diagram), no farther than `clump_reach` x D; and every
+   pixel of the clump within `disc_radius` x D of a seed belongs to that seed's cell as well
+   (where cells overlap, the overlap is both cells', and each box spans its whole cell). A split
    cell is marked `clump`: its outline is a guess and a person may want to look. A cell whose
    mean darkness is under `min_darkness` of the way from the cut to the median cell pixel is
    left out: an out-of-focus cell or haze.
@@ -69,8 +71,9 @@ class RedCellParams:
     min_area: float = 0.4  # (x a red cell's area) smaller blobs are not red cells
     single_max_area: float = 1.25  # larger blobs are touching cells, split ...
     centre_depth: float = 0.25  # ... at seeds at least this x D deep ...
-    spacing: float = 0.6  # ... and this x D apart; each part reaches at most ...
-    clump_reach: float = 0.7  # ... this x D from its seed
+    spacing: float = 0.65  # ... and this x D apart; each part reaches at most ...
+    clump_reach: float = 0.7  # ... this x D from its seed, and takes in ...
+    disc_radius: float = 0.55  # ... every clump pixel this x D from it (overlaps: both cells')
     min_darkness: float = 0.3  # fainter cells (see _clear) are out of focus or haze
 
 
@@ -281,7 +284,8 @@ def _split(ys, xs, depth2, diameter: float, params: RedCellParams):
     """A clump's pixels split among seeds at its deepest points: each pixel goes to the seed
     whose disc (radius = the seed's depth) it lies deepest in: the least squared distance minus
     squared radius (a power diagram: two touching discs part on the line through the points
-    where they touch), ties to the first seed. Exact in integers."""
+    where they touch), ties to the first seed; and each seed's cell takes in every pixel within
+    disc_radius x D of it, its neighbour's or not. Exact in integers."""
     values = depth2[ys, xs]
     reach = params.centre_depth * diameter
     lowest = reach * reach
@@ -299,10 +303,19 @@ def _split(ys, xs, depth2, diameter: float, params: RedCellParams):
         return [(ys, xs)]
     seed_x, seed_y, seed_r2 = np.array(seeds, dtype=np.int64).T
     dx, dy = xs[:, None] - seed_x[None], ys[:, None] - seed_y[None]
-    nearest = np.argmin(dx * dx + dy * dy - seed_r2[None], axis=1)
+    distance2 = dx * dx + dy * dy
+    nearest = np.argmin(distance2 - seed_r2[None], axis=1)
     # A part reaches no farther than clump_reach x D from its seed: what lies beyond is a
     # neighbour the seeds missed, not this cell.
     far = params.clump_reach * diameter
-    dx, dy = xs - seed_x[nearest], ys - seed_y[nearest]
-    near = dx * dx + dy * dy <= far * far
-    return [(ys[(nearest == k) & near], xs[(nearest == k) & near]) for k in range(len(seeds))]
+    near = distance2[np.arange(ys.size), nearest] <= far * far
+    # Overlapping cells: the power diagram gives each only its side of the overlap, so its box
+    # is short of the cell on that side (the boxed truth spans whole cells). The seed's own
+    # disc of about a cell's radius puts the overlap in both.
+    own = params.disc_radius * diameter
+    disc = distance2 <= own * own
+    parts = []
+    for k in range(len(seeds)):
+        member = ((nearest == k) & near) | disc[:, k]
+        parts.append((ys[member], xs[member]))
+    return parts

@@ -20,8 +20,9 @@ export const RED_DEFAULT_PARAMS = Object.freeze({
   minArea: 0.4,
   singleMaxArea: 1.25,
   centreDepth: 0.25,
-  spacing: 0.6,
+  spacing: 0.65,
   clumpReach: 0.7,
+  discRadius: 0.55,
   minDarkness: 0.3,
 });
 
@@ -314,7 +315,8 @@ function blobs(cellsMask, width, height) {
 
 // A clump's pixels split among seeds at its deepest points, each pixel to the seed whose disc
 // it lies deepest in (a power diagram), ties to the first seed, no farther than clumpReach x D
-// from it (_split). Seeds: depth descending, then row-major index ascending.
+// from it, and to every seed within discRadius x D of it (overlaps: both cells') (_split).
+// Seeds: depth descending, then row-major index ascending; each part in row-major order.
 function split(pixels, depth2, width, diameter, params) {
   const n = pixels.length;
   const reach = params.centreDepth * diameter;
@@ -347,7 +349,10 @@ function split(pixels, depth2, width, diameter, params) {
   if (seedX.length <= 1) return [pixels];
   const far = params.clumpReach * diameter;
   const farthest = far * far;
+  const own = params.discRadius * diameter;
+  const ownSq = own * own;
   const parts = seedX.map(() => []);
+  const distance2 = new Array(seedX.length);
   for (let k = 0; k < n; k++) {
     const x = pixels[k] % width;
     const y = (pixels[k] - x) / width;
@@ -356,15 +361,17 @@ function split(pixels, depth2, width, diameter, params) {
     for (let j = 0; j < seedX.length; j++) {
       const dx = x - seedX[j];
       const dy = y - seedY[j];
-      const power = dx * dx + dy * dy - seedR2[j];
+      distance2[j] = dx * dx + dy * dy;
+      const power = distance2[j] - seedR2[j];
       if (power < best) {
         best = power;
         nearest = j;
       }
     }
-    const dx = x - seedX[nearest];
-    const dy = y - seedY[nearest];
-    if (dx * dx + dy * dy <= farthest) parts[nearest].push(pixels[k]);
+    const near = distance2[nearest] <= farthest;
+    for (let j = 0; j < seedX.length; j++) {
+      if ((j === nearest && near) || distance2[j] <= ownSq) parts[j].push(pixels[k]);
+    }
   }
   return parts;
 }

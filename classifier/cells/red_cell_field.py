@@ -24,9 +24,9 @@ the photo itself, as in classifier.cells.finder, whose first steps it shares):
    whose disc it lies deepest in (a power diagram), no farther than `clump_reach` x D; and every
    pixel of the clump within `disc_radius` x D of a seed belongs to that seed's box as well
    (where cells overlap, each box spans its whole cell), while its mask, what `segmented_crop`
-   cuts out, stays its own side of the split. A split cell is marked `clump`: its outline is a guess and a person may want to look. A cell whose
-   mean darkness is under `min_darkness` of the way from the cut to the median cell pixel is
-   left out: an out-of-focus cell or haze.
+   cuts out, stays its own side of the split. A split cell is marked `clump`: its outline is a
+   guess and a person may want to look. A cell whose mean darkness is under `min_darkness` of
+   the way from the cut to the median cell pixel is left out: an out-of-focus cell or haze.
 5. A cell whose pixels touch the photo's edge is marked `edge`: it is cut, so it is shown but
    never counted.
 
@@ -73,7 +73,7 @@ class RedCellParams:
     centre_depth: float = 0.25  # ... at seeds at least this x D deep ...
     spacing: float = 0.65  # ... and this x D apart; each part reaches at most ...
     clump_reach: float = 0.7  # ... this x D from its seed, and takes in ...
-    disc_radius: float = 0.55  # ... every clump pixel this x D from it (overlaps: both cells')
+    disc_radius: float = 0.55  # ... in its box every clump pixel this x D from it
     min_darkness: float = 0.3  # fainter cells (see _clear) are out of focus or haze
 
 

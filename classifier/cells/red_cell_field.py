@@ -21,10 +21,12 @@ the photo itself, as in classifier.cells.finder, whose first steps it shares):
 4. Each blob of cell pixels: smaller than `min_area` of a red cell -> left out (platelets,
    debris); up to `single_max_area` -> one cell; larger (touching or overlapping cells) ->
    split at seeds on its deepest points, at least `spacing` x D apart, each pixel to the seed
-   whose disc it lies deepest in (a power diagram), no farther than `clump_reach` x D. A split
-   cell is marked `clump`: its outline is a guess and a person may want to look. A cell whose
-   mean darkness is under `min_darkness` of the way from the cut to the median cell pixel is
-   left out: an out-of-focus cell or haze.
+   whose disc it lies deepest in (a power diagram), no farther than `clump_reach` x D; and every
+   pixel of the clump within `disc_radius` x D of a seed belongs to that seed's box as well
+   (where cells overlap, each box spans its whole cell), while its mask, what `segmented_crop`
+   cuts out, stays its own side of the split. A split cell is marked `clump`: its outline is a
+   guess and a person may want to look. A cell whose mean darkness is under `min_darkness` of
+   the way from the cut to the median cell pixel is left out: an out-of-focus cell or haze.
 5. A cell whose pixels touch the photo's edge is marked `edge`: it is cut, so it is shown but
    never counted.
 
@@ -69,8 +71,9 @@ class RedCellParams:
     min_area: float = 0.4  # (x a red cell's area) smaller blobs are not red cells
     single_max_area: float = 1.25  # larger blobs are touching cells, split ...
     centre_depth: float = 0.25  # ... at seeds at least this x D deep ...
-    spacing: float = 0.6  # ... and this x D apart; each part reaches at most ...
-    clump_reach: float = 0.7  # ... this x D from its seed
+    spacing: float = 0.65  # ... and this x D apart; each part reaches at most ...
+    clump_reach: float = 0.7  # ... this x D from its seed, and takes in ...
+    disc_radius: float = 0.55  # ... in its box every clump pixel this x D from it
     min_darkness: float = 0.3  # fainter cells (see _clear) are out of focus or haze
 
 
@@ -132,7 +135,12 @@ def marked_cell(found: dict, box: list[int]) -> dict:
 
 def segmented_crop(rgb: np.ndarray, cell: dict, factor: int) -> np.ndarray:
     """The cell as the NIH training crops show one: its own box of the photo, every pixel that
-    is not the cell's black. (h, w, 3) uint8; the model resizes it whole to its input."""
+    is not the cell's black. (h, w, 3) uint8; the model resizes it whole to its input. A split
+    cell is cut out as its own side of the split (its mask) in that side's box: its box spans
+    the whole cell, overlap included, but the overlap shows its neighbour, which the model
+    reads as something in the cell (measured: more uninfected cells called parasitized)."""
+    if cell["clump"]:
+        cell = _own_side(cell, factor, rgb.shape[1], rgb.shape[0])
     x0, y0, x1, y1 = cell["box"]
     rows = np.arange(y0, y1) // factor - y0 // factor
     cols = np.arange(x0, x1) // factor - x0 // factor
@@ -140,6 +148,22 @@ def segmented_crop(rgb: np.ndarray, cell: dict, factor: int) -> np.ndarray:
     crop = rgb[y0:y1, x0:x1].copy()
     crop[~inside] = 0
     return crop
+
+
+def _own_side(cell: dict, factor: int, width: int, height: int) -> dict:
+    """A split cell's mask pixels and their own box (photo pixels)."""
+    ys, xs = np.nonzero(cell["mask"])
+    top, left, bottom, right = int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
+    x0, y0 = cell["box"][:2]
+    return {
+        "box": [
+            x0 + left * factor,
+            y0 + top * factor,
+            min(width, x0 + right * factor),
+            min(height, y0 + bottom * factor),
+        ],
+        "mask": cell["mask"][top:bottom, left:right],
+    }
 
 
 def _finer_factor(height: int, width: int, photo_diameter: float) -> int:
@@ -242,16 +266,16 @@ def _cells(cells_mask, depth2, diameter: float, params: RedCellParams) -> list[d
         if ys.size * 4 < params.min_area * area_x4:
             continue
         if ys.size * 4 <= params.single_max_area * area_x4:
-            parts = [(ys, xs)]
+            parts = [(ys, xs, np.ones(ys.size, dtype=bool))]
         else:
             parts = _split(ys, xs, depth2, diameter, params)
-        for part_ys, part_xs in parts:
+        for part_ys, part_xs, own in parts:
             if part_ys.size * 4 < params.min_area * area_x4:
                 continue
             x0, y0 = int(part_xs.min()), int(part_ys.min())
             x1, y1 = int(part_xs.max()) + 1, int(part_ys.max()) + 1
             mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-            mask[part_ys - y0, part_xs - x0] = True
+            mask[part_ys[own] - y0, part_xs[own] - x0] = True
             clump = len(parts) > 1
             found.append(
                 {
@@ -281,7 +305,9 @@ def _split(ys, xs, depth2, diameter: float, params: RedCellParams):
     """A clump's pixels split among seeds at its deepest points: each pixel goes to the seed
     whose disc (radius = the seed's depth) it lies deepest in: the least squared distance minus
     squared radius (a power diagram: two touching discs part on the line through the points
-    where they touch), ties to the first seed. Exact in integers."""
+    where they touch), ties to the first seed; and each seed's box takes in every pixel within
+    disc_radius x D of it, its neighbour's or not. [(rows, columns, whether each is the seed's
+    own)], the box's pixels. Exact in integers."""
     values = depth2[ys, xs]
     reach = params.centre_depth * diameter
     lowest = reach * reach
@@ -296,13 +322,23 @@ def _split(ys, xs, depth2, diameter: float, params: RedCellParams):
         if all((x - sx) * (x - sx) + (y - sy) * (y - sy) >= spacing for sx, sy, _ in seeds):
             seeds.append((x, y, int(values[i])))
     if len(seeds) <= 1:
-        return [(ys, xs)]
+        return [(ys, xs, np.ones(ys.size, dtype=bool))]
     seed_x, seed_y, seed_r2 = np.array(seeds, dtype=np.int64).T
     dx, dy = xs[:, None] - seed_x[None], ys[:, None] - seed_y[None]
-    nearest = np.argmin(dx * dx + dy * dy - seed_r2[None], axis=1)
+    distance2 = dx * dx + dy * dy
+    nearest = np.argmin(distance2 - seed_r2[None], axis=1)
     # A part reaches no farther than clump_reach x D from its seed: what lies beyond is a
     # neighbour the seeds missed, not this cell.
     far = params.clump_reach * diameter
-    dx, dy = xs - seed_x[nearest], ys - seed_y[nearest]
-    near = dx * dx + dy * dy <= far * far
-    return [(ys[(nearest == k) & near], xs[(nearest == k) & near]) for k in range(len(seeds))]
+    near = distance2[np.arange(ys.size), nearest] <= far * far
+    # Overlapping cells: the power diagram gives each only its side of the overlap, so its box
+    # is short of the cell on that side (the boxed truth spans whole cells). The seed's own
+    # disc of about a cell's radius puts the overlap in both boxes.
+    own = params.disc_radius * diameter
+    disc = distance2 <= own * own
+    parts = []
+    for k in range(len(seeds)):
+        mine = (nearest == k) & near
+        member = mine | disc[:, k]
+        parts.append((ys[member], xs[member], mine[member]))
+    return parts

@@ -20,8 +20,9 @@ export const RED_DEFAULT_PARAMS = Object.freeze({
   minArea: 0.4,
   singleMaxArea: 1.25,
   centreDepth: 0.25,
-  spacing: 0.6,
+  spacing: 0.65,
   clumpReach: 0.7,
+  discRadius: 0.55,
   minDarkness: 0.3,
 });
 
@@ -83,12 +84,13 @@ export function markedCell(found, box) {
 }
 
 // The cell as the NIH training crops show one (segmented_crop): its own box of the photo, every
-// pixel that is not the cell's black. RGBA {data, width, height}, alpha 255.
+// pixel that is not the cell's black; a split cell as its own side of the split (its mask) in
+// that side's box. RGBA {data, width, height}, alpha 255.
 export function segmentedCrop(image, cell, factor) {
   const { data, width } = image;
   const channels = data.length / (image.width * image.height);
-  const [x0, y0, x1, y1] = cell.box;
-  const { mask } = cell;
+  const { box, mask } = cell.clump ? ownSide(cell, factor, image.width, image.height) : cell;
+  const [x0, y0, x1, y1] = box;
   const w = x1 - x0;
   const h = y1 - y0;
   const out = new Uint8ClampedArray(w * h * 4);
@@ -107,6 +109,33 @@ export function segmentedCrop(image, cell, factor) {
     }
   }
   return { data: out, width: w, height: h };
+}
+
+// A split cell's mask pixels and their own box, photo pixels (_own_side).
+function ownSide(cell, factor, width, height) {
+  const { mask } = cell;
+  let left = mask.width;
+  let top = mask.height;
+  let right = 0;
+  let bottom = 0;
+  for (let y = 0; y < mask.height; y++) {
+    for (let x = 0; x < mask.width; x++) {
+      if (!mask.data[y * mask.width + x]) continue;
+      if (x < left) left = x;
+      if (y < top) top = y;
+      if (x + 1 > right) right = x + 1;
+      if (y + 1 > bottom) bottom = y + 1;
+    }
+  }
+  const trimmed = { data: new Uint8Array((right - left) * (bottom - top)), width: right - left, height: bottom - top };
+  for (let y = top; y < bottom; y++) {
+    trimmed.data.set(mask.data.subarray(y * mask.width + left, y * mask.width + right), (y - top) * trimmed.width);
+  }
+  const [x0, y0] = cell.box;
+  return {
+    box: [x0 + left * factor, y0 + top * factor, Math.min(width, x0 + right * factor), Math.min(height, y0 + bottom * factor)],
+    mask: trimmed,
+  };
 }
 
 function finerFactor(height, width, photoDiameter) {
@@ -265,8 +294,9 @@ function cellsOf(cellsMask, depth2, width, height, diameter, params) {
   const found = [];
   for (const blob of blobs(cellsMask, width, height)) {
     if (blob.length * 4 < params.minArea * areaX4) continue;
-    const parts = blob.length * 4 <= params.singleMaxArea * areaX4 ? [blob] : split(blob, depth2, width, diameter, params);
-    for (const part of parts) {
+    const parts =
+      blob.length * 4 <= params.singleMaxArea * areaX4 ? [{ pixels: blob, own: null }] : split(blob, depth2, width, diameter, params);
+    for (const { pixels: part, own } of parts) {
       if (part.length * 4 < params.minArea * areaX4) continue;
       let x0 = width;
       let y0 = height;
@@ -281,9 +311,10 @@ function cellsOf(cellsMask, depth2, width, height, diameter, params) {
         if (y + 1 > y1) y1 = y + 1;
       }
       const mask = { data: new Uint8Array((x1 - x0) * (y1 - y0)), width: x1 - x0, height: y1 - y0 };
-      for (const i of part) {
-        const x = i % width;
-        mask.data[((i - x) / width - y0) * mask.width + x - x0] = 1;
+      for (let k = 0; k < part.length; k++) {
+        if (own !== null && !own[k]) continue;
+        const x = part[k] % width;
+        mask.data[((part[k] - x) / width - y0) * mask.width + x - x0] = 1;
       }
       const clump = parts.length > 1;
       found.push({
@@ -314,7 +345,9 @@ function blobs(cellsMask, width, height) {
 
 // A clump's pixels split among seeds at its deepest points, each pixel to the seed whose disc
 // it lies deepest in (a power diagram), ties to the first seed, no farther than clumpReach x D
-// from it (_split). Seeds: depth descending, then row-major index ascending.
+// from it; each seed's box takes in every pixel within discRadius x D of it as well (overlaps:
+// both boxes) (_split). [{pixels (row-major), own: whether each is the seed's own side, or null
+// for all}]. Seeds: depth descending, then row-major index ascending.
 function split(pixels, depth2, width, diameter, params) {
   const n = pixels.length;
   const reach = params.centreDepth * diameter;
@@ -344,10 +377,13 @@ function split(pixels, depth2, width, diameter, params) {
       seedR2.push(value);
     }
   }
-  if (seedX.length <= 1) return [pixels];
+  if (seedX.length <= 1) return [{ pixels, own: null }];
   const far = params.clumpReach * diameter;
   const farthest = far * far;
-  const parts = seedX.map(() => []);
+  const own = params.discRadius * diameter;
+  const ownSq = own * own;
+  const parts = seedX.map(() => ({ pixels: [], own: [] }));
+  const distance2 = new Array(seedX.length);
   for (let k = 0; k < n; k++) {
     const x = pixels[k] % width;
     const y = (pixels[k] - x) / width;
@@ -356,15 +392,21 @@ function split(pixels, depth2, width, diameter, params) {
     for (let j = 0; j < seedX.length; j++) {
       const dx = x - seedX[j];
       const dy = y - seedY[j];
-      const power = dx * dx + dy * dy - seedR2[j];
+      distance2[j] = dx * dx + dy * dy;
+      const power = distance2[j] - seedR2[j];
       if (power < best) {
         best = power;
         nearest = j;
       }
     }
-    const dx = x - seedX[nearest];
-    const dy = y - seedY[nearest];
-    if (dx * dx + dy * dy <= farthest) parts[nearest].push(pixels[k]);
+    const near = distance2[nearest] <= farthest;
+    for (let j = 0; j < seedX.length; j++) {
+      const mine = j === nearest && near;
+      if (mine || distance2[j] <= ownSq) {
+        parts[j].pixels.push(pixels[k]);
+        parts[j].own.push(mine);
+      }
+    }
   }
   return parts;
 }

@@ -190,7 +190,12 @@ class CachedOnClose(io.BytesIO):
 
     def __init__(self, sha256: str, data: bytes) -> None:
         super().__init__(data)
-        self._path = _cache_file(sha256)
+        self._data, self._path = data, _cache_file(sha256)
+
+    def getbuffer(self) -> memoryview:
+        """The bytes given, not BytesIO's copy of them, which it makes when asked for its buffer
+        (send_file asks, for the size): 1.4-1.8 ms for a 1.46 MB model in a fresh process."""
+        return memoryview(self._data)
 
     def close(self) -> None:
         if not self.closed:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.http import http_date
 
 from backend import db
 from backend.models import Blob, ModelVersion, Prediction
@@ -337,7 +338,12 @@ def test_a_cached_download_reads_no_bytes_and_survives_its_cache_file_going(
     digest = blobs.sha256_of(tflite)
     url = "/api/models/cells/1.0.0/model.tflite"
     app.config["BLOB_CACHE"] = str(tmp_path / "cache")
-    client.get(url).close()  # sent from the database, then cached
+    first = client.get(url)  # sent from the database, then cached
+    with app.app_context():
+        version = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.name == "cells"))
+        assert first.headers["Last-Modified"] == http_date(version.published_at)
+        assert first.headers["ETag"] == f'"{version.sha256}"'
+    first.close()
     cached = tmp_path / "cache" / "blobs" / digest[:2] / digest
     assert cached.read_bytes() == tflite
     with app.app_context():

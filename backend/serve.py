@@ -24,7 +24,8 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 
-from backend import create_app
+from backend import create_app, db
+from backend.storage import blobs
 
 log = logging.getLogger("hematovision.access")
 WARM_EVERY = 30.0  # seconds between two checks for active models not yet in the cache
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_access_log:
         log.setLevel(logging.WARNING)
     app = create_app()
+    with app.app_context():
+        blobs.warm_new_connections(db.engine)
     server = make_server(
         app, args.host, args.port, args.threads, args.channel_timeout, args.header_timeout
     )

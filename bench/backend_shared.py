@@ -17,10 +17,13 @@ ratio is measured in the same round as its baseline.
    the active versions does not copy it first: the first GET reads it from the database), then
    warm (from its cache), against the same bytes sent by Flask's send_file from a temp folder
    behind the same waitress server (bench/disk_server.py), also cold (first request to a fresh
-   server) and warm. Also the first GET of the file on a running server: one that has already
-   sent a file (the version's model.json) and then idled SETTLE_S (its start-up work done; cold
-   cache), against the disk's cold figure and against the first GET of the file on a disk
-   server that has answered one request and idled as long.
+   server) and warm. Both fresh servers have answered the one request that shows they are up
+   and idled SETTLE_S before the timed GET: the app server's start-up warming runs in a thread
+   once it listens, the disk server's (hashing its file) before, and a GET timed while that
+   thread still ran charged start-up work to the app's side alone. Also the first GET of the
+   file on a running server: one that has already sent a file (the version's model.json) and
+   then idled SETTLE_S (cold cache), against the disk's cold figure and against the first GET
+   of the file on a disk server that has answered one request and idled as long.
 3. Sync ingest with the clients spread over two app servers (client c to server c mod 2) on
    the one database, against the raw SQLAlchemy insert of the same number of records.
 """
@@ -156,6 +159,7 @@ def bench_download(url: str, args, model_dir: Path, tmp: Path, n: int) -> dict:
     card = json.loads((model_dir / "model.json").read_text())
     path = f"/api/models/{card['name']}/{card['version']}/model.tflite"
     with Server(url, tmp / f"fresh-{n}", args.workers, setup=False) as fresh:
+        time.sleep(SETTLE_S)  # its start-up work done, as the disk server's is before it listens
         shared_cold, shared_warm = _gets(fresh.url + path, data, args.downloads)
     with Server(url, tmp / f"running-{n}", args.workers, setup=False) as running:
         # A server that has already answered a download (the version's model.json) but never
@@ -168,6 +172,7 @@ def bench_download(url: str, args, model_dir: Path, tmp: Path, n: int) -> dict:
     folder.mkdir()
     shutil.copyfile(model_dir / "model.tflite", folder / "model.tflite")
     with DiskServer(folder / "model.tflite", args.workers) as disk:
+        time.sleep(SETTLE_S)  # as the app server above
         disk_cold, disk_warm = _gets(disk.url + "/model.tflite", data, args.downloads)
     with DiskServer(folder / "model.tflite", args.workers) as disk:  # answered one 404
         time.sleep(SETTLE_S)

@@ -1,8 +1,6 @@
 """Phones fetch the active models (public, cacheable forever: URLs carry the version);
 admins publish, activate and roll back."""
 
-from pathlib import Path
-
 import sqlalchemy as sa
 from flask import jsonify, request, send_file
 from flask_babel import gettext as _
@@ -37,36 +35,44 @@ def list_all_versions():
 
 @bp.get("/<name>/<version>/model.tflite")
 def download_model(name: str, version: str):
-    model = _get(name, version)
-    return _immutable(store.model_download(model), model, model.sha256, "application/octet-stream")
+    return _immutable(_download(name, version, "model.tflite"), "application/octet-stream")
 
 
 @bp.get("/<name>/<version>/model.json")
 def download_card(name: str, version: str):
-    model = _get(name, version)
-    return _immutable(store.card_download(model), model, model.meta_sha256, "application/json")
+    return _immutable(_download(name, version, "model.json"), "application/json")
 
 
 def _get(name: str, version: str) -> ModelVersion:
     model = store.find(name, version)
     if model is None:
-        raise ApiError(
-            404,
-            "not_found",
-            _("No published model %(name)s %(version)s.", name=name, version=version),
-        )
+        raise _not_found(name, version)
     return model
 
 
-def _immutable(content: Path | bytes, model: ModelVersion, sha256: str, mimetype: str):
+def _download(name: str, version: str, file: str) -> store.Download:
+    found = store.download(name, version, file)
+    if found is None:
+        raise _not_found(name, version)
+    return found
+
+
+def _not_found(name: str, version: str) -> ApiError:
+    return ApiError(
+        404, "not_found", _("No published model %(name)s %(version)s.", name=name, version=version)
+    )
+
+
+def _immutable(download: store.Download, mimetype: str):
     """Sent from the server's local cache, or from the bytes just read from the database
     (blobs.download), which go into the cache once they are sent. ETag and Last-Modified come
     from the database, not the file: every server answers the same, whichever way it sends."""
+    content, sha256 = download.content, download.sha256
     response = send_file(
         blobs.CachedOnClose(sha256, content) if isinstance(content, bytes) else content,
         mimetype=mimetype,
         etag=sha256,
-        last_modified=model.published_at,
+        last_modified=download.published_at,
         conditional=True,
         max_age=ONE_YEAR,
     )

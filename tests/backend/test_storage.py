@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.http import http_date
 
 from backend import db
 from backend.models import Blob, ModelVersion, Prediction
@@ -324,3 +325,74 @@ def test_a_version_activated_after_start_is_warmed_without_a_request(app, releas
     finally:
         stop.set()
         warming.join()
+
+
+def test_a_cached_download_reads_no_bytes_and_survives_its_cache_file_going(
+    app, client, releases, tmp_path
+):
+    """Once a server holds the checked file, its downloads are sent from it even if the stored
+    bytes were altered since (they were checked when cached); if the file goes, the next GET
+    reads the database again (store.download leaves the bytes out for cached files)."""
+    publish_folder(app, releases["v1"])
+    tflite = (releases["v1"] / "model.tflite").read_bytes()
+    digest = blobs.sha256_of(tflite)
+    url = "/api/models/cells/1.0.0/model.tflite"
+    app.config["BLOB_CACHE"] = str(tmp_path / "cache")
+    first = client.get(url)  # sent from the database, then cached
+    with app.app_context():
+        version = db.session.scalar(sa.select(ModelVersion).where(ModelVersion.name == "cells"))
+        assert first.headers["Last-Modified"] == http_date(version.published_at)
+        assert first.headers["ETag"] == f'"{version.sha256}"'
+    first.close()
+    cached = tmp_path / "cache" / "blobs" / digest[:2] / digest
+    assert cached.read_bytes() == tflite
+    with app.app_context():
+        altered = sa.update(Blob).where(Blob.key == "models/cells/1.0.0/model.tflite")
+        db.session.execute(altered.values(data=tflite[:-1] + b"\0"))
+        db.session.commit()
+    assert client.get(url).data == tflite  # from the checked cache file
+    with app.app_context():
+        db.session.execute(altered.values(data=tflite))
+        db.session.commit()
+    cached.unlink()  # the file gone behind the server's back
+    again = client.get(url)
+    assert again.status_code == 200 and again.data == tflite
+    assert client.get("/api/models/cells/9.9.9/model.tflite").status_code == 404
+
+
+@pytest.mark.postgresql_only
+def test_a_read_outside_a_transaction_sees_what_the_request_wrote_before_it(app):
+    """blobs.read_row reads without BEGIN when nothing is pending, leaving the connection idle,
+    and inside the transaction when the request has written: it sees its own uncommitted rows."""
+    from psycopg.pq import TransactionStatus
+
+    with app.app_context():
+        raw = db.session.connection().connection.driver_connection
+        assert blobs.read_row("SELECT 1", ()) == (1,)
+        assert raw.info.transaction_status == TransactionStatus.IDLE and not raw.autocommit
+        blobs.put("t/pending.bin", b"not committed yet", "application/octet-stream")
+        assert blobs.download("t/pending.bin", blobs.sha256_of(b"not committed yet")) == (
+            b"not committed yet"
+        )
+        assert raw.info.transaction_status == TransactionStatus.INTRANS
+        db.session.rollback()
+
+
+@pytest.mark.postgresql_only
+def test_new_connections_open_the_blobs_toast_and_work_without_a_blobs_table(app, tmp_path):
+    """backend.serve readies each new PostgreSQL connection (blobs.warm_new_connections); a
+    database not migrated yet must not make connecting fail."""
+    with app.app_context():
+        url = db.engine.url
+    for database in ("with the table", "without"):
+        engine = sa.create_engine(
+            url if database == "with the table" else url.set(database="postgres")
+        )
+        blobs.warm_new_connections(engine)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(sa.text("SELECT 1")).scalar() == 1
+                raw = connection.connection.driver_connection
+                assert not raw.autocommit
+        finally:
+            engine.dispose()

@@ -202,6 +202,17 @@ def record(page, record_id: str) -> dict:
     )
 
 
+def runtime_cached(page) -> list[str]:
+    """The paths the service worker keeps in its runtime cache (the LiteRT.js build), sorted."""
+    return page.evaluate(
+        """async () => {
+            const name = (await caches.keys()).find((key) => key.startsWith('hv-runtime-'));
+            const requests = await (await caches.open(name)).keys();
+            return requests.map((r) => new URL(r.url).pathname).sort();
+        }"""
+    )
+
+
 def all_records(page) -> list[dict]:
     return page.evaluate(
         """async () => (await window.hematovision.db.getAll('predictions')).map(

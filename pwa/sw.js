@@ -17,7 +17,7 @@ const RELAXED_SIMD_PROBE = new Uint8Array([
   65, 2, 253, 15, 253, 128, 2, 11,
 ]);
 
-// The build the inference worker will load (runtimeBuild in inference-worker.js): threaded when
+// The build the inference worker will load (startRuntime in inference-worker.js): threaded when
 // cross-origin isolated, which the worker is exactly when this service worker is (both get the
 // server's COOP/COEP headers).
 function runtimeFiles() {

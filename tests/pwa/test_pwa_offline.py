@@ -23,13 +23,6 @@ def server(models, tmp_path):
     server.stop()
 
 
-RUNTIME_CACHED = """async () => {
-    const name = (await caches.keys()).find((key) => key.startsWith('hv-runtime-'));
-    const requests = await (await caches.open(name)).keys();
-    return requests.map((r) => new URL(r.url).pathname).sort();
-}"""
-
-
 def reference(folder, images):
     from classifier.classify import Classifier
 
@@ -64,7 +57,7 @@ def test_installs_then_classifies_offline_like_backend_classify(models, server, 
         # Cross-origin isolated (the shell's COOP/COEP headers): the worker runs the model on
         # threads, and the service worker has cached that very build, so it runs offline too.
         assert page.evaluate("() => crossOriginIsolated")
-        assert page.evaluate(RUNTIME_CACHED) == [
+        assert pwa.runtime_cached(page) == [
             "/vendor/wasm/litert_wasm_threaded_internal.js",
             "/vendor/wasm/litert_wasm_threaded_internal.wasm",
         ]

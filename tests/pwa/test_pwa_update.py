@@ -13,11 +13,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SINGLE_THREAD = "/vendor/wasm/litert_wasm_internal.js"
 THREADED = "/vendor/wasm/litert_wasm_threaded_internal.js"
-RUNTIME_CACHED = """async () => {
-    const name = (await caches.keys()).find((key) => key.startsWith('hv-runtime-'));
-    const requests = await (await caches.open(name)).keys();
-    return requests.map((r) => new URL(r.url).pathname).sort();
-}"""
 KEEP_SINGLE_THREAD_BUILD = f"""async () => {{
     const name = (await caches.keys()).find((key) => key.startsWith('hv-runtime-'));
     await (await caches.open(name)).add('{SINGLE_THREAD}');
@@ -42,7 +37,7 @@ def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
             assert page.is_hidden("#update-banner")
             # as an app kept it before it was cross-origin isolated: the single-thread build
             page.evaluate(KEEP_SINGLE_THREAD_BUILD)
-            assert SINGLE_THREAD in page.evaluate(RUNTIME_CACHED)
+            assert SINGLE_THREAD in pwa.runtime_cached(page)
 
             server.next_app_version = "nextversion1"
             page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
@@ -57,7 +52,7 @@ def test_new_app_version_is_offered_then_replaces_the_old_shell(tmp_path):
             assert "hv-models" in after
             assert page.is_hidden("#update-banner")
             # the new version keeps only the build it runs (threaded) in the runtime cache
-            assert page.evaluate(RUNTIME_CACHED) == [THREADED, THREADED.replace(".js", ".wasm")]
+            assert pwa.runtime_cached(page) == [THREADED, THREADED.replace(".js", ".wasm")]
 
             server.stop()
             context.set_offline(True)

@@ -143,6 +143,18 @@ class LiveServer:
         assert response.status_code == 200, response.get_json()
         return response.get_json()["results"]
 
+    def end_sessions(self, username: str) -> None:
+        """Ends every token `username` holds, as a password change on the server does (a
+        refresh racing with it gets a token that is ended too)."""
+        import sqlalchemy as sa
+
+        from backend import db
+        from backend.models import User
+
+        with self.app.app_context():
+            db.session.scalar(sa.select(User).filter_by(username=username)).end_sessions()
+            db.session.commit()
+
     def predictions(self, ids=None) -> list:
         """The stored predictions (all, or those with `ids`) as the API returns them."""
         import sqlalchemy as sa

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.training.conftest import PBC, copy_images
+from tests.training.conftest import PBC, TINY_RUN_PER_CLASS, copy_images
 from training.dataset import DatasetError, scan
 from training.labs import (
     lab_names,
@@ -124,19 +124,13 @@ def test_only_unreviewed_labs_get_soft_labels():
 
 
 @pytest.mark.slow
-def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tmp_path):
-    from training.train import main as train_main
-
-    out = tmp_path / "models" / "lolo" / "0.1.0"
-    args = ["--data", str(PBC), "--out", str(out), "--max-per-class", "4", "--image-size", "48",
-            "--head-epochs", "1", "--fine-tune-epochs", "1", "--representative-images", "16",
-            "--cache-dir", str(tmp_path / "cache"),
-            "--other-labs", "--hold-out-lab", "tecom",
-            "--lab-share", "0.3", "--noisy-label-smoothing", "0.1"]  # fmt: skip
-    assert train_main(args) == 0
+def test_a_tiny_run_scores_the_held_out_lab_with_the_shipped_file(tiny_lolo_release):
+    out = tiny_lolo_release  # tecom held out, --lab-share 0.3, --noisy-label-smoothing 0.1
     card = json.loads((out / "model.json").read_text())
     lolo = card["leave_one_lab_out"]
-    tecom_used = sum(min(4, len(list(c.iterdir()))) for c in (OTHER_LABS / "tecom").iterdir())
+    tecom_used = sum(
+        min(TINY_RUN_PER_CLASS, len(list(c.iterdir()))) for c in (OTHER_LABS / "tecom").iterdir()
+    )
     assert lolo["held_out"] == "tecom"
     assert lolo["score"]["n"] == tecom_used
     assert 0 <= lolo["score"]["accuracy"] <= 1

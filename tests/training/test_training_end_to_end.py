@@ -1,4 +1,5 @@
-"""One real, tiny training run: load -> train -> calibrate -> export -> classifier.classify."""
+"""One real, tiny training run (the shared `tiny_lolo_release`): load -> train -> calibrate ->
+export -> classifier.classify."""
 
 import json
 import subprocess
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from classifier.classify import STATUSES, Classifier
-from tests.training.conftest import PBC, real_images
+from tests.training.conftest import PBC, TINY_RUN_PER_CLASS, real_images
 from training.export import parity, sha256_of
 from training.train import main as train_main
 
@@ -18,14 +19,8 @@ LABELS = sorted(p.name for p in (PBC / "train").iterdir())
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    out = tmp_path_factory.mktemp("models") / "tiny" / "0.1.0"
-    cache = tmp_path_factory.mktemp("cache")
-    args = ["--data", str(PBC), "--out", str(out), "--max-per-class", "5", "--image-size", "48",
-            "--head-epochs", "1", "--fine-tune-epochs", "1", "--representative-images", "16",
-            "--cache-dir", str(cache)]  # fmt: skip
-    assert train_main(args) == 0
-    return out
+def release(tiny_lolo_release):
+    return tiny_lolo_release
 
 
 def test_release_folder_is_complete_and_consistent(release):
@@ -40,8 +35,12 @@ def test_release_folder_is_complete_and_consistent(release):
     assert card["format"] in ("int8", "float16")
     assert card["calibration"]["temperature"] > 0
     assert 0 < card["decision"]["confident_at_or_above"] <= 1
-    assert card["dataset"]["counts"]["train"] == {label: 5 for label in LABELS}
-    assert "leave_one_lab_out" not in card and "labs" not in card["dataset"]  # pbc-only run
+    # pbc gives each class its TINY_RUN_PER_CLASS images; the other labs add to five of them
+    counts, labs = card["dataset"]["counts"], card["dataset"]["labs"]
+    assert labs["train"]["pbc"] == TINY_RUN_PER_CLASS * len(LABELS)
+    assert sum(counts["train"].values()) == sum(labs["train"].values())
+    assert all(counts["train"][label] >= TINY_RUN_PER_CLASS for label in LABELS)
+    assert counts["test"] == {label: TINY_RUN_PER_CLASS for label in LABELS}  # pbc's only
 
 
 def test_classify_command_returns_the_exported_labels(release):
@@ -70,7 +69,7 @@ def test_report_measures_both_files_against_keras(release):
     assert (
         report["formats"]["float16"]["parity_with_keras_test"]["max_probability_difference"] < 0.02
     )
-    assert report["test"]["images"] == 40
+    assert report["test"]["images"] == TINY_RUN_PER_CLASS * len(LABELS)
 
 
 def test_shipped_file_matches_the_keras_model(release):

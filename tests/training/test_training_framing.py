@@ -51,6 +51,7 @@ def test_a_framed_training_run_releases_a_model_that_declares_its_framing(tmp_pa
     assert card["input"]["framing"] == FRAMING
     assert card["hparams"]["framing"] == "wbc-canonical" and card["hparams"]["frame_fill"] == 0.6
     assert "input.framing" in card["client_rule"]
+    assert "leave_one_lab_out" not in card and "labs" not in card["dataset"]  # pbc-only run
     counts = card["dataset"]["no_white_cell_found"]
     assert set(counts) == {"train", "val", "test"} and counts["train"] >= 0
     if counts["test"]:

@@ -2,12 +2,15 @@
 profile, the app opened, logged in, models loaded, photos classified; and a LiveServer with the
 accounts the PWA tests and benchmarks log in with. Shared by tests/pwa/ and bench/."""
 
+import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 from bench.chromium import CHROMIUM, CHROMIUM_ARGS
+from bench.file_lock import locked
 from bench.live_server import PWA_DIR, LiveServer
 
 ARTIFACTS = PWA_DIR.parent / "test-artifacts"
@@ -23,7 +26,21 @@ def serve(tmp: Path, models: dict[str, Path], **config) -> LiveServer:
 
 
 def ensure_pwa_built() -> None:
-    """pwa/vendor/ is built by `make setup`; rebuild it here so tests see the current sources."""
+    """pwa/vendor/ is built by `make setup`; rebuild it here so tests see the current sources.
+    In a test session (HEMATOVISION_TEST_SESSION, set by tests/conftest.py) it is built once for
+    all of the session's workers, before any of them opens the app: a rebuild while another
+    worker's Chromium reads pwa/vendor/ could hand it half a file."""
+    session = os.environ.get("HEMATOVISION_TEST_SESSION")
+    if not session:
+        return _build_pwa()
+    built = Path(tempfile.gettempdir()) / f"hv-pwa-built-{session}"
+    with locked(built.with_suffix(".lock")):
+        if not built.exists():
+            _build_pwa()
+            built.touch()
+
+
+def _build_pwa() -> None:
     if not (PWA_DIR / "node_modules").is_dir():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PWA_DIR, check=True)
     subprocess.run(["npm", "run", "--silent", "build"], cwd=PWA_DIR, check=True)

@@ -28,6 +28,13 @@ from tests.pg_cluster import PostgresCluster
 from tests.tiny_model import tiny_release
 from training.annotations import bccd_photos, malaria_fields, read_voc_boxes
 
+
+def pytest_configure(config):
+    # One id for the test session and its parallel workers (they inherit the environment):
+    # what they build once for all of them is keyed by it (bench.pwa_driver.ensure_pwa_built).
+    os.environ.setdefault("HEMATOVISION_TEST_SESSION", uuid.uuid4().hex)
+
+
 PASSWORD = "correct horse battery"
 ACCOUNTS = {"admin": "admin", "viewer": "viewer", "tech": "technician", "tech2": "technician"}
 _CHOICE = os.environ.get("HEMATOVISION_TEST_DB", "both")

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.file_lock import locked
+
 LABELS = ["lymphocyte", "monocyte", "neutrophil"]
 SIZE = 32
 REPO = Path(__file__).resolve().parent.parent
@@ -25,27 +27,17 @@ def tiny_release(
 ) -> Path:
     """The release folder, built once per (name, version, seed, FORMAT) under `cache_dir`."""
     folder = cache_dir / f"{name}-{version}-{seed}-{FORMAT}"
-    if not (folder / "model.json").is_file():
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.tiny_model",
-                str(folder),
-                "--name",
-                name,
-                "--version",
-                version,
-                "--seed",
-                str(seed),
-            ],
-            cwd=REPO,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    with locked(cache_dir / f".{folder.name}.lock"):  # parallel workers: built once
+        if not (folder / "model.json").is_file():
+            _build_in_subprocess(folder, name, version, seed)
     return folder
+
+
+def _build_in_subprocess(folder: Path, name: str, version: str, seed: int) -> None:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    command = [sys.executable, "-m", "tests.tiny_model", str(folder), "--name", name,
+               "--version", version, "--seed", str(seed)]  # fmt: skip
+    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
 
 
 def build(out: Path, name: str, version: str, seed: int) -> None:

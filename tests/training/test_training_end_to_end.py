@@ -11,7 +11,6 @@ import pytest
 from classifier.classify import STATUSES, Classifier
 from tests.training.conftest import PBC, TINY_RUN_PER_CLASS, real_images
 from training.export import parity, sha256_of
-from training.train import main as train_main
 
 pytestmark = pytest.mark.slow
 

@@ -152,16 +152,18 @@ export function pilResize(pixels, width, height, outW, outH, method = "bilinear"
   const horizontal = outW !== width;
   const vertical = outH !== height;
   if (!horizontal && !vertical) return copyRgb(pixels, channels, width * height, out);
+  // The 8-bit image between the passes is a Uint8ClampedArray like the photo's pixels: each
+  // pass then reads one array type, which V8 compiles tighter.
   const xCoeffs = horizontal ? coeffsFor(width, outW, method) : null;
   const yCoeffs = vertical ? coeffsFor(height, outH, method) : null;
   if (verticalFirst) {
     if (!horizontal) return verticalPass(pixels, channels, width, outH, yCoeffs, target);
-    const between = verticalPass(pixels, channels, width, outH, yCoeffs, new Uint8Array(width * outH * 3));
+    const between = verticalPass(pixels, channels, width, outH, yCoeffs, new Uint8ClampedArray(width * outH * 3));
     return horizontalPass(between, 3, width, outH, outW, xCoeffs, target);
   }
   if (!vertical) return horizontalPass(pixels, channels, width, height, outW, xCoeffs, target);
   if (!horizontal) return verticalPass(pixels, channels, width, outH, yCoeffs, target);
-  const between = horizontalPass(pixels, channels, width, height, outW, xCoeffs, new Uint8Array(outW * height * 3));
+  const between = horizontalPass(pixels, channels, width, height, outW, xCoeffs, new Uint8ClampedArray(outW * height * 3));
   return verticalPass(between, 3, outW, outH, yCoeffs, target);
 }
 

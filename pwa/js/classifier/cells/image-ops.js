@@ -8,6 +8,14 @@
 // then be read as one 32-bit word each, red in the low byte.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+// RGBA bytes (a typed array) seen as one 32-bit word a pixel, red in the low byte, alpha in the
+// high one; null where that view cannot be had (big-endian, or bytes not 4-aligned): callers
+// then read bytes. One read or write a pixel instead of three or four.
+export function rgbaWords(data) {
+  if (!LITTLE_ENDIAN || !data.buffer || data.byteOffset % 4 !== 0 || data.length % 4 !== 0) return null;
+  return new Uint32Array(data.buffer, data.byteOffset, data.length / 4);
+}
+
 export function blockMean(data, width, height, channels, factor) {
   const w = Math.floor(width / factor);
   const h = Math.floor(height / factor);
@@ -15,10 +23,7 @@ export function blockMean(data, width, height, channels, factor) {
   const area = factor * factor;
   const rowSums = new Float64Array(w * 3);
   // RGBA: one 32-bit read a pixel instead of three byte reads (the same sums).
-  const words =
-    channels === 4 && LITTLE_ENDIAN && data.byteOffset % 4 === 0
-      ? new Uint32Array(data.buffer, data.byteOffset, width * height)
-      : null;
+  const words = channels === 4 ? rgbaWords(data) : null;
   for (let y = 0; y < h; y++) {
     rowSums.fill(0);
     for (let dy = 0; dy < factor; dy++) {

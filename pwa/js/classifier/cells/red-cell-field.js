@@ -3,7 +3,7 @@
 // step is there): integers, or single correctly rounded float operations in Python's order, so
 // both find the very same cells (tests/pwa/test_red_cell_field_pwa.py): change both or neither.
 import { checked, darknessAndCut, whiteBalanced } from "./finder.js";
-import { blockMean, boxMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold } from "./image-ops.js";
+import { blockMean, boxMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold, rgbaWords } from "./image-ops.js";
 import { BLACK, SCALE } from "./params.js";
 
 export const COARSE_SIDE = 400;
@@ -96,6 +96,19 @@ export function segmentedCrop(image, cell, factor) {
   const out = new Uint8ClampedArray(w * h * 4);
   const cols = new Int32Array(w);
   for (let x = 0; x < w; x++) cols[x] = Math.floor((x0 + x) / factor) - Math.floor(x0 / factor);
+  const words = channels === 4 ? rgbaWords(data) : null;
+  if (words !== null) {
+    // RGBA in, RGBA out: a pixel is one 32-bit word, its alpha set to 255 (the same bytes).
+    const outWords = new Uint32Array(out.buffer);
+    for (let y = 0; y < h; y++) {
+      const row = (Math.floor((y0 + y) / factor) - Math.floor(y0 / factor)) * mask.width;
+      const from = (y0 + y) * width + x0;
+      for (let x = 0, o = y * w; x < w; x++, o++) {
+        outWords[o] = mask.data[row + cols[x]] ? words[from + x] | OPAQUE : OPAQUE;
+      }
+    }
+    return { data: out, width: w, height: h };
+  }
   for (let y = 0; y < h; y++) {
     const row = (Math.floor((y0 + y) / factor) - Math.floor(y0 / factor)) * mask.width;
     for (let x = 0; x < w; x++) {
@@ -110,6 +123,9 @@ export function segmentedCrop(image, cell, factor) {
   }
   return { data: out, width: w, height: h };
 }
+
+// Alpha 255 in an RGBA pixel read as a 32-bit word (rgbaWords).
+const OPAQUE = 0xff000000;
 
 // A split cell's mask pixels and their own box, photo pixels (_own_side).
 function ownSide(cell, factor, width, height) {

@@ -56,12 +56,10 @@ function precomputeCoeffs(inSize, outSize, filter) {
 }
 
 const ONE = 1 << PRECISION_BITS;
-const MAX = 2 ** (PRECISION_BITS + 8);
 
-// Pillow's clip8: the sums stay below 2^31, so the shift is exact.
-function clip8(v) {
-  return v >= MAX ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS;
-}
+// Pillow's clip8 is `v >> PRECISION_BITS` stored into a Uint8ClampedArray: the sums stay within
+// +-2^31 (so the shift is exact), and the store clamps below 0 to 0 and from 256 to 255 as
+// clip8 does (v >= 2^30 shifts to 256 or more, v <= 0 to 0 or less), without its branches.
 
 // Coefficients depend only on the sizes and the filter: a field's 100+ cells share a few sizes
 // (every one ends at the model's input size), so each set is worked out once.
@@ -80,7 +78,7 @@ function coeffsFor(inSize, outSize, method) {
 }
 
 // One horizontal pass: every row, each output column from its input span. src has `channels`
-// bytes a pixel (3: packed RGB, 4: RGBA, alpha skipped); out is packed RGB, any typed array.
+// bytes a pixel (3: packed RGB, 4: RGBA, alpha skipped); out: packed RGB, a Uint8ClampedArray.
 function horizontalPass(src, channels, srcW, rows, outW, { ksize, kk, bounds }, out) {
   let o = 0;
   for (let y = 0; y < rows; y++) {
@@ -98,16 +96,16 @@ function horizontalPass(src, channels, srcW, rows, outW, { ksize, kk, bounds }, 
         g += src[p + 1] * w;
         b += src[p + 2] * w;
       }
-      out[o++] = clip8(r);
-      out[o++] = clip8(g);
-      out[o++] = clip8(b);
+      out[o++] = r >> PRECISION_BITS;
+      out[o++] = g >> PRECISION_BITS;
+      out[o++] = b >> PRECISION_BITS;
     }
   }
   return out;
 }
 
 // One vertical pass over w pixels a row (`channels` bytes each): each output row from its input
-// row span, into packed RGB.
+// row span, into packed RGB (a Uint8ClampedArray).
 function verticalPass(src, channels, w, outH, { ksize, kk, bounds }, out) {
   const stride = w * channels;
   let o = 0;
@@ -126,9 +124,9 @@ function verticalPass(src, channels, w, outH, { ksize, kk, bounds }, out) {
         g += src[p + 1] * wk;
         b += src[p + 2] * wk;
       }
-      out[o++] = clip8(r);
-      out[o++] = clip8(g);
-      out[o++] = clip8(b);
+      out[o++] = r >> PRECISION_BITS;
+      out[o++] = g >> PRECISION_BITS;
+      out[o++] = b >> PRECISION_BITS;
     }
   }
   return out;
@@ -143,8 +141,6 @@ function verticalPass(src, channels, w, outH, { ksize, kk, bounds }, out) {
  */
 export function pilResize(pixels, width, height, outW, outH, method = "bilinear", { channels = 3, out = null } = {}) {
   if (!FILTERS[method]) throw new Error(`unsupported resize method "${method}"`);
-  const size = outW * outH * 3;
-  const target = out || new Uint8ClampedArray(size);
   // Pillow 13 runs the vertical pass first when the height shrinks by more than twice what the
   // width shrinks (fitted exactly on 150 random size pairs against Pillow 13.0.0); the order
   // changes the rounding of the 8-bit intermediate image.
@@ -152,19 +148,25 @@ export function pilResize(pixels, width, height, outW, outH, method = "bilinear"
   const horizontal = outW !== width;
   const vertical = outH !== height;
   if (!horizontal && !vertical) return copyRgb(pixels, channels, width * height, out);
-  // The 8-bit image between the passes is a Uint8ClampedArray like the photo's pixels: each
-  // pass then reads one array type, which V8 compiles tighter.
   const xCoeffs = horizontal ? coeffsFor(width, outW, method) : null;
   const yCoeffs = vertical ? coeffsFor(height, outH, method) : null;
+  let result;
   if (verticalFirst) {
-    if (!horizontal) return verticalPass(pixels, channels, width, outH, yCoeffs, target);
-    const between = verticalPass(pixels, channels, width, outH, yCoeffs, new Uint8ClampedArray(width * outH * 3));
-    return horizontalPass(between, 3, width, outH, outW, xCoeffs, target);
+    result = verticalPass(pixels, channels, width, outH, yCoeffs, new Uint8ClampedArray(width * outH * 3));
+    if (horizontal) result = horizontalPass(result, 3, width, outH, outW, xCoeffs, new Uint8ClampedArray(outW * outH * 3));
+  } else {
+    if (horizontal) result = horizontalPass(pixels, channels, width, height, outW, xCoeffs, new Uint8ClampedArray(outW * height * 3));
+    if (vertical) {
+      result = horizontal
+        ? verticalPass(result, 3, outW, outH, yCoeffs, new Uint8ClampedArray(outW * outH * 3))
+        : verticalPass(pixels, channels, width, outH, yCoeffs, new Uint8ClampedArray(outW * outH * 3));
+    }
   }
-  if (!vertical) return horizontalPass(pixels, channels, width, height, outW, xCoeffs, target);
-  if (!horizontal) return verticalPass(pixels, channels, width, outH, yCoeffs, target);
-  const between = horizontalPass(pixels, channels, width, height, outW, xCoeffs, new Uint8ClampedArray(outW * height * 3));
-  return verticalPass(between, 3, outW, outH, yCoeffs, target);
+  if (out === null) return result;
+  // The passes clamp by storing into Uint8ClampedArrays; a float32 model input takes the result
+  // in one native copy.
+  out.set(result);
+  return out;
 }
 
 // No resampling to do: the pixels as packed RGB (the input itself when already packed and no

@@ -345,10 +345,13 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
     colour = report;
   }
   const cells = [];
+  // Each cell straight from its RGBA cut-out into the model's input array, no packed or float
+  // copies between; one array for all the cells, as the input Tensor copies it when made.
+  const input = model.inputDtype === "float32" ? new Float32Array(model.size * model.size * 3) : null;
   for (let k = 0; k < chosen.length; k++) {
     const { box, score, edge, clump } = chosen[k];
     const crop = crops[k];
-    const rgb = pilResize(rgbOf(crop), crop.width, crop.height, model.size, model.size, "bilinear");
+    const rgb = pilResize(crop.data, crop.width, crop.height, model.size, model.size, "bilinear", { channels: 4, out: input });
     cells.push({ box, score, edge, clump, ...(await classifyPixels(model, rgb, model.fieldDecision)) });
   }
   const done = performance.now();

@@ -56,50 +56,64 @@ function precomputeCoeffs(inSize, outSize, filter) {
 }
 
 const ONE = 1 << PRECISION_BITS;
-const MAX = 2 ** (PRECISION_BITS + 8);
 
-// Pillow's clip8: the sums stay below 2^31, so the shift is exact.
-function clip8(v) {
-  return v >= MAX ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS;
+// Pillow's clip8 is `v >> PRECISION_BITS` stored into a Uint8ClampedArray: the sums stay within
+// +-2^31 (so the shift is exact), and the store clamps below 0 to 0 and from 256 to 255 as
+// clip8 does (v >= 2^30 shifts to 256 or more, v <= 0 to 0 or less), without its branches.
+
+// Coefficients depend only on the sizes and the filter: a field's 100+ cells share a few sizes
+// (every one ends at the model's input size), so each set is worked out once.
+const coeffCache = new Map();
+const COEFF_CACHE_MAX = 256;
+
+function coeffsFor(inSize, outSize, method) {
+  const key = `${method} ${inSize} ${outSize}`;
+  let coeffs = coeffCache.get(key);
+  if (coeffs === undefined) {
+    if (coeffCache.size >= COEFF_CACHE_MAX) coeffCache.clear();
+    coeffs = precomputeCoeffs(inSize, outSize, FILTERS[method]);
+    coeffCache.set(key, coeffs);
+  }
+  return coeffs;
 }
 
-// One horizontal pass over packed RGB: every row, each output column from its input span.
-function horizontalPass(src, srcW, rows, outW, { ksize, kk, bounds }) {
-  const out = new Uint8ClampedArray(outW * rows * 3);
+// One horizontal pass: every row, each output column from its input span. src has `channels`
+// bytes a pixel (3: packed RGB, 4: RGBA, alpha skipped); out: packed RGB, a Uint8ClampedArray.
+function horizontalPass(src, channels, srcW, rows, outW, { ksize, kk, bounds }, out) {
   let o = 0;
   for (let y = 0; y < rows; y++) {
-    const row = y * srcW * 3;
+    const row = y * srcW * channels;
     for (let x = 0; x < outW; x++) {
       const n = bounds[x * 2 + 1];
       const k0 = x * ksize;
-      let p = row + bounds[x * 2] * 3;
+      let p = row + bounds[x * 2] * channels;
       let r = ONE / 2;
       let g = ONE / 2;
       let b = ONE / 2;
-      for (let k = 0; k < n; k++, p += 3) {
+      for (let k = 0; k < n; k++, p += channels) {
         const w = kk[k0 + k];
         r += src[p] * w;
         g += src[p + 1] * w;
         b += src[p + 2] * w;
       }
-      out[o++] = clip8(r);
-      out[o++] = clip8(g);
-      out[o++] = clip8(b);
+      out[o++] = r >> PRECISION_BITS;
+      out[o++] = g >> PRECISION_BITS;
+      out[o++] = b >> PRECISION_BITS;
     }
   }
   return out;
 }
 
-// One vertical pass over packed RGB of width w: each output row from its input row span.
-function verticalPass(src, w, outH, { ksize, kk, bounds }) {
-  const out = new Uint8ClampedArray(w * outH * 3);
-  const stride = w * 3;
+// One vertical pass over w pixels a row (`channels` bytes each): each output row from its input
+// row span, into packed RGB (a Uint8ClampedArray).
+function verticalPass(src, channels, w, outH, { ksize, kk, bounds }, out) {
+  const stride = w * channels;
   let o = 0;
   for (let y = 0; y < outH; y++) {
     const n = bounds[y * 2 + 1];
     const k0 = y * ksize;
     const first = bounds[y * 2] * stride;
-    for (let x = 0; x < stride; x += 3) {
+    for (let x = 0; x < stride; x += channels) {
       let p = first + x;
       let r = ONE / 2;
       let g = ONE / 2;
@@ -110,9 +124,9 @@ function verticalPass(src, w, outH, { ksize, kk, bounds }) {
         g += src[p + 1] * wk;
         b += src[p + 2] * wk;
       }
-      out[o++] = clip8(r);
-      out[o++] = clip8(g);
-      out[o++] = clip8(b);
+      out[o++] = r >> PRECISION_BITS;
+      out[o++] = g >> PRECISION_BITS;
+      out[o++] = b >> PRECISION_BITS;
     }
   }
   return out;
@@ -120,27 +134,52 @@ function verticalPass(src, w, outH, { ksize, kk, bounds }) {
 
 /**
  * Resize packed RGB uint8 pixels (width*height*3) like PIL's Image.resize((outW, outH), method).
- * @returns {Uint8ClampedArray} packed RGB of outW*outH*3
+ * Options: channels 4 reads RGBA (alpha dropped, as PIL's convert("RGB")) without a packed copy
+ * first; out: the typed array (outW*outH*3) the last pass writes, e.g. a model's Float32Array
+ * input, so that no second copy converts it.
+ * @returns {Uint8ClampedArray} packed RGB of outW*outH*3 (or `out`)
  */
-export function pilResize(rgb, width, height, outW, outH, method = "bilinear") {
-  const filter = FILTERS[method];
-  if (!filter) throw new Error(`unsupported resize method "${method}"`);
-  const horizontal = (pixels, rows) =>
-    horizontalPass(pixels, width, rows, outW, precomputeCoeffs(width, outW, filter));
-  const vertical = (pixels, w) => verticalPass(pixels, w, outH, precomputeCoeffs(height, outH, filter));
+export function pilResize(pixels, width, height, outW, outH, method = "bilinear", { channels = 3, out = null } = {}) {
+  if (!FILTERS[method]) throw new Error(`unsupported resize method "${method}"`);
   // Pillow 13 runs the vertical pass first when the height shrinks by more than twice what the
   // width shrinks (fitted exactly on 150 random size pairs against Pillow 13.0.0); the order
   // changes the rounding of the 8-bit intermediate image.
   const verticalFirst = height > outH && height - outH > 2 * (width - outW);
-  let pixels = rgb;
+  const horizontal = outW !== width;
+  const vertical = outH !== height;
+  if (!horizontal && !vertical) return copyRgb(pixels, channels, width * height, out);
+  const xCoeffs = horizontal ? coeffsFor(width, outW, method) : null;
+  const yCoeffs = vertical ? coeffsFor(height, outH, method) : null;
+  let result;
   if (verticalFirst) {
-    pixels = vertical(pixels, width);
-    if (outW !== width) pixels = horizontal(pixels, outH);
+    result = verticalPass(pixels, channels, width, outH, yCoeffs, new Uint8ClampedArray(width * outH * 3));
+    if (horizontal) result = horizontalPass(result, 3, width, outH, outW, xCoeffs, new Uint8ClampedArray(outW * outH * 3));
   } else {
-    if (outW !== width) pixels = horizontal(pixels, height);
-    if (outH !== height) pixels = vertical(pixels, outW === width ? width : outW);
+    if (horizontal) result = horizontalPass(pixels, channels, width, height, outW, xCoeffs, new Uint8ClampedArray(outW * height * 3));
+    if (vertical) {
+      result = horizontal
+        ? verticalPass(result, 3, outW, outH, yCoeffs, new Uint8ClampedArray(outW * outH * 3))
+        : verticalPass(pixels, channels, width, outH, yCoeffs, new Uint8ClampedArray(outW * outH * 3));
+    }
   }
-  return pixels;
+  if (out === null) return result;
+  // The passes clamp by storing into Uint8ClampedArrays; a float32 model input takes the result
+  // in one native copy.
+  out.set(result);
+  return out;
+}
+
+// No resampling to do: the pixels as packed RGB (the input itself when already packed and no
+// target is given, as before).
+function copyRgb(pixels, channels, count, out) {
+  if (channels === 3 && out === null) return pixels;
+  const target = out || new Uint8ClampedArray(count * 3);
+  for (let i = 0, p = 0, o = 0; i < count; i++, p += channels) {
+    target[o++] = pixels[p];
+    target[o++] = pixels[p + 1];
+    target[o++] = pixels[p + 2];
+  }
+  return target;
 }
 
 /** RGBA (canvas ImageData) -> packed RGB, dropping alpha as PIL's convert("RGB") does. */

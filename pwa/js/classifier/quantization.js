@@ -18,7 +18,7 @@ function roundHalfEven(x) {
 /** RGB uint8 pixels -> the input tensor's data, as classifier.classify's _quantize does. */
 export function quantizeInput(rgb, dtype, quantization) {
   const q = pair(quantization);
-  if (dtype === "float32") return Float32Array.from(rgb);
+  if (dtype === "float32") return rgb instanceof Float32Array ? rgb : Float32Array.from(rgb);
   if (!q || !q.scale || (q.scale === 1 && q.zeroPoint === 0)) return Uint8Array.from(rgb);
   const out = new Uint8Array(rgb.length);
   const scale = Math.fround(q.scale);

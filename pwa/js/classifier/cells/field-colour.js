@@ -5,6 +5,8 @@
 // correctly rounded float operations in Python's order, so both build the very same table
 // (tests/pwa/test_red_cell_field_pwa.py): change both or neither.
 
+import { rgbaWords } from "./image-ops.js";
+
 export const MIN_CELLS = 8;
 
 const isNumber = (value) => typeof value === "number" && Number.isFinite(value);
@@ -35,26 +37,41 @@ export function colourOf(fieldFraming) {
 // height}, RGBA, alpha ignored).
 export function cellStatistics(crops) {
   let count = 0;
-  const sums = [0, 0, 0];
-  const squares = [0, 0, 0];
+  let sumR = 0;
+  let sumG = 0;
+  let sumB = 0;
+  let squareR = 0;
+  let squareG = 0;
+  let squareB = 0;
   for (const { data } of crops) {
-    for (let o = 0; o < data.length; o += 4) {
-      const r = data[o];
-      const g = data[o + 1];
-      const b = data[o + 2];
+    const words = rgbaWords(data);
+    for (let i = 0, o = 0; o < data.length; i++, o += 4) {
+      let r;
+      let g;
+      let b;
+      if (words !== null) {
+        const v = words[i];
+        r = v & 0xff;
+        g = (v >>> 8) & 0xff;
+        b = (v >>> 16) & 0xff;
+      } else {
+        r = data[o];
+        g = data[o + 1];
+        b = data[o + 2];
+      }
       if (r === 0 && g === 0 && b === 0) continue;
       count += 1;
-      sums[0] += r;
-      sums[1] += g;
-      sums[2] += b;
-      squares[0] += r * r;
-      squares[1] += g * g;
-      squares[2] += b * b;
+      sumR += r;
+      sumG += g;
+      sumB += b;
+      squareR += r * r;
+      squareG += g * g;
+      squareB += b * b;
     }
   }
   if (count === 0) return { cells: crops.length, pixels: 0, mean: null, std: null };
-  const mean = sums.map((s) => s / count);
-  const std = squares.map((q, c) => Math.sqrt(Math.max(0, q / count - mean[c] * mean[c])));
+  const mean = [sumR, sumG, sumB].map((s) => s / count);
+  const std = [squareR, squareG, squareB].map((q, c) => Math.sqrt(Math.max(0, q / count - mean[c] * mean[c])));
   return { cells: crops.length, pixels: count, mean, std };
 }
 
@@ -77,6 +94,17 @@ export function colourTable(statistics, colour) {
 export function standardise(crop, tables) {
   if (tables === null) return crop;
   const { data } = crop;
+  const words = rgbaWords(data);
+  if (words !== null) {
+    // A pixel a 32-bit word: red the low byte, alpha (kept) the high one.
+    const [red, green, blue] = tables;
+    for (let i = 0; i < words.length; i++) {
+      const v = words[i];
+      if ((v & 0xffffff) === 0) continue;
+      words[i] = (v & 0xff000000) | (blue[(v >>> 16) & 0xff] << 16) | (green[(v >>> 8) & 0xff] << 8) | red[v & 0xff];
+    }
+    return crop;
+  }
   for (let o = 0; o < data.length; o += 4) {
     if (data[o] === 0 && data[o + 1] === 0 && data[o + 2] === 0) continue;
     data[o] = tables[0][data[o]];

@@ -11,7 +11,6 @@ import {
   fillSmallHoles,
   histogramPercentile,
   labelComponents,
-  lowerMedian,
   lowerMedianWhere,
   otsuThreshold,
 } from "./image-ops.js";
@@ -208,11 +207,17 @@ export function cellCut(darkness, blueness, minContrast) {
   for (let i = 0; i < darkness.length; i++) hist[darkness[i]] += 1;
   hist.fill(0, BLACK);
   const cut = otsuThreshold(hist);
-  const above = [];
+  // The pixels above the cut as a mask, their median blueness by counting (lowerMedianWhere):
+  // the same element as sorting a copy of their values.
+  const above = new Uint8Array(darkness.length);
+  let anyAbove = false;
   for (let i = 0; i < darkness.length; i++) {
-    if (darkness[i] > cut && darkness[i] < BLACK) above.push(blueness[i]);
+    if (darkness[i] > cut && darkness[i] < BLACK) {
+      above[i] = 1;
+      anyAbove = true;
+    }
   }
-  if (above.length > 0 && lowerMedian(above) > 0) {
+  if (anyAbove && lowerMedianWhere(blueness, above) > 0) {
     const lower = otsuThreshold(hist.subarray(0, cut + 1));
     if (lower >= minContrast) return lower;
   }

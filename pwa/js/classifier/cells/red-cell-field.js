@@ -3,7 +3,7 @@
 // step is there): integers, or single correctly rounded float operations in Python's order, so
 // both find the very same cells (tests/pwa/test_red_cell_field_pwa.py): change both or neither.
 import { checked, darknessAndCut, whiteBalanced } from "./finder.js";
-import { blockMean, boxMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold } from "./image-ops.js";
+import { blockMean, boxMean, fillSmallHoles, labelComponents, lowerMedianWhere, otsuThreshold, rgbaWords } from "./image-ops.js";
 import { BLACK, SCALE } from "./params.js";
 
 export const COARSE_SIDE = 400;
@@ -96,6 +96,19 @@ export function segmentedCrop(image, cell, factor) {
   const out = new Uint8ClampedArray(w * h * 4);
   const cols = new Int32Array(w);
   for (let x = 0; x < w; x++) cols[x] = Math.floor((x0 + x) / factor) - Math.floor(x0 / factor);
+  const words = channels === 4 ? rgbaWords(data) : null;
+  if (words !== null) {
+    // RGBA in, RGBA out: a pixel is one 32-bit word, its alpha set to 255 (the same bytes).
+    const outWords = new Uint32Array(out.buffer);
+    for (let y = 0; y < h; y++) {
+      const row = (Math.floor((y0 + y) / factor) - Math.floor(y0 / factor)) * mask.width;
+      const from = (y0 + y) * width + x0;
+      for (let x = 0, o = y * w; x < w; x++, o++) {
+        outWords[o] = mask.data[row + cols[x]] ? words[from + x] | OPAQUE : OPAQUE;
+      }
+    }
+    return { data: out, width: w, height: h };
+  }
   for (let y = 0; y < h; y++) {
     const row = (Math.floor((y0 + y) / factor) - Math.floor(y0 / factor)) * mask.width;
     for (let x = 0; x < w; x++) {
@@ -110,6 +123,9 @@ export function segmentedCrop(image, cell, factor) {
   }
   return { data: out, width: w, height: h };
 }
+
+// Alpha 255 in an RGBA pixel read as a 32-bit word (rgbaWords).
+const OPAQUE = 0xff000000;
 
 // A split cell's mask pixels and their own box, photo pixels (_own_side).
 function ownSide(cell, factor, width, height) {
@@ -243,36 +259,39 @@ function count(mask) {
 export function squaredDistance(mask, width, height) {
   // A column without any outside pixel is "far": farther than any real distance.
   const far = width + height;
+  // Each column's distance along it, scanned a row at a time (down, then up) so that memory is
+  // read in order.
   const g = new Int32Array(mask.length);
-  for (let x = 0; x < width; x++) {
-    g[x] = mask[x] ? far : 0;
-    for (let y = 1; y < height; y++) {
-      const i = y * width + x;
-      g[i] = mask[i] ? Math.min(far, g[i - width] + 1) : 0;
-    }
-    for (let y = height - 2; y >= 0; y--) {
-      const i = y * width + x;
-      if (g[i + width] + 1 < g[i]) g[i] = g[i + width] + 1;
-    }
+  for (let x = 0; x < width; x++) g[x] = mask[x] ? far : 0;
+  for (let i = width; i < mask.length; i++) g[i] = mask[i] ? Math.min(far, g[i - width] + 1) : 0;
+  for (let i = mask.length - width - 1; i >= 0; i--) {
+    if (g[i + width] + 1 < g[i]) g[i] = g[i + width] + 1;
   }
   // Float64: squared distances of a very long photo overflow 32 bits.
   const out = new Float64Array(mask.length);
   const s = new Int32Array(width);
   const t = new Int32Array(width);
+  // The row's g squared, once: the same exact integers the scan compares.
+  const gg = new Float64Array(width);
   for (let y = 0; y < height; y++) {
     const o = y * width;
-    const f = (x, i) => (x - i) * (x - i) + g[o + i] * g[o + i];
+    for (let x = 0; x < width; x++) gg[x] = g[o + x] * g[o + x];
     let q = 0;
     s[0] = 0;
     t[0] = 0;
     for (let u = 1; u < width; u++) {
-      while (q >= 0 && f(t[q], s[q]) > f(t[q], u)) q -= 1;
+      while (q >= 0) {
+        const x = t[q];
+        const i = s[q];
+        if ((x - i) * (x - i) + gg[i] <= (x - u) * (x - u) + gg[u]) break;
+        q -= 1;
+      }
       if (q < 0) {
         q = 0;
         s[0] = u;
       } else {
         const i = s[q];
-        const w = 1 + Math.floor((u * u - i * i + g[o + u] * g[o + u] - g[o + i] * g[o + i]) / (2 * (u - i)));
+        const w = 1 + Math.floor((u * u - i * i + gg[u] - gg[i]) / (2 * (u - i)));
         if (w < width) {
           q += 1;
           s[q] = u;
@@ -281,7 +300,8 @@ export function squaredDistance(mask, width, height) {
       }
     }
     for (let u = width - 1; u >= 0; u--) {
-      out[o + u] = mask[o + u] ? f(u, s[q]) : 0;
+      const i = s[q];
+      out[o + u] = mask[o + u] ? (u - i) * (u - i) + gg[i] : 0;
       if (u === t[q]) q -= 1;
     }
   }
@@ -343,6 +363,25 @@ function blobs(cellsMask, width, height) {
   return out;
 }
 
+// The positions k of a blob's pixels, deepest first, ties in k order (pixels are row-major, so
+// that is the stable sort by depth that _split does). Each pixel as one exact number, depth then
+// k, so that a typed-array sort does it without a comparison function; a stable
+// comparison sort where those numbers would pass 2^53 (a depth no field photo has).
+function depthOrder(pixels, depth2) {
+  const n = pixels.length;
+  let deepest = 0;
+  for (let k = 0; k < n; k++) if (depth2[pixels[k]] > deepest) deepest = depth2[pixels[k]];
+  if ((deepest + 1) * n > Number.MAX_SAFE_INTEGER) {
+    return Array.from({ length: n }, (_, k) => k).sort((a, b) => depth2[pixels[b]] - depth2[pixels[a]]);
+  }
+  const keys = new Float64Array(n);
+  for (let k = 0; k < n; k++) keys[k] = (deepest - depth2[pixels[k]]) * n + k;
+  keys.sort();
+  const order = new Int32Array(n);
+  for (let rank = 0; rank < n; rank++) order[rank] = keys[rank] % n;
+  return order;
+}
+
 // A clump's pixels split among seeds at its deepest points, each pixel to the seed whose disc
 // it lies deepest in (a power diagram), ties to the first seed, no farther than clumpReach x D
 // from it; each seed's box takes in every pixel within discRadius x D of it as well (overlaps:
@@ -354,12 +393,12 @@ function split(pixels, depth2, width, diameter, params) {
   const lowest = reach * reach;
   const apart = params.spacing * diameter;
   const spacing = apart * apart;
-  // pixels are in row-major order, so a stable sort by depth keeps index order within ties.
-  const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => depth2[pixels[b]] - depth2[pixels[a]]);
+  const order = depthOrder(pixels, depth2);
   const seedX = [];
   const seedY = [];
   const seedR2 = [];
-  for (const k of order) {
+  for (let rank = 0; rank < n; rank++) {
+    const k = order[rank];
     const value = depth2[pixels[k]];
     if (value < lowest) break;
     const x = pixels[k] % width;

@@ -28,7 +28,7 @@ from backend import create_app, db
 from backend.storage import blobs
 
 log = logging.getLogger("hematovision.access")
-WARM_EVERY = 30.0  # seconds between two checks for active models not yet in the cache
+WARM_EVERY = 30.0  # seconds between two checks for model versions not yet in the cache
 
 CHANNEL_TIMEOUT = 30  # seconds without a byte either way before a connection is closed
 HEADER_TIMEOUT = 20  # seconds from a request's first byte to the end of its headers
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         "--warm-every",
         type=float,
         default=WARM_EVERY,
-        help="seconds between checks for active models not yet in this server's cache (0: at "
+        help="seconds between checks for model versions not yet in this server's cache (0: at "
         "start only)",
     )
     args = parser.parse_args(argv)
@@ -159,11 +159,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def warm_model_cache(app, every: float = 0, stop: threading.Event | None = None) -> None:
-    """The active models copied into this server's cache while it already answers (a request
-    that comes first copies what it needs itself); a failure here only costs that speed. With
-    `every`, checked again every that many seconds: a version activated through another server
-    is then in this one's cache before most phones ask for it (each check is one small query
-    when nothing is new)."""
+    """The published models copied into this server's cache while it already answers (a
+    request that comes first copies what it needs itself); a failure here only costs that
+    speed. With `every`, checked again every that many seconds: a version published through
+    another server is then in this one's cache before most phones ask for it (each check is
+    one small query when nothing is new)."""
     from backend import db
     from backend.model_delivery.store import warm_cache
 
@@ -173,7 +173,7 @@ def warm_model_cache(app, every: float = 0, stop: threading.Event | None = None)
             try:
                 count = warm_cache()
                 if first:
-                    log.info("model cache warmed: %d active version(s)", count)
+                    log.info("model cache warmed: %d version(s)", count)
             except Exception:  # the database may not be reachable yet: requests copy on demand
                 logging.getLogger("hematovision").exception("warming the model cache failed")
             finally:

@@ -12,18 +12,18 @@ ratio is measured in the same round as its baseline.
    With `--old-tree DIR` (a checkout of the code before the blobs table, e.g. `git archive
    5e3eda1 | tar -x -C DIR`), the same sync with images is also run, in the same round, against
    that code's server on its own database of the same cluster: today's path itself.
-2. Model download: GET of a published model.tflite from a fresh app server (new instance
-   folder: cold cache; the version is published without activation, so the server's warming of
-   the active versions does not copy it first: the first GET reads it from the database), then
-   warm (from its cache), against the same bytes sent by Flask's send_file from a temp folder
-   behind the same waitress server (bench/disk_server.py), also cold (first request to a fresh
-   server) and warm. Both fresh servers have answered the one request that shows they are up
-   and idled SETTLE_S before the timed GET: the app server's start-up warming runs in a thread
-   once it listens, the disk server's (hashing its file) before, and a GET timed while that
-   thread still ran charged start-up work to the app's side alone. Also the first GET of the
-   file on a running server: one that has already sent a file (the version's model.json) and
-   then idled SETTLE_S (cold cache), against the disk's cold figure and against the first GET
-   of the file on a disk server that has answered one request and idled as long.
+2. Model download: GET of a published (not active) model.tflite from a fresh app server (new
+   instance folder, cold cache: its start-up warming copies every published version out of the
+   database while it already listens), then warm (from its cache), against the same bytes
+   sent by Flask's send_file from a temp folder behind the same waitress server
+   (bench/disk_server.py), also cold (first request to a fresh server) and warm. Both fresh
+   servers have answered the one request that shows they are up and idled SETTLE_S before the
+   timed GET: the app server's warming runs in a thread once it listens, the disk server's
+   (hashing its file) before, and a GET timed while that thread still ran charged start-up
+   work to the app's side alone. And the one download that reads the database: the version
+   published through another server after this one started and warmed, fetched before its
+   next check for new versions ("never seen"), against the disk's cold figure and against the
+   first GET of the file on a disk server that has answered one request and idled as long.
 3. Sync ingest with the clients spread over two app servers (client c to server c mod 2) on
    the one database, against the raw SQLAlchemy insert of the same number of records.
 """
@@ -159,15 +159,9 @@ def bench_download(url: str, args, model_dir: Path, tmp: Path, n: int) -> dict:
     card = json.loads((model_dir / "model.json").read_text())
     path = f"/api/models/{card['name']}/{card['version']}/model.tflite"
     with Server(url, tmp / f"fresh-{n}", args.workers, setup=False) as fresh:
-        time.sleep(SETTLE_S)  # its start-up work done, as the disk server's is before it listens
+        time.sleep(SETTLE_S)  # its start-up warming done, as the disk server's is before it listens
         shared_cold, shared_warm = _gets(fresh.url + path, data, args.downloads)
-    with Server(url, tmp / f"running-{n}", args.workers, setup=False) as running:
-        # A server that has already answered a download (the version's model.json) but never
-        # sent this file: its cache is cold, its process and database connection are not.
-        card_url = running.url + path.replace("model.tflite", "model.json")
-        _timed_get(requests.Session(), card_url, (model_dir / "model.json").read_bytes())
-        time.sleep(SETTLE_S)
-        never_seen = _timed_get(requests.Session(), running.url + path, data)
+    never_seen = _published_after_start(url, args, model_dir, tmp, n, path, data)
     folder = tmp / f"disk-{n}"
     folder.mkdir()
     shutil.copyfile(model_dir / "model.tflite", folder / "model.tflite")
@@ -191,6 +185,27 @@ def bench_download(url: str, args, model_dir: Path, tmp: Path, n: int) -> dict:
         "never_seen_over_disk_running": round(never_seen / disk_settled, 2),
         "warm_shared_over_disk": round(shared_warm / disk_warm, 2),
     }
+
+
+def _published_after_start(
+    url: str, args, model_dir: Path, tmp: Path, n: int, path: str, data: bytes
+) -> float:
+    """The first GET of a version published through another server after this one started,
+    before its next check for new versions: the one download read from the database. A new
+    database of the cluster per round, so that the version is new to the server."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE never_seen_{n}")
+    engine.dispose()
+    round_url = sa.make_url(url).set(database=f"never_seen_{n}").render_as_string(False)
+    with Server(round_url, tmp / f"running-{n}", args.workers) as running:  # migrates first
+        time.sleep(SETTLE_S)  # started and warmed: nothing is published yet
+        publish = [sys.executable, "-m", "flask", "models", "publish", str(model_dir)]
+        other = dict(running.env, HEMATOVISION_INSTANCE=str(tmp / f"other-{n}"))  # server A
+        subprocess.run([*publish, "--no-activate"], cwd=REPO, env=other, check=True)
+        return _timed_get(requests.Session(), running.url + path, data)
 
 
 def bench_two_servers(servers: list[Server], url: str, args) -> dict:

@@ -256,6 +256,28 @@ def test_warming_copies_the_active_models_into_a_fresh_cache(app, releases, tmp_
         assert warm_cache() == 1  # again: the files are there and checked, nothing copied
 
 
+def test_warming_copies_every_published_version_so_a_rollback_is_served_at_once(
+    app, releases, tmp_path
+):
+    """The version an admin may roll back to (published, not active) is in a fresh server's
+    cache too; only the active one is also laid out as a folder for the classifier."""
+    from backend.model_delivery.store import warm_cache
+
+    publish_folder(app, releases["v1"])
+    publish_folder(app, releases["v2"], activate=False)
+    app.config["BLOB_CACHE"] = str(tmp_path / "fresh-cache")
+    with app.app_context():
+        assert warm_cache() == 2
+    files = [p for p in (tmp_path / "fresh-cache").rglob("*") if p.is_file()]
+    for version in ("v1", "v2"):
+        for name in ("model.tflite", "model.json"):
+            assert blobs.sha256_of((releases[version] / name).read_bytes()) in {
+                p.name for p in files
+            }
+    folders = {p.read_bytes() for p in files if p.name == "model.tflite"}
+    assert folders == {(releases["v1"] / "model.tflite").read_bytes()}
+
+
 def test_a_failed_warming_is_logged_and_the_server_goes_on(app, monkeypatch, caplog):
     from backend.model_delivery import store
     from backend.serve import warm_model_cache

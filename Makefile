@@ -79,11 +79,14 @@ format: python-deps
 	$(BIN)/ruff format .
 
 # Two workers (pytest-xdist), a test file each at a time: half the suite's time is a browser,
-# a server or PostgreSQL waiting, so two files run in about the time of one on two cores.
+# a server or PostgreSQL waiting, so two files run in about the time of one on two cores. The
+# API fuzzing runs without workers: its tests share one id each, and xdist would run one of them.
 TEST_WORKERS ?= 2
+SERIAL_TESTS := tests/backend/test_api_fuzzing.py
 test: setup system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=$(SERIAL_TESTS)
+	$(BIN)/python -m pytest $(SERIAL_TESTS)
 
 # Schema first, then files an older installation kept on disk moved into the database, then the
 # first admin, then the committed model releases; all four are idempotent.

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,27 @@ def pytest_configure(config):
     # One id for the test session and its parallel workers (they inherit the environment):
     # what they build once for all of them is keyed by it (bench.pwa_driver.ensure_pwa_built).
     os.environ.setdefault("HEMATOVISION_TEST_SESSION", uuid.uuid4().hex)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under pytest-xdist (`make test`): tests that share an id would be run once for all of
+    them (schemathesis gives every API operation the same id; the Makefile runs that file
+    without workers): stop, naming their files, rather than lose tests without a word."""
+    shared = sorted({nodeid.split("::")[0] for nodeid, n in Counter(ids).items() if n > 1})
+    if shared:
+        pytest.exit(
+            f"{', '.join(shared)}: several tests share an id, and pytest-xdist would run only "
+            "one of them: run these files without -n",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
+def pytest_collection_modifyitems(config, items):
+    # With workers, the training files first: they are the longest, and one left for the end
+    # would leave the other worker idle.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: not item.nodeid.startswith("tests/training/"))  # stable
 
 
 PASSWORD = "correct horse battery"

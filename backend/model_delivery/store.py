@@ -113,12 +113,13 @@ def warm_cache() -> int:
         ModelVersion.active.desc(), ModelVersion.published_at.desc()
     )  # what phones fetch first: the active versions, then the newest
     versions = db.session.scalars(query).all()
-    download("", "", "model.tflite")  # its code and query once, before a phone's first GET
     for version in versions:
         model_file(version)
         card_file(version)
         if version.active:
             local_folder(version)
+    if versions:  # a download's code and query once, before a phone's first GET (a cache hit)
+        download(versions[0].name, versions[0].version, "model.tflite")
     return len(versions)
 
 

@@ -4,8 +4,10 @@ two malaria-fields photos with malaria-screen 1.2.0, corrects two cells (a not-r
 uninfected, an uninfected one to parasitized), saves both fields to the slide (edge cells never),
 comes online and syncs. The phone's numbers (red cells counted, parasitized, parasitaemia and its
 95 % interval, not recognised) are those of the dashboard's slide page, of the PDF report and of
-classifier.parasitaemia on the server's records. A doctor reviews one not-recognised cell to
-parasitized on the dashboard; after its next sync the phone shows the dashboard's new numbers."""
+classifier.parasitaemia on the server's records; the phone's "Awaiting review" (cells unclear to
+the model or corrected, and how many no reviewer has answered) is the slide page's. A doctor
+reviews one not-recognised cell to parasitized on the dashboard; after its next sync the phone
+shows the dashboard's new numbers."""
 
 import re
 
@@ -33,6 +35,9 @@ SYNCED = (
     "() => window.hematovision.state.records.every(r => r.syncState === 'synced') && "
     "window.hematovision.state.slides.every(s => s.syncState === 'synced') && "
     "document.querySelector('#sync-badge').dataset.state === 'synced'"
+)
+AWAITING = re.compile(
+    r"(\d+) still to review, of (\d+) cells? unclear to the model or corrected on the phone"
 )
 PROGRESS = re.compile(
     r"(\d+) of 500 red cells counted\. Parasitized (\d+): parasitaemia ([\d.]+) % "
@@ -109,6 +114,23 @@ def server_rule(server, slide_id: str) -> dict:
         query = sa.select(Prediction).where(Prediction.slide_id == slide_id)
         stored = list(db.session.scalars(query.order_by(Prediction.captured_at, Prediction.id)))
         return parasitaemia([as_cell(p) for p in stored], 500)
+
+
+def awaiting_on_phone(page) -> tuple[str, str]:
+    page.click("#tab-slide")
+    text = page.inner_text("#slide-awaiting").removeprefix("Awaiting review on the server: ")
+    return AWAITING.fullmatch(text).groups()
+
+
+def awaiting_on_dashboard(doctor, url: str, slide_id: str) -> tuple[str, str]:
+    doctor.goto(f"{url}/dashboard/slide?id={slide_id}")
+    facts = dict(
+        doctor.eval_on_selector_all(
+            "dl.facts dt",
+            "dts => dts.map(dt => [dt.textContent, dt.nextElementSibling.textContent])",
+        )
+    )
+    return AWAITING.fullmatch(facts["Awaiting review"].strip()).groups()
 
 
 def on_dashboard(doctor, url: str, slide_id: str) -> dict:
@@ -236,6 +258,10 @@ def test_a_malaria_slide_from_field_photos_to_the_doctors_review_and_back(server
         doctor.wait_for_url(f"{server.url}/dashboard/")
         assert on_dashboard(doctor, server.url, slide["id"]) == numbers(rule)
         assert in_pdf(doctor_context, server.url, slide["id"]) == numbers(rule)
+        # the reviewer's queue: every unsure or unrecognised cell and the two corrected ones
+        unclear = [r for r in records if r["status"] != "confident" or r.get("corrected_label")]
+        assert awaiting_on_phone(phone) == (str(len(unclear)), str(len(unclear)))
+        assert awaiting_on_dashboard(doctor, server.url, slide["id"]) == awaiting_on_phone(phone)
         awaiting = doctor.eval_on_selector_all(
             ".cell-grid.awaiting a", "as => as.map(a => a.getAttribute('href'))"
         )
@@ -264,6 +290,8 @@ def test_a_malaria_slide_from_field_photos_to_the_doctors_review_and_back(server
         )
         assert unordered(phone_rule(phone, slide["id"])) == unordered(after)
         assert on_phone(phone) == numbers(after)
+        assert awaiting_on_phone(phone) == (str(len(unclear) - 1), str(len(unclear)))
+        assert awaiting_on_dashboard(doctor, server.url, slide["id"]) == awaiting_on_phone(phone)
         doctor_context.close()
         phone_context.close()
         browser.close()

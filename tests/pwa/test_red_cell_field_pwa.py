@@ -245,10 +245,12 @@ def find_all_cells(page, photo) -> list[dict]:
 def summary_of(cells) -> str:
     counted = [c for c in cells if not c["edge"]]
     calls = [None if c["status"] == "unfamiliar" else c["label"] for c in counted]
+    unsure = sum(c["status"] == "review" for c in counted)  # counted, but a reviewer sees them
     return (
         f"{len(cells)} red cells: {calls.count('parasitized')} parasitized, "
         f"{calls.count('uninfected')} uninfected, {calls.count(None)} not recognised (review), "
-        f"{len(cells) - len(counted)} cut by the edge (not counted)"
+        + (f"{unsure} counted but unsure (review), " if unsure else "")
+        + f"{len(cells) - len(counted)} cut by the edge (not counted)"
     )
 
 

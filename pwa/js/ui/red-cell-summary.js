@@ -22,16 +22,20 @@ export function colourOf(cell) {
   return CALL_COLOURS[callOf(cell)] || CALL_COLOURS.other;
 }
 
-/** "N red cells: P parasitized, U uninfected, K not recognised (review), E cut by the edge (not
- * counted)"; cells a person marked as something else are said apart. */
+/** "N red cells: P parasitized, U uninfected, K not recognised (review), R counted but unsure
+ * (review), E cut by the edge (not counted)"; cells a person marked as something else are said
+ * apart. */
 export function redCellSummary(cells) {
   const count = (call) => cells.filter((c) => callOf(c) === call).length;
   const known = ["parasitized", "uninfected", "unrecognised", "edge"];
   const other = cells.filter((c) => !known.includes(callOf(c))).length;
+  // Counted under the model's label, though below its confident threshold: a reviewer sees them.
+  const unsure = cells.filter((c) => !c.edge && !c.corrected_label && c.status === "review").length;
   const parts = [
     t("red.parasitized", { count: count("parasitized") }),
     t("red.uninfected", { count: count("uninfected") }),
     t("red.unrecognised", { count: count("unrecognised") }),
+    ...(unsure ? [t("red.unsure", { count: unsure })] : []),
     ...(other ? [t("red.otherwise", { count: other })] : []),
     t("red.edge", { count: count("edge") }),
   ];

@@ -89,6 +89,14 @@ function malariaTable(records, target, model) {
   return { counts, rows, kind: MALARIA, digits: 2 };
 }
 
+/** The dashboard's "Awaiting review" of a slide (backend/dashboard/slides.py needing_review):
+ * cells unclear to the model (review or unfamiliar) or corrected on the phone, and how many of
+ * them no reviewer has answered yet; the phone and the slide page print the same two numbers. */
+export function awaitingReview(records) {
+  const unclear = records.filter((r) => r.status === "review" || r.status === "unfamiliar" || r.corrected_label || r.corrected_at);
+  return { count: unclear.length, waiting: unclear.filter((r) => !r.review).length };
+}
+
 /** "0.69–2.09 %": the rule rounded both ends half-up; toFixed only pads them to two digits. */
 export function intervalText(counts) {
   return counts.ci95 ? `${counts.ci95[0].toFixed(2)}–${counts.ci95[1].toFixed(2)} %` : "–";
@@ -217,6 +225,9 @@ export class SlidePanel {
         return tr;
       }),
     );
+    const awaiting = awaitingReview(records);
+    this.q("#slide-awaiting").hidden = !slide || !awaiting.count;
+    this.q("#slide-awaiting").textContent = t("slide.awaiting_review", awaiting);
     this.renderAwaiting(slide && kind === MALARIA ? table.counts.unconfirmed_ids : [], records, model);
     return table;
   }

@@ -161,26 +161,79 @@ def main(argv: list[str] | None = None) -> None:
 def warm_model_cache(app, every: float = 0, stop: threading.Event | None = None) -> None:
     """The published models copied into this server's cache while it already answers (a
     request that comes first copies what it needs itself); a failure here only costs that
-    speed. With `every`, checked again every that many seconds: a version published through
-    another server is then in this one's cache before most phones ask for it (each check is
-    one small query when nothing is new)."""
+    speed. With `every`, checked again every that many seconds, and on PostgreSQL also as soon
+    as another server announces a version published or activated (store.announce): the first
+    phone to ask for it is then served from this server's cache too (each check is one small
+    query when nothing is new)."""
     from backend import db
     from backend.model_delivery.store import warm_cache
 
     first, stop = True, stop or threading.Event()  # `stop`: for the tests
-    while True:
-        with app.app_context():
-            try:
-                count = warm_cache()
-                if first:
-                    log.info("model cache warmed: %d version(s)", count)
-            except Exception:  # the database may not be reachable yet: requests copy on demand
-                logging.getLogger("hematovision").exception("warming the model cache failed")
-            finally:
-                db.session.remove()
-        if not every or stop.wait(every):
+    announcements = _Announcements()
+    try:
+        while True:
+            with app.app_context():
+                try:
+                    if every:
+                        announcements.listen()  # first: nothing published meanwhile is missed
+                    count = warm_cache()
+                    if first:
+                        log.info("model cache warmed: %d version(s)", count)
+                except Exception:  # the database may not be reachable yet: requests copy on demand
+                    logging.getLogger("hematovision").exception("warming the model cache failed")
+                finally:
+                    db.session.remove()
+            if not every or stop.is_set():
+                return
+            announcements.wait(every, stop)
+            if stop.is_set():
+                return
+            first = False
+    finally:
+        announcements.close()
+
+
+class _Announcements:
+    """store.announce's notices, on PostgreSQL: a connection of this server's own (out of the
+    pool, kept open) that LISTENs on store.CHANNEL. None on SQLite: no other server to hear."""
+
+    def __init__(self) -> None:
+        self.connection = None
+
+    def listen(self) -> None:
+        """In an app context; once, or again after the connection was lost."""
+        from backend.model_delivery.store import CHANNEL
+
+        if self.connection is not None or db.engine.dialect.name != "postgresql":
             return
-        first = False
+        pooled = db.engine.raw_connection()
+        connection = pooled.driver_connection
+        pooled.detach()  # the pool opens another in its place
+        try:
+            connection.autocommit = True
+            connection.execute(f"LISTEN {CHANNEL}")
+        except Exception:
+            connection.close()
+            raise
+        self.connection = connection
+
+    def wait(self, seconds: float, stop: threading.Event) -> None:
+        """Until an announcement comes or `seconds` pass (`stop` only without a connection)."""
+        if self.connection is None:
+            stop.wait(seconds)
+            return
+        try:
+            for _ in self.connection.notifies(timeout=seconds, stop_after=1):
+                pass  # any announcement: the next check finds whatever is new
+        except Exception:  # the connection went: listen again at the next check
+            logging.getLogger("hematovision").exception("listening for new models failed")
+            self.close()
+            stop.wait(seconds)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ ratio is measured in the same round as its baseline.
    servers have answered the one request that shows they are up and idled SETTLE_S before the
    timed GET: the app server's warming runs in a thread once it listens, the disk server's
    (hashing its file) before, and a GET timed while that thread still ran charged start-up
-   work to the app's side alone. And the one download that reads the database: the version
-   published through another server after this one started and warmed, fetched before its
-   next check for new versions ("never seen"), against the disk's cold figure and against the
-   first GET of the file on a disk server that has answered one request and idled as long.
+   work to the app's side alone. And a version published through another server after this
+   one started and warmed, fetched as soon as the publishing process has exited ("never
+   seen"): the server hears of it from the database (store.announce, NOTIFY) and copies it,
+   so this times whatever of that copy a phone asking at once still waits for; against the
+   disk's cold figure and against the first GET of the file on a disk server that has answered
+   one request and idled as long.
 3. Sync ingest with the clients spread over two app servers (client c to server c mod 2) on
    the one database, against the raw SQLAlchemy insert of the same number of records.
 """
@@ -191,8 +193,8 @@ def _published_after_start(
     url: str, args, model_dir: Path, tmp: Path, n: int, path: str, data: bytes
 ) -> float:
     """The first GET of a version published through another server after this one started,
-    before its next check for new versions: the one download read from the database. A new
-    database of the cluster per round, so that the version is new to the server."""
+    right after the publishing process exits (the server is told at the commit and copies it
+    then). A new database of the cluster per round, so that the version is new to the server."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")

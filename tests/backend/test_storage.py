@@ -349,6 +349,35 @@ def test_a_version_activated_after_start_is_warmed_without_a_request(app, releas
         warming.join()
 
 
+@pytest.mark.postgresql_only
+def test_a_version_published_through_another_server_is_warmed_at_once(app, releases, tmp_path):
+    """On PostgreSQL a publish announces itself (NOTIFY, at commit): a server listening copies
+    the version into its cache at once, long before its next timed check (60 s here)."""
+    from backend.model_delivery.store import CHANNEL
+    from backend.serve import warm_model_cache
+
+    app.config["BLOB_CACHE"] = str(tmp_path / "this-servers-cache")
+    stop = threading.Event()
+    warming = threading.Thread(target=warm_model_cache, args=(app, 60, stop))
+    warming.start()
+    try:
+        time.sleep(0.5)  # its first check done: it waits now
+        publish_folder(app, releases["v1"], activate=False)  # as through the other server
+        digest = blobs.sha256_of((releases["v1"] / "model.tflite").read_bytes())
+        cached = tmp_path / "this-servers-cache" / "blobs" / digest[:2] / digest
+        deadline = time.monotonic() + 10
+        while not cached.is_file() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cached.is_file()
+    finally:
+        stop.set()
+        with app.app_context():  # wakes it, to see `stop`
+            db.session.execute(sa.text(f"NOTIFY {CHANNEL}"))
+            db.session.commit()
+        warming.join(10)
+    assert not warming.is_alive()
+
+
 def test_a_cached_download_reads_no_bytes_and_survives_its_cache_file_going(
     app, client, releases, tmp_path
 ):

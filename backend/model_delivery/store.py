@@ -121,12 +121,8 @@ def warm_cache() -> int:
         card_file(version)
         if version.active:
             local_folder(version)
-    # A download's code and query once, before a phone's first GET: a cache hit, or with nothing
-    # published yet the same query finding no version (the first version published later is
-    # then read out of the database by code already run: measured 2.36x a local file's first
-    # GET without this, on a server that had nothing to warm).
-    first = versions[0] if versions else None
-    download(first.name if first else "", first.version if first else "", "model.tflite")
+    if versions:  # a download's code and query once, before a phone's first GET (a cache hit)
+        download(versions[0].name, versions[0].version, "model.tflite")
     return len(versions)
 
 

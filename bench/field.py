@@ -7,7 +7,8 @@ malaria-screen release that declares red-cell field mode; target <= 400 ms in th
 Also the classifier's in-lab figures from every release's model.json.
 
 Not a test: it prints JSON. Run: .venv/bin/python -m bench.field [--photos N --repeats N]
-[--cells white|red|both] [--red-model FOLDER ...] (several: each timed in the same run)"""
+[--cells white|red|both] [--red-model FOLDER ...] (several: each timed in the same run)
+[--as-jpeg QUALITY] (the malaria-fields photos as a phone's camera saves them, not PNG)"""
 
 import argparse
 import base64
@@ -36,11 +37,16 @@ TIMED = """async ([modelUrl, card, images, mime, repeats, runtimes]) => {
     const blobs = images.map((b64) => new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))],
                                               { type: mime }));
     const clients = {};
+    const first = {};  // the first photo after the model loads, as a technician's first field
     for (const [name, options] of Object.entries(runtimes)) {
         const client = new InferenceClient();
         const started = await client.init(options);
+        const loading = performance.now();
         await client.load(model, bytes.slice(0));
-        await (await client.classifyField(model, blobs[0])).cellImages;  // warm-up
+        const load = performance.now() - loading;
+        const out = await client.classifyField(model, blobs[0]);
+        first[name] = { load, total: out.totalMs, find: out.findMs, classify: out.classifyMs };
+        await out.cellImages;
         clients[name] = { client, threads: started.threads };
     }
     const runs = [];
@@ -58,7 +64,7 @@ TIMED = """async ([modelUrl, card, images, mime, repeats, runtimes]) => {
             }
         }
     }
-    return runs;
+    return { runs, first };
 }"""
 
 
@@ -107,7 +113,7 @@ def python_times(classifier, photos, repeats) -> list[float]:
     return times
 
 
-def browser_runs(folder: Path, photos, repeats, mime: str = "image/jpeg") -> list[dict]:
+def browser_runs(folder: Path, photos, repeats, mime: str = "image/jpeg") -> dict:
     from playwright.sync_api import sync_playwright
 
     pwa.ensure_pwa_built()
@@ -130,7 +136,8 @@ def browser_runs(folder: Path, photos, repeats, mime: str = "image/jpeg") -> lis
 
 def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: str) -> dict:
     """Browser (worker) against Python for find + classify every cell of each photo."""
-    every_run = browser_runs(folder, photos, repeats, mime)
+    timed = browser_runs(folder, photos, repeats, mime)
+    every_run = timed["runs"]
     runs = [r for r in every_run if r["runtime"] == "app"]
     single = [r for r in every_run if r["runtime"] == "single_thread"]
     py = python_times(Classifier(folder, num_threads=1), photos, repeats)
@@ -143,6 +150,10 @@ def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: st
         "cells_per_photo_median": statistics.median(r["cells"] for r in runs),
         "browser_threads": runs[0]["threads"],
         "browser_field_photo": browser,
+        # loading the model in a fresh worker, then its first photo (not in the figures above)
+        "browser_first_field_after_load_ms": {
+            key: round(value, 1) for key, value in timed["first"]["app"].items()
+        },
         "browser_round_trip": summary([r["roundTrip"] for r in runs]),
         # until the cells' JPEGs (for the records) are there too, after the answer
         "browser_cell_images_ready": summary([r["imagesReady"] for r in runs]),
@@ -162,6 +173,19 @@ def field_figures(folder: Path, photos, repeats: int, budget_ms: float, mime: st
     }
 
 
+def as_jpeg(photos, folder: Path, quality: int) -> list[Path]:
+    """The photos re-encoded as JPEG (4:2:0, as cameras save), for Python and the browser alike."""
+    from PIL import Image
+
+    out = []
+    for photo in photos:
+        path = folder / f"{photo.stem}.jpg"
+        with Image.open(photo) as image:
+            image.convert("RGB").save(path, quality=quality)
+        out.append(path)
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.field")
     parser.add_argument("--photos", type=int, default=20)
@@ -173,6 +197,13 @@ def main(argv=None) -> None:
         type=Path,
         help="a red-cell release folder to time (repeatable: each in the same run); default the "
         "newest that declares red-cell field mode",
+    )
+    parser.add_argument(
+        "--as-jpeg",
+        type=int,
+        metavar="QUALITY",
+        help="time the malaria-fields photos re-encoded as JPEG at this quality (what a phone's "
+        "camera saves) instead of the dataset's PNG files",
     )
     args = parser.parse_args(argv)
     report = {}
@@ -188,12 +219,16 @@ def main(argv=None) -> None:
             report["red_cells"] = str(error)
         else:
             fields = [f["photo"] for f in malaria_fields()][: args.photos]
-            runs = [
-                field_figures(
-                    folder.resolve(), fields, args.repeats, RED_CELL_BUDGET_MS, "image/png"
-                )
-                for folder in folders
-            ]
+            with tempfile.TemporaryDirectory() as tmp:
+                mime = "image/png"
+                if args.as_jpeg:
+                    fields, mime = as_jpeg(fields, Path(tmp), args.as_jpeg), "image/jpeg"
+                runs = [
+                    field_figures(folder.resolve(), fields, args.repeats, RED_CELL_BUDGET_MS, mime)
+                    for folder in folders
+                ]
+            for run in runs:
+                run["photo_format"] = f"JPEG quality {args.as_jpeg}" if args.as_jpeg else "PNG"
             report["red_cells"] = runs[0] if len(runs) == 1 else runs
     report["classifier_in_lab"] = in_lab_cards()
     print(json.dumps(report, indent=2))

@@ -338,37 +338,46 @@ def test_a_version_activated_after_start_is_warmed_without_a_request(app, releas
     warming.start()
     try:
         publish_folder(app, releases["v1"])  # as through the other server, after this one started
-        digest = blobs.sha256_of((releases["v1"] / "model.tflite").read_bytes())
-        cached = tmp_path / "this-servers-cache" / "blobs" / digest[:2] / digest
-        deadline = time.monotonic() + 10
-        while not cached.is_file() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert cached.is_file()
+        assert _cached_soon(tmp_path / "this-servers-cache", releases["v1"])
     finally:
         stop.set()
         warming.join()
 
 
+def _cached_soon(cache: Path, release: Path, seconds: float = 10) -> bool:
+    """Whether the release's model file is in the server's cache within `seconds`."""
+    digest = blobs.sha256_of((release / "model.tflite").read_bytes())
+    cached = cache / "blobs" / digest[:2] / digest
+    deadline = time.monotonic() + seconds
+    while not cached.is_file() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return cached.is_file()
+
+
 @pytest.mark.postgresql_only
-def test_a_version_published_through_another_server_is_warmed_at_once(app, releases, tmp_path):
+def test_a_version_published_through_another_server_is_warmed_at_once(
+    app, releases, tmp_path, monkeypatch
+):
     """On PostgreSQL a publish announces itself (NOTIFY, at commit): a server listening copies
     the version into its cache at once, long before its next timed check (60 s here)."""
+    from backend import serve
     from backend.model_delivery.store import CHANNEL
-    from backend.serve import warm_model_cache
 
+    waiting, wait = threading.Event(), serve._Announcements.wait
+
+    def waits(self, seconds, stop):
+        waiting.set()  # its first check is done
+        wait(self, seconds, stop)
+
+    monkeypatch.setattr(serve._Announcements, "wait", waits)
     app.config["BLOB_CACHE"] = str(tmp_path / "this-servers-cache")
     stop = threading.Event()
-    warming = threading.Thread(target=warm_model_cache, args=(app, 60, stop))
+    warming = threading.Thread(target=serve.warm_model_cache, args=(app, 60, stop))
     warming.start()
     try:
-        time.sleep(0.5)  # its first check done: it waits now
+        assert waiting.wait(10)
         publish_folder(app, releases["v1"], activate=False)  # as through the other server
-        digest = blobs.sha256_of((releases["v1"] / "model.tflite").read_bytes())
-        cached = tmp_path / "this-servers-cache" / "blobs" / digest[:2] / digest
-        deadline = time.monotonic() + 10
-        while not cached.is_file() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert cached.is_file()
+        assert _cached_soon(tmp_path / "this-servers-cache", releases["v1"])
     finally:
         stop.set()
         with app.app_context():  # wakes it, to see `stop`

@@ -92,7 +92,7 @@ function malariaTable(records, target, model) {
 /** The dashboard's "Awaiting review" of a slide (backend/dashboard/slides.py needing_review):
  * cells unclear to the model (review or unfamiliar) or corrected on the phone, and how many of
  * them no reviewer has answered yet; the phone and the slide page print the same two numbers. */
-export function awaitingReview(records) {
+function awaitingReview(records) {
   const unclear = records.filter((r) => r.status === "review" || r.status === "unfamiliar" || r.corrected_label || r.corrected_at);
   return { count: unclear.length, waiting: unclear.filter((r) => !r.review).length };
 }

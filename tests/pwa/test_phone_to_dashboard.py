@@ -20,6 +20,7 @@ from bench.inputs import dataset_images
 from classifier.differential import display_name
 from tests.dashboard.conftest import pdf_text
 from tests.pwa.conftest import require_releases
+from tests.pwa.test_malaria_loop import awaiting_on_dashboard, awaiting_on_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -172,6 +173,11 @@ def test_what_the_phone_saw_is_what_the_doctor_sees_and_signs(server, tmp_path):
         assert "Reviewed by viewer" in item
         doctor.goto(f"{server.url}/dashboard/slide?id={slide_id}")
         assert dashboard_differential(doctor, server.url) == phone_differential(phone)
+        # the reviewer's queue: the same two numbers on the phone and on the slide page, the
+        # corrected cell and the pink photo among them
+        queue = awaiting_on_phone(phone)
+        assert awaiting_on_dashboard(doctor, server.url, slide_id) == queue
+        assert int(queue[1]) >= 2
         doctor_context.close()
         browser.close()
         phone_context.close()

@@ -173,9 +173,9 @@ def warm_model_cache(app, every: float = 0, stop: threading.Event | None = None)
     try:
         while True:
             with app.app_context():
+                if every:
+                    announcements.listen()  # first: nothing published meanwhile is missed
                 try:
-                    if every:
-                        announcements.listen()  # first: nothing published meanwhile is missed
                     count = warm_cache()
                     if first:
                         log.info("model cache warmed: %d version(s)", count)
@@ -201,21 +201,24 @@ class _Announcements:
         self.connection = None
 
     def listen(self) -> None:
-        """In an app context; once, or again after the connection was lost."""
+        """In an app context; once, or again after the connection was lost. A failure (the
+        database down, a pooler that has no LISTEN) leaves the timed checks alone."""
         from backend.model_delivery.store import CHANNEL
 
         if self.connection is not None or db.engine.dialect.name != "postgresql":
             return
-        pooled = db.engine.raw_connection()
-        connection = pooled.driver_connection
-        pooled.detach()  # the pool opens another in its place
+        connection = None
         try:
+            pooled = db.engine.raw_connection()
+            connection = pooled.driver_connection
+            pooled.detach()  # the pool opens another in its place
             connection.autocommit = True
             connection.execute(f"LISTEN {CHANNEL}")
+            self.connection = connection
         except Exception:
-            connection.close()
-            raise
-        self.connection = connection
+            logging.getLogger("hematovision").exception("listening for new models failed")
+            if connection is not None:
+                connection.close()
 
     def wait(self, seconds: float, stop: threading.Event) -> None:
         """Until an announcement comes or `seconds` pass (`stop` only without a connection)."""

@@ -344,6 +344,37 @@ def test_a_version_activated_after_start_is_warmed_without_a_request(app, releas
         warming.join()
 
 
+@pytest.mark.postgresql_only
+def test_a_server_that_cannot_listen_still_checks_on_its_timer(
+    app, releases, tmp_path, monkeypatch, caplog
+):
+    """LISTEN refused (as by a pooler that has none) is logged, and the timed checks still
+    copy what another server published."""
+    import psycopg
+
+    from backend.serve import warm_model_cache
+
+    execute = psycopg.Connection.execute
+
+    def refuse_listen(self, query, *args, **kwargs):
+        if str(query).startswith("LISTEN"):
+            raise psycopg.errors.FeatureNotSupported("LISTEN is not supported here")
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", refuse_listen)
+    app.config["BLOB_CACHE"] = str(tmp_path / "this-servers-cache")
+    stop = threading.Event()
+    warming = threading.Thread(target=warm_model_cache, args=(app, 0.05, stop))
+    warming.start()
+    try:
+        publish_folder(app, releases["v1"])
+        assert _cached_soon(tmp_path / "this-servers-cache", releases["v1"])
+    finally:
+        stop.set()
+        warming.join()
+    assert "listening for new models failed" in caplog.text
+
+
 def _cached_soon(cache: Path, release: Path, seconds: float = 10) -> bool:
     """Whether the release's model file is in the server's cache within `seconds`."""
     digest = blobs.sha256_of((release / "model.tflite").read_bytes())

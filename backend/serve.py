@@ -28,6 +28,7 @@ from backend import create_app, db
 from backend.storage import blobs
 
 log = logging.getLogger("hematovision.access")
+failures = logging.getLogger("hematovision")  # of the model cache: it only costs speed
 WARM_EVERY = 30.0  # seconds between two checks for model versions not yet in the cache
 
 CHANNEL_TIMEOUT = 30  # seconds without a byte either way before a connection is closed
@@ -165,7 +166,6 @@ def warm_model_cache(app, every: float = 0, stop: threading.Event | None = None)
     as another server announces a version published or activated (store.announce): the first
     phone to ask for it is then served from this server's cache too (each check is one small
     query when nothing is new)."""
-    from backend import db
     from backend.model_delivery.store import warm_cache
 
     first, stop = True, stop or threading.Event()  # `stop`: for the tests
@@ -180,7 +180,7 @@ def warm_model_cache(app, every: float = 0, stop: threading.Event | None = None)
                     if first:
                         log.info("model cache warmed: %d version(s)", count)
                 except Exception:  # the database may not be reachable yet: requests copy on demand
-                    logging.getLogger("hematovision").exception("warming the model cache failed")
+                    failures.exception("warming the model cache failed")
                 finally:
                     db.session.remove()
             if not every or stop.is_set():
@@ -216,7 +216,7 @@ class _Announcements:
             connection.execute(f"LISTEN {CHANNEL}")
             self.connection = connection
         except Exception:
-            logging.getLogger("hematovision").exception("listening for new models failed")
+            failures.exception("listening for new models failed")
             if connection is not None:
                 connection.close()
 
@@ -229,7 +229,7 @@ class _Announcements:
             for _ in self.connection.notifies(timeout=seconds, stop_after=1):
                 pass  # any announcement: the next check finds whatever is new
         except Exception:  # the connection went: listen again at the next check
-            logging.getLogger("hematovision").exception("listening for new models failed")
+            failures.exception("listening for new models failed")
             self.close()
             stop.wait(seconds)
 

@@ -156,13 +156,16 @@ def test_dashboard_end_to_end(server, page, releases):
     page.get_by_text("Result corrected as 'Monocyte'.").wait_for()
     assert "changed Neutrophil to Monocyte" in page.locator("ol.history").inner_text()
     nav(page, "Review queue").click()
+    page.wait_for_url(f"{url}/dashboard/review")  # and its load: count() does not wait
     assert page.locator("table tbody tr").count() == 1  # only the unfamiliar one is left
     shoot(page, "07-review-queue")
 
     # The slide: differential count, then the PDF and the CSV.
     nav(page, "Slides").click()
+    page.wait_for_url(f"{url}/dashboard/slides")
     shoot(page, "08-slides")
     page.get_by_role("link", name="SMEAR-7").click()
+    page.wait_for_url(re.compile(r".*/dashboard/slide\?.*"))
     counts = dict(
         (row.locator("th").inner_text(), row.locator("td").first.inner_text())
         for row in page.locator("table.differential tbody tr").all()

@@ -29,11 +29,20 @@ export class FieldController {
       $("field").scrollIntoView({ block: "nearest" });
       document.body.dataset.fieldMs = String(out.totalMs);
       document.body.dataset.fieldReady = String(Date.now());
-      // The cells' JPEGs (what the doctor will see) follow the calls; saving waits for them.
-      this.cellImages = out.cellImages.then((images) => {
-        app.field.attachImages(out, images);
-        document.body.dataset.fieldImages = String(Date.now());
-      });
+      // The cells' JPEGs (what the doctor will see) follow the calls; saving waits for them. If
+      // they cannot be made the technician hears it now, not at Save, and Save refuses.
+      this.imagesFailed = null;
+      this.cellImages = out.cellImages.then(
+        (images) => {
+          app.field.attachImages(out, images);
+          document.body.dataset.fieldImages = String(Date.now());
+        },
+        (error) => {
+          this.imagesFailed = t("field.images_failed", { error: error.message });
+          app.notice.error(this.imagesFailed);
+          document.body.dataset.fieldImages = "failed";
+        },
+      );
     });
   }
 
@@ -83,6 +92,7 @@ export class FieldController {
   async saveField() {
     const app = this.app;
     await this.cellImages; // a cell is never saved without the image the model saw
+    if (this.imagesFailed) throw new Error(this.imagesFailed);
     const { model, sha256 } = this.fieldPhoto;
     const slide = app.activeSlide();
     this.matchCounted();

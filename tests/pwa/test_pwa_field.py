@@ -143,6 +143,58 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
         server.stop()
 
 
+def test_cells_whose_images_cannot_be_made_are_told_at_once_and_never_saved(wbc, tmp_path):
+    """The worker refuses the cells' JPEGs (asked for a photo it no longer keeps): the technician
+    is told as soon as the calls are shown, "Add all to slide" refuses with the same words, the
+    cells saved before are kept, and finding the cells again saves them with their images."""
+    from playwright.sync_api import sync_playwright
+
+    first, second = bccd_photos("held-out")[:2]
+    server = pwa.serve(tmp_path / "server", {"wbc-differential": wbc}).start()
+    try:
+        with sync_playwright() as p:
+            context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
+            pwa.choose_model(page, "wbc-differential")
+            page.click("#tab-slide")
+            page.fill("#slide-sample", "S-field-2")
+            page.click("#slide-form button[type=submit]")
+            page.wait_for_function("() => window.hematovision.state.currentSlide !== null")
+            saved = len(find_all_cells(page, first))
+            assert cells_added(saved) in save_all(page)
+            kept = {r["id"] for r in slide_records(page)}
+
+            # The page asks the real worker for the images of a photo it does not keep.
+            page.evaluate(
+                """() => { const client = window.hematovision.inference;
+                    client.realAsk = client.ask;
+                    client.ask = (message, transfer) => client.realAsk(
+                      message.type === 'cellImages' ? { ...message, field: -1 } : message,
+                      transfer); }"""
+            )
+            assert len(find_all_cells(page, second)) >= 1
+            page.wait_for_function("() => document.body.dataset.fieldImages === 'failed'")
+            told = page.inner_text("#notice-text")
+            assert told.startswith("The cells' images could not be made (The cells of that photo")
+            page.evaluate("document.querySelector('#notice-text').textContent = ''")
+            page.click("#field-save")
+            page.wait_for_function("() => document.querySelector('#notice-text').textContent")
+            assert page.inner_text("#notice-text") == told
+            assert {r["id"] for r in pwa.all_records(page)} == kept
+
+            page.evaluate("() => { const c = window.hematovision.inference; c.ask = c.realAsk; }")
+            again = len(find_all_cells(page, second))
+            assert cells_added(again) in save_all(page)
+            records = {r["id"] for r in slide_records(page)}
+            assert len(records) == saved + again and kept < records
+            assert page.evaluate(
+                """async () => (await window.hematovision.db.getAll('predictions'))
+                    .every((r) => r.cell_image && r.cell_image.size > 0)"""
+            )
+            context.close()
+    finally:
+        server.stop()
+
+
 WHITE_CELLS = {"neutrophil", "lymphocyte", "monocyte", "eosinophil", "basophil", "ig"}
 
 

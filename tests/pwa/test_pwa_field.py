@@ -62,10 +62,7 @@ def test_field_photo_boxes_corrections_added_cell_and_no_double_count(wbc, tmp_p
         with sync_playwright() as p:
             context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
             pwa.choose_model(page, "wbc-differential")
-            page.click("#tab-slide")
-            page.fill("#slide-sample", "S-field-1")
-            page.click("#slide-form button[type=submit]")
-            page.wait_for_function("() => window.hematovision.state.currentSlide !== null")
+            pwa.start_slide(page, "S-field-1")
 
             cells = find_all_cells(page, photo)
             # the same cells and labels as classifier.classify on the same photo
@@ -155,10 +152,7 @@ def test_cells_whose_images_cannot_be_made_are_told_at_once_and_never_saved(wbc,
         with sync_playwright() as p:
             context, page = pwa.open_logged_in(p, server, tmp_path / "profile")
             pwa.choose_model(page, "wbc-differential")
-            page.click("#tab-slide")
-            page.fill("#slide-sample", "S-field-2")
-            page.click("#slide-form button[type=submit]")
-            page.wait_for_function("() => window.hematovision.state.currentSlide !== null")
+            pwa.start_slide(page, "S-field-2")
             saved = len(find_all_cells(page, first))
             assert cells_added(saved) in save_all(page)
             kept = {r["id"] for r in slide_records(page)}

@@ -37,7 +37,6 @@ export class SyncController {
       return false;
     }
     this.syncing = (async () => {
-      app.render();
       try {
         const summary = await replayOutbox();
         app.notice.clear("sync"); // an earlier sync error is no longer true
@@ -68,6 +67,7 @@ export class SyncController {
         document.body.dataset.syncDone = String(Date.now());
       }
     })();
+    app.render(); // now that this.syncing is set, the badge says "Syncing…"
     return this.syncing;
   }
 }

@@ -79,6 +79,24 @@ def test_offline_results_reach_the_server_exactly_once_even_after_a_reload_mid_s
     pwa.screenshot(page, "phone-360x640-all-synced")
 
 
+# Starts a sync and reads the badge in the same turn, while the sync runs.
+BADGE_WHILE_SYNCING = """() => { window.hematovision.outbox.sync();
+    return document.querySelector('#sync-badge').textContent; }"""
+
+
+def test_the_badge_says_syncing_as_soon_as_a_sync_starts(page, server):
+    """With the records it is sending counted; a sync with nothing to send (it still fetches
+    the doctor's reviews) says "Syncing…", never "Syncing 0…"."""
+    go_offline(page, server)
+    pwa.classify_files(page, dataset_images("pbc", per_class=1)[:2])
+    assert page.evaluate(BADGE_WHILE_SYNCING) == "Syncing 2…"
+    go_online(page, server)
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+    assert page.evaluate(BADGE_WHILE_SYNCING) == "Syncing…"
+    page.wait_for_function(ALL_SYNCED, timeout=30_000)
+    assert page.inner_text("#sync-badge") == "All synced"
+
+
 def test_a_lost_sync_answer_is_retried_without_duplicates(page, server):
     image = dataset_images("pbc", per_class=1)[:1]
     server.lose_sync_response = True  # the server commits, the phone gets a 502

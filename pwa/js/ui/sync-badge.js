@@ -11,7 +11,7 @@ export class SyncBadge {
     let state = "synced";
     let text = t("badge.all_synced");
     if (!canSync) [state, text] = ["idle", pending ? t("badge.viewer_on_phone", { count: pending }) : t("badge.viewer")];
-    else if (syncing) [state, text] = ["pending", t("badge.syncing", { count: pending })];
+    else if (syncing) [state, text] = ["pending", pending ? t("badge.syncing", { count: pending }) : t("badge.syncing_none")];
     else if (failed) [state, text] = ["failed", t("badge.failed", { count: failed })];
     else if (pending && !online) [state, text] = ["pending", t("badge.offline_pending", { count: pending })];
     else if (pending && !loggedIn) [state, text] = ["pending", t("badge.pending_login", { count: pending })];

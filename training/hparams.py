@@ -51,6 +51,12 @@ class HParams:
     """With --other-labs: repeat the other laboratories' training crops so that they make up
     at least this share of each epoch (a few hundred crops beside pbc's thousands would
     otherwise barely move the model). 0 = each crop once."""
+    class_weights_from: str = "epoch"
+    """Which images the balancing class weights are counted on: "epoch" (every image as the
+    epoch holds it, other labs' repeated crops included) or "pbc" (pbc's own images only). The
+    other labs have no erythroblast, platelet or ig, so weights counted on the whole epoch
+    raise those pbc-only classes against the shared ones, a prior an unseen lab's cells then
+    fall towards."""
     noisy_label_smoothing: float = 0.0
     """Label smoothing for the crops of labs whose labels were partly assigned without expert
     review (training.labs.UNREVIEWED_LABS): a mislabelled crop then costs a bounded loss

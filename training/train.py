@@ -115,6 +115,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.file_format not in ("auto", "float16"):
         parser.error("--file-format must be auto or float16")
+    if args.class_weights_from not in ("epoch", "pbc"):
+        parser.error("--class-weights-from must be epoch or pbc")
     if args.augment not in AUGMENT_STRENGTHS:
         parser.error(f"--augment must be one of {', '.join(AUGMENT_STRENGTHS)}")
     if args.hold_out_lab and args.other_labs is None:
@@ -183,6 +185,16 @@ def class_weights(y: np.ndarray, n: int) -> dict[int, float] | None:
     return {k: float(len(y) / (n * max(c, 1))) for k, c in enumerate(counts)}
 
 
+def balancing_weights(
+    y: np.ndarray, labs: list[str], repeats: np.ndarray, n: int, counted_on: str
+) -> dict[int, float] | None:
+    """class_weights counted on the epoch as it holds the images (each repeated) or, with
+    counted_on "pbc", on pbc's own images only (HParams.class_weights_from)."""
+    if counted_on == "pbc":
+        return class_weights(y[np.asarray(labs) == PBC], n)
+    return class_weights(np.repeat(y, repeats), n)
+
+
 def soft_targets(y: np.ndarray, n: int, smoothing: np.ndarray) -> np.ndarray:
     """One-hot targets, each smoothed by its own amount (0 = a hard label)."""
     one_hot = np.eye(n, dtype=np.float32)[y]
@@ -197,8 +209,8 @@ def fit(model, x, y, labs: list[str], val, hp: HParams) -> list[dict]:
     n = model.output.shape[-1]
     loss = keras.losses.CategoricalCrossentropy(from_logits=True)
     repeats = lab_share_repeats(labs, hp.lab_share)
+    weights = balancing_weights(y, labs, repeats, n, hp.class_weights_from)
     x, y = np.repeat(x, repeats, axis=0), np.repeat(y, repeats)
-    weights = class_weights(y, n)  # of the classes as the epoch holds them
     smoothing = np.repeat(label_smoothing_of(labs, hp.noisy_label_smoothing), repeats)
     targets = soft_targets(y, n, smoothing)
     sample_weights = np.array([weights[k] for k in y] if weights else np.ones(len(y)), np.float32)

@@ -163,3 +163,20 @@ def test_train_refuses_a_held_out_lab_without_other_labs(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_main(["--data", str(PBC), "--out", str(tmp_path), "--hold-out-lab", "tecom"])
     assert "--hold-out-lab needs --other-labs" in capsys.readouterr().err
+
+
+def test_class_weights_counted_on_pbc_do_not_raise_the_classes_other_labs_lack():
+    """8 balanced pbc classes, one other lab with only classes 0-3, repeated 3 times: counted
+    on the epoch, classes 4-7 weigh more than 0-3; counted on pbc, nothing is weighted."""
+    from training.train import balancing_weights
+
+    y = np.array([*np.repeat(np.arange(8), 10), *np.repeat(np.arange(4), 10)])
+    labs = ["pbc"] * 80 + ["lisc"] * 40
+    repeats = np.array([1] * 80 + [3] * 40)
+    on_epoch = balancing_weights(y, labs, repeats, 8, "epoch")
+    assert min(on_epoch[k] for k in range(4, 8)) > 2 * max(on_epoch[k] for k in range(4))
+    assert balancing_weights(y, labs, repeats, 8, "pbc") is None
+    # an unbalanced pbc is still balanced, by its own counts alone
+    y = np.array([0, 0, 0, 0, *y])
+    weights = balancing_weights(y, ["pbc"] * 4 + labs, np.array([1] * 4 + [*repeats]), 8, "pbc")
+    assert weights[0] < 1 < weights[1] and weights[1] == weights[7]

@@ -38,6 +38,7 @@ export class FieldController {
           document.body.dataset.fieldImages = String(Date.now());
         },
         (error) => {
+          if (out !== app.field.result) return; // an earlier photo's: this one is not concerned
           this.imagesFailed = t("field.images_failed", { error: error.message });
           app.notice.error(this.imagesFailed);
           document.body.dataset.fieldImages = "failed";

@@ -217,6 +217,7 @@ def test_dashboard_end_to_end(server, page, releases):
     nav(page, "Audit log").click()
     page.get_by_label("Action").select_option("authz.denied")
     page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r".*action=authz\.denied.*"))
     assert "GET /dashboard/admin/users" in page.locator("table.audit").inner_text()
     shoot(page, "11-admin-audit")
 

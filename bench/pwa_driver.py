@@ -33,11 +33,23 @@ def ensure_pwa_built() -> None:
     session = os.environ.get("HEMATOVISION_TEST_SESSION")
     if not session:
         return _build_pwa()
-    built = Path(tempfile.gettempdir()) / f"hv-pwa-built-{session}"
+    built = _built_marker(session)
     with locked(built.with_suffix(".lock")):
         if not built.exists():
             _build_pwa()
             built.touch()
+
+
+def forget_pwa_built(session: str) -> None:
+    """Remove the session's "built" marker and its lock (tests/conftest.py, at the session's end),
+    so that test runs do not leave two files each in the temporary folder."""
+    built = _built_marker(session)
+    for path in (built, built.with_suffix(".lock")):
+        path.unlink(missing_ok=True)
+
+
+def _built_marker(session: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"hv-pwa-built-{session}"
 
 
 def _build_pwa() -> None:

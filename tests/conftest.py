@@ -25,15 +25,26 @@ from PIL import Image
 from backend import create_app, db
 from backend.config import TestConfig
 from bench.inputs import DATASETS, MODELS_ROOT, cell_jpeg_b64, malaria_release, version_key
+from bench.pwa_driver import forget_pwa_built
 from tests.pg_cluster import PostgresCluster
 from tests.tiny_model import tiny_release
 from training.annotations import bccd_photos, malaria_fields, read_voc_boxes
+
+OWNS_TEST_SESSION = pytest.StashKey[bool]()
 
 
 def pytest_configure(config):
     # One id for the test session and its parallel workers (they inherit the environment):
     # what they build once for all of them is keyed by it (bench.pwa_driver.ensure_pwa_built).
+    # The process that makes the id (the controller) cleans up after it.
+    owns = "HEMATOVISION_TEST_SESSION" not in os.environ
     os.environ.setdefault("HEMATOVISION_TEST_SESSION", uuid.uuid4().hex)
+    config.stash[OWNS_TEST_SESSION] = owns
+
+
+def pytest_unconfigure(config):
+    if config.stash.get(OWNS_TEST_SESSION, False):
+        forget_pwa_built(os.environ.pop("HEMATOVISION_TEST_SESSION"))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -5,7 +5,9 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
+from bench.inputs import MODELS_ROOT
 from tests.conftest import base_release
 from training import other_labs
 
@@ -27,7 +29,23 @@ def test_the_other_labs_check_is_written_once_into_the_model_card(tmp_path):
     assert report.count(other_labs.HEADING) == 1 and report.count("## Limits") == 1
     assert report.index(other_labs.HEADING) < report.index("## Limits")
     assert f"{check['white_cells_found']} white cells found" in report
-    assert "**not measured**" in report
+    assert "leave-one-lab-out" in report  # the newest release trained on the other labs
+
+
+@pytest.mark.parametrize(
+    "version, says",
+    [
+        ("1.1.0", "**not measured** in this card: the release trained on one lab (pbc)"),
+        ("2.1.0", "trained on pbc and cellavision-blog, lisc, tecom, so its figures there"),
+    ],
+)
+def test_the_section_says_how_an_unseen_lab_is_scored(version, says):
+    """A release trained on the other labs must not say no other lab's cells were at hand: it
+    names the labs it knows and sends an unseen lab's reader to the leave-one-lab-out table."""
+    card = json.loads((MODELS_ROOT / "wbc-differential" / version / "model.json").read_text())
+    text = other_labs.section(card, card["other_labs"])
+    assert says in text
+    assert ("leave-one-lab-out" in text) == (version != "1.1.0")
 
 
 def test_a_framed_release_is_benched_as_a_client_meets_it(tmp_path):

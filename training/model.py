@@ -80,6 +80,27 @@ class Familiarity(layers.Layer):
         self.scale.assign((statistics.std(axis=0) + 1e-3).astype("float32"))
 
 
+# The view check's two layers (training.view_check_release): registered here, with the other
+# custom layers, so that a view-check release's model.keras loads wherever training.model is
+# imported (bench.model, --start-from), not only after the release tool has run.
+@keras.saving.register_keras_serializable(package="hematovision")
+class QuarterTurnBatch(layers.Layer):
+    """[1, H, W, C] -> [2, H, W, C]: the image, then the image turned (as np.rot90)."""
+
+    def call(self, pixels):
+        turned = ops.flip(ops.transpose(pixels, (0, 2, 1, 3)), axis=1)
+        return ops.concatenate([pixels, turned], axis=0)
+
+
+@keras.saving.register_keras_serializable(package="hematovision")
+class SplitViews(layers.Layer):
+    """The batch's first image's outputs, and the other views' probabilities [1, V, K]."""
+
+    def call(self, probabilities, familiarity, cam):
+        views = ops.expand_dims(probabilities[1:], 0)
+        return probabilities[:1], familiarity[:1], cam[:1], views
+
+
 def ensure_imagenet_weights(alpha: float) -> None:
     """Put the shipped ImageNet file into the Keras cache, so weights="imagenet" works offline.
 

@@ -62,23 +62,8 @@ def view_model(released):
     """The released Keras model (probabilities, familiarity, cam) run on the image and its
     quarter turn as one batch of two; a fourth output `views` [1, 1, K]."""
     import keras
-    from keras import layers, ops
 
-    @keras.saving.register_keras_serializable(package="hematovision")
-    class QuarterTurnBatch(layers.Layer):
-        """[1, H, W, C] -> [2, H, W, C]: the image, then the image turned (as np.rot90)."""
-
-        def call(self, pixels):
-            turned = ops.flip(ops.transpose(pixels, (0, 2, 1, 3)), axis=1)
-            return ops.concatenate([pixels, turned], axis=0)
-
-    @keras.saving.register_keras_serializable(package="hematovision")
-    class SplitViews(layers.Layer):
-        """The batch's first image's outputs, and the other views' probabilities [1, V, K]."""
-
-        def call(self, probabilities, familiarity, cam):
-            views = ops.expand_dims(probabilities[1:], 0)
-            return probabilities[:1], familiarity[:1], cam[:1], views
+    from training.model import QuarterTurnBatch, SplitViews
 
     pixels = keras.Input(released.input.shape[1:], batch_size=1, name="pixels")
     both = released(QuarterTurnBatch(name="views_batch")(pixels))
@@ -303,7 +288,8 @@ def section(card: dict) -> str:
         ),
         "",
         "Each cell: without → with the view check. The leave-one-lab-out rows are the runs of "
-        "the table above with their own thresholds (Keras, float32), scored with the same rule.",
+        "this card's leave-one-lab-out table with their own thresholds (Keras, float32), scored "
+        "with the same rule.",
         "",
     ]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup python-deps translations system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
-	bench-model models lolo bench-backend dashboard-deps bench-dashboard bench-finder bench-cam
+	bench-model models models-wbc models-malaria lolo bench-backend dashboard-deps bench-dashboard bench-finder bench-cam
 
 setup: python-deps translations pwa-build dashboard-deps
 
@@ -99,47 +99,51 @@ run: db-upgrade
 	$(BIN)/flask models publish-all tflite_models
 	$(BIN)/python -m backend.serve --host $(HOST) --port $(PORT) --threads $(WORKERS)
 
-# The released models, retrained from ../shared/datasets on 2 cores: the white-cell network
-# (pbc plus the three other labs, about 36 min), the same network with its field framing and
-# field threshold declared (training.field_framing, about 31 min: the finder surveys every
-# training photo) and the malaria screen (96 px, about 6 min), then the same malaria network
-# with red-cell field mode and field colour standardisation declared and measured on
-# malaria-fields (training.red_cell_release --field-colour, under a minute); last, both field releases again with their why-this-call map, an output of
-# the same network checked against the release it comes from (training.cam_release, under a
-# minute each); then the white-cell release with the view check (`confident` only when the call
-# holds for the image turned a quarter turn: training.view_check_release, about a minute, with
-# the leave-one-lab-out runs of `make lolo` scored by the same rule when they are in build/lolo).
-# Change the version folders to release new versions; a release folder is
-# never overwritten in git. The 1.x white-cell releases came from pbc alone, the 1.x malaria
-# releases from a 160 px network without field colours (their model.json hparams and the git
-# history of this file have the commands).
-WBC_VERSION ?= 2.0.0
-WBC_FIELD_VERSION ?= 2.1.0
+# The released models, retrained from ../shared/datasets on 2 cores (about 70 min in all).
+# models-wbc: the white-cell network (pbc plus the three other labs, about 38 min); the same
+# network with its field framing and field threshold declared (training.field_framing, about
+# 20-30 min: the finder surveys every training photo); again with its why-this-call map, an output
+# of the same network checked against the release it comes from (training.cam_release, under a
+# minute); then with the view check (`confident` only when the call holds for the image turned a
+# quarter turn: training.view_check_release, about a minute, with the leave-one-lab-out runs of
+# `make lolo` scored by the same rule when they are in build/lolo).
+# models-malaria: the malaria screen (96 px, about 6 min); the same network with red-cell field
+# mode and field colour standardisation declared and measured on malaria-fields
+# (training.red_cell_release --field-colour, under a minute); again with its why-this-call map.
+# Change the version folders to release new versions; a release folder is never overwritten in
+# git. The 1.x white-cell releases came from pbc alone, 2.0.0-2.3.0 fine-tuned from block_6_expand
+# (2.4.0 on: block_10_expand, docs/training.md), the 1.x malaria releases from a 160 px
+# network without field colours (their model.json hparams and the git history of this file
+# have the commands).
+WBC_VERSION ?= 2.4.0
+WBC_FIELD_VERSION ?= 2.5.0
 MALARIA_VERSION ?= 2.0.0
 MALARIA_FIELD_VERSION ?= 2.1.0
-WBC_CAM_VERSION ?= 2.2.0
+WBC_CAM_VERSION ?= 2.6.0
 MALARIA_CAM_VERSION ?= 2.2.0
-WBC_VIEWS_VERSION ?= 2.3.0
+WBC_VIEWS_VERSION ?= 2.7.0
 WBC_RECIPE := --ood malaria --image-size 192 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 10 \
-	--fine-tune-from block_6_expand --colour-normalization --augment strong-wide \
+	--fine-tune-from block_10_expand --colour-normalization --augment strong-wide \
 	--other-labs --lab-share 0.3 --noisy-label-smoothing 0.1
-models: python-deps
+models: models-wbc models-malaria
+models-wbc: python-deps
 	$(BIN)/python -m training.train --data pbc --out tflite_models/wbc-differential/$(WBC_VERSION) \
 		$(WBC_RECIPE)
 	$(BIN)/python -m training.field_framing tflite_models/wbc-differential/$(WBC_VERSION) \
 		tflite_models/wbc-differential/$(WBC_FIELD_VERSION)
+	$(BIN)/python -m training.cam_release --from tflite_models/wbc-differential/$(WBC_FIELD_VERSION) \
+		tflite_models/wbc-differential/$(WBC_CAM_VERSION)
+	$(BIN)/python -m training.view_check_release --from tflite_models/wbc-differential/$(WBC_CAM_VERSION) \
+		tflite_models/wbc-differential/$(WBC_VIEWS_VERSION) \
+		--lolo $(wildcard $(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))))
+models-malaria: python-deps
 	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
 		--ood pbc --image-size 96 --alpha 0.35 --head-epochs 3 --fine-tune-epochs 24 \
 		--fine-tune-from block_6_expand --file-format float16
 	$(BIN)/python -m training.red_cell_release --from tflite_models/malaria-screen/$(MALARIA_VERSION) \
 		tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) --field-colour
-	$(BIN)/python -m training.cam_release --from tflite_models/wbc-differential/$(WBC_FIELD_VERSION) \
-		tflite_models/wbc-differential/$(WBC_CAM_VERSION)
 	$(BIN)/python -m training.cam_release --from tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) \
 		tflite_models/malaria-screen/$(MALARIA_CAM_VERSION)
-	$(BIN)/python -m training.view_check_release --from tflite_models/wbc-differential/$(WBC_CAM_VERSION) \
-		tflite_models/wbc-differential/$(WBC_VIEWS_VERSION) \
-		--lolo $(wildcard $(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))))
 
 # Leave-one-lab-out with the white-cell recipe (a measurement, about 30 min per lab on 2 cores):
 # pbc (LOLO_PBC_PER_CLASS images per class and split) plus two other labs train, the third is

@@ -168,7 +168,7 @@ def test_scaled_field_mode_frames_every_white_cell_at_the_photos_scale(scaled):
     assert [c["box"] for c in result["cells"]] == [c["box"] for c in white]
     x0, y0, x1, y1 = white[0]["box"]
     frame = frame_square(rgb, (x0 + x1) / 2, (y0 + y1) / 2, 3.5 * diameter, scaled.size)
-    want = scaled.classify_array(frame)
+    want = scaled.classify_array(frame, scaled.field_decision)  # field cells: the field rule
     assert {k: result["cells"][0][k] for k in want} == want
 
 

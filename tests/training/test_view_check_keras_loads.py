@@ -9,19 +9,19 @@ import sys
 
 import pytest
 
+from bench.inputs import MODELS_ROOT
 from training.paths import REPO_ROOT, datasets_root
 
 LOAD_AND_RUN = """
 import json, sys
 import numpy as np
-from PIL import Image
 import keras
 import training.model  # noqa: F401  (registers the custom layers)
-from classifier.classify import Classifier
+from classifier.classify import Classifier, load_image
 release, image = sys.argv[1], sys.argv[2]
 model = keras.saving.load_model(release + "/model.keras", compile=False)
 classifier = Classifier(release)
-pixels = np.asarray(Image.open(image).convert("RGB").resize((classifier.size, classifier.size)))
+pixels = load_image(image, classifier.size)  # the model input, as the client makes it
 keras_views = model.predict_on_batch(pixels[None].astype(np.float32))[-1]
 file_views = classifier.model.run_views(pixels)[3]
 print(json.dumps([keras_views.shape[1], float(np.abs(keras_views - file_views).max())]))
@@ -30,7 +30,7 @@ print(json.dumps([keras_views.shape[1], float(np.abs(keras_views - file_views).m
 
 @pytest.mark.parametrize("version", ["2.3.0", "2.7.0"])
 def test_a_view_check_release_s_keras_model_loads_in_a_fresh_process(version):
-    release = REPO_ROOT / "tflite_models" / "wbc-differential" / version
+    release = MODELS_ROOT / "wbc-differential" / version
     card = json.loads((release / "model.json").read_text())
     assert card["view_check"]["output"] == "views"
     image = sorted((datasets_root() / "pbc" / "test" / "neutrophil").iterdir())[0]

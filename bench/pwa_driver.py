@@ -111,8 +111,15 @@ def log_in(page, username: str = "tech", password: str = PASSWORD) -> None:
     page.click("#tab-account")
     page.fill("#login-user", username)
     page.fill("#login-password", password)
-    page.click("#login-form button[type=submit]")
+    # On a loaded CI machine the login answer once took over 15 s (the first service-worker
+    # precache shares the browser's connections): wait for the answer, then for the panel.
+    with page.expect_response(_is_login_answer, timeout=60_000):
+        page.click("#login-form button[type=submit]")
     page.wait_for_selector("#account-info:not([hidden])", timeout=15_000)
+
+
+def _is_login_answer(response) -> bool:
+    return response.url.endswith("/api/auth/login") and response.request.method == "POST"
 
 
 def wait_for_models(page, count: int) -> None:

@@ -177,7 +177,8 @@ def _token(server: Server, username: str) -> dict:
 
 class Phone(threading.Thread):
     """Replays its outbox, BATCH records at a time, alternating servers, until every record is
-    answered created or duplicate; a connection error means: send the same batch again."""
+    answered created or duplicate; a connection broken before or during the answer means, as
+    on the phone: send the same batch again."""
 
     def __init__(self, n: int, headers: dict, outbox: list[dict], servers: list[Server]):
         super().__init__(name=f"phone-{n}")
@@ -201,7 +202,8 @@ class Phone(threading.Thread):
                     headers=self.headers,
                     timeout=30,
                 )
-            except requests.ConnectionError as error:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+                # ChunkedEncodingError: the kill cut the answer off after its headers
                 self.errors.append((server.name, type(error).__name__))
                 time.sleep(0.05)
                 continue

@@ -109,7 +109,8 @@ run: db-upgrade
 # `make lolo` scored by the same rule when they are in build/lolo).
 # models-malaria: the malaria screen (96 px, about 6 min); the same network with red-cell field
 # mode and field colour standardisation declared and measured on malaria-fields
-# (training.red_cell_release --field-colour, under a minute); again with its why-this-call map.
+# (training.red_cell_release --field-colour, under a minute); again with its why-this-call map;
+# again exported to run 8 cells at once (training.batch_release: the phone's field mode).
 # Change the version folders to release new versions; a release folder is never overwritten in
 # git. The 1.x white-cell releases came from pbc alone, 2.0.0-2.3.0 fine-tuned from block_6_expand
 # (2.4.0 on: block_10_expand, docs/training.md), the 1.x malaria releases from a 160 px
@@ -121,6 +122,7 @@ MALARIA_VERSION ?= 2.0.0
 MALARIA_FIELD_VERSION ?= 2.1.0
 WBC_CAM_VERSION ?= 2.6.0
 MALARIA_CAM_VERSION ?= 2.2.0
+MALARIA_BATCH_VERSION ?= 2.3.0
 WBC_VIEWS_VERSION ?= 2.7.0
 WBC_RECIPE := --ood malaria --image-size 192 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 10 \
 	--fine-tune-from block_10_expand --colour-normalization --augment strong-wide \
@@ -144,6 +146,8 @@ models-malaria: python-deps
 		tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) --field-colour
 	$(BIN)/python -m training.cam_release --from tflite_models/malaria-screen/$(MALARIA_FIELD_VERSION) \
 		tflite_models/malaria-screen/$(MALARIA_CAM_VERSION)
+	$(BIN)/python -m training.batch_release --from tflite_models/malaria-screen/$(MALARIA_CAM_VERSION) \
+		--batch 8 tflite_models/malaria-screen/$(MALARIA_BATCH_VERSION)
 
 # Leave-one-lab-out with the white-cell recipe (a measurement, about 30 min per lab on 2 cores):
 # pbc (LOLO_PBC_PER_CLASS images per class and split) plus two other labs train, the third is

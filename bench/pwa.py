@@ -51,7 +51,8 @@ def reference_times(folder: Path, images: list[Path], threads: int = 1) -> dict:
     for image in images:
         started = time.perf_counter()
         rgb = load_image(str(image), classifier.size)
-        model.interpreter.set_tensor(model.input["index"], model._quantize(rgb))
+        batch = np.broadcast_to(rgb, (model.batch, *rgb.shape))
+        model.interpreter.set_tensor(model.input["index"], model._quantize(batch))
         t0 = time.perf_counter()
         model.interpreter.invoke()
         invoke.append((time.perf_counter() - t0) * 1000)

@@ -187,7 +187,9 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 
 
 class TFLiteModel:
-    """A .tflite file in the TFLite runtime: ``predict(rgb) -> (probabilities, familiarity)``."""
+    """A .tflite file in the TFLite runtime: ``predict(rgb) -> (probabilities, familiarity)``.
+    A file with a fixed batch of N (model_card.input_batch) runs up to N images at once
+    (``run_many``); fewer are padded with black images whose outputs are dropped."""
 
     def __init__(
         self,
@@ -212,12 +214,13 @@ class TFLiteModel:
         )
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
-        self.size = int(self.input["shape"][1])
-        # Outputs are told apart by shape: [1, n_labels] probabilities, [1, 1] familiarity.
+        self.batch, self.size = (int(n) for n in self.input["shape"][:2])
+        # Outputs are told apart by shape: [batch, n_labels] probabilities, [batch, 1]
+        # familiarity.
         outputs = {tuple(d["shape"]): d for d in self.interpreter.get_output_details()}
         try:
-            self.probabilities_out = outputs[(1, n_labels)]
-            self.familiarity_out = outputs[(1, 1)]
+            self.probabilities_out = outputs[(self.batch, n_labels)]
+            self.familiarity_out = outputs[(self.batch, 1)]
         except KeyError as error:
             raise ModelFolderError(
                 f"{model_path} outputs {sorted(outputs)} do not fit {n_labels} labels"
@@ -250,32 +253,50 @@ class TFLiteModel:
 
     def run_views(self, rgb: np.ndarray):
         """run's outputs and the view check's views [n_views, n_labels] (None without one)."""
-        if rgb.shape != (self.size, self.size, 3):
-            raise ValueError(f"expected an RGB image of {self.size}x{self.size}, got {rgb.shape}")
-        self.interpreter.set_tensor(self.input["index"], self._quantize(rgb))
-        self.interpreter.invoke()
-        probabilities, familiarity = (
-            _dequantize(self.interpreter.get_tensor(d["index"])[0], d)
-            for d in (self.probabilities_out, self.familiarity_out)
-        )
-        cam = None
-        if self.cam_out is not None:
-            cam = _dequantize(self.interpreter.get_tensor(self.cam_out["index"])[0], self.cam_out)
-        views = None
-        if self.views_out is not None:
-            views = _dequantize(
-                self.interpreter.get_tensor(self.views_out["index"])[0], self.views_out
-            )
-        return probabilities, float(familiarity[0]), cam, views
+        return self.run_many([rgb])[0]
 
-    def _quantize(self, rgb: np.ndarray) -> np.ndarray:
+    def run_many(self, images: list[np.ndarray]) -> list[tuple]:
+        """run_views of each image, `batch` images per run of the file."""
+        for rgb in images:
+            if rgb.shape != (self.size, self.size, 3):
+                raise ValueError(
+                    f"expected an RGB image of {self.size}x{self.size}, got {rgb.shape}"
+                )
+        results = []
+        for start in range(0, len(images), self.batch):
+            chunk = images[start : start + self.batch]
+            batch = np.zeros((self.batch, *chunk[0].shape), chunk[0].dtype)
+            batch[: len(chunk)] = chunk
+            self.interpreter.set_tensor(self.input["index"], self._quantize(batch))
+            self.interpreter.invoke()
+            probabilities, familiarity, cam, views = (
+                None if d is None else _dequantize(self.interpreter.get_tensor(d["index"]), d)
+                for d in (
+                    self.probabilities_out,
+                    self.familiarity_out,
+                    self.cam_out,
+                    self.views_out,
+                )
+            )
+            results += [
+                (
+                    probabilities[i],
+                    float(familiarity[i][0]),
+                    None if cam is None else cam[i],
+                    None if views is None else views[i],
+                )
+                for i in range(len(chunk))
+            ]
+        return results
+
+    def _quantize(self, batch: np.ndarray) -> np.ndarray:
         dtype = self.input["dtype"]
         scale, zero_point = self.input["quantization"]
         if dtype in (np.uint8, np.int8):
             info = np.iinfo(dtype)
-            values = np.round(rgb.astype(np.float32) / scale + zero_point)
-            return np.clip(values, info.min, info.max).astype(dtype)[None]
-        return rgb.astype(dtype)[None]
+            values = np.round(batch.astype(np.float32) / scale + zero_point)
+            return np.clip(values, info.min, info.max).astype(dtype)
+        return batch.astype(dtype)
 
 
 class Classifier:
@@ -311,7 +332,14 @@ class Classifier:
     def classify_array(self, rgb: np.ndarray, decision: dict | None = None) -> dict:
         """`decision`: the rule's thresholds (default: the close-up's, model.json decision).
         With a class-activation map: "cam" {"label", "rows", "cols", "values"} (cam_values)."""
-        probabilities, familiarity, cam, views = self.model.run_views(rgb)
+        return self.classify_arrays([rgb], decision)[0]
+
+    def classify_arrays(self, images: list[np.ndarray], decision: dict | None = None) -> list:
+        """classify_array of each image, as many per run of the file as it takes (a field's
+        cells)."""
+        return [self._result(*outputs, decision) for outputs in self.model.run_many(images)]
+
+    def _result(self, probabilities, familiarity, cam, views, decision: dict | None) -> dict:
         label, confidence, status, reason = decide(
             probabilities, familiarity, self.labels, decision or self.decision, views
         )
@@ -354,10 +382,10 @@ class Classifier:
             found = frame_field_cells(rgb, self.field_framing, self.size)
         except FinderError as error:  # e.g. fewer than 16 pixels on a side
             raise UnreadableImageError(str(error)) from error
-        rule = self.field_decision
+        results = self.classify_arrays([frame for _, frame in found], self.field_decision)
         cells = [
-            {"box": c["box"], "score": c["score"], **self.classify_array(frame, rule)}
-            for c, frame in found
+            {"box": c["box"], "score": c["score"], **result}
+            for (c, _), result in zip(found, results, strict=True)
         ]
         return {"width": int(rgb.shape[1]), "height": int(rgb.shape[0]), "cells": cells}
 
@@ -380,18 +408,19 @@ class Classifier:
                 segmented_crop(rgb, cell, found["factor"]) for cell in found["cells"]
             ]  # fmt: skip
             table, report = field_colour(every, [c["edge"] for c in found["cells"]], colour)
-        out = []
-        for cell, crop in zip(cells, crops, strict=True):
-            model_input = resize_whole(standardised(crop, table), self.size)
-            out.append(
-                {
-                    "box": cell["box"],
-                    "score": cell["score"],
-                    "edge": cell["edge"],
-                    "clump": cell["clump"],
-                    **self.classify_array(model_input, self.field_decision),
-                }
+        inputs = [resize_whole(standardised(crop, table), self.size) for crop in crops]
+        out = [
+            {
+                "box": cell["box"],
+                "score": cell["score"],
+                "edge": cell["edge"],
+                "clump": cell["clump"],
+                **result,
+            }
+            for cell, result in zip(
+                cells, self.classify_arrays(inputs, self.field_decision), strict=True
             )
+        ]
         result = {
             "width": int(rgb.shape[1]),
             "height": int(rgb.shape[0]),

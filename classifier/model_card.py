@@ -49,6 +49,7 @@ def parse_model_card(data: bytes | str) -> dict[str, Any]:
     except (ValueError, AttributeError) as e:
         raise ModelCardError(f"{FILE_NAME} {e}") from None
     file_facts(card)
+    input_batch(card)
     class_activation_output(card)
     view_check_output(card)
     return card
@@ -83,9 +84,29 @@ def file_facts(card: dict[str, Any]) -> tuple[str, str, int | None]:
     return name, sha.lower(), size
 
 
+MAX_BATCH = 64
+
+
+def input_batch(card: dict[str, Any]) -> int:
+    """How many images the model file takes per run: `input.shape[0]`, 1 when the card does not
+    say. A file exported with a batch of N (the browser runtime needs a fixed one) runs N cells
+    of a field at once; a single image is run with the rest of the batch left black."""
+    entry = card.get("input")
+    shape = entry.get("shape") if isinstance(entry, dict) else None
+    if shape is None:
+        return 1
+    batch = shape[0] if isinstance(shape, list) and shape else None
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise ModelCardError(
+            f"{FILE_NAME} 'input.shape' must start with the batch, an integer from 1 to "
+            f"{MAX_BATCH}."
+        )
+    return batch
+
+
 def class_activation_output(card: dict[str, Any]) -> dict | None:
     """The `outputs` entry of the class-activation map that `class_activation` declares, checked
-    (shape [1, rows, cols, len(labels)], rows and cols 1..64); None for a card without one."""
+    (shape [batch, rows, cols, len(labels)], rows and cols 1..64); None for a card without one."""
     declared = card.get("class_activation")
     if declared is None:
         return None
@@ -100,7 +121,7 @@ def class_activation_output(card: dict[str, Any]) -> dict | None:
     entries = [
         o for o in outputs or [] if isinstance(o, dict) and o.get("name") == declared.get("output")
     ]
-    shape = [1, rows, cols, len(card["labels"])]
+    shape = [input_batch(card), rows, cols, len(card["labels"])]
     if len(entries) != 1 or entries[0].get("shape") != shape:
         raise ModelCardError(
             f"{where} names output {declared.get('output')!r}, which 'outputs' must list once "
@@ -111,7 +132,7 @@ def class_activation_output(card: dict[str, Any]) -> dict | None:
 
 def view_check_output(card: dict[str, Any]) -> dict | None:
     """The `outputs` entry of the view check's `views` that `view_check` declares, checked
-    (shape [1, number of views, len(labels)], 1..8 views); None for a card without one."""
+    (shape [batch, number of views, len(labels)], 1..8 views); None for a card without one."""
     declared = card.get("view_check")
     if declared is None:
         return None
@@ -126,7 +147,7 @@ def view_check_output(card: dict[str, Any]) -> dict | None:
         for o in card.get("outputs") or []
         if isinstance(o, dict) and o.get("name") == declared.get("output")
     ]
-    shape = [1, count, len(card["labels"])]
+    shape = [input_batch(card), count, len(card["labels"])]
     if len(entries) != 1 or entries[0].get("shape") != shape:
         raise ModelCardError(
             f"{where} names output {declared.get('output')!r}, which 'outputs' must list once "

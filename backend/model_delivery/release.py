@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from backend.errors import ApiError
-from classifier.model_card import ModelCardError, file_facts, parse_model_card
+from classifier.model_card import ModelCardError, file_facts, input_batch, parse_model_card
 
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier at bytes 4..8 of every .tflite
 
@@ -70,13 +70,14 @@ def check_release(card_bytes: bytes, model_bytes: bytes) -> Release:
             size=len(model_bytes),
         )
         raise invalid(message)
-    _check_loads(model_bytes, len(card["labels"]))
+    _check_loads(model_bytes, len(card["labels"]), input_batch(card))
     return Release(card, card_bytes, model_bytes)
 
 
-def _check_loads(model_bytes: bytes, n_labels: int) -> None:
-    """Loads the model in the TFLite runtime: a corrupt file or a label count that does not
-    match the output tensor is refused here, not on the phones."""
+def _check_loads(model_bytes: bytes, n_labels: int, batch: int) -> None:
+    """Loads the model in the TFLite runtime: a corrupt file, a label count that does not
+    match the output tensor or a batch other than the card's is refused here, not on the
+    phones."""
     from ai_edge_litert.interpreter import Interpreter
 
     try:
@@ -84,6 +85,15 @@ def _check_loads(model_bytes: bytes, n_labels: int) -> None:
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise invalid(_("The TFLite runtime cannot load the model: %(error)s", error=e)) from None
+    found = int(interpreter.get_input_details()[0]["shape"][0])
+    if found != batch:
+        message = _(
+            "The model file takes %(found)s images per run, model.json says %(batch)s "
+            "(input.shape).",
+            found=found,
+            batch=batch,
+        )
+        raise invalid(message)
     widths = [int(d["shape"][-1]) for d in interpreter.get_output_details() if len(d["shape"])]
     if n_labels not in widths:
         message = _(

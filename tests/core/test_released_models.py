@@ -34,22 +34,23 @@ def test_model_card_is_valid_and_matches_the_file(release):
     assert card["file"]["bytes"] == len(data)
     assert card["labels"] == sorted(card["labels"]) and len(card["labels"]) >= 2
     size = card["hparams"]["image_size"]
-    assert card["input"]["shape"] == [1, size, size, 3]
+    batch = card.get("batch", {}).get("size", 1)  # several images per run from malaria 2.3.0
+    assert card["input"]["shape"] == [batch, size, size, 3]
     assert card["input"]["dtype"] in ("uint8", "float32")
     cam = card.get("class_activation", {}).get("output")  # the map, from 2.2.0 and 1.2.0 on
     views = card.get("view_check", {}).get("output")  # the turned image's, from 2.3.0 on
     shapes = sorted(o["shape"] for o in card["outputs"] if o["name"] not in (cam, views))
-    assert shapes == [[1, 1], [1, len(card["labels"])]]
+    assert shapes == [[batch, 1], [batch, len(card["labels"])]]
     if cam:
         (entry,) = [output for output in card["outputs"] if output["name"] == cam]
         ca = card["class_activation"]
-        assert entry["shape"] == [1, ca["rows"], ca["cols"], len(card["labels"])]
+        assert entry["shape"] == [batch, ca["rows"], ca["cols"], len(card["labels"])]
         assert list(card["display_names"]) == card["labels"]
         assert {lang: list(names) for lang, names in card["display_names_by_language"].items()} \
             == {lang: card["labels"] for lang in ("fr", "es", "pt")}  # fmt: skip
     if views:
         (entry,) = [output for output in card["outputs"] if output["name"] == views]
-        assert entry["shape"] == [1, len(card["view_check"]["views"]), len(card["labels"])]
+        assert entry["shape"] == [batch, len(card["view_check"]["views"]), len(card["labels"])]
         assert cam, "a view check is derived from a release with the map"
     assert 0.5 <= card["decision"]["confident_at_or_above"] <= 1
     assert -1 <= card["decision"]["unfamiliar_below"] <= 1

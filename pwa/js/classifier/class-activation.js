@@ -1,5 +1,5 @@
 // The class-activation map of a call ("why this call"), the twin of classifier.classify's: a
-// model whose model.json declares "class_activation" has an output [1, R, C, K]; the map shown
+// model whose model.json declares "class_activation" has an output [batch, R, C, K]; the map shown
 // is that of the model's label k, clipped at 0 and scaled to 0..255 by its maximum (all 0 when
 // nothing is positive), rounded half up, row-major. It covers the whole square the model was
 // given. A card without "class_activation" has no map: the app shows none.
@@ -9,11 +9,11 @@ function sameShape(a, b) {
 }
 
 /** The card's declared map output ({name, rows, cols, shape, quantization}), or null. */
-export function activationOf(card) {
+export function activationOf(card, batch = 1) {
   const declared = card && card.class_activation;
   if (!declared) return null;
   const entry = (card.outputs || []).find((o) => o.name === declared.output);
-  const shape = [1, declared.rows, declared.cols, card.labels.length];
+  const shape = [batch, declared.rows, declared.cols, card.labels.length];
   if (!entry || !entry.shape || !sameShape(entry.shape, shape)) {
     throw new Error(`model.json declares a class-activation output "${declared.output}" [${shape}] that its outputs do not list`);
   }
@@ -21,7 +21,7 @@ export function activationOf(card) {
 }
 
 /**
- * The map of class `k` out of the dequantized [1, R, C, K] output (`values`, row-major):
+ * The map of class `k` out of one image's dequantized [R, C, K] output (`values`, row-major):
  * {rows, cols, values: R*C integers 0..255}.
  */
 export function mapOf(values, rows, cols, classes, k) {

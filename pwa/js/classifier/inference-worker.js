@@ -32,6 +32,7 @@ const WASM_DIR = new URL("wasm/", self.location.href).href;
 const THREADED_GLUE = "litert_wasm_threaded_internal.js";
 // A phone's big cores; more threads than that only wait on each other for a 96-224 px image.
 const MAX_THREADS = 4;
+const MAX_BATCH = 64; // classifier.model_card.MAX_BATCH
 const models = new Map(); // key "name@version" -> {compiled, card, input, outputs}
 let runtime = null;
 let threads = 1; // threads each model run takes, set when the runtime starts
@@ -69,12 +70,12 @@ function sameShape(a, b) {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-function describeOutputs(compiled, card) {
+function describeOutputs(compiled, card, batch) {
   const details = compiled.getOutputDetails();
-  const probabilities = details.find((d) => sameShape([...d.shape], [1, card.labels.length]));
-  const familiarity = details.find((d) => sameShape([...d.shape], [1, 1]));
-  const activation = activationOf(card);
-  const viewCheck = viewCheckOf(card);
+  const probabilities = details.find((d) => sameShape([...d.shape], [batch, card.labels.length]));
+  const familiarity = details.find((d) => sameShape([...d.shape], [batch, 1]));
+  const activation = activationOf(card, batch);
+  const viewCheck = viewCheckOf(card, batch);
   const views = viewCheck && details.find((d) => sameShape([...d.shape], viewCheck.shape));
   if (viewCheck && !views) throw new Error(`the model has no output [${viewCheck.shape}] for its declared view check`);
   const cam = activation && details.find((d) => sameShape([...d.shape], activation.shape));
@@ -97,13 +98,13 @@ function describeOutputs(compiled, card) {
   };
 }
 
-// model.json "view_check": {output, views: [...]} and its outputs entry [1, views, labels], as
-// classifier.model_card.view_check_output reads it; null for a card without one.
-function viewCheckOf(card) {
+// model.json "view_check": {output, views: [...]} and its outputs entry [batch, views, labels],
+// as classifier.model_card.view_check_output reads it; null for a card without one.
+function viewCheckOf(card, batch) {
   const declared = card.view_check;
   if (!declared) return null;
   const entry = (card.outputs || []).find((o) => o.name === declared.output);
-  const shape = [1, (declared.views || []).length, card.labels.length];
+  const shape = [batch, (declared.views || []).length, card.labels.length];
   if (!entry || !entry.shape || !sameShape(entry.shape, shape)) {
     throw new Error(`model.json view_check names output ${JSON.stringify(declared.output)}, which outputs must list with shape [${shape}]`);
   }
@@ -116,14 +117,16 @@ async function load({ key, bytes, card }) {
   const compiled = await loadAndCompile(new Uint8Array(bytes), { accelerator: "wasm", cpuOptions: { numThreads: threads } });
   const [input] = compiled.getInputDetails();
   const shape = [...input.shape];
-  if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== shape[2] || shape[3] !== 3) {
+  // A batch of N > 1 (classifier.model_card.input_batch): N cells of a field per run.
+  if (shape.length !== 4 || !(shape[0] >= 1 && shape[0] <= MAX_BATCH) || shape[1] !== shape[2] || shape[3] !== 3) {
     compiled.delete();
-    throw new Error(`model input [${shape}] is not a [1, size, size, 3] image`);
+    throw new Error(`model input [${shape}] is not a [batch, size, size, 3] image`);
   }
   const fieldFraming = fieldFramingOf(card);
   models.set(key, {
     compiled,
     card,
+    batch: shape[0],
     size: shape[1],
     inputDtype: input.dtype,
     inputQuant: card.input && card.input.quantization,
@@ -131,7 +134,7 @@ async function load({ key, bytes, card }) {
     fieldFraming,
     redCells: (fieldFraming || {}).method === RBC_SEGMENTED,
     fieldDecision: fieldDecision(card.decision),
-    outputs: describeOutputs(compiled, card),
+    outputs: describeOutputs(compiled, card, shape[0]),
   });
   return { key, size: shape[1], inputDtype: input.dtype };
 }
@@ -165,9 +168,17 @@ function clampCrop(crop, width, height) {
   return { x, y, w, h };
 }
 
-async function runModel(model, rgb) {
-  const data = quantizeInput(rgb, model.inputDtype, model.inputQuant);
-  const input = new Tensor(data, [1, model.size, model.size, 3]);
+// Up to model.batch images in one run (the rest of the batch left black, as
+// classifier.classify.TFLiteModel.run_many pads): one outputs object per image.
+async function runBatch(model, images) {
+  const side = model.size * model.size * 3;
+  const parts = images.map((rgb) => quantizeInput(rgb, model.inputDtype, model.inputQuant));
+  let data = parts[0];
+  if (model.batch > 1) {
+    data = new parts[0].constructor(side * model.batch);
+    parts.forEach((part, i) => data.set(part, i * side));
+  }
+  const input = new Tensor(data, [model.batch, model.size, model.size, 3]);
   const started = performance.now();
   const outputs = await model.compiled.run([input]);
   const ms = performance.now() - started;
@@ -175,18 +186,22 @@ async function runModel(model, rgb) {
   const values = outputs.map((t) => t.toTypedArray().slice());
   outputs.forEach((t) => t.delete());
   const { probabilities: p, familiarity: f, cam: c, views: v } = model.outputs;
-  const probabilities = dequantize(values[p.index], p.quant);
-  // A model without a familiarity head is never "unfamiliar".
-  const familiarity = f ? dequantize(values[f.index], f.quant)[0] : Infinity;
-  const activation = c ? dequantize(values[c.index], c.quant) : null;
-  // One probability array per view of the image (the view check); null without one.
-  let views = null;
-  if (v) {
-    const all = dequantize(values[v.index], v.quant);
-    const n = probabilities.length;
-    views = Array.from({ length: v.count }, (_, i) => all.slice(i * n, (i + 1) * n));
-  }
-  return { probabilities, familiarity, activation, views, ms };
+  const every = (o) => (o ? dequantize(values[o.index], o.quant) : null);
+  const [allP, allF, allC, allV] = [every(p), every(f), every(c), every(v)];
+  const n = model.card.labels.length;
+  const row = (all, i) => {
+    const width = all.length / model.batch;
+    return all.slice(i * width, (i + 1) * width);
+  };
+  return images.map((_, i) => ({
+    probabilities: row(allP, i),
+    // A model without a familiarity head is never "unfamiliar".
+    familiarity: allF ? allF[i] : Infinity,
+    activation: allC ? row(allC, i) : null,
+    // One probability array per view of the image (the view check); null without one.
+    views: allV ? Array.from({ length: v.count }, (_, k) => row(allV, i).slice(k * n, (k + 1) * n)) : null,
+    ms: ms / images.length,
+  }));
 }
 
 function loaded(key) {
@@ -198,7 +213,21 @@ function loaded(key) {
 // Model input -> outputs -> the rule, as classifier.classify.Classifier.classify_array;
 // `decision` defaults to the close-up's (field cells pass model.fieldDecision).
 async function classifyPixels(model, rgb, decision = model.card.decision) {
-  const { probabilities, familiarity, activation, views, ms } = await runModel(model, rgb);
+  return (await classifyMany(model, [rgb], decision))[0];
+}
+
+// classifyPixels of each image, model.batch images per run (Classifier.classify_arrays).
+async function classifyMany(model, images, decision) {
+  const results = [];
+  for (let start = 0; start < images.length; start += model.batch) {
+    for (const outputs of await runBatch(model, images.slice(start, start + model.batch))) {
+      results.push(resultOf(model, outputs, decision));
+    }
+  }
+  return results;
+}
+
+function resultOf(model, { probabilities, familiarity, activation, views, ms }, decision) {
   const { card } = model;
   const { label, confidence, status, reason } = decide(probabilities, familiarity, card.labels, decision, views);
   const named = {};
@@ -307,12 +336,10 @@ async function classifyField({ key, image }) {
     const { result, crops } = await classifyRedCells(model, decoded, null, started, decodedAt);
     return { ...result, field: keepFrames(crops) };
   }
-  const cells = [];
   const framed = frameFieldCells(decoded, model.fieldFraming, model.size);
   const foundAt = performance.now();
-  for (const { cell, frame } of framed) {
-    cells.push({ box: cell.box, score: cell.score, ...(await classifyPixels(model, rgbOf(frame), model.fieldDecision)) });
-  }
+  const results = await classifyMany(model, framed.map(({ frame }) => rgbOf(frame)), model.fieldDecision);
+  const cells = framed.map(({ cell }, i) => ({ box: cell.box, score: cell.score, ...results[i] }));
   const done = performance.now();
   return {
     width: decoded.width,
@@ -346,13 +373,18 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
   }
   const cells = [];
   // Each cell straight from its RGBA cut-out into the model's input array, no packed or float
-  // copies between; one array for all the cells, as the input Tensor copies it when made.
-  const input = model.inputDtype === "float32" ? new Float32Array(model.size * model.size * 3) : null;
-  for (let k = 0; k < chosen.length; k++) {
-    const { box, score, edge, clump } = chosen[k];
-    const crop = crops[k];
-    const rgb = pilResize(crop.data, crop.width, crop.height, model.size, model.size, "bilinear", { channels: 4, out: input });
-    cells.push({ box, score, edge, clump, ...(await classifyPixels(model, rgb, model.fieldDecision)) });
+  // copies between; one array for a batch of cells, as the input Tensor copies it when made.
+  const side = model.size * model.size * 3;
+  const input = model.inputDtype === "float32" ? new Float32Array(side * model.batch) : null;
+  for (let start = 0; start < chosen.length; start += model.batch) {
+    const batch = chosen.slice(start, start + model.batch);
+    const rgbs = batch.map((_, i) => {
+      const crop = crops[start + i];
+      const out = input && input.subarray(i * side, (i + 1) * side);
+      return pilResize(crop.data, crop.width, crop.height, model.size, model.size, "bilinear", { channels: 4, out });
+    });
+    const results = await classifyMany(model, rgbs, model.fieldDecision);
+    batch.forEach(({ box, score, edge, clump }, i) => cells.push({ box, score, edge, clump, ...results[i] }));
   }
   const done = performance.now();
   const result = {

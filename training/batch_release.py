@@ -1,0 +1,219 @@
+"""A release whose file runs N images at once: the same network with a fixed batch of N.
+
+    python -m training.batch_release --from tflite_models/malaria-screen/2.2.0 --batch 8 \\
+        tflite_models/malaria-screen/2.3.0
+
+The phone's runtime (LiteRT.js) takes only a fixed batch, and for a small network one run per
+cell costs more in calls and copies than in arithmetic: a field of 100+ red cells was 100+ runs.
+With a batch of N, field mode runs N cells at a time (classifier.classify.TFLiteModel.run_many,
+the worker's runBatch); a close-up runs with the rest of the batch left black, its outputs
+dropped. This step re-exports the source's network (model.keras) at batch N in the source's
+format and checks on real test images, and on field photos when the model has a field mode,
+that every image's outputs equal the source file's, whether it shares a batch or is alone in
+one; only then is the new folder written. No retraining: calibration, thresholds and metrics
+stay the source's. Clients that predate batches refuse such a file (it says why) until the app
+updates, so roll it out after the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from classifier.classify import Classifier, TFLiteModel, load_image
+from classifier.model_card import MAX_BATCH, input_batch, model_card_text, read_model_card
+from training.cam_release import check_images
+from training.paths import datasets_root
+from training.report import derived_report
+
+HEADING = "## Runs several cells at once (fixed batch)"
+COPIED = ("model.keras", "report.json", "report.md", "confusion_matrix.png", "reliability.png")
+SHAPES_SAID = "[1, len(labels)] is probabilities, [1, 1] is familiarity"
+# Outputs of the new file against the source's shipped file: float32 rounding of another
+# converter run (measured for malaria-screen 2.2.0 at batch 8: 5.3e-5; the same network
+# converted today at batch 1 and at batch 8 agree bit for bit).
+TOLERANCE = 1e-4
+FIELD_PHOTOS = 2
+
+
+def fixed_batch(model, batch: int):
+    """The same Keras model with its input fixed to `batch` images."""
+    import keras
+
+    pixels = keras.Input(model.input.shape[1:], batch_size=batch, name="pixels")
+    return keras.Model(pixels, model(pixels), name="released")
+
+
+def check(new: Path, source: Path, images: np.ndarray, photos: list[Path]) -> dict:
+    """The release folder `new` against `source`: the largest output difference over `images`
+    run in full batches and each alone, and whether field mode finds the same cells with the
+    same calls and statuses on `photos`; ValueError when either falls short."""
+    reference, batched = Classifier(source), Classifier(new)
+    together = batched.model.run_many(list(images))
+    alone = [batched.model.run_views(rgb) for rgb in images[: batched.model.batch + 1]]
+    gap = 0.0
+    for k, rgb in enumerate(images):
+        theirs = reference.model.run_views(rgb)
+        for mine in [together[k], *alone[k : k + 1]]:
+            for a, b in zip(mine, theirs, strict=True):
+                if a is not None:
+                    gap = max(gap, float(np.max(np.abs(np.asarray(a) - np.asarray(b)))))
+    same = 0
+    for photo in photos:
+        mine, theirs = batched.classify_field(photo), reference.classify_field(photo)
+        same += [_call(c) for c in mine["cells"]] == [_call(c) for c in theirs["cells"]]
+    if gap > TOLERANCE or same < len(photos):
+        raise ValueError(
+            f"the batch file does not match {source}: largest output difference {gap:.2e} "
+            f"(tolerance {TOLERANCE:.0e}); field photos with the same cells: {same} of "
+            f"{len(photos)}"
+        )
+    return {
+        "images": len(images),
+        "max_difference": float(f"{gap:.3g}"),
+        "tolerance": TOLERANCE,
+        "field_photos_same": len(photos),
+    }
+
+
+def _call(cell: dict) -> tuple:
+    return cell["box"], cell.get("edge"), cell["label"], cell["status"], cell["status_reason"]
+
+
+def field_photos(card: dict) -> list[Path]:
+    """A few field photos of the kind the model's field mode is for (none without one)."""
+    method = ((card.get("input") or {}).get("field_framing") or {}).get("method")
+    if method is None:
+        return []
+    folder = "malaria-fields/bbbc041/images" if method == "rbc-segmented" else "bccd-fields"
+    photos = sorted(p for p in (datasets_root() / folder).rglob("*") if p.suffix.lower() in
+                    (".png", ".jpg", ".jpeg"))  # fmt: skip
+    return photos[:FIELD_PHOTOS]
+
+
+def section(card: dict) -> str:
+    batch, checked = card["input"]["shape"][0], card["batch"]["checked"]
+    source = card["derived_from"]
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"The file takes {batch} images per run (`input.shape` [{batch}, ...]; every output "
+            f"has {batch} rows, one per image). The network is {source['name']} "
+            f"{source['version']}'s, unchanged, and so are every figure above, the thresholds "
+            f"and the calibration. Field mode runs {batch} cells at a time; a single image is "
+            f"run with the rest of the batch black and only its own row read. {WHY}",
+            "",
+            f"Checked before release on {checked['images']} test images, run {batch} at a time "
+            f"and each alone: largest difference of any output from {source['version']}'s file "
+            f"{checked['max_difference']:.2g} (tolerance {checked['tolerance']:.0e}); field "
+            f"mode gave the same cells, calls and statuses on {checked['field_photos_same']} "
+            "field photos. Apps that predate batched files refuse this one with a message "
+            "until they update: roll it out after the app.",
+            "",
+        ]
+    )
+
+
+WHY = (
+    "The phone's runtime takes only a fixed batch, and for a network this small one run per "
+    "cell cost more in calls and copies than in arithmetic (docs/benchmarks.md, bench.field)."
+)
+
+
+def derive(source: Path, out: Path, batch: int, log=print) -> dict:
+    """The new release `out` (its name is the version) of `source`'s network at `batch`;
+    returns its model.json. Nothing is written unless every check passes."""
+    card = read_model_card(source)
+    if not 2 <= batch <= MAX_BATCH:
+        raise ValueError(f"--batch must be 2 to {MAX_BATCH}")
+    if input_batch(card) != 1:
+        raise ValueError(f"{source} already runs {input_batch(card)} images at once")
+    if out.exists():
+        raise ValueError(f"{out} exists: a release folder is never overwritten")
+    if card["format"] != "float16":
+        # an int8 file would need new calibration ranges: not the same outputs
+        raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+
+    import keras  # after the checks: a refusal costs no TensorFlow start
+
+    from training.export import convert_float16, sha256_of
+    from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
+    from training.release.card import output_entry, tensor_entry
+
+    images = np.stack([load_image(p, card["input"]["shape"][1]) for p in check_images(card)])
+    released = keras.saving.load_model(source / "model.keras", compile=False)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as work:
+        work = Path(work)
+        tflite = work / "model.tflite"
+        tflite.write_bytes(convert_float16(fixed_batch(released, batch)))
+        model = TFLiteModel(tflite, len(card["labels"]))
+        outputs = [output_entry(tflite, [batch, *o["shape"][1:]], o["name"])
+                   for o in card["outputs"]]  # fmt: skip
+        card = {
+            **card,
+            "version": out.name,
+            "input": {**card["input"], **tensor_entry(model.input, "pixels", 0)},
+            "outputs": outputs,
+            "client_rule": card["client_rule"].replace(
+                SHAPES_SAID, SHAPES_SAID.replace("[1,", f"[{batch},")
+            )
+            + f" The file runs {batch} images at once "
+            "(input.shape[0]): fill the batch with images, black for the rest, and read each "
+            "image's own row of every output.",
+            "file": {
+                "name": "model.tflite",
+                "bytes": tflite.stat().st_size,
+                "sha256": sha256_of(tflite),
+            },  # fmt: skip
+            "derived_from": {
+                "name": card["name"],
+                "version": card["version"],
+                "change": f"the same network exported with a fixed batch of {batch} "
+                "(input.shape[0]); each image's outputs are the source file's",
+            },
+        }
+        (work / "model.json").write_text(model_card_text(card))
+        checked = check(work, source, images, field_photos(card))
+        log(f"checked: {checked}")
+        card["batch"] = {"size": batch, "checked": checked}
+        (work / "model.json").write_text(model_card_text(card))
+        for name in COPIED:
+            if (source / name).exists():
+                shutil.copy2(source / name, work / name)
+        if (work / "report.md").exists():
+            old = read_model_card(source)
+            report = (work / "report.md").read_text()
+            (work / "report.md").write_text(derived_report(report, old, card, HEADING,
+                                                           section(card)))  # fmt: skip
+        work.chmod(0o755)  # a temporary folder is private; a release folder is not
+        work.rename(out)
+    log(f"released {card['name']} {card['version']} in {out}")
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.batch_release", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("out", type=Path, help="the new release folder, e.g. .../2.3.0")
+    parser.add_argument(
+        "--from", dest="source", type=Path, required=True, help="the released folder it is of"
+    )
+    parser.add_argument("--batch", type=int, default=8, help="images per run (default 8)")
+    args = parser.parse_args(argv)
+    try:
+        derive(args.source, args.out, args.batch, log=lambda m: print(m, file=sys.stderr))
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

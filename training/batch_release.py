@@ -17,7 +17,6 @@ updates, so roll it out after the app.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -27,9 +26,9 @@ import numpy as np
 
 from classifier.classify import Classifier, TFLiteModel, load_image
 from classifier.model_card import MAX_BATCH, input_batch, model_card_text, read_model_card
+from training import derived_release
 from training.cam_release import check_images
 from training.paths import datasets_root
-from training.report import derived_report
 
 HEADING = "## Runs several cells at once (fixed batch)"
 COPIED = ("model.keras", "report.json", "report.md", "confusion_matrix.png", "reliability.png")
@@ -186,11 +185,7 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
         for name in COPIED:
             if (source / name).exists():
                 shutil.copy2(source / name, work / name)
-        if (work / "report.md").exists():
-            old = read_model_card(source)
-            report = (work / "report.md").read_text()
-            (work / "report.md").write_text(derived_report(report, old, card, HEADING,
-                                                           section(card)))  # fmt: skip
+        derived_release.write_report(work, source, card, HEADING, section(card))
         work.chmod(0o755)  # a temporary folder is private; a release folder is not
         work.rename(out)
     log(f"released {card['name']} {card['version']} in {out}")
@@ -198,21 +193,10 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.batch_release", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("out", type=Path, help="the new release folder, e.g. .../2.3.0")
-    parser.add_argument(
-        "--from", dest="source", type=Path, required=True, help="the released folder it is of"
-    )
+    parser = derived_release.parser("python -m training.batch_release", __doc__, "2.3.0")
     parser.add_argument("--batch", type=int, default=8, help="images per run (default 8)")
     args = parser.parse_args(argv)
-    try:
-        derive(args.source, args.out, args.batch, log=lambda m: print(m, file=sys.stderr))
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return derived_release.run(lambda log: derive(args.source, args.out, args.batch, log=log))
 
 
 if __name__ == "__main__":

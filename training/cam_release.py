@@ -19,7 +19,6 @@ and is not. No retraining: the calibration, thresholds and metrics stay the sour
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -30,8 +29,8 @@ import numpy as np
 from classifier.classify import TFLiteModel, load_image
 from classifier.differential import CLASS_NAMES
 from classifier.model_card import model_card_text, read_model_card
+from training import derived_release
 from training.paths import datasets_root
-from training.report import derived_report
 
 CAM = "cam"
 HEADING = "## Why-this-call map (class activation)"
@@ -260,7 +259,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
                 shutil.copy2(source / name, work / name)
         with_cam.save(work / "model.keras")
         (work / "model.json").write_text(model_card_text(card))
-        _write_report(work / "report.md", card, source)
+        derived_release.write_report(work, source, card, HEADING, section(card))
         work.chmod(0o755)  # a temporary folder is private; a release folder is not
         work.rename(out)
     log(f"released {card['name']} {card['version']} in {out}")
@@ -290,27 +289,10 @@ def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict
     }
 
 
-def _write_report(path: Path, card: dict, source: Path) -> None:
-    if path.exists():
-        old = read_model_card(source)
-        path.write_text(derived_report(path.read_text(), old, card, HEADING, section(card)))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.cam_release", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("out", type=Path, help="the new release folder, e.g. .../2.2.0")
-    parser.add_argument(
-        "--from", dest="source", type=Path, required=True, help="the released folder it is of"
-    )
+    parser = derived_release.parser("python -m training.cam_release", __doc__, "2.2.0")
     args = parser.parse_args(argv)
-    try:
-        derive(args.source, args.out, log=lambda m: print(m, file=sys.stderr))
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return derived_release.run(lambda log: derive(args.source, args.out, log=log))
 
 
 if __name__ == "__main__":

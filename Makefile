@@ -106,7 +106,8 @@ run: db-upgrade
 # of the same network checked against the release it comes from (training.cam_release, under a
 # minute); then with the view check (`confident` only when the call holds for the image turned a
 # quarter turn: training.view_check_release, about a minute, with the leave-one-lab-out runs of
-# `make lolo` scored by the same rule when they are in build/lolo).
+# `make lolo` scored by the same rule when they are in build/lolo); then calling each cell on the
+# mean of both views (training.view_mean_release, about a minute, the same runs scored).
 # models-malaria: the malaria screen (96 px, about 6 min); the same network with red-cell field
 # mode and field colour standardisation declared and measured on malaria-fields
 # (training.red_cell_release --field-colour, under a minute); again with its why-this-call map;
@@ -124,6 +125,7 @@ WBC_CAM_VERSION ?= 2.6.0
 MALARIA_CAM_VERSION ?= 2.2.0
 MALARIA_BATCH_VERSION ?= 2.3.0
 WBC_VIEWS_VERSION ?= 2.7.0
+WBC_MEAN_VERSION ?= 2.8.0
 WBC_RECIPE := --ood malaria --image-size 192 --alpha 0.5 --head-epochs 2 --fine-tune-epochs 10 \
 	--fine-tune-from block_10_expand --colour-normalization --augment strong-wide \
 	--other-labs --lab-share 0.3 --noisy-label-smoothing 0.1
@@ -137,6 +139,9 @@ models-wbc: python-deps
 		tflite_models/wbc-differential/$(WBC_CAM_VERSION)
 	$(BIN)/python -m training.view_check_release --from tflite_models/wbc-differential/$(WBC_CAM_VERSION) \
 		tflite_models/wbc-differential/$(WBC_VIEWS_VERSION) \
+		--lolo $(wildcard $(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))))
+	$(BIN)/python -m training.view_mean_release --from tflite_models/wbc-differential/$(WBC_VIEWS_VERSION) \
+		tflite_models/wbc-differential/$(WBC_MEAN_VERSION) \
 		--lolo $(wildcard $(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))))
 models-malaria: python-deps
 	$(BIN)/python -m training.train --data malaria --out tflite_models/malaria-screen/$(MALARIA_VERSION) \
@@ -159,7 +164,8 @@ lolo: python-deps
 		$(BIN)/python -m training.train --data pbc --out build/lolo/$$lab/$(WBC_VERSION) $(WBC_RECIPE) \
 			--max-per-class $(LOLO_PBC_PER_CLASS) --hold-out-lab $$lab || exit 1; \
 	done
-	for release in $(WBC_VERSION) $(WBC_FIELD_VERSION) $(WBC_CAM_VERSION) $(WBC_VIEWS_VERSION); do \
+	for release in $(WBC_VERSION) $(WBC_FIELD_VERSION) $(WBC_CAM_VERSION) $(WBC_VIEWS_VERSION) \
+			$(WBC_MEAN_VERSION); do \
 		$(BIN)/python -m training.lolo_table tflite_models/wbc-differential/$$release \
 			$(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))) || exit 1; \
 	done

@@ -101,6 +101,17 @@ class SplitViews(layers.Layer):
         return probabilities[:1], familiarity[:1], cam[:1], views
 
 
+@keras.saving.register_keras_serializable(package="hematovision")
+class MeanOfViews(layers.Layer):
+    """A view-check model's outputs -> the call made on all views (training.view_mean_release):
+    probabilities the mean of the image's and every view's, familiarity and map the image's,
+    and views [1, 1 + V, K]: the image's own probabilities first, then the other views'."""
+
+    def call(self, probabilities, familiarity, cam, views):
+        every = ops.concatenate([ops.expand_dims(probabilities, 1), views], axis=1)
+        return ops.mean(every, axis=1), familiarity, cam, every
+
+
 def ensure_imagenet_weights(alpha: float) -> None:
     """Put the shipped ImageNet file into the Keras cache, so weights="imagenet" works offline.
 

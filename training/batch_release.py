@@ -17,7 +17,6 @@ updates, so roll it out after the app.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,7 +30,6 @@ from training.cam_release import check_images
 from training.paths import datasets_root
 
 HEADING = "## Runs several cells at once (fixed batch)"
-COPIED = ("model.keras", "report.json", "report.md", "confusion_matrix.png", "reliability.png")
 SHAPES_SAID = "[1, len(labels)] is probabilities, [1, 1] is familiarity"
 # Outputs of the new file against the source's shipped file: float32 rounding of another
 # converter run (measured for malaria-screen 2.2.0 at batch 8: 5.3e-5; the same network
@@ -141,7 +139,7 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
 
     import keras  # after the checks: a refusal costs no TensorFlow start
 
-    from training.export import convert_float16, sha256_of
+    from training.export import convert_float16
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
     from training.release.card import output_entry, tensor_entry
 
@@ -165,11 +163,7 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
             + f" The file runs {batch} images at once "
             "(input.shape[0]): fill the batch with images, black for the rest, and read each "
             "image's own row of every output.",
-            "file": {
-                "name": "model.tflite",
-                "bytes": tflite.stat().st_size,
-                "sha256": sha256_of(tflite),
-            },  # fmt: skip
+            "file": derived_release.file_entry(tflite),
             "derived_from": {
                 "name": card["name"],
                 "version": card["version"],
@@ -181,14 +175,7 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
         checked = check(work, source, images, field_photos(card))
         log(f"checked: {checked}")
         card["batch"] = {"size": batch, "checked": checked}
-        (work / "model.json").write_text(model_card_text(card))
-        for name in COPIED:
-            if (source / name).exists():
-                shutil.copy2(source / name, work / name)
-        derived_release.write_report(work, source, card, HEADING, section(card))
-        work.chmod(0o755)  # a temporary folder is private; a release folder is not
-        work.rename(out)
-    log(f"released {card['name']} {card['version']} in {out}")
+        derived_release.finish(work, out, source, card, HEADING, section(card), log=log)
     return card
 
 

@@ -19,7 +19,6 @@ and is not. No retraining: the calibration, thresholds and metrics stay the sour
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,13 +27,12 @@ import numpy as np
 
 from classifier.classify import TFLiteModel, load_image
 from classifier.differential import CLASS_NAMES
-from classifier.model_card import model_card_text, read_model_card
+from classifier.model_card import read_model_card
 from training import derived_release
 from training.paths import datasets_root
 
 CAM = "cam"
 HEADING = "## Why-this-call map (class activation)"
-COPIED = ("report.json", "report.md", "confusion_matrix.png", "reliability.png")
 CHECK_IMAGES = 96
 # Probabilities and familiarity of the new file against the same network converted today
 # without the map: the map must change nothing (measured: 0). Against the source's shipped
@@ -236,7 +234,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
 
     import keras  # after the checks: a refusal costs no TensorFlow start
 
-    from training.export import batch_of_one, convert_float16, sha256_of
+    from training.export import batch_of_one, convert_float16
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
     from training.release.card import output_entry
 
@@ -253,20 +251,12 @@ def derive(source: Path, out: Path, log=print) -> dict:
         checked = check(files, cam_entry, released, images)
         (work / "plain.tflite").unlink()
         log(f"checked on {checked['images']} test images: {checked}")
-        card = _card(card, out.name, work / "model.tflite", cam_entry, checked, sha256_of)
-        for name in COPIED:
-            if (source / name).exists():
-                shutil.copy2(source / name, work / name)
-        with_cam.save(work / "model.keras")
-        (work / "model.json").write_text(model_card_text(card))
-        derived_release.write_report(work, source, card, HEADING, section(card))
-        work.chmod(0o755)  # a temporary folder is private; a release folder is not
-        work.rename(out)
-    log(f"released {card['name']} {card['version']} in {out}")
+        card = _card(card, out.name, work / "model.tflite", cam_entry, checked)
+        derived_release.finish(work, out, source, card, HEADING, section(card), with_cam, log)
     return card
 
 
-def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict, sha) -> dict:
+def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict) -> dict:
     from training.release.card import io_details
 
     outputs = io_details(tflite, len(card["labels"]))["outputs"]
@@ -277,7 +267,7 @@ def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict
         "outputs": [*outputs, cam_entry],
         "client_rule": card["client_rule"] + " The `cam` output (class_activation) is the "
         "why-this-call map: " + DISPLAY_RULE,
-        "file": {"name": "model.tflite", "bytes": tflite.stat().st_size, "sha256": sha(tflite)},
+        "file": derived_release.file_entry(tflite),
         "derived_from": {
             "name": card["name"],
             "version": card["version"],

@@ -1,15 +1,18 @@
 """What the steps that make a new release of an already released network share
-(training.cam_release, training.batch_release): the command line's OUT and --from, the exit
-status of a refusal, and the source's report.md carried over with a section of its own."""
+(training.cam_release, training.batch_release, training.view_mean_release): the command line's
+OUT and --from, the exit status of a refusal, the new file's entry, and the folder's last steps
+(the source's report and plots carried over, report.md with a section of its own)."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from classifier.model_card import read_model_card
+from classifier.model_card import model_card_text, read_model_card
 from training.report import derived_report
 
 
@@ -39,3 +42,31 @@ def write_report(folder: Path, source: Path, card: dict, heading: str, section: 
     if path.exists():
         old = read_model_card(source)
         path.write_text(derived_report(path.read_text(), old, card, heading, section))
+
+
+CARRIED = ("report.json", "report.md", "confusion_matrix.png", "reliability.png")
+
+
+def file_entry(tflite: Path) -> dict:
+    """model.json's `file` of the new model file."""
+    data = tflite.read_bytes()
+    return {"name": tflite.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def finish(work: Path, out: Path, source: Path, card: dict, heading: str, section: str,
+           keras_model=None, log=print) -> None:  # fmt: skip
+    """The rest of the new release written into `work` (which holds its model.tflite): the
+    source's report and plots, the Keras model (the source's own file when None), model.json and
+    report.md with `section`; then `work` becomes `out`."""
+    for name in CARRIED:
+        if (source / name).exists():
+            shutil.copy2(source / name, work / name)
+    if keras_model is None:
+        shutil.copy2(source / "model.keras", work / "model.keras")
+    else:
+        keras_model.save(work / "model.keras")
+    (work / "model.json").write_text(model_card_text(card))
+    write_report(work, source, card, heading, section)
+    work.chmod(0o755)  # a temporary folder is private; a release folder is not
+    work.rename(out)
+    log(f"released {card['name']} {card['version']} in {out}")

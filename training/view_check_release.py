@@ -86,11 +86,17 @@ def check(new: TFLiteModel, source: TFLiteModel, images: np.ndarray) -> dict:
             ("views", views[0] - pt),
         ):
             gaps[key] = max(gaps[key], float(np.max(np.abs(gap))))
+    return verdict(gaps, len(images))
+
+
+def verdict(gaps: dict[str, float], images: int) -> dict:
+    """A check's largest differences from the source file as the card records them;
+    ValueError when one is over SOURCE_FILE_TOLERANCE."""
     failed = [f"{k} {v:.2e}" for k, v in gaps.items() if v > SOURCE_FILE_TOLERANCE]
     if failed:
         raise ValueError(f"the new file does not match its source: {'; '.join(failed)}")
     return {
-        "images": len(images),
+        "images": images,
         "max_difference": {k: float(f"{v:.3g}") for k, v in gaps.items()},
         "tolerance": SOURCE_FILE_TOLERANCE,
     }
@@ -133,28 +139,35 @@ def pbc_test_figures(new: TFLiteModel, card: dict) -> dict:
     }
 
 
-def lolo_figures(runs: list[Path]) -> list[dict]:
-    """Each leave-one-lab-out run on the lab it never saw, its own thresholds, with and without
-    the view check (its Keras model, float32; the turned image made as np.rot90)."""
+def lolo_outputs(run: Path) -> tuple[dict, str, np.ndarray, list[tuple]]:
+    """A leave-one-lab-out run's card, held-out lab, the lab's labels, and its Keras model's
+    outputs on each of the lab's crops: (probabilities, familiarity, views [1, K], the crop
+    turned a quarter turn as np.rot90); float32."""
     import keras
 
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
 
+    card = read_model_card(run)
+    lab = (card.get("leave_one_lab_out") or {}).get("held_out")
+    if not lab:
+        raise ValueError(f"{run} is not a leave-one-lab-out run (no held-out lab)")
+    images, truth = _lab_images(lab, card)
+    released = keras.saving.load_model(run / "model.keras", compile=False)
+    p, f = released.predict(images.astype(np.float32), 32, verbose=0)[:2]
+    pt = released.predict(quarter_turn(images).astype(np.float32), 32, verbose=0)[0]
+    return card, lab, truth, [(p[i], float(f[i][0]), pt[i][None]) for i in range(len(images))]
+
+
+def lolo_figures(runs: list[Path]) -> list[dict]:
+    """Each leave-one-lab-out run on the lab it never saw, its own thresholds, with and without
+    the view check (lolo_outputs)."""
     rows = []
     for run in runs:
-        card = read_model_card(run)
-        lab = (card.get("leave_one_lab_out") or {}).get("held_out")
-        if not lab:
-            raise ValueError(f"{run} is not a leave-one-lab-out run (no held-out lab)")
-        images, truth = _lab_images(lab, card)
-        released = keras.saving.load_model(run / "model.keras", compile=False)
-        p, f = released.predict(images.astype(np.float32), 32, verbose=0)[:2]
-        pt = released.predict(quarter_turn(images).astype(np.float32), 32, verbose=0)[0]
-        outputs = [(p[i], float(f[i][0]), pt[i][None]) for i in range(len(images))]
+        card, lab, truth, outputs = lolo_outputs(run)
         rows.append(
             {
                 "held_out_lab": lab,
-                "crops": len(images),
+                "crops": len(truth),
                 "run": str(run),
                 **rule_figures(outputs, truth, card["decision"]),
             }

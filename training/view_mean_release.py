@@ -22,7 +22,6 @@ outputs as for any view-check release. Nothing is written unless every check pas
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,6 @@ import numpy as np
 from classifier.classify import TFLiteModel, decide, load_image
 from classifier.model_card import (
     class_activation_output,
-    model_card_text,
     read_model_card,
     view_check_output,
 )
@@ -40,13 +38,9 @@ from training import derived_release
 from training.cam_release import CAM, check_images
 from training.evaluate import expected_calibration_error
 from training.paths import datasets_root
-from training.view_check_release import VIEWS, _lab_images, quarter_turn
+from training.view_check_release import VIEWS, lolo_outputs, verdict
 
 HEADING = "## The call made on both views"
-COPIED = ("report.json", "report.md", "confusion_matrix.png", "reliability.png")
-# The image's outputs and the views against the source's shipped file (the same network,
-# another conversion; measured with the view-check release: 0).
-SOURCE_FILE_TOLERANCE = 1e-4
 OWN_VIEW = "the image as given"
 RULE = (
     "label and confidence from the mean of the views' probabilities (the file's "
@@ -83,14 +77,7 @@ def check(new: TFLiteModel, source: TFLiteModel, images: np.ndarray) -> dict:
             ("views", views - every),
         ):
             gaps[key] = max(gaps[key], float(np.max(np.abs(gap))))
-    failed = [f"{k} {v:.2e}" for k, v in gaps.items() if v > SOURCE_FILE_TOLERANCE]
-    if failed:
-        raise ValueError(f"the new file does not match its source: {'; '.join(failed)}")
-    return {
-        "images": len(images),
-        "max_difference": {k: float(f"{v:.3g}") for k, v in gaps.items()},
-        "tolerance": SOURCE_FILE_TOLERANCE,
-    }
+    return verdict(gaps, len(images))
 
 
 def figures(outputs: list[tuple], truth: np.ndarray, decision: dict) -> dict:
@@ -139,25 +126,13 @@ def test_split_figures(source: TFLiteModel, card: dict) -> dict:
 def lolo_figures(runs: list[Path]) -> list[dict]:
     """Each leave-one-lab-out run on the lab it never saw (its Keras model, float32, its own
     thresholds), called on the image alone and on both views, both with the view check."""
-    import keras
-
-    from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
-
     rows = []
     for run in runs:
-        card = read_model_card(run)
-        lab = (card.get("leave_one_lab_out") or {}).get("held_out")
-        if not lab:
-            raise ValueError(f"{run} is not a leave-one-lab-out run (no held-out lab)")
-        images, truth = _lab_images(lab, card)
-        released = keras.saving.load_model(run / "model.keras", compile=False)
-        p, f = released.predict(images.astype(np.float32), 32, verbose=0)[:2]
-        pt = released.predict(quarter_turn(images).astype(np.float32), 32, verbose=0)[0]
-        alone = [(p[i], float(f[i][0]), pt[i][None]) for i in range(len(images))]
+        card, lab, truth, alone = lolo_outputs(run)
         rows.append(
             {
                 "held_out_lab": lab,
-                "crops": len(images),
+                "crops": len(truth),
                 "run": str(run),
                 "image_alone": figures(alone, truth, card["decision"]),
                 "both_views": figures([both(*o) for o in alone], truth, card["decision"]),
@@ -180,14 +155,15 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
         raise ValueError(f"{out} exists: a release folder is never overwritten")
     if card["format"] != "float16":
         raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+    if declared["rule"] not in card["client_rule"]:
+        raise ValueError(f"{source}'s client_rule does not state its view check's rule")
 
     import keras  # after the checks: a refusal costs no TensorFlow start
 
-    from training.export import convert_float16, sha256_of
+    from training.export import convert_float16
+    from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
     from training.release.card import io_details, output_entry
 
-    if declared["rule"] not in card["client_rule"]:
-        raise ValueError(f"{source}'s client_rule does not state its view check's rule")
     n, count = len(card["labels"]), len(declared["views"]) + 1
     lolo = lolo_figures(list(lolo_runs))
     log(f"leave-one-lab-out: {lolo}")
@@ -216,11 +192,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
             "version": out.name,
             "outputs": [*io_details(tflite, n)["outputs"], cam_entry, views_entry],
             "client_rule": source_card["client_rule"].replace(declared["rule"], RULE),
-            "file": {
-                "name": "model.tflite",
-                "bytes": tflite.stat().st_size,
-                "sha256": sha256_of(tflite),
-            },  # fmt: skip
+            "file": derived_release.file_entry(tflite),
             "derived_from": {
                 "name": source_card["name"],
                 "version": source_card["version"],
@@ -237,15 +209,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
                 "source_view_check": {k: declared[k] for k in ("rule", "checked", "measured")},
             },
         }
-        for name in COPIED:
-            if (source / name).exists():
-                shutil.copy2(source / name, work / name)
-        with_mean.save(work / "model.keras")
-        (work / "model.json").write_text(model_card_text(card))
-        derived_release.write_report(work, source, card, HEADING, section(card))
-        work.chmod(0o755)  # a temporary folder is private; a release folder is not
-        work.rename(out)
-    log(f"released {card['name']} {card['version']} in {out}")
+        derived_release.finish(work, out, source, card, HEADING, section(card), with_mean, log)
     return card
 
 

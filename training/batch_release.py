@@ -141,7 +141,7 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
 
     from training.export import convert_float16
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
-    from training.release.card import output_entry, tensor_entry
+    from training.release.card import file_entry, output_entry, tensor_entry
 
     images = np.stack([load_image(p, card["input"]["shape"][1]) for p in check_images(card)])
     released = keras.saving.load_model(source / "model.keras", compile=False)
@@ -163,7 +163,7 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
             + f" The file runs {batch} images at once "
             "(input.shape[0]): fill the batch with images, black for the rest, and read each "
             "image's own row of every output.",
-            "file": derived_release.file_entry(tflite),
+            "file": file_entry(tflite),
             "derived_from": {
                 "name": card["name"],
                 "version": card["version"],

@@ -257,7 +257,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
 
 
 def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict) -> dict:
-    from training.release.card import io_details
+    from training.release.card import file_entry, io_details
 
     outputs = io_details(tflite, len(card["labels"]))["outputs"]
     _, rows, cols, _ = cam_entry["shape"]
@@ -267,7 +267,7 @@ def _card(card: dict, version: str, tflite: Path, cam_entry: dict, checked: dict
         "outputs": [*outputs, cam_entry],
         "client_rule": card["client_rule"] + " The `cam` output (class_activation) is the "
         "why-this-call map: " + DISPLAY_RULE,
-        "file": derived_release.file_entry(tflite),
+        "file": file_entry(tflite),
         "derived_from": {
             "name": card["name"],
             "version": card["version"],

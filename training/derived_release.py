@@ -1,12 +1,11 @@
 """What the steps that make a new release of an already released network share
 (training.cam_release, training.batch_release, training.view_mean_release): the command line's
-OUT and --from, the exit status of a refusal, the new file's entry, and the folder's last steps
+OUT and --from, the exit status of a refusal, and the folder's last steps
 (the source's report and plots carried over, report.md with a section of its own)."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import sys
 from collections.abc import Callable
@@ -45,12 +44,6 @@ def write_report(folder: Path, source: Path, card: dict, heading: str, section: 
 
 
 CARRIED = ("report.json", "report.md", "confusion_matrix.png", "reliability.png")
-
-
-def file_entry(tflite: Path) -> dict:
-    """model.json's `file` of the new model file."""
-    data = tflite.read_bytes()
-    return {"name": tflite.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def finish(work: Path, out: Path, source: Path, card: dict, heading: str, section: str,

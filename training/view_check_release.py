@@ -110,32 +110,43 @@ def rule_figures(outputs: list[tuple], labels_true: np.ndarray, decision: dict) 
             decide(p, f, list(range(len(p))), decision, views if use_views else None)
             for p, f, views in outputs
         ]
-        right = np.array([c[0] for c in calls]) == labels_true
-        confident = np.array([c[2] == "confident" for c in calls])
-        wrong_confident = (confident & ~right).sum() / max((~right).sum(), 1)
-        figures[f"{name}_view_check"] = {
-            "confident_share": round(float(confident.mean()), 4),
-            "confident_right": round(float(right[confident].mean()), 4)
-            if confident.any()
-            else None,
-            "wrong_calls_confident": round(float(wrong_confident), 4),
-        }
+        figures[f"{name}_view_check"] = honesty(calls, labels_true)
     return figures
 
 
-def pbc_test_figures(new: TFLiteModel, card: dict) -> dict:
-    """The rule with and without the view check on the card's whole test split (the file)."""
+def honesty(calls: list[tuple], truth: np.ndarray) -> dict:
+    """How often `decide`'s calls are marked confident, how often those are right, and the
+    share of wrong calls marked confident."""
+    right = np.array([c[0] for c in calls]) == truth
+    confident = np.array([c[2] == "confident" for c in calls])
+    wrong_confident = (confident & ~right).sum() / max((~right).sum(), 1)
+    return {
+        "confident_share": round(float(confident.mean()), 4),
+        "confident_right": round(float(right[confident].mean()), 4) if confident.any() else None,
+        "wrong_calls_confident": round(float(wrong_confident), 4),
+    }
+
+
+def test_split_outputs(model: TFLiteModel, card: dict) -> tuple[list[tuple], np.ndarray]:
+    """`model`'s (probabilities, familiarity, views) on every image of the card's test split,
+    and their labels."""
     size = card["input"]["shape"][1]
     test = datasets_root() / card["dataset"]["name"] / "test"
     outputs, truth = [], []
     for k, label in enumerate(card["labels"]):
         for path in sorted(p for p in (test / label).glob("*") if p.is_file()):
-            p, f, _, views = new.run_views(load_image(path, size))
+            p, f, _, views = model.run_views(load_image(path, size))
             outputs.append((p, f, views))
             truth.append(k)
+    return outputs, np.array(truth)
+
+
+def pbc_test_figures(new: TFLiteModel, card: dict) -> dict:
+    """The rule with and without the view check on the card's whole test split (the file)."""
+    outputs, truth = test_split_outputs(new, card)
     return {
         "dataset": f"{card['dataset']['name']} test ({len(truth)} images, this file)",
-        **rule_figures(outputs, np.array(truth), card["decision"]),
+        **rule_figures(outputs, truth, card["decision"]),
     }
 
 
@@ -202,9 +213,9 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
 
     import keras  # after the checks: a refusal costs no TensorFlow start
 
-    from training.export import convert_float16, sha256_of
+    from training.export import convert_float16
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
-    from training.release.card import io_details, output_entry
+    from training.release.card import file_entry, io_details, output_entry
 
     n = len(card["labels"])
     lolo = lolo_figures(list(lolo_runs))
@@ -230,11 +241,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
             "version": out.name,
             "outputs": [*outputs, cam_entry, views_entry],
             "client_rule": source_card["client_rule"] + " The `views` output (view_check): " + RULE,
-            "file": {
-                "name": "model.tflite",
-                "bytes": (work / "model.tflite").stat().st_size,
-                "sha256": sha256_of(work / "model.tflite"),
-            },
+            "file": file_entry(work / "model.tflite"),
             "derived_from": {
                 "name": source_card["name"],
                 "version": source_card["version"],

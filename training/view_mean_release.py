@@ -37,8 +37,13 @@ from classifier.model_card import (
 from training import derived_release
 from training.cam_release import CAM, check_images
 from training.evaluate import expected_calibration_error
-from training.paths import datasets_root
-from training.view_check_release import VIEWS, lolo_outputs, verdict
+from training.view_check_release import (
+    VIEWS,
+    honesty,
+    lolo_outputs,
+    test_split_outputs,
+    verdict,
+)
 
 HEADING = "## The call made on both views"
 OWN_VIEW = "the image as given"
@@ -84,16 +89,19 @@ def figures(outputs: list[tuple], truth: np.ndarray, decision: dict) -> dict:
     """Right, ECE and the statuses' honesty of outputs [(probabilities, familiarity, views)]
     through the rule."""
     calls = [decide(p, f, list(range(len(p))), decision, views) for p, f, views in outputs]
-    right = np.array([c[0] for c in calls]) == truth
-    confident = np.array([c[2] == "confident" for c in calls])
     probabilities = np.stack([p for p, _, _ in outputs])
-    wrong_confident = (confident & ~right).sum() / max((~right).sum(), 1)
     return {
-        "right": round(float(right.mean()), 4),
+        "right": round(float(np.mean(np.array([c[0] for c in calls]) == truth)), 4),
         "ece": round(expected_calibration_error(probabilities, truth), 4),
-        "confident_share": round(float(confident.mean()), 4),
-        "confident_right": round(float(right[confident].mean()), 4) if confident.any() else None,
-        "wrong_calls_confident": round(float(wrong_confident), 4),
+        **honesty(calls, truth),
+    }
+
+
+def compared(alone: list[tuple], truth: np.ndarray, decision: dict) -> dict:
+    """figures of the outputs called on the image alone and on both views."""
+    return {
+        "image_alone": figures(alone, truth, decision),
+        "both_views": figures([both(*o) for o in alone], truth, decision),
     }
 
 
@@ -106,20 +114,10 @@ def both(p: np.ndarray, f: float, views: np.ndarray) -> tuple:
 def test_split_figures(source: TFLiteModel, card: dict) -> dict:
     """The card's whole test split through the source file, called on the image alone and on
     both views (the new file's outputs, checked equal to these)."""
-    size = card["input"]["shape"][1]
-    test = datasets_root() / card["dataset"]["name"] / "test"
-    alone, on_both, truth = [], [], []
-    for k, label in enumerate(card["labels"]):
-        for path in sorted(p for p in (test / label).glob("*") if p.is_file()):
-            p, f, _, views = source.run_views(load_image(path, size))
-            alone.append((p, f, views))
-            on_both.append(both(p, f, views))
-            truth.append(k)
-    truth = np.array(truth)
+    alone, truth = test_split_outputs(source, card)
     return {
         "dataset": f"{card['dataset']['name']} test ({len(truth)} images)",
-        "image_alone": figures(alone, truth, card["decision"]),
-        "both_views": figures(on_both, truth, card["decision"]),
+        **compared(alone, truth, card["decision"]),
     }
 
 
@@ -134,8 +132,7 @@ def lolo_figures(runs: list[Path]) -> list[dict]:
                 "held_out_lab": lab,
                 "crops": len(truth),
                 "run": str(run),
-                "image_alone": figures(alone, truth, card["decision"]),
-                "both_views": figures([both(*o) for o in alone], truth, card["decision"]),
+                **compared(alone, truth, card["decision"]),
             }
         )
     return rows
@@ -162,16 +159,14 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
 
     from training.export import convert_float16
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
-    from training.release.card import io_details, output_entry
+    from training.release.card import file_entry, io_details, output_entry
 
     n, count = len(card["labels"]), len(declared["views"]) + 1
     lolo = lolo_figures(list(lolo_runs))
     log(f"leave-one-lab-out: {lolo}")
+    source_cam = class_activation_output(card)
     source_model = TFLiteModel(
-        source / "model.tflite",
-        n,
-        cam_output=class_activation_output(card),
-        views_output=view_check_output(card),
+        source / "model.tflite", n, cam_output=source_cam, views_output=view_check_output(card)
     )
     measured = test_split_figures(source_model, card)
     log(f"in-lab: {measured}")
@@ -182,7 +177,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
         tflite = work / "model.tflite"
         tflite.write_bytes(convert_float16(with_mean))
         views_entry = output_entry(tflite, [1, count, n], VIEWS)
-        cam_entry = output_entry(tflite, class_activation_output(card)["shape"], CAM)
+        cam_entry = output_entry(tflite, source_cam["shape"], CAM)
         new = TFLiteModel(tflite, n, cam_output=cam_entry, views_output=views_entry)
         checked = check(new, source_model, images)
         log(f"checked on {checked['images']} test images: {checked['max_difference']}")
@@ -192,7 +187,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
             "version": out.name,
             "outputs": [*io_details(tflite, n)["outputs"], cam_entry, views_entry],
             "client_rule": source_card["client_rule"].replace(declared["rule"], RULE),
-            "file": derived_release.file_entry(tflite),
+            "file": file_entry(tflite),
             "derived_from": {
                 "name": source_card["name"],
                 "version": source_card["version"],

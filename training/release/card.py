@@ -70,14 +70,15 @@ def build_model_card(run: TrainingRun, results: dict, decision: dict, tflite: Pa
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, CPU only",
             "history": run.history,
         },
-        "file": {
-            "name": "model.tflite",
-            "bytes": tflite.stat().st_size,
-            "sha256": sha256_of(tflite),
-        },
+        "file": file_entry(tflite),
         "report": "report.md",
         **_leave_one_lab_out(run, results),
     }
+
+
+def file_entry(tflite: Path) -> dict:
+    """model.json's `file`: the model file's name, size and sha256 (also for derived releases)."""
+    return {"name": tflite.name, "bytes": tflite.stat().st_size, "sha256": sha256_of(tflite)}
 
 
 def _trained_on(run: TrainingRun) -> list[str]:

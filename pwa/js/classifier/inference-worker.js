@@ -168,16 +168,20 @@ function clampCrop(crop, width, height) {
   return { x, y, w, h };
 }
 
-// Up to model.batch images in one run (the rest of the batch left black, as
-// classifier.classify.TFLiteModel.run_many pads): one outputs object per image.
-async function runBatch(model, images) {
-  const side = model.size * model.size * 3;
+// Up to model.batch images as one input array of the whole batch (the rest black, as
+// classifier.classify.TFLiteModel.run_many pads).
+function pack(model, images) {
   const parts = images.map((rgb) => quantizeInput(rgb, model.inputDtype, model.inputQuant));
-  let data = parts[0];
-  if (model.batch > 1) {
-    data = new parts[0].constructor(side * model.batch);
-    parts.forEach((part, i) => data.set(part, i * side));
-  }
+  if (model.batch === 1) return parts[0];
+  const side = model.size * model.size * 3;
+  const data = new parts[0].constructor(side * model.batch);
+  parts.forEach((part, i) => data.set(part, i * side));
+  return data;
+}
+
+// One run on a packed batch (`data`, its first `count` images real): one outputs object per
+// real image.
+async function runBatch(model, data, count) {
   const input = new Tensor(data, [model.batch, model.size, model.size, 3]);
   const started = performance.now();
   const outputs = await model.compiled.run([input]);
@@ -193,14 +197,14 @@ async function runBatch(model, images) {
     const width = all.length / model.batch;
     return all.slice(i * width, (i + 1) * width);
   };
-  return images.map((_, i) => ({
+  return Array.from({ length: count }, (_, i) => ({
     probabilities: row(allP, i),
     // A model without a familiarity head is never "unfamiliar".
     familiarity: allF ? allF[i] : Infinity,
     activation: allC ? row(allC, i) : null,
     // One probability array per view of the image (the view check); null without one.
     views: allV ? Array.from({ length: v.count }, (_, k) => row(allV, i).slice(k * n, (k + 1) * n)) : null,
-    ms: ms / images.length,
+    ms: ms / count,
   }));
 }
 
@@ -220,11 +224,14 @@ async function classifyPixels(model, rgb, decision = model.card.decision) {
 async function classifyMany(model, images, decision) {
   const results = [];
   for (let start = 0; start < images.length; start += model.batch) {
-    for (const outputs of await runBatch(model, images.slice(start, start + model.batch))) {
-      results.push(resultOf(model, outputs, decision));
-    }
+    const chunk = images.slice(start, start + model.batch);
+    results.push(...(await classifyPacked(model, pack(model, chunk), chunk.length, decision)));
   }
   return results;
+}
+
+async function classifyPacked(model, data, count, decision) {
+  return (await runBatch(model, data, count)).map((outputs) => resultOf(model, outputs, decision));
 }
 
 function resultOf(model, { probabilities, familiarity, activation, views, ms }, decision) {
@@ -372,8 +379,9 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
     colour = report;
   }
   const cells = [];
-  // Each cell straight from its RGBA cut-out into the model's input array, no packed or float
-  // copies between; one array for a batch of cells, as the input Tensor copies it when made.
+  // Each cell straight from its RGBA cut-out into its place in the model's input array of a
+  // whole batch, no packed or float copies between; one array for all the batches, as the input
+  // Tensor copies it when made. (A model with another input type packs its batches instead.)
   const side = model.size * model.size * 3;
   const input = model.inputDtype === "float32" ? new Float32Array(side * model.batch) : null;
   for (let start = 0; start < chosen.length; start += model.batch) {
@@ -383,7 +391,10 @@ async function classifyRedCells(model, decoded, boxes, started, decodedAt) {
       const out = input && input.subarray(i * side, (i + 1) * side);
       return pilResize(crop.data, crop.width, crop.height, model.size, model.size, "bilinear", { channels: 4, out });
     });
-    const results = await classifyMany(model, rgbs, model.fieldDecision);
+    if (input) input.fill(0, batch.length * side); // the last batch's rest black again
+    const results = input
+      ? await classifyPacked(model, input, batch.length, model.fieldDecision)
+      : await classifyMany(model, rgbs, model.fieldDecision);
     batch.forEach(({ box, score, edge, clump }, i) => cells.push({ box, score, edge, clump, ...results[i] }));
   }
   const done = performance.now();

@@ -15,7 +15,7 @@ export FLASK_APP := backend
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup python-deps translations system-deps run test lint format pwa-deps pwa-build bench-pwa db-upgrade \
-	bench-model models models-wbc models-malaria lolo bench-backend dashboard-deps bench-dashboard bench-finder bench-cam
+	bench-model models models-wbc models-malaria lolo bench-site-adaptation bench-backend dashboard-deps bench-dashboard bench-finder bench-cam
 
 setup: python-deps translations pwa-build dashboard-deps
 
@@ -169,6 +169,11 @@ lolo: python-deps
 		$(BIN)/python -m training.lolo_table tflite_models/wbc-differential/$$release \
 			$(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION))) || exit 1; \
 	done
+
+# A lab's few confirmed cells (training.site_release) on the leave-one-lab-out runs: each
+# held-out lab's other crops before and after the refit, beside pbc; a measurement, ~20 min.
+bench-site-adaptation: python-deps
+	$(BIN)/python -m bench.site_adaptation $(addprefix build/lolo/,$(LOLO_LABS:=/$(WBC_VERSION)))
 
 # Accuracy, macro-F1, ECE, size and latency (ai-edge-litert vs Keras, same run) of every released
 # model on its test split; a measurement, not a test. Writes build/bench-model.json.

@@ -1,6 +1,8 @@
-"""`flask models publish DIR`, `publish-all ROOT`, `activate`, `rollback`, `list`."""
+"""`flask models publish DIR`, `publish-all ROOT`, `activate`, `rollback`, `list`,
+`export-confirmed-cells NAME OUT`."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -13,7 +15,8 @@ from backend.audit.log import record
 from backend.errors import ApiError
 from backend.model_delivery import store
 from backend.model_delivery.release import check_release, model_file_name
-from backend.models import ModelVersion
+from backend.models import ModelVersion, Prediction
+from backend.sync import cell_images
 
 models_cli = AppGroup("models", help="Publish and activate TFLite model versions.")
 
@@ -106,6 +109,42 @@ def rollback_command(name: str) -> None:
     record("model.rollback", None, username="cli", target=f"{name} {model.version}")
     db.session.commit()
     click.echo(f"{name} {model.version} is active again.")
+
+
+@models_cli.command("export-confirmed-cells")
+@click.argument("name")
+@click.argument("out", type=click.Path(path_type=Path))
+def export_confirmed_cells_command(name: str, out: Path) -> None:
+    """Writes the cell images of NAME's synced calls that a doctor or admin has reviewed into
+    OUT/<reviewed label>/<record id>.jpg: the confirmed cells `python -m training.site_release
+    --cells OUT` adapts a release to this laboratory with. Calls without a stored image are
+    counted, not exported. OUT must not exist: an earlier export is never overwritten."""
+    if out.exists():
+        raise click.ClickException(f"{out} exists: export into a new folder.")
+    query = (
+        sa.select(Prediction)
+        .where(Prediction.model_name == name, Prediction.reviewed_label.is_not(None))
+        .order_by(Prediction.seq)
+    )
+    written, without_image = Counter(), 0
+    for prediction in db.session.scalars(query):
+        jpeg = cell_images.read(prediction.image_path) if prediction.image_path else None
+        label = prediction.reviewed_label
+        if jpeg is None or Path(label).name != label or label in (".", ".."):
+            without_image += 1  # a label is a model's class name; never a path
+            continue
+        folder = out / label
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{prediction.id}.jpg").write_bytes(jpeg)
+        written[prediction.reviewed_label] += 1
+    details = {"folder": str(out), "cells": dict(written)}
+    record("cells.export", None, username="cli", target=name, details=details)
+    db.session.commit()
+    counts = ", ".join(f"{label} {n}" for label, n in sorted(written.items())) or "none"
+    click.echo(
+        f"{sum(written.values())} reviewed cells of {name} in {out}: {counts}; "
+        f"{without_image} reviewed calls have no stored image."
+    )
 
 
 @models_cli.command("list")

@@ -1,0 +1,90 @@
+"""`flask models export-confirmed-cells NAME OUT` (issue 12): the cells a doctor reviewed on the
+dashboard, as synced by the phones with their images, become the confirmed-cells folder that
+`training.site_release --cells` adapts a release to this laboratory with."""
+
+import shutil
+
+import pytest
+import sqlalchemy as sa
+from flask_login import login_user
+from PIL import Image
+
+from backend import db
+from backend.dashboard.review import save_review
+from backend.model_delivery.cli import export_confirmed_cells_command
+from backend.models import AuditEntry, Prediction, User
+from backend.sync import cell_images
+from tests.conftest import cell_record, make_record, pbc_images, push, statuses
+from training.site_release import read_cells
+
+
+def review(app, record_id: str, label: str) -> None:
+    """A review saved the way the dashboard saves it."""
+    with app.test_request_context():
+        login_user(db.session.scalar(sa.select(User).where(User.username == "viewer")))
+        prediction = db.session.scalar(sa.select(Prediction).where(Prediction.id == record_id))
+        save_review(prediction, label, None)
+        db.session.commit()
+
+
+def export(app, *args):
+    return app.test_cli_runner().invoke(export_confirmed_cells_command, [str(a) for a in args])
+
+
+def test_reviewed_cells_are_exported_under_the_doctors_label(app, client, auth, tmp_path):
+    monocytes, neutrophils = pbc_images("monocyte", 5), pbc_images("neutrophil", 2)
+    confirmed = [cell_record("monocyte", path) for path in monocytes]
+    changed = cell_record("monocyte", neutrophils[0])  # the phone said monocyte; it is not
+    unreviewed = cell_record("neutrophil", neutrophils[1])
+    no_image = make_record()
+    other_model = cell_record("monocyte", monocytes[0], model_name="other")
+    records = [*confirmed, changed, unreviewed, no_image, other_model]
+    assert set(statuses(push(client, auth.headers("tech"), records))) == {"created"}
+    for record in confirmed:
+        review(app, record["id"], "monocyte")
+    review(app, changed["id"], "neutrophil")
+    review(app, no_image["id"], "lymphocyte")
+    review(app, other_model["id"], "monocyte")
+
+    out = tmp_path / "confirmed"
+    result = export(app, "cells", out)
+    assert result.exit_code == 0, result.output
+    assert (
+        "6 reviewed cells of cells" in result.output and "monocyte 5, neutrophil 1" in result.output
+    )
+    assert "1 reviewed calls have no stored image" in result.output
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == sorted(
+        [*(f"monocyte/{r['id']}.jpg" for r in confirmed), f"neutrophil/{changed['id']}.jpg"]
+    )
+    with app.app_context():  # the stored image itself, byte for byte
+        path = db.session.scalar(
+            sa.select(Prediction.image_path).where(Prediction.id == changed["id"])
+        )
+        assert (out / "neutrophil" / f"{changed['id']}.jpg").read_bytes() == cell_images.read(path)
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "cells.export"))
+        assert entry.target == "cells" and entry.details["cells"] == {
+            "monocyte": 5,
+            "neutrophil": 1,
+        }
+    with Image.open(out / "monocyte" / f"{confirmed[0]['id']}.jpg") as image:
+        assert image.format == "JPEG"
+    # training.site_release reads the folder, and says what is missing
+    labels = ["lymphocyte", "monocyte", "neutrophil"]
+    with pytest.raises(ValueError, match="too few confirmed cells of {'neutrophil': 1}"):
+        read_cells(out, labels)
+    shutil.rmtree(out / "neutrophil")
+    paths, y = read_cells(out, labels)
+    assert len(paths) == 5 and set(y) == {1}
+
+
+def test_an_earlier_export_is_never_overwritten(app, client, auth, tmp_path):
+    record = cell_record("monocyte", pbc_images("monocyte", 1)[0])
+    push(client, auth.headers("tech"), [record])
+    review(app, record["id"], "monocyte")
+    out = tmp_path / "confirmed"
+    assert export(app, "cells", out).exit_code == 0
+    before = sorted(out.rglob("*"))
+    again = export(app, "cells", out)
+    assert again.exit_code != 0 and "exists: export into a new folder" in again.output
+    assert sorted(out.rglob("*")) == before

@@ -1,0 +1,172 @@
+"""A release adapted to one laboratory from cells its haematologist confirmed (issue 12:
+training.site_release). The layer refit, the temperature and the folds on numbers whose answer
+is known; a real adapted release of wbc-differential 2.8.0 from another lab's crops, checked
+as the server checks an upload; refusals that come before any work and leave nothing behind."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from backend.model_delivery.release import check_release
+from bench.inputs import MODELS_ROOT
+from bench.site_adaptation import draw_support
+from classifier.classify import Classifier, load_image
+from training.paths import datasets_root
+from training.site_release import (
+    MIN_PER_CLASS,
+    TEMPERATURES,
+    fit_head,
+    fit_temperature,
+    read_cells,
+    softmax,
+    stratified_folds,
+)
+from training.site_release import main as site_main
+
+SOURCE = MODELS_ROOT / "wbc-differential" / "2.8.0"
+LABS = datasets_root() / "other-labs"
+LABELS = ["basophil", "lymphocyte", "neutrophil"]
+
+
+def blobs(rng, centres, n):
+    """n points around each centre, and their labels."""
+    X = np.concatenate([c + 0.3 * rng.standard_normal((n, len(c))) for c in centres])
+    return X, np.repeat(np.arange(len(centres)), n)
+
+
+def test_the_refit_layer_learns_the_lab_and_keeps_the_labels_it_was_not_given():
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 4) * 3  # three classes; the 4th feature is 0 on the training images
+    anchor = blobs(rng, centres, 30)
+    W0, b0 = np.eye(4, 3, dtype=np.float32), np.zeros(3, np.float32)  # right on the anchors
+    # The lab's stain turns the 4th feature on and moves its cells: class 0 where the layer
+    # says 1, class 1 where it says 2. Class 2 is not given.
+    lab_centres = np.array([[0.0, 3.0, 0.0, 3.0], [0.0, 0.0, 3.0, 3.0]])
+    X, y = blobs(rng, lab_centres, 10)
+    assert np.mean((X @ W0 + b0).argmax(1) == y) == 0
+    W, b = fit_head(W0, b0, X, y, *anchor)
+    test_X, test_y = blobs(np.random.default_rng(1), lab_centres, 50)
+    assert np.mean((test_X @ W + b).argmax(1) == test_y) > 0.95
+    held_X, held_y = blobs(np.random.default_rng(2), centres[2:], 50)  # not given by the lab
+    assert np.mean((held_X @ W + b).argmax(1) == 2) > 0.95
+
+
+@pytest.mark.parametrize(("true_t", "expected"), [(2.0, 2.0), (3.5, 3.5), (0.5, 1.0)])
+def test_the_temperature_is_found_and_never_makes_calls_surer(true_t, expected):
+    rng = np.random.default_rng(0)
+    logits = 4 * rng.standard_normal((20000, 4))
+    p = softmax(logits / true_t)
+    y = (rng.random(len(p))[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    t = fit_temperature(logits, y)
+    step = TEMPERATURES[1] / TEMPERATURES[0]
+    assert expected / step**2 <= t <= expected * step**2
+
+
+def test_the_folds_spread_every_label_evenly():
+    y = np.array([0] * 12 + [1] * 5 + [2] * 7)
+    fold = stratified_folds(y, 5)
+    for label in range(3):
+        counts = np.bincount(fold[y == label], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    assert (stratified_folds(y, 5) == fold).all()  # seeded
+
+
+def test_the_bench_never_scores_a_cell_the_layer_was_refitted_on():
+    y = np.array([0] * 30 + [1] * 4 + [2] * 1 + [3] * 11)
+    support = draw_support(y, 10, np.random.default_rng(3))
+    assert len(set(support)) == len(support)
+    counts = np.bincount(y[support], minlength=4)
+    assert counts.tolist() == [10, 2, 1, 5]  # k, or half of a small label (at least one)
+
+
+def cells_folder(tmp_path, per_label: dict[str, int], lab: str = "lisc"):
+    """A confirmed-cells folder of real crops of another lab."""
+    folder = tmp_path / "confirmed"
+    for label, n in per_label.items():
+        (folder / label).mkdir(parents=True)
+        for path in sorted((LABS / lab / label).glob("*"))[:n]:
+            shutil.copy(path, folder / label / path.name)
+    return folder
+
+
+def test_the_confirmed_cells_are_read_and_bad_folders_refused_with_a_reason(tmp_path):
+    folder = cells_folder(tmp_path, {"lymphocyte": 6, "neutrophil": 5})
+    paths, y = read_cells(folder, LABELS)
+    assert len(paths) == 11 and np.bincount(y).tolist() == [0, 6, 5]
+    with pytest.raises(ValueError, match="does not exist"):
+        read_cells(tmp_path / "nowhere", LABELS)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no class folders"):
+        read_cells(tmp_path / "empty", LABELS)
+    for path in sorted((folder / "neutrophil").iterdir())[2:]:
+        path.unlink()
+    with pytest.raises(ValueError, match=rf"'neutrophil': 2.*at least {MIN_PER_CLASS}"):
+        read_cells(folder, LABELS)
+    (folder / "blast").mkdir()
+    with pytest.raises(ValueError, match="blast.* is empty"):
+        read_cells(folder, LABELS)
+    shutil.copy(next((folder / "lymphocyte").iterdir()), folder / "blast")
+    with pytest.raises(ValueError, match="'blast' .* is not one of"):
+        read_cells(folder, LABELS)
+
+
+@pytest.mark.parametrize(
+    ("source", "cells", "site", "out", "message"),
+    [
+        ("wbc-differential/2.7.0", 6, "Lab", "new", "does not call on both views"),
+        ("wbc-differential/2.8.0", 6, "Lab", "existing", "is never overwritten"),
+        ("wbc-differential/2.8.0", 6, "  ", "new", "--site must name"),
+        ("wbc-differential/2.8.0", 3, "Lab", "new", "too few confirmed cells"),
+    ],
+)
+def test_the_release_step_refuses_before_any_work(
+    tmp_path, capsys, source, cells, site, out, message
+):
+    folder = cells_folder(tmp_path, {"lymphocyte": cells, "neutrophil": 6})
+    target = tmp_path / "2.8.0-lab"
+    if out == "existing":
+        target.mkdir()
+    argv = [
+        str(target),
+        "--from",
+        str(MODELS_ROOT / source),
+        "--cells",
+        str(folder),
+        "--site",
+        site,
+    ]
+    assert site_main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert (out == "existing") == target.exists() and not list(tmp_path.glob(".2.8.0-lab*"))
+
+
+def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(tmp_path):
+    folder = cells_folder(
+        tmp_path, {"lymphocyte": 8, "monocyte": 8, "neutrophil": 8, "eosinophil": 6}, lab="tecom"
+    )
+    out = tmp_path / "2.8.0-tecom"
+    argv = [str(out), "--from", str(SOURCE), "--cells", str(folder), "--site", "TECOM lab"]
+    assert site_main(argv) == 0
+    card = json.loads((out / "model.json").read_text())
+    sa = card["site_adaptation"]
+    assert card["version"] == "2.8.0-tecom" and card["derived_from"]["version"] == "2.8.0"
+    assert sa["site"] == "TECOM lab"
+    assert sa["cells"] == {"eosinophil": 6, "lymphocyte": 8, "monocyte": 8, "neutrophil": 8}
+    assert sa["temperature"] >= 1.0
+    for when in ("before", "after"):
+        assert 0 <= sa["cross_validated"][when]["right"] <= 1
+        assert sa["in_lab"][when]["images"] > 0
+    checked = sa["checked"]
+    assert all(v <= checked["tolerance"][k] for k, v in checked["max_difference"].items())
+    assert "TECOM lab" in (out / "report.md").read_text()
+    # the server takes it as an upload, and the app's classifier runs it like any release
+    release = check_release((out / "model.json").read_bytes(), (out / "model.tflite").read_bytes())
+    assert release.version == "2.8.0-tecom"
+    new, source = Classifier(out), Classifier(SOURCE)
+    crop = sorted((LABS / "tecom" / "neutrophil").glob("*"))[-1]  # not among the confirmed
+    result = new.classify(str(crop))
+    assert result["label"] in card["labels"] and "cam" in result
+    rgb = load_image(crop, new.size)
+    assert new.model.predict(rgb)[1] == pytest.approx(source.model.predict(rgb)[1], abs=1e-5)

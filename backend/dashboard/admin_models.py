@@ -1,5 +1,6 @@
 """Admins publish model releases (a zip, or the .tflite with its model.json), see their
-metrics from model.json, activate a version and roll back. Checks are the API's own."""
+metrics from model.json (and, for a release adapted to one laboratory, that lab's figures),
+activate a version and roll back. Checks are the API's own."""
 
 import json
 from typing import Any
@@ -44,6 +45,27 @@ def metrics_of(card: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def site_adaptation_of(card: dict[str, Any]) -> dict[str, Any] | None:
+    """What a release adapted to one laboratory (training.site_release) says of it, for the
+    admin deciding where it goes: the lab, its confirmed cells and the cross-validated figures
+    on them before and after. None for other releases and for an entry it cannot read."""
+    adapted = card.get("site_adaptation")
+    if not isinstance(adapted, dict):
+        return None
+    try:
+        before, after = (adapted["cross_validated"][k] for k in ("before", "after"))
+        return {
+            "site": str(adapted["site"]),
+            "cells": sum(int(n) for n in adapted["cells"].values()),
+            **{
+                key: tuple(f"{100 * float(f[key]):.1f}%" for f in (before, after))
+                for key in ("right", "wrong_calls_confident")
+            },
+        }
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 @bp.get("/admin/models")
 @roles_required("admin")
 def admin_models():
@@ -53,11 +75,12 @@ def admin_models():
 def _models_page(form: ModelUploadForm | None = None, status: int = 200):
     query = sa.select(ModelVersion).order_by(ModelVersion.name, ModelVersion.published_at.desc())
     versions = db.session.scalars(query).all()
-    metrics = {v.id: metrics_of(read_card(v)) for v in versions}
+    cards = {v.id: read_card(v) for v in versions}
     return render_template(
         "dashboard/admin_models.html",
         versions=versions,
-        metrics=metrics,
+        metrics={key: metrics_of(card) for key, card in cards.items()},
+        sites={key: site_adaptation_of(card) for key, card in cards.items()},
         upload_form=form or ModelUploadForm(formdata=None),
         confirm_form=ConfirmForm(formdata=None),
     ), status

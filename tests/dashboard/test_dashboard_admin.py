@@ -203,6 +203,45 @@ def test_publish_from_a_zip_see_metrics_activate_and_roll_back(app, client, rele
     assert len(_actions(app, "model.publish")) == 2
 
 
+def _adapted(folder: Path, version: str, site_adaptation) -> dict[str, bytes]:
+    """`folder`'s release as `version`, its card carrying `site_adaptation` (as
+    training.site_release writes it, or not)."""
+    card = json.loads((folder / "model.json").read_text())
+    card.update(version=version, site_adaptation=site_adaptation)
+    return {
+        f"cells/{version}/model.json": json.dumps(card).encode(),
+        f"cells/{version}/model.tflite": (folder / "model.tflite").read_bytes(),
+    }
+
+
+def test_a_release_adapted_to_one_lab_shows_that_labs_figures_and_where_it_belongs(
+    client, releases
+):
+    sign_in(client, "admin")
+    adapted = {
+        "site": "Hospital X haematology",
+        "cells": {"lymphocyte": 10, "monocyte": 10, "neutrophil": 12},
+        "cross_validated": {
+            "folds": 5,
+            "before": {"right": 0.656, "wrong_calls_confident": 0.011},
+            "after": {"right": 0.894, "wrong_calls_confident": 0.071},
+        },
+    }
+    assert _publish_zip(client, _adapted(releases["v1"], "1.0.0-hx", adapted)).status_code == 302
+    broken = {"site": "Lab Y", "cells": "many"}  # unreadable: the page still shows
+    assert _publish_zip(client, _adapted(releases["v2"], "2.0.0-y", broken)).status_code == 302
+    page = html.unescape(client.get(MODELS).text)
+    assert (
+        "Adapted to Hospital X haematology from 32 confirmed cells: right on them "
+        "(cross-validated) 65.6% → 89.4%; wrong calls marked confident 1.1% → 7.1%. "
+        "Activate it only on a server whose phones all work at that laboratory."
+    ) in " ".join(page.split())
+    assert "Lab Y" not in page and page.count("Adapted to") == 1
+    french = client.get(MODELS, headers={"Accept-Language": "fr"}).text
+    page = " ".join(html.unescape(french).split())
+    assert "Adapté à Hospital X haematology à partir de 32 cellules confirmées" in page
+
+
 @pytest.mark.parametrize(
     "files,message",
     [

@@ -170,3 +170,17 @@ def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(t
     assert result["label"] in card["labels"] and "cam" in result
     rgb = load_image(crop, new.size)
     assert new.model.predict(rgb)[1] == pytest.approx(source.model.predict(rgb)[1], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_the_bench_measures_a_real_leave_one_lab_out_run(tiny_lolo_release):
+    """bench.site_adaptation on the tiny run (tecom held out): the lab's other crops scored
+    before and after, pbc beside them; a refit on 5 cells per label moves the calls."""
+    from bench.site_adaptation import measure, run_features
+
+    parts = run_features(tiny_lolo_release)
+    assert parts["lab"] == "tecom" and parts["views"].shape[:2] == (2, len(parts["y"]))
+    row = measure(parts, 5, 1)
+    for name in ("before", "after", "pbc_before", "pbc_after"):
+        assert 0 <= row[name]["right"] <= 1
+    assert row["after"]["right"] != row["before"]["right"]

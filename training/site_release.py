@@ -35,7 +35,7 @@ from classifier.classify import TFLiteModel, decide, load_image
 from classifier.model_card import class_activation_output, read_model_card, view_check_output
 from training import derived_release
 from training.cam_release import CAM
-from training.evaluate import expected_calibration_error
+from training.evaluate import expected_calibration_error, fit_temperature, summarize
 from training.paths import datasets_root
 from training.view_check_release import VIEWS, honesty, quarter_turn, test_split_outputs
 from training.view_mean_release import OWN_VIEW
@@ -47,10 +47,10 @@ ANCHOR_PER_CLASS = 60
 ANCHOR_WEIGHT = 1.0  # the training images' share of the loss against the lab's cells'
 PULL = 0.01  # weight of ||W - W0||^2 + ||b - b0||^2
 STEPS, LEARNING_RATE = 300, 0.01
-# From 1 up: a lab's few cells may make the calls less sure than the source's calibration,
-# never surer (fitted on cells the network already knows, T went to 0.7 and pbc's wrong calls
-# marked confident from 4% to 19%).
-TEMPERATURES = np.exp(np.linspace(0.0, np.log(5.0), 41))
+# A lab's few cells may make the calls less sure than the source's calibration, never surer:
+# fitted on cells the network already knows, T went to 0.7 and pbc's wrong calls marked
+# confident from 4% to 19%.
+LEAST_TEMPERATURE = 1.0
 SEED = 0
 # The new file against the Keras model it was converted from: float16 weights through the whole
 # network (2.8.0's own file is up to 4e-3 from its Keras model on tecom's crops, the adapted
@@ -93,14 +93,6 @@ def fit_head(W0, b0, X, y, anchor_X, anchor_y) -> tuple[np.ndarray, np.ndarray]:
     return W.astype(np.float32), b.astype(np.float32)
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The T of TEMPERATURES with the least negative log-likelihood of softmax(logits / T)."""
-    nll = [
-        -np.mean(np.log(softmax(logits / t)[np.arange(len(y)), y] + 1e-12)) for t in TEMPERATURES
-    ]
-    return float(TEMPERATURES[int(np.argmin(nll))])
-
-
 def stratified_folds(y: np.ndarray, folds: int, seed: int = SEED) -> np.ndarray:
     """Each sample's fold, every class spread over the folds as evenly as it can be."""
     rng = np.random.default_rng(seed)
@@ -131,6 +123,7 @@ def adapt(
         out_of_fold[:, fold == k] = views[:, fold == k] @ W + b
     W, b = fit_on(np.ones(len(y), bool))
     temperature = max(
+        LEAST_TEMPERATURE,
         fit_temperature(out_of_fold.reshape(-1, W0.shape[1]), np.tile(y, len(views))),
         fit_temperature(held[0] @ W + b, held[1]),
     )
@@ -271,11 +264,18 @@ def check(new: TFLiteModel, keras_model, source: TFLiteModel, bias, images: np.n
 
 
 def in_lab_figures(model: TFLiteModel, card: dict) -> dict:
-    """Right and honesty on the card's whole test split through `model`'s file."""
+    """Right, macro-F1, ECE and honesty on the card's whole test split through `model`'s file
+    and the client rule."""
     outputs, truth = test_split_outputs(model, card)
     calls = [decide(p, f, list(range(len(p))), card["decision"], v) for p, f, v in outputs]
-    right = np.array([c[0] for c in calls]) == truth
-    return {"images": len(truth), "right": round(float(right.mean()), 4), **honesty(calls, truth)}
+    summary = summarize(np.stack([p for p, _, _ in outputs]), truth, card["labels"])
+    return {
+        "images": len(truth),
+        "right": summary["accuracy"],
+        "macro_f1": summary["macro_f1"],
+        "ece": summary["ece"],
+        **honesty(calls, truth),
+    }
 
 
 def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
@@ -347,6 +347,13 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
             "version": out.name,
             "outputs": [*io_details(tflite, n)["outputs"], cam_entry, views_entry],
             "file": file_entry(tflite),
+            "metrics": {  # this file's, through the client rule (the source's differ)
+                "test_accuracy": in_lab["after"]["right"],
+                "test_macro_f1": in_lab["after"]["macro_f1"],
+                "test_ece": in_lab["after"]["ece"],
+                "test_confident_coverage": in_lab["after"]["confident_share"],
+                "test_confident_accuracy": in_lab["after"]["confident_right"],
+            },
             "derived_from": {
                 "name": source_card["name"],
                 "version": source_card["version"],

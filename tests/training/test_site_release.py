@@ -13,12 +13,12 @@ from backend.model_delivery.release import check_release
 from bench.inputs import MODELS_ROOT
 from bench.site_adaptation import draw_support
 from classifier.classify import Classifier, load_image
+from training.evaluate import fit_temperature
 from training.paths import datasets_root
 from training.site_release import (
     MIN_PER_CLASS,
-    TEMPERATURES,
+    adapt,
     fit_head,
-    fit_temperature,
     read_cells,
     softmax,
     stratified_folds,
@@ -53,15 +53,28 @@ def test_the_refit_layer_learns_the_lab_and_keeps_the_labels_it_was_not_given():
     assert np.mean((held_X @ W + b).argmax(1) == 2) > 0.95
 
 
-@pytest.mark.parametrize(("true_t", "expected"), [(2.0, 2.0), (3.5, 3.5), (0.5, 1.0)])
-def test_the_temperature_is_found_and_never_makes_calls_surer(true_t, expected):
+@pytest.mark.parametrize("true_t", [2.0, 3.0, 0.5])
+def test_the_temperature_is_the_held_images_and_never_makes_calls_surer(true_t):
+    """A few clear cells of the lab ask for no softening; held images whose labels are drawn
+    from softmax(z / T) ask for about T; the layer is divided by the larger, never by less
+    than 1."""
     rng = np.random.default_rng(0)
-    logits = 4 * rng.standard_normal((20000, 4))
-    p = softmax(logits / true_t)
-    y = (rng.random(len(p))[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
-    t = fit_temperature(logits, y)
-    step = TEMPERATURES[1] / TEMPERATURES[0]
-    assert expected / step**2 <= t <= expected * step**2
+    W0, b0 = rng.standard_normal((6, 4)).astype(np.float32), np.zeros(4, np.float32)
+    held_X = 2 * rng.standard_normal((6000, 6)).astype(np.float32)
+    p = softmax(held_X @ W0 / true_t)
+    held_y = (rng.random(len(p))[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    clear = 6 * np.linalg.pinv(W0).astype(np.float32)  # rows: features calling one class hard
+    cells = np.repeat(clear, 5, axis=0) + 0.05 * rng.standard_normal((20, 6)).astype(np.float32)
+    y = np.repeat(np.arange(4), 5)
+    assert ((cells @ W0).argmax(1) == y).all()
+    adapted = adapt(cells[None], y, (cells, y), (held_X, held_y), W0, b0, stratified_folds(y, 5))
+    t = adapted["temperature"]
+    W, b = adapted["head"]
+    assert t == pytest.approx(max(1.0, fit_temperature(held_X @ (W * t) + b * t, held_y)))
+    if true_t < 1:
+        assert t == 1.0
+    else:
+        assert 0.8 * true_t < t < 1.5 * true_t
 
 
 def test_the_folds_spread_every_label_evenly():

@@ -25,8 +25,8 @@ from classifier.model_card import read_model_card
 from training.site_release import (
     FOLDS,
     adapt,
-    anchor_images,
     both_views_figures,
+    dataset_images,
     features_of,
     network_parts,
     stratified_folds,
@@ -52,7 +52,7 @@ def run_features(run: Path) -> dict:
     views, familiarity = features_of(features_model, images)
     parts = {"card": card, "lab": lab, "views": views, "familiarity": familiarity, "y": y}
     for name, split in (("anchor", "train"), ("held", "val"), ("test", "test")):
-        pixels, labels = anchor_images(card, split)
+        pixels, labels = dataset_images(card, split)
         test_views, test_familiarity = features_of(features_model, pixels)
         parts[name] = (test_views[0], labels)
         if name == "test":

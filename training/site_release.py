@@ -16,9 +16,10 @@ while the shared network keeps what pbc taught it.
 How: the source's final Dense layer (W0, b0; the calibrated logits) is refitted by gradient
 descent on cross-entropy over the lab's cells, each in both views the release looks at, plus
 ANCHOR_PER_CLASS training images of every class (so the classes the lab does not give stay
-where they were), with a pull back to W0, b0. A temperature is then fitted on the lab's cells
-called by heads that did not see them (FOLDS-fold cross-validation), so `confident` means the
-same thing there as in-lab; the same cross-validation gives the card's before/after figures for
+where they were), with a pull back to W0, b0. It is then divided by a temperature fitted on the
+lab's cells called by layers that did not see them (FOLDS-fold cross-validation), so that
+`confident` means the same thing there as in-lab; never under 1, nor under the one the dataset's
+validation images ask for. The same cross-validation gives the card's before/after figures for
 this lab. familiarity, the thresholds and the client rule are the source's; the map follows the
 new layer. Nothing is written unless every check passes.
 """
@@ -34,11 +35,12 @@ import numpy as np
 from classifier.classify import TFLiteModel, decide, load_image
 from classifier.model_card import class_activation_output, read_model_card, view_check_output
 from training import derived_release
-from training.cam_release import CAM
-from training.evaluate import expected_calibration_error, fit_temperature, summarize
+from training.cam_release import CAM, softmax
+from training.evaluate import fit_temperature, summarize
 from training.paths import datasets_root
 from training.view_check_release import VIEWS, honesty, quarter_turn, test_split_outputs
-from training.view_mean_release import OWN_VIEW
+from training.view_mean_release import OWN_VIEW, both
+from training.view_mean_release import figures as view_mean_figures
 
 HEADING = "## Adapted to one laboratory"
 MIN_PER_CLASS = 5
@@ -63,11 +65,6 @@ FILE_TOLERANCES = {
     "cam_reconstruction": 1e-4,
     "familiarity": 1e-4,
 }
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def fit_head(W0, b0, X, y, anchor_X, anchor_y) -> tuple[np.ndarray, np.ndarray]:
@@ -136,25 +133,10 @@ def adapt(
 
 def both_views_figures(logits: np.ndarray, familiarity: np.ndarray, y, decision: dict) -> dict:
     """Right, ECE and honesty of logits [2, N, K] (image, turned) through the rule of a release
-    that calls on both views: probabilities the mean, `views` both."""
+    that calls on both views (view_mean_release: probabilities the mean, `views` both)."""
     image, turned = softmax(logits[0]), softmax(logits[1])
-    mean = (image + turned) / 2
-    calls = [
-        decide(
-            mean[i],
-            float(familiarity[i]),
-            list(range(mean.shape[1])),
-            decision,
-            np.stack([image[i], turned[i]]),
-        )
-        for i in range(len(y))
-    ]
-    right = np.array([c[0] for c in calls]) == y
-    return {
-        "right": round(float(right.mean()), 4),
-        "ece": round(expected_calibration_error(mean, y), 4),
-        **honesty(calls, y),
-    }
+    outputs = [both(image[i], float(familiarity[i]), turned[i][None]) for i in range(len(y))]
+    return view_mean_figures(outputs, y, decision)
 
 
 def read_cells(folder: Path, labels: list[str]) -> tuple[list[Path], np.ndarray]:
@@ -175,16 +157,16 @@ def read_cells(folder: Path, labels: list[str]) -> tuple[list[Path], np.ndarray]
     return [s.path for s in samples], y
 
 
-def anchor_images(card: dict, split: str, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """ANCHOR_PER_CLASS images of every label from the card's dataset's `split`."""
-    train = datasets_root() / card["dataset"]["name"] / split
+def dataset_images(card: dict, split: str, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """ANCHOR_PER_CLASS images of every label from the card's dataset's `split`, and labels."""
+    folder = datasets_root() / card["dataset"]["name"] / split
     rng = np.random.default_rng(seed)
     size = card["input"]["shape"][1]
     images, y = [], []
     for k, label in enumerate(card["labels"]):
-        paths = sorted(p for p in (train / label).glob("*") if p.is_file())
+        paths = sorted(p for p in (folder / label).glob("*") if p.is_file())
         if not paths:
-            raise ValueError(f"no training images in {train / label} to keep {label} in place")
+            raise ValueError(f"no {split} images in {folder / label} to keep {label} in place")
         for i in rng.choice(len(paths), min(ANCHOR_PER_CLASS, len(paths)), replace=False):
             images.append(load_image(paths[i], size))
             y.append(k)
@@ -312,7 +294,7 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
     views, familiarity = features_of(features_model, images)
     anchor, held = (
         (features_of(features_model, pixels)[0][0], labels)  # the image's own view
-        for pixels, labels in (anchor_images(card, "train"), anchor_images(card, "val"))
+        for pixels, labels in (dataset_images(card, "train"), dataset_images(card, "val"))
     )
     fold = stratified_folds(y, FOLDS)
     adapted = adapt(views, y, anchor, held, W0, b0, fold)
@@ -363,7 +345,7 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
             "site_adaptation": {
                 "site": site,
                 "cells": {
-                    card["labels"][k]: int(c)
+                    source_card["labels"][k]: int(c)
                     for k, c in enumerate(np.bincount(y, minlength=n))
                     if c
                 },
@@ -371,7 +353,8 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
                 f"{ANCHOR_PER_CLASS} {source_card['dataset']['name']} training images per label, "
                 f"pull {PULL} to the source's layer, Adam {STEPS} steps), temperature fitted on "
                 f"{FOLDS}-fold out-of-fold calls of the lab's cells (or on {ANCHOR_PER_CLASS} "
-                f"{source_card['dataset']['name']} validation images per label, the larger)",
+                f"{source_card['dataset']['name']} validation images per label, the larger; "
+                "at least 1)",
                 "temperature": round(adapted["temperature"], 3),
                 "cross_validated": {"folds": FOLDS, "before": before, "after": after},
                 "in_lab": in_lab,

@@ -131,11 +131,7 @@ def derive(source: Path, out: Path, batch: int, log=print) -> dict:
         raise ValueError(f"--batch must be 2 to {MAX_BATCH}")
     if input_batch(card) != 1:
         raise ValueError(f"{source} already runs {input_batch(card)} images at once")
-    if out.exists():
-        raise ValueError(f"{out} exists: a release folder is never overwritten")
-    if card["format"] != "float16":
-        # an int8 file would need new calibration ranges: not the same outputs
-        raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+    derived_release.refuse_target(source, card, out)
 
     import keras  # after the checks: a refusal costs no TensorFlow start
 

@@ -225,11 +225,7 @@ def derive(source: Path, out: Path, log=print) -> dict:
     card = read_model_card(source)
     if "class_activation" in card:
         raise ValueError(f"{source} already has a class-activation map")
-    if out.exists():
-        raise ValueError(f"{out} exists: a release folder is never overwritten")
-    if card["format"] != "float16":
-        # an int8 file would need new calibration ranges: not the same probabilities
-        raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+    derived_release.refuse_target(source, card, out)
     display_names(card["labels"])  # every label named in every language, before any work
 
     import keras  # after the checks: a refusal costs no TensorFlow start

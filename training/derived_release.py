@@ -1,6 +1,8 @@
 """What the steps that make a new release of an already released network share
-(training.cam_release, training.batch_release, training.view_mean_release): the command line's
-OUT and --from, the exit status of a refusal, and the folder's last steps
+(training.cam_release, training.batch_release, training.view_check_release,
+training.view_mean_release, training.site_release): the command line's OUT and --from, the
+refusal of a target that exists or a source that is not float16, the exit status of a
+refusal, and the folder's last steps
 (the source's report and plots carried over, report.md with a section of its own)."""
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ def parser(prog: str, doc: str, example: str) -> argparse.ArgumentParser:
         "--from", dest="source", type=Path, required=True, help="the released folder it is of"
     )
     return parser
+
+
+def refuse_target(source: Path, card: dict, out: Path) -> None:
+    """ValueError unless `out` is new and `source` (its model.json `card`) ships float16: an
+    int8 file would need new calibration ranges, so the outputs would not be the same."""
+    if out.exists():
+        raise ValueError(f"{out} exists: a release folder is never overwritten")
+    if card["format"] != "float16":
+        raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
 
 
 def run(derive: Callable[[Callable[[str], None]], object]) -> int:

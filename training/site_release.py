@@ -272,10 +272,7 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
         )
     if "site_adaptation" in card:
         raise ValueError(f"{source} is already adapted to {card['site_adaptation']['site']}")
-    if out.exists():
-        raise ValueError(f"{out} exists: a release folder is never overwritten")
-    if card["format"] != "float16":
-        raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+    derived_release.refuse_target(source, card, out)
     if not site.strip():
         raise ValueError("--site must name the laboratory the cells come from")
     paths, y = read_cells(cells, card["labels"])

@@ -34,6 +34,7 @@ import numpy as np
 
 from classifier.classify import TFLiteModel, decide, load_image
 from classifier.model_card import class_activation_output, model_card_text, read_model_card
+from training import derived_release
 from training.cam_release import CAM, check_images
 from training.paths import datasets_root
 from training.report import derived_report
@@ -206,10 +207,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
         raise ValueError(f"{source} already has a view check")
     if "class_activation" not in card:
         raise ValueError(f"{source} has no class-activation map: derive from a release with one")
-    if out.exists():
-        raise ValueError(f"{out} exists: a release folder is never overwritten")
-    if card["format"] != "float16":
-        raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+    derived_release.refuse_target(source, card, out)
 
     import keras  # after the checks: a refusal costs no TensorFlow start
 

@@ -148,10 +148,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
         raise ValueError(f"{source} has no view check: derive from a release with one")
     if OWN_VIEW in declared["views"]:
         raise ValueError(f"{source} already calls on both views")
-    if out.exists():
-        raise ValueError(f"{out} exists: a release folder is never overwritten")
-    if card["format"] != "float16":
-        raise ValueError(f"{source} ships {card['format']}; only float16 releases are handled")
+    derived_release.refuse_target(source, card, out)
     if declared["rule"] not in card["client_rule"]:
         raise ValueError(f"{source}'s client_rule does not state its view check's rule")
 

@@ -117,7 +117,8 @@ def rollback_command(name: str) -> None:
 def export_confirmed_cells_command(name: str, out: Path) -> None:
     """Writes the cell images of NAME's synced calls that a doctor or admin has reviewed into
     OUT/<reviewed label>/<record id>.jpg: the confirmed cells `python -m training.site_release
-    --cells OUT` adapts a release to this laboratory with. Calls without a stored image are
+    --cells OUT` adapts a release to this laboratory with. Calls without a stored image, and
+    calls reviewed as something that is not one of the model's classes (artefact, other), are
     counted, not exported. OUT must not exist: an earlier export is never overwritten."""
     if out.exists():
         raise click.ClickException(f"{out} exists: export into a new folder.")
@@ -126,24 +127,28 @@ def export_confirmed_cells_command(name: str, out: Path) -> None:
         .where(Prediction.model_name == name, Prediction.reviewed_label.is_not(None))
         .order_by(Prediction.seq)
     )
-    written, without_image = Counter(), 0
+    written, left_out = Counter(), Counter()
     for prediction in db.session.scalars(query):
-        jpeg = cell_images.read(prediction.image_path) if prediction.image_path else None
         label = prediction.reviewed_label
-        if jpeg is None or Path(label).name != label or label in (".", ".."):
-            without_image += 1  # a label is a model's class name; never a path
+        # A model's class names are its probabilities' keys; a folder name, never a path.
+        if label not in prediction.probabilities or Path(label).name != label:
+            left_out["reviewed as no class of the model"] += 1
+            continue
+        jpeg = cell_images.read(prediction.image_path) if prediction.image_path else None
+        if jpeg is None:
+            left_out["no stored image"] += 1
             continue
         folder = out / label
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{prediction.id}.jpg").write_bytes(jpeg)
-        written[prediction.reviewed_label] += 1
-    details = {"folder": str(out), "cells": dict(written)}
+        written[label] += 1
+    details = {"folder": str(out), "cells": dict(written), "left_out": dict(left_out)}
     record("cells.export", None, username="cli", target=name, details=details)
     db.session.commit()
     counts = ", ".join(f"{label} {n}" for label, n in sorted(written.items())) or "none"
+    skipped = "; ".join(f"{n} {why}" for why, n in sorted(left_out.items())) or "none"
     click.echo(
-        f"{sum(written.values())} reviewed cells of {name} in {out}: {counts}; "
-        f"{without_image} reviewed calls have no stored image."
+        f"{sum(written.values())} reviewed cells of {name} in {out}: {counts}. Left out: {skipped}."
     )
 
 

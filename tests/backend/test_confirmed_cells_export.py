@@ -37,13 +37,15 @@ def test_reviewed_cells_are_exported_under_the_doctors_label(app, client, auth, 
     changed = cell_record("monocyte", neutrophils[0])  # the phone said monocyte; it is not
     unreviewed = cell_record("neutrophil", neutrophils[1])
     no_image = make_record()
+    artefact = cell_record("monocyte", monocytes[1])  # a person's label, not a model class
     other_model = cell_record("monocyte", monocytes[0], model_name="other")
-    records = [*confirmed, changed, unreviewed, no_image, other_model]
+    records = [*confirmed, changed, unreviewed, no_image, artefact, other_model]
     assert set(statuses(push(client, auth.headers("tech"), records))) == {"created"}
     for record in confirmed:
         review(app, record["id"], "monocyte")
     review(app, changed["id"], "neutrophil")
     review(app, no_image["id"], "lymphocyte")
+    review(app, artefact["id"], "artefact")
     review(app, other_model["id"], "monocyte")
 
     out = tmp_path / "confirmed"
@@ -52,7 +54,7 @@ def test_reviewed_cells_are_exported_under_the_doctors_label(app, client, auth, 
     assert (
         "6 reviewed cells of cells" in result.output and "monocyte 5, neutrophil 1" in result.output
     )
-    assert "1 reviewed calls have no stored image" in result.output
+    assert "Left out: 1 no stored image; 1 reviewed as no class of the model." in result.output
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert files == sorted(
         [*(f"monocyte/{r['id']}.jpg" for r in confirmed), f"neutrophil/{changed['id']}.jpg"]

@@ -31,7 +31,7 @@ from training.site_release import (
     network_parts,
     stratified_folds,
 )
-from training.view_check_release import _lab_images
+from training.view_check_release import lab_images
 
 KEYS = ("right", "ece", "confident_share", "confident_right", "wrong_calls_confident")
 
@@ -48,7 +48,7 @@ def run_features(run: Path) -> dict:
     features_model, dense, _ = network_parts(
         keras.saving.load_model(run / "model.keras", compile=False)
     )
-    images, y = _lab_images(lab, card)
+    images, y = lab_images(lab, card)
     views, familiarity = features_of(features_model, images)
     parts = {"card": card, "lab": lab, "views": views, "familiarity": familiarity, "y": y}
     for name, split in (("anchor", "train"), ("held", "val"), ("test", "test")):

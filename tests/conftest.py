@@ -208,6 +208,19 @@ def publish_folder(app, folder: Path, activate: bool = True) -> None:
     assert result.exit_code == 0, result.output
 
 
+def refused_before_any_work(main, tmp_path: Path, capsys, out: str, args: list[str],
+                            name: str = "9.9.9") -> str:  # fmt: skip
+    """A derived-release tool's `main([target, *args])` refuses (exit 2), with `target` made
+    first when `out` is "existing": the target is left as it was, no temporary folder stays
+    behind. Returns what it printed on stderr."""
+    target = tmp_path / name
+    if out == "existing":
+        target.mkdir()
+    assert main([str(target), *args]) == 2
+    assert (out == "existing") == target.exists() and not list(tmp_path.glob(f".{name}*"))
+    return capsys.readouterr().err
+
+
 # --- a real released model declared as framed -----------------------------------------------
 # The unframed wbc-differential file, unchanged, with ``input.framing`` added to its model.json
 # (the sha256 of the .tflite still matches). It checks the mechanism (classifier.classify and

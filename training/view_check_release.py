@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -33,15 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from classifier.classify import TFLiteModel, decide, load_image
-from classifier.model_card import class_activation_output, model_card_text, read_model_card
+from classifier.model_card import class_activation_output, read_model_card
 from training import derived_release
 from training.cam_release import CAM, check_images
 from training.paths import datasets_root
-from training.report import derived_report
 
 VIEWS = "views"
 HEADING = "## Confident only if it holds when turned (view check)"
-COPIED = ("report.json", "confusion_matrix.png", "reliability.png")
 # The image's own outputs against the source's shipped file: converter rounding only
 # (measured with the class-activation release: up to 1.5e-5).
 SOURCE_FILE_TOLERANCE = 1e-4
@@ -163,16 +160,16 @@ def lolo_outputs(run: Path) -> tuple[dict, str, np.ndarray, list[tuple]]:
     lab = (card.get("leave_one_lab_out") or {}).get("held_out")
     if not lab:
         raise ValueError(f"{run} is not a leave-one-lab-out run (no held-out lab)")
-    images, truth = _lab_images(lab, card)
+    images, truth = lab_images(lab, card)
     released = keras.saving.load_model(run / "model.keras", compile=False)
     p, f = released.predict(images.astype(np.float32), 32, verbose=0)[:2]
     pt = released.predict(quarter_turn(images).astype(np.float32), 32, verbose=0)[0]
     return card, lab, truth, [(p[i], float(f[i][0]), pt[i][None]) for i in range(len(images))]
 
 
-def lolo_figures(runs: list[Path]) -> list[dict]:
-    """Each leave-one-lab-out run on the lab it never saw, its own thresholds, with and without
-    the view check (lolo_outputs)."""
+def lolo_figures(runs: list[Path], figures=rule_figures) -> list[dict]:
+    """Each leave-one-lab-out run on the lab it never saw, its own thresholds: `figures` of
+    its outputs (lolo_outputs), by default with and without the view check."""
     rows = []
     for run in runs:
         card, lab, truth, outputs = lolo_outputs(run)
@@ -181,13 +178,13 @@ def lolo_figures(runs: list[Path]) -> list[dict]:
                 "held_out_lab": lab,
                 "crops": len(truth),
                 "run": str(run),
-                **rule_figures(outputs, truth, card["decision"]),
+                **figures(outputs, truth, card["decision"]),
             }
         )
     return rows
 
 
-def _lab_images(lab: str, card: dict) -> tuple[np.ndarray, np.ndarray]:
+def lab_images(lab: str, card: dict) -> tuple[np.ndarray, np.ndarray]:
     from training.labs import read_lab
 
     folder = datasets_root() / "other-labs" / lab
@@ -256,22 +253,7 @@ def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> di
                 "cost": "the network runs twice per image (one batch of two)",
             },
         }
-        for name in COPIED:
-            if (source / name).exists():
-                shutil.copy2(source / name, work / name)
-        with_views.save(work / "model.keras")
-        (work / "model.json").write_text(model_card_text(card))
-        report = derived_report(
-            (source / "report.md").read_text(),
-            source_card,
-            card,
-            HEADING,
-            section(card),
-        )
-        (work / "report.md").write_text(report)
-        work.chmod(0o755)  # a temporary folder is private; a release folder is not
-        work.rename(out)
-    log(f"released {card['name']} {card['version']} in {out}")
+        derived_release.finish(work, out, source, card, HEADING, section(card), with_views, log)
     return card
 
 

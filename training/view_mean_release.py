@@ -37,13 +37,8 @@ from classifier.model_card import (
 from training import derived_release
 from training.cam_release import CAM, check_images
 from training.evaluate import expected_calibration_error
-from training.view_check_release import (
-    VIEWS,
-    honesty,
-    lolo_outputs,
-    test_split_outputs,
-    verdict,
-)
+from training.view_check_release import VIEWS, honesty, test_split_outputs, verdict
+from training.view_check_release import lolo_figures as view_check_lolo_figures
 
 HEADING = "## The call made on both views"
 OWN_VIEW = "the image as given"
@@ -124,18 +119,7 @@ def test_split_figures(source: TFLiteModel, card: dict) -> dict:
 def lolo_figures(runs: list[Path]) -> list[dict]:
     """Each leave-one-lab-out run on the lab it never saw (its Keras model, float32, its own
     thresholds), called on the image alone and on both views, both with the view check."""
-    rows = []
-    for run in runs:
-        card, lab, truth, alone = lolo_outputs(run)
-        rows.append(
-            {
-                "held_out_lab": lab,
-                "crops": len(truth),
-                "run": str(run),
-                **compared(alone, truth, card["decision"]),
-            }
-        )
-    return rows
+    return view_check_lolo_figures(runs, compared)
 
 
 def derive(source: Path, out: Path, lolo_runs: list[Path] = (), log=print) -> dict:

@@ -13,6 +13,8 @@ from backend.model_delivery.release import check_release
 from bench.inputs import MODELS_ROOT
 from bench.site_adaptation import draw_support
 from classifier.classify import Classifier, load_image
+from tests.conftest import refused_before_any_work
+from training.cam_release import softmax
 from training.evaluate import fit_temperature
 from training.paths import datasets_root
 from training.site_release import (
@@ -20,7 +22,6 @@ from training.site_release import (
     adapt,
     fit_head,
     read_cells,
-    softmax,
     stratified_folds,
 )
 from training.site_release import main as site_main
@@ -138,21 +139,9 @@ def test_the_release_step_refuses_before_any_work(
     tmp_path, capsys, source, cells, site, out, message
 ):
     folder = cells_folder(tmp_path, {"lymphocyte": cells, "neutrophil": 6})
-    target = tmp_path / "2.8.0-lab"
-    if out == "existing":
-        target.mkdir()
-    argv = [
-        str(target),
-        "--from",
-        str(MODELS_ROOT / source),
-        "--cells",
-        str(folder),
-        "--site",
-        site,
-    ]
-    assert site_main(argv) == 2
-    assert message in capsys.readouterr().err
-    assert (out == "existing") == target.exists() and not list(tmp_path.glob(".2.8.0-lab*"))
+    args = ["--from", str(MODELS_ROOT / source), "--cells", str(folder), "--site", site]
+    err = refused_before_any_work(site_main, tmp_path, capsys, out, args, name="2.8.0-lab")
+    assert message in err
 
 
 def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(tmp_path):

@@ -56,7 +56,18 @@ class Familiarity(layers.Layer):
     about 0.6 for a typical training image and near 0 for images unlike any of them. Measured on
     the first wbc model, these statistics separated other datasets and generated non-cell images
     from validation cells where the pooled final features (and the top probability) did not.
+
+    With `site`, a second mean and scale describe one laboratory's confirmed cells
+    (training.site_release) and familiarity is the larger of the two: an image is familiar if it
+    is like the training images or like that lab's cells.
     """
+
+    def __init__(self, site: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.site = site
+
+    def get_config(self):
+        return {**super().get_config(), "site": self.site}
 
     def build(self, input_shape):
         size = 2 * input_shape[-1]
@@ -64,6 +75,11 @@ class Familiarity(layers.Layer):
                                     trainable=False)  # fmt: skip
         self.scale = self.add_weight(name="scale", shape=(size,), initializer="ones",
                                      trainable=False)  # fmt: skip
+        if self.site:
+            self.site_mean = self.add_weight(name="site_mean", shape=(size,),
+                                             initializer="zeros", trainable=False)  # fmt: skip
+            self.site_scale = self.add_weight(name="site_scale", shape=(size,),
+                                              initializer="ones", trainable=False)  # fmt: skip
 
     @staticmethod
     def statistics(feature_map):
@@ -72,7 +88,17 @@ class Familiarity(layers.Layer):
         return ops.concatenate([mean, spread], axis=-1)
 
     def call(self, feature_map):
-        z = (self.statistics(feature_map) - self.mean) / self.scale
+        statistics = self.statistics(feature_map)
+        familiarity = self._of(statistics, self.mean, self.scale)
+        if self.site:
+            familiarity = ops.maximum(
+                familiarity, self._of(statistics, self.site_mean, self.site_scale)
+            )
+        return familiarity
+
+    @staticmethod
+    def _of(statistics, mean, scale):
+        z = (statistics - mean) / scale
         return ops.exp(-0.5 * ops.mean(ops.square(z), axis=-1, keepdims=True))
 
     def fit(self, statistics: np.ndarray) -> None:

@@ -20,8 +20,15 @@ where they were), with a pull back to W0, b0. It is then divided by a temperatur
 lab's cells called by layers that did not see them (FOLDS-fold cross-validation), so that
 `confident` means the same thing there as in-lab; never under 1, nor under the one the dataset's
 validation images ask for. The same cross-validation gives the card's before/after figures for
-this lab. familiarity, the thresholds and the client rule are the source's; the map follows the
-new layer. Nothing is written unless every check passes.
+this lab. The thresholds and the client rule are the source's; the map follows the new layer.
+
+Familiarity (how typical an image's mid-level statistics are of the training images) is the
+source's unless most of the confirmed cells are `unfamiliar` to it (a lab at another
+magnification, say): then it gains a second component, the lab's cells' own mean and spread,
+and an image is familiar if it is like the training images or like the lab's cells; only if
+that leaves the lab's cells familiar out of fold and makes no image that is not a white cell
+(malaria crops, generated images) familiar; otherwise it stays the source's and the card says
+why. Nothing is written unless every check passes.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from classifier.classify import TFLiteModel, decide, load_image
 from classifier.model_card import class_activation_output, read_model_card, view_check_output
 from training import derived_release
 from training.cam_release import CAM, softmax
-from training.evaluate import fit_temperature, summarize
+from training.evaluate import fit_temperature, summarize, synthetic_non_cell_images
 from training.paths import datasets_root
 from training.view_check_release import VIEWS, honesty, quarter_turn, test_split_outputs
 from training.view_mean_release import OWN_VIEW, both
@@ -54,6 +61,14 @@ STEPS, LEARNING_RATE = 300, 0.01
 # confident from 4% to 19%.
 LEAST_TEMPERATURE = 1.0
 SEED = 0
+# Familiarity gains the lab's component only for a lab whose cells it mostly flags: for a lab it
+# already knows there is nothing to add, and every component is one more way to be familiar.
+# (Mixing a lab's statistics into the training images' moments instead widened them: 15 of 193
+# malaria crops became familiar to 2.8.0 at a 5% share of tecom's cells at twice the
+# magnification; the lab's own component let none in.)
+REFIT_FAMILIARITY_ABOVE = 0.5  # share of the confirmed cells `unfamiliar` to the source
+FAMILIAR_ENOUGH = 0.1  # at most this share of the lab's cells `unfamiliar` out of fold
+NEVER_WHITE_CELLS = 200  # malaria crops, and as many generated images, that must stay unfamiliar
 # The new file against the Keras model it was converted from: float16 weights through the whole
 # network (2.8.0's own file is up to 4e-3 from its Keras model on tecom's crops, the adapted
 # one up to 1.3e-2, where calls are least sure). A file left with the source's layer misses by
@@ -65,6 +80,11 @@ FILE_TOLERANCES = {
     "cam_reconstruction": 1e-4,
     "familiarity": 1e-4,
 }
+# Familiarity with the lab's component is checked against the Keras model instead, float16
+# through the whole network again: 2.8.0's own file is up to 6% (relative) from its Keras
+# model's familiarity on tecom's crops at twice the magnification; the adapted one, whose lab
+# cells sit near 0.67, up to 1.6e-2 (2.9%).
+SITE_FAMILIARITY_TOLERANCE = 5e-2
 
 
 def fit_head(W0, b0, X, y, anchor_X, anchor_y) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +151,105 @@ def adapt(
     }
 
 
+def site_moments(statistics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lab's component of familiarity: its cells' statistics' mean and sample spread (as
+    Familiarity.fit, which has thousands of images where this has tens)."""
+    return (
+        statistics.mean(axis=0).astype(np.float32),
+        (statistics.std(axis=0, ddof=1) + 1e-3).astype(np.float32),
+    )
+
+
+def familiarity_of(statistics: np.ndarray, moments: tuple, site: tuple | None = None):
+    """training.model.Familiarity's output for statistics [N, S]: against the training images'
+    moments (mean, scale), or the larger of that and the lab's `site` component."""
+
+    def of(mean, scale):
+        z = (statistics - mean) / scale
+        return np.exp(-0.5 * np.mean(z * z, axis=1))
+
+    return of(*moments) if site is None else np.maximum(of(*moments), of(*site))
+
+
+def refit_familiarity(
+    statistics: np.ndarray, fold: np.ndarray, moments: tuple, never: np.ndarray, below: float
+) -> dict:
+    """Familiarity for the lab whose confirmed cells have `statistics` [N, S]: the source's
+    `moments` alone unless more than REFIT_FAMILIARITY_ABOVE of the cells are unfamiliar
+    (familiarity < `below`); then with the lab's component (site_moments), provided that its
+    out-of-fold familiarity (each fold's cells against a component fitted without them) leaves
+    at most FAMILIAR_ENOUGH of them unfamiliar and that no image of `never` (statistics of
+    images that are not white cells) is familiar with it that was not before.
+    Returns the site component (None when not added), out_of_fold familiarity [N], reason."""
+    before = familiarity_of(statistics, moments)
+    unfamiliar = f"{np.mean(before < below):.0%} of the lab's cells unfamiliar"
+    kept = {"site": None, "out_of_fold": before}
+    if np.mean(before < below) <= REFIT_FAMILIARITY_ABOVE:
+        return {**kept, "reason": f"{unfamiliar}: kept"}
+    out_of_fold = np.empty(len(statistics))
+    for k in np.unique(fold):
+        site = site_moments(statistics[fold != k])
+        out_of_fold[fold == k] = familiarity_of(statistics[fold == k], moments, site)
+    if np.mean(out_of_fold < below) > FAMILIAR_ENOUGH:
+        return {
+            **kept,
+            "reason": f"{unfamiliar}, and {np.mean(out_of_fold < below):.0%} still so out of "
+            "fold with their own component: kept",
+        }
+    site = site_moments(statistics)
+    was_unfamiliar = familiarity_of(never, moments) < below
+    newly = int(np.sum(was_unfamiliar & (familiarity_of(never, moments, site) >= below)))
+    if newly:
+        return {
+            **kept,
+            "reason": f"{unfamiliar}, but with their component {newly} of {len(never)} images "
+            "that are not white cells would become familiar: kept",
+        }
+    return {
+        "site": site,
+        "out_of_fold": out_of_fold,
+        "reason": f"{unfamiliar}: familiar also when like the lab's cells (their mean and spread)",
+    }
+
+
+def never_white_cells(size: int) -> tuple[np.ndarray, str]:
+    """Images that are not white cells and must stay unfamiliar: up to NEVER_WHITE_CELLS
+    malaria test crops (red cells, spread over the split) and as many generated images; and
+    their description for the card."""
+    folder = datasets_root() / "malaria" / "test"
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    if not paths:
+        raise ValueError(f"no images in {folder} to check familiarity against")
+    picked = paths[:: max(1, len(paths) // NEVER_WHITE_CELLS)][:NEVER_WHITE_CELLS]
+    crops = np.stack([load_image(p, size) for p in picked])
+    generated = synthetic_non_cell_images(NEVER_WHITE_CELLS, size)
+    return (
+        np.concatenate([crops, generated]),
+        f"{len(crops)} malaria test crops and {len(generated)} generated images",
+    )
+
+
+def with_site_familiarity(model, moments: tuple, site: tuple):
+    """`model` with its Familiarity layer replaced by one that also holds the lab's component
+    (every other layer shared, weights and all)."""
+    import keras
+
+    from training.model import Familiarity
+
+    old = find_layer(model, "familiarity")
+
+    def swap(layer):
+        return Familiarity(site=True, name="familiarity") if layer is old else layer
+
+    cloned = keras.models.clone_model(model, clone_function=swap, recursive=True)
+    new = find_layer(cloned, "familiarity")
+    for variable, value in zip(
+        (new.mean, new.scale, new.site_mean, new.site_scale), (*moments, *site), strict=True
+    ):
+        variable.assign(value)
+    return cloned
+
+
 def both_views_figures(logits: np.ndarray, familiarity: np.ndarray, y, decision: dict) -> dict:
     """Right, ECE and honesty of logits [2, N, K] (image, turned) through the rule of a release
     that calls on both views (view_mean_release: probabilities the mean, `views` both)."""
@@ -188,17 +307,22 @@ def find_layer(model, name: str):
 
 
 def network_parts(model):
-    """(features model: pixels -> [final features, familiarity], the calibrated Dense layer,
-    the map's Dense layer or None) of a released Keras model (a training run's, or a derived
-    release's with the network nested in it)."""
+    """(features model: pixels -> [final features, familiarity, familiarity's statistics],
+    the calibrated Dense layer, the map's Dense layer or None, the Familiarity layer) of a
+    released Keras model (a training run's, or a derived release's with the network nested
+    in it)."""
     import keras
 
+    from training.model import Familiarity
+
     dense, cam = find_layer(model, "calibrated_logits"), find_layer(model, CAM)
+    familiarity = find_layer(model, "familiarity")
     inner = next(
         m for m in (model, *_nested(model)) if any(layer is dense for layer in m.layers)
     )  # the network (probabilities, familiarity[, map]) that the views run through
-    features = keras.Model(inner.input, [dense.input, inner.outputs[1]])
-    return features, dense, cam
+    statistics = Familiarity.statistics(familiarity.input)
+    features = keras.Model(inner.input, [dense.input, inner.outputs[1], statistics])
+    return features, dense, cam, familiarity
 
 
 def _nested(model):
@@ -210,23 +334,31 @@ def _nested(model):
             yield from _nested(layer)
 
 
-def features_of(features_model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[2, N, F] final features of the images and of them turned, and their familiarity."""
-    f, familiarity = features_model.predict(images.astype(np.float32), 32, verbose=0)
-    turned, _ = features_model.predict(quarter_turn(images).astype(np.float32), 32, verbose=0)
-    return np.stack([f, turned]), familiarity[:, 0]
+def features_of(features_model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """[2, N, F] final features of the images and of them turned, their familiarity [N] and
+    its statistics [N, S] (the image's own view: familiarity is the image's)."""
+    f, familiarity, statistics = features_model.predict(images.astype(np.float32), 32, verbose=0)
+    turned = features_model.predict(quarter_turn(images).astype(np.float32), 32, verbose=0)[0]
+    return np.stack([f, turned]), familiarity[:, 0], statistics
 
 
-def check(new: TFLiteModel, keras_model, source: TFLiteModel, bias, images: np.ndarray) -> dict:
+def check(
+    new: TFLiteModel, keras_model, source: TFLiteModel, bias, images: np.ndarray, site: bool
+) -> dict:
     """The new file against the Keras model it was converted from (probabilities, views),
     its map against its own image's probabilities (softmax(mean(map) + b): the map's scale
     makes its float16 rounding large in absolute terms) and its familiarity against the source
-    file's (the head does not touch it)."""
+    file's (the head does not touch it) or, with the lab's `site` component, against the
+    Keras model's."""
+    tolerances = {
+        **FILE_TOLERANCES,
+        **({"familiarity": SITE_FAMILIARITY_TOLERANCE} if site else {}),
+    }
     gaps = {"probabilities": 0.0, "views": 0.0, "cam_reconstruction": 0.0, "familiarity": 0.0}
     for rgb in images:
         p, f, cam, views = new.run_views(rgb)
-        kp, _, _, kviews = keras_model.predict(rgb[None].astype(np.float32), verbose=0)
-        _, f0 = source.predict(rgb)
+        kp, kf, _, kviews = keras_model.predict(rgb[None].astype(np.float32), verbose=0)
+        f0 = kf[0] if site else source.predict(rgb)[1]
         own = softmax(cam.mean(axis=(0, 1)) + bias) - views[0]
         for key, gap in (
             ("probabilities", p - kp[0]),
@@ -235,13 +367,13 @@ def check(new: TFLiteModel, keras_model, source: TFLiteModel, bias, images: np.n
             ("familiarity", f - f0),
         ):
             gaps[key] = max(gaps[key], float(np.max(np.abs(gap))))
-    failed = [f"{k} {v:.2e}" for k, v in gaps.items() if v > FILE_TOLERANCES[k]]
+    failed = [f"{k} {v:.2e}" for k, v in gaps.items() if v > tolerances[k]]
     if failed:
         raise ValueError(f"the new file does not match its Keras model: {'; '.join(failed)}")
     return {
         "images": len(images),
         "max_difference": {k: float(f"{v:.3g}") for k, v in gaps.items()},
-        "tolerance": FILE_TOLERANCES,
+        "tolerance": tolerances,
     }
 
 
@@ -285,24 +417,55 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
 
     size, n = card["input"]["shape"][1], len(card["labels"])
     model = keras.saving.load_model(source / "model.keras", compile=False)
-    features_model, dense, cam_layer = network_parts(model)
+    features_model, dense, cam_layer, familiarity_layer = network_parts(model)
     W0, b0 = dense.get_weights()
+    moments = familiarity_layer.mean.numpy(), familiarity_layer.scale.numpy()
     images = np.stack([load_image(p, size) for p in paths])
-    views, familiarity = features_of(features_model, images)
-    anchor, held = (
-        (features_of(features_model, pixels)[0][0], labels)  # the image's own view
-        for pixels, labels in (dataset_images(card, "train"), dataset_images(card, "val"))
-    )
+    views, familiarity, statistics = features_of(features_model, images)
+    anchor_pixels, anchor_y = dataset_images(card, "train")
+    held_pixels, held_y = dataset_images(card, "val")
+    anchor = (features_of(features_model, anchor_pixels)[0][0], anchor_y)  # the image's view
+    held_views, _, held_statistics = features_of(features_model, held_pixels)
+    held = (held_views[0], held_y)
+    never_images, never_described = never_white_cells(size)
+    never = features_model.predict(never_images.astype(np.float32), 32, verbose=0)[2]
     fold = stratified_folds(y, FOLDS)
     adapted = adapt(views, y, anchor, held, W0, b0, fold)
+    below = card["decision"]["unfamiliar_below"]
+    refit = refit_familiarity(statistics, fold, moments, never, below)
+    log(f"familiarity: {refit['reason']}")
     before = both_views_figures(views @ W0 + b0, familiarity, y, card["decision"])
     after = both_views_figures(
-        adapted["out_of_fold"] / adapted["temperature"], familiarity, y, card["decision"]
+        adapted["out_of_fold"] / adapted["temperature"], refit["out_of_fold"], y, card["decision"]
     )
     log(f"{site}, {len(y)} confirmed cells, cross-validated: before {before}, after {after}")
     W, b = adapted["head"]
     dense.set_weights([W, b])
     cam_layer.set_weights([W])
+    if refit["site"] is not None:
+        model = with_site_familiarity(model, moments, refit["site"])
+
+    def unfamiliar(familiarity) -> float:
+        return round(float(np.mean(familiarity < below)), 4)
+
+    familiarity_figures = {
+        "site_component": refit["site"] is not None,
+        "reason": refit["reason"],
+        "unfamiliar": {  # before → after
+            "lab_cells_out_of_fold": [unfamiliar(familiarity), unfamiliar(refit["out_of_fold"])],
+            **{
+                name: [
+                    unfamiliar(familiarity_of(stats, moments, component))
+                    for component in (None, refit["site"])
+                ]
+                for name, stats in (
+                    ("dataset_validation", held_statistics),
+                    ("not_white_cells", never),
+                )
+            },
+        },
+        "not_white_cells": never_described,
+    }
     source_model = TFLiteModel(
         source / "model.tflite",
         n,
@@ -316,7 +479,14 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
         cam_entry = output_entry(tflite, class_activation_output(card)["shape"], CAM)
         views_entry = output_entry(tflite, view_check_output(card)["shape"], VIEWS)
         new = TFLiteModel(tflite, n, cam_output=cam_entry, views_output=views_entry)
-        checked = check(new, model, source_model, b, images[:: max(1, len(images) // 16)])
+        checked = check(
+            new,
+            model,
+            source_model,
+            b,
+            images[:: max(1, len(images) // 16)],
+            familiarity_figures["site_component"],
+        )
         log(f"checked on {checked['images']} of the lab's cells: {checked['max_difference']}")
         in_lab = {"before": in_lab_figures(source_model, card), "after": in_lab_figures(new, card)}
         log(f"in-lab ({card['dataset']['name']} test): {in_lab}")
@@ -337,7 +507,13 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
                 "name": source_card["name"],
                 "version": source_card["version"],
                 "change": f"the classification layer refitted on {len(y)} cells confirmed at "
-                f"{site}; the network, familiarity, thresholds and rule are the same",
+                f"{site}"
+                + (
+                    ", and familiarity given the lab's cells as a second component"
+                    if familiarity_figures["site_component"]
+                    else ""
+                )
+                + "; the rest of the network, the thresholds and the rule are the same",
             },
             "site_adaptation": {
                 "site": site,
@@ -354,6 +530,7 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
                 "at least 1)",
                 "temperature": round(adapted["temperature"], 3),
                 "cross_validated": {"folds": FOLDS, "before": before, "after": after},
+                "familiarity": familiarity_figures,
                 "in_lab": in_lab,
                 "checked": checked,
             },
@@ -374,14 +551,30 @@ def section(card: dict) -> str:
         return f"| {name} | " + " | ".join(f"{pct(a[k])} → {pct(b[k])}" for k in keys) + " |"
 
     cells = ", ".join(f"{label} {n}" for label, n in sa["cells"].items())
+    familiarity = sa["familiarity"]
+    unfamiliar = familiarity["unfamiliar"]
     return "\n".join(
         [
             HEADING,
             "",
             f"For **{sa['site']}**: {sa['method']} (temperature {sa['temperature']}). Confirmed "
-            f"cells: {cells}. The network, familiarity, thresholds and client rule are "
+            f"cells: {cells}. The rest of the network, the thresholds and the client rule are "
             f"{card['derived_from']['version']}'s; labels the lab did not give are still "
             "called from the training images, and are not measured at this lab.",
+            "",
+            f"Familiarity: {familiarity['reason']}. Unfamiliar, before → after: "
+            + "; ".join(
+                f"{name} {pct(a)} → {pct(b)}"
+                for name, (a, b) in (
+                    ("the lab's cells (out of fold)", unfamiliar["lab_cells_out_of_fold"]),
+                    (
+                        f"{card['dataset']['name']} validation images",
+                        unfamiliar["dataset_validation"],
+                    ),
+                    (familiarity["not_white_cells"], unfamiliar["not_white_cells"]),
+                )
+            )
+            + ".",
             "",
             "| scored on | right | confident share | confident calls right | wrong calls marked "
             "confident |",

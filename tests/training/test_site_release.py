@@ -1,6 +1,7 @@
 """A release adapted to one laboratory from cells its haematologist confirmed (issue 12:
-training.site_release). The layer refit, the temperature and the folds on numbers whose answer
-is known; a real adapted release of wbc-differential 2.8.0 from another lab's crops, checked
+training.site_release). The layer refit, the temperature, the folds and the familiarity rule on
+numbers whose answer is known; real adapted releases of wbc-differential 2.8.0 from another
+lab's crops (as they are, and at twice the magnification, which 2.8.0 finds unfamiliar), checked
 as the server checks an upload; refusals that come before any work and leave nothing behind."""
 
 import json
@@ -8,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from backend.model_delivery.release import check_release
 from bench.inputs import MODELS_ROOT
@@ -18,10 +20,17 @@ from training.cam_release import softmax
 from training.evaluate import fit_temperature
 from training.paths import datasets_root
 from training.site_release import (
+    FAMILIAR_ENOUGH,
     MIN_PER_CLASS,
+    SITE_FAMILIARITY_TOLERANCE,
     adapt,
+    familiarity_of,
+    find_layer,
     fit_head,
+    never_white_cells,
     read_cells,
+    refit_familiarity,
+    site_moments,
     stratified_folds,
 )
 from training.site_release import main as site_main
@@ -87,6 +96,67 @@ def test_the_folds_spread_every_label_evenly():
     assert (stratified_folds(y, 5) == fold).all()  # seeded
 
 
+def test_familiarity_gains_the_lab_only_where_it_flags_the_lab_and_lets_no_other_image_in():
+    """Statistics of training images N(0, 1); a lab whose cells sit 4 sd off in two of them is
+    flagged, and gains its own component: its other cells become familiar (out of fold too),
+    the training images stay so, images far from both stay unfamiliar. Not when images that
+    are not white cells would become familiar by it; never for a lab that is already familiar."""
+    rng = np.random.default_rng(0)
+    training = rng.standard_normal((2000, 8))
+    moments = training.mean(axis=0), training.std(axis=0)
+    below = np.quantile(familiarity_of(training, moments), 0.01)
+    shift = np.array([4.0, 4.0, 0, 0, 0, 0, 0, 0])
+    lab = rng.standard_normal((40, 8)) + shift
+    fold = stratified_folds(np.zeros(40, int), 5)
+    far = rng.standard_normal((100, 8)) - 3 * shift
+
+    refit = refit_familiarity(lab, fold, moments, far, below)
+    assert refit["site"] is not None and "like the lab's cells" in refit["reason"]
+    assert np.mean(refit["out_of_fold"] < below) <= FAMILIAR_ENOUGH
+    for k in range(5):  # each fold against a component fitted without it
+        without = site_moments(lab[fold != k])
+        assert refit["out_of_fold"][fold == k] == pytest.approx(
+            familiarity_of(lab[fold == k], moments, without)
+        )
+    new_cells = rng.standard_normal((500, 8)) + shift
+    assert np.mean(familiarity_of(new_cells, moments) >= below) < 0.1
+    assert np.mean(familiarity_of(new_cells, moments, refit["site"]) >= below) > 0.9
+    assert np.mean(familiarity_of(training, moments, refit["site"]) >= below) > 0.98
+    assert (familiarity_of(far, moments, refit["site"]) < below).all()
+
+    near = rng.standard_normal((100, 8)) + 1.4 * shift  # unfamiliar now, close to the lab's
+    assert (familiarity_of(near, moments) < below).all()
+    kept = refit_familiarity(lab, fold, moments, near, below)
+    assert kept["site"] is None and (kept["out_of_fold"] == familiarity_of(lab, moments)).all()
+    assert "of 100 images that are not white cells would become familiar" in kept["reason"]
+
+    familiar_lab = rng.standard_normal((40, 8))
+    kept = refit_familiarity(familiar_lab, fold, moments, far, below)
+    assert kept["site"] is None and kept["reason"].endswith(": kept")
+
+
+def test_the_familiarity_layer_with_a_site_component_is_the_larger_of_the_two():
+    """training.model.Familiarity(site=True) computes what the release tool measured with
+    familiarity_of, and the source layers (no `site` in their config) stay one-component."""
+    from training.model import Familiarity
+
+    rng = np.random.default_rng(0)
+    feature_map = rng.random((5, 4, 4, 3)).astype(np.float32)
+    statistics = np.concatenate([feature_map.mean(axis=(1, 2)), feature_map.std(axis=(1, 2))], 1)
+    moments = statistics[:3].mean(axis=0), statistics[:3].std(axis=0) + 1e-3
+    site = statistics[3:].mean(axis=0), statistics[3:].std(axis=0) + 1e-3
+    layer = Familiarity(site=True)
+    layer.build(feature_map.shape)
+    for variable, value in zip(
+        (layer.mean, layer.scale, layer.site_mean, layer.site_scale), (*moments, *site), strict=True
+    ):
+        variable.assign(value)
+    got = np.asarray(layer(feature_map))[:, 0]
+    assert got == pytest.approx(familiarity_of(statistics, moments, site), rel=1e-4)
+    assert (got > familiarity_of(statistics, moments)).any()
+    assert not Familiarity.from_config({"name": "familiarity"}).site
+
+
 def test_the_bench_never_scores_a_cell_the_layer_was_refitted_on():
     y = np.array([0] * 30 + [1] * 4 + [2] * 1 + [3] * 11)
     support = draw_support(y, 10, np.random.default_rng(3))
@@ -95,14 +165,24 @@ def test_the_bench_never_scores_a_cell_the_layer_was_refitted_on():
     assert counts.tolist() == [10, 2, 1, 5]  # k, or half of a small label (at least one)
 
 
-def cells_folder(tmp_path, per_label: dict[str, int], lab: str = "lisc"):
-    """A confirmed-cells folder of real crops of another lab."""
+def cells_folder(tmp_path, per_label: dict[str, int], lab: str = "lisc", zoom: bool = False):
+    """A confirmed-cells folder of real crops of another lab; `zoom`: each crop's centre half,
+    as a microscope at twice the magnification frames it."""
     folder = tmp_path / "confirmed"
     for label, n in per_label.items():
         (folder / label).mkdir(parents=True)
         for path in sorted((LABS / lab / label).glob("*"))[:n]:
-            shutil.copy(path, folder / label / path.name)
+            if zoom:
+                zoomed(path).save(folder / label / f"{path.stem}.png")
+            else:
+                shutil.copy(path, folder / label / path.name)
     return folder
+
+
+def zoomed(path) -> Image.Image:
+    with Image.open(path) as image:
+        w, h = image.size
+        return image.convert("RGB").crop((w // 4, h // 4, 3 * w // 4, 3 * h // 4))
 
 
 def test_the_confirmed_cells_are_read_and_bad_folders_refused_with_a_reason(tmp_path):
@@ -157,6 +237,7 @@ def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(t
     assert sa["site"] == "TECOM lab"
     assert sa["cells"] == {"eosinophil": 6, "lymphocyte": 8, "monocyte": 8, "neutrophil": 8}
     assert sa["temperature"] >= 1.0
+    assert not sa["familiarity"]["site_component"] and "kept" in sa["familiarity"]["reason"]
     for when in ("before", "after"):
         assert 0 <= sa["cross_validated"][when]["right"] <= 1
         assert sa["in_lab"][when]["images"] > 0
@@ -172,6 +253,51 @@ def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(t
     assert result["label"] in card["labels"] and "cam" in result
     rgb = load_image(crop, new.size)
     assert new.model.predict(rgb)[1] == pytest.approx(source.model.predict(rgb)[1], abs=1e-5)
+
+
+def test_a_lab_at_another_magnification_becomes_familiar_and_other_images_stay_out(
+    tmp_path,
+):
+    import keras
+
+    import training.model  # noqa: F401  (registers the custom layers)
+
+    """tecom's crops at twice the magnification: 2.8.0 flags nearly all of them unfamiliar.
+    The adapted release finds the lab's other cells familiar, and still flags malaria crops
+    and generated images."""
+    per_label = {"lymphocyte": 8, "monocyte": 8, "neutrophil": 8, "eosinophil": 6}
+    folder = cells_folder(tmp_path, per_label, lab="tecom", zoom=True)
+    out = tmp_path / "2.8.0-tecom-100x"
+    argv = [str(out), "--from", str(SOURCE), "--cells", str(folder), "--site", "TECOM at 100x"]
+    assert site_main(argv) == 0
+    card = json.loads((out / "model.json").read_text())
+    familiarity = card["site_adaptation"]["familiarity"]
+    assert familiarity["site_component"]
+    lab_before, lab_after = familiarity["unfamiliar"]["lab_cells_out_of_fold"]
+    assert lab_before > 0.5 and lab_after <= 0.1
+    assert familiarity["unfamiliar"]["not_white_cells"] == [1.0, 1.0]
+    assert "familiarity given the lab's cells" in card["derived_from"]["change"]
+    assert "like the lab's cells" in (out / "report.md").read_text()
+    check_release((out / "model.json").read_bytes(), (out / "model.tflite").read_bytes())
+
+    new, source = Classifier(out), Classifier(SOURCE)
+    below = card["decision"]["unfamiliar_below"]
+    other_cells = []  # never among the confirmed: the last crops of each label
+    for label in per_label:
+        for path in sorted((LABS / "tecom" / label).glob("*"))[-5:]:
+            zoomed(path).save(tmp_path / "cell.png")
+            other_cells.append(load_image(tmp_path / "cell.png", new.size))
+    source_familiar = [source.model.predict(rgb)[1] >= below for rgb in other_cells]
+    new_familiar = [new.model.predict(rgb)[1] >= below for rgb in other_cells]
+    assert np.mean(source_familiar) < 0.3 and np.mean(new_familiar) >= 0.8
+    never, _ = never_white_cells(new.size)
+    assert all(new.model.predict(rgb)[1] < below for rgb in never[::10])
+    reloaded = keras.saving.load_model(out / "model.keras", compile=False)  # as --from reads it
+    assert find_layer(reloaded, "familiarity").site
+    keras_familiarity = reloaded.predict(other_cells[0][None].astype(np.float32), verbose=0)[1]
+    assert keras_familiarity[0, 0] == pytest.approx(
+        new.model.predict(other_cells[0])[1], abs=SITE_FAMILIARITY_TOLERANCE
+    )
 
 
 @pytest.mark.slow

@@ -6,11 +6,12 @@ for a new lab's.
 
 For each run, each number k of cells per label and each draw (seeded): k crops of every label
 the lab has (at most half of that label's crops) are the "confirmed" cells the layer is refitted
-on, exactly as training.site_release does it (its temperature too); every other crop of the lab
-is scored, before (the run's own layer) and after, through the rule of a release that calls on
-both views (wbc-differential 2.8.0's). Printed: the mean over draws (and the spread of `right`),
-per lab, beside pbc's test split through the same layers (before, after). A measurement, not a
-test; about 5 minutes on 2 cores for three runs.
+on, exactly as training.site_release does it (its temperature and its familiarity rule too);
+every other crop of the lab is scored, before (the run's own layer and familiarity) and after,
+through the rule of a release that calls on both views (wbc-differential 2.8.0's). Printed: the
+mean over draws (and the spread of `right`), per lab, beside pbc's test split through the same
+layers (before, after), and the share of images that are not white cells left `unfamiliar`. A
+measurement, not a test; 20-30 minutes on 2 cores for three runs and k = 5, 10, 20.
 """
 
 from __future__ import annotations
@@ -27,37 +28,51 @@ from training.site_release import (
     adapt,
     both_views_figures,
     dataset_images,
+    familiarity_of,
     features_of,
     network_parts,
+    never_white_cells,
+    refit_familiarity,
     stratified_folds,
 )
 from training.view_check_release import lab_images
 
-KEYS = ("right", "ece", "confident_share", "confident_right", "wrong_calls_confident")
+KEYS = (
+    "right",
+    "ece",
+    "confident_share",
+    "confident_right",
+    "wrong_calls_confident",
+    "unfamiliar",
+)
 
 
 def run_features(run: Path) -> dict:
-    """The run's layer, and its features of the held-out lab's crops, of pbc anchor, held-out
-    validation and test images."""
+    """The run's layer and familiarity's moments, and its features (with familiarity and its
+    statistics) of the held-out lab's crops, of pbc anchor, held-out validation and test images,
+    and the statistics of images that are not white cells."""
     import keras
 
     from training.model import PerImageStandardization  # noqa: F401  (registers the layers)
 
     card = read_model_card(run)
     lab = card["leave_one_lab_out"]["held_out"]
-    features_model, dense, _ = network_parts(
+    features_model, dense, _, familiarity_layer = network_parts(
         keras.saving.load_model(run / "model.keras", compile=False)
     )
     images, y = lab_images(lab, card)
-    views, familiarity = features_of(features_model, images)
-    parts = {"card": card, "lab": lab, "views": views, "familiarity": familiarity, "y": y}
+    views, _, statistics = features_of(features_model, images)
+    parts = {"card": card, "lab": lab, "views": views, "statistics": statistics, "y": y}
     for name, split in (("anchor", "train"), ("held", "val"), ("test", "test")):
         pixels, labels = dataset_images(card, split)
-        test_views, test_familiarity = features_of(features_model, pixels)
+        test_views, _, test_statistics = features_of(features_model, pixels)
         parts[name] = (test_views[0], labels)
         if name == "test":
-            parts["test_views"], parts["test_familiarity"] = test_views, test_familiarity
+            parts["test_views"], parts["test_statistics"] = test_views, test_statistics
+    never, _ = never_white_cells(card["input"]["shape"][1])
+    parts["never"] = features_model.predict(never.astype(np.float32), 32, verbose=0)[2]
     parts["W0"], parts["b0"] = dense.get_weights()
+    parts["moments"] = familiarity_layer.mean.numpy(), familiarity_layer.scale.numpy()
     return parts
 
 
@@ -74,35 +89,44 @@ def draw_support(y: np.ndarray, k: int, rng) -> np.ndarray:
 
 def measure(parts: dict, k: int, draws: int) -> dict:
     decision = parts["card"]["decision"]
-    y, views, familiarity = parts["y"], parts["views"], parts["familiarity"]
-    W0, b0 = parts["W0"], parts["b0"]
+    below = decision["unfamiliar_below"]
+    y, views, statistics = parts["y"], parts["views"], parts["statistics"]
+    W0, b0, moments = parts["W0"], parts["b0"], parts["moments"]
     rows = {"before": [], "after": [], "pbc_before": [], "pbc_after": []}
+    site_added, never_unfamiliar = [], {"before": [], "after": []}
     for draw in range(draws):
         support = draw_support(y, k, np.random.default_rng(draw))
         query = np.setdiff1d(np.arange(len(y)), support)
         fold = stratified_folds(y[support], FOLDS, seed=draw)
         adapted = adapt(views[:, support], y[support], parts["anchor"], parts["held"], W0, b0, fold)
-        W, b = adapted["head"]
-        for name, (Wv, bv) in (("before", (W0, b0)), ("after", (W, b))):
-            rows[name].append(
-                both_views_figures(
-                    views[:, query] @ Wv + bv, familiarity[query], y[query], decision
+        refit = refit_familiarity(statistics[support], fold, moments, parts["never"], below)
+        site_added.append(refit["site"] is not None)
+        layers = {"before": (W0, b0, None), "after": (*adapted["head"], refit["site"])}
+        for name, (W, b, site) in layers.items():
+            for key, scored_views, scored_statistics, truth in (
+                (name, views[:, query], statistics[query], y[query]),
+                (f"pbc_{name}", parts["test_views"], parts["test_statistics"], parts["test"][1]),
+            ):
+                familiarity = familiarity_of(scored_statistics, moments, site)
+                rows[key].append(
+                    {
+                        **both_views_figures(scored_views @ W + b, familiarity, truth, decision),
+                        "unfamiliar": float(np.mean(familiarity < below)),
+                    }
                 )
-            )
-            rows[f"pbc_{name}"].append(
-                both_views_figures(
-                    parts["test_views"] @ Wv + bv,
-                    parts["test_familiarity"],
-                    parts["test"][1],
-                    decision,
-                )
+            never_unfamiliar[name].append(
+                float(np.mean(familiarity_of(parts["never"], moments, site) < below))
             )
     return {
-        name: {
-            **{key: _mean([r[key] for r in figures]) for key in KEYS},
-            "right_sd": round(float(np.std([r["right"] for r in figures])), 4),
-        }
-        for name, figures in rows.items()
+        "lab_familiarity_added": _mean(site_added),
+        "not_white_cells_unfamiliar": {name: _mean(v) for name, v in never_unfamiliar.items()},
+        **{
+            name: {
+                **{key: _mean([r[key] for r in figures]) for key in KEYS},
+                "right_sd": round(float(np.std([r["right"] for r in figures])), 4),
+            }
+            for name, figures in rows.items()
+        },
     }
 
 
@@ -146,6 +170,22 @@ def main(argv: list[str] | None = None) -> int:
             f" → {_pct(a['wrong_calls_confident'])} | {_pct(b['confident_right'])} → "
             f"{_pct(a['confident_right'])} | {_pct(pb['right'])} → {_pct(pa['right'])} | "
             f"{_pct(pb['wrong_calls_confident'])} → {_pct(pa['wrong_calls_confident'])} |"
+        )
+    print(
+        "\n| unseen lab | cells per label | lab's familiarity component added (draws) | "
+        "lab's crops unfamiliar | lab's crops confident | pbc test unfamiliar | "
+        "not white cells unfamiliar |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        b, a, pb, pa = r["before"], r["after"], r["pbc_before"], r["pbc_after"]
+        never = r["not_white_cells_unfamiliar"]
+        print(
+            f"| {r['lab']} ({r['crops']}) | {r['per_class']} | {_pct(r['lab_familiarity_added'])}"
+            f" | {_pct(b['unfamiliar'])} → {_pct(a['unfamiliar'])} | "
+            f"{_pct(b['confident_share'])} → {_pct(a['confident_share'])} | "
+            f"{_pct(pb['unfamiliar'])} → {_pct(pa['unfamiliar'])} | "
+            f"{_pct(never['before'])} → {_pct(never['after'])} |"
         )
     return 0
 

@@ -222,6 +222,60 @@ def refused_before_any_work(main, tmp_path: Path, capsys, out: str, args: list[s
 
 
 # --- a real released model declared as framed -----------------------------------------------
+# Confirmed cells of another lab, for training.site_release: real crops, as they are or as a
+# microscope at twice the magnification frames them (which wbc-differential 2.8.0 finds
+# unfamiliar: no shared lab is, as it is).
+
+SITE_SOURCE = MODELS_ROOT / "wbc-differential" / "2.8.0"
+TECOM_CELLS = {"lymphocyte": 8, "monocyte": 8, "neutrophil": 8, "eosinophil": 6}
+
+
+def zoomed(path: Path) -> Image.Image:
+    """The crop's centre half: the same cell at twice the magnification."""
+    with Image.open(path) as image:
+        w, h = image.size
+        return image.convert("RGB").crop((w // 4, h // 4, 3 * w // 4, 3 * h // 4))
+
+
+def confirmed_cells(tmp: Path, per_label: dict[str, int], lab: str, zoom: bool = False) -> Path:
+    """A confirmed-cells folder (<label>/<image>) of the first crops of each label of `lab`."""
+    folder = tmp / "confirmed"
+    for label, n in per_label.items():
+        (folder / label).mkdir(parents=True)
+        for path in sorted((DATASETS / "other-labs" / lab / label).glob("*"))[:n]:
+            if zoom:
+                zoomed(path).save(folder / label / f"{path.stem}.png")
+            else:
+                shutil.copy(path, folder / label / path.name)
+    return folder
+
+
+def unconfirmed_magnified_cells(tmp: Path, per_label: int = 5) -> list[Path]:
+    """tecom's last crops of each confirmed label, at twice the magnification: never among the
+    confirmed cells."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for label in TECOM_CELLS:
+        for path in sorted((DATASETS / "other-labs" / "tecom" / label).glob("*"))[-per_label:]:
+            saved.append(tmp / f"{label}-{path.stem}.png")
+            zoomed(path).save(saved[-1])
+    return saved
+
+
+@pytest.fixture(scope="session")
+def magnified_tecom_release(tmp_path_factory) -> Path:
+    """2.8.0 adapted by training.site_release to 30 of tecom's crops at twice the magnification
+    (about 1.5 min): its familiarity gains the lab's component."""
+    from training.site_release import main as site_main
+
+    tmp = tmp_path_factory.mktemp("site")
+    cells = confirmed_cells(tmp, TECOM_CELLS, "tecom", zoom=True)
+    out = tmp / "2.8.0-tecom-100x"
+    args = [str(out), "--from", str(SITE_SOURCE), "--cells", str(cells), "--site", "TECOM at 100x"]
+    assert site_main(args) == 0
+    return out
+
+
 # The unframed wbc-differential file, unchanged, with ``input.framing`` added to its model.json
 # (the sha256 of the .tflite still matches). It checks the mechanism (classifier.classify and
 # the PWA frame alike); it is not a model trained on frames.

@@ -9,13 +9,18 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from backend.model_delivery.release import check_release
 from bench.inputs import MODELS_ROOT
 from bench.site_adaptation import draw_support
 from classifier.classify import Classifier, load_image
-from tests.conftest import refused_before_any_work
+from tests.conftest import (
+    SITE_SOURCE,
+    TECOM_CELLS,
+    confirmed_cells,
+    refused_before_any_work,
+    unconfirmed_magnified_cells,
+)
 from training.cam_release import softmax
 from training.evaluate import fit_temperature
 from training.paths import datasets_root
@@ -35,7 +40,6 @@ from training.site_release import (
 )
 from training.site_release import main as site_main
 
-SOURCE = MODELS_ROOT / "wbc-differential" / "2.8.0"
 LABS = datasets_root() / "other-labs"
 LABELS = ["basophil", "lymphocyte", "neutrophil"]
 
@@ -165,28 +169,8 @@ def test_the_bench_never_scores_a_cell_the_layer_was_refitted_on():
     assert counts.tolist() == [10, 2, 1, 5]  # k, or half of a small label (at least one)
 
 
-def cells_folder(tmp_path, per_label: dict[str, int], lab: str = "lisc", zoom: bool = False):
-    """A confirmed-cells folder of real crops of another lab; `zoom`: each crop's centre half,
-    as a microscope at twice the magnification frames it."""
-    folder = tmp_path / "confirmed"
-    for label, n in per_label.items():
-        (folder / label).mkdir(parents=True)
-        for path in sorted((LABS / lab / label).glob("*"))[:n]:
-            if zoom:
-                zoomed(path).save(folder / label / f"{path.stem}.png")
-            else:
-                shutil.copy(path, folder / label / path.name)
-    return folder
-
-
-def zoomed(path) -> Image.Image:
-    with Image.open(path) as image:
-        w, h = image.size
-        return image.convert("RGB").crop((w // 4, h // 4, 3 * w // 4, 3 * h // 4))
-
-
 def test_the_confirmed_cells_are_read_and_bad_folders_refused_with_a_reason(tmp_path):
-    folder = cells_folder(tmp_path, {"lymphocyte": 6, "neutrophil": 5})
+    folder = confirmed_cells(tmp_path, {"lymphocyte": 6, "neutrophil": 5}, "lisc")
     paths, y = read_cells(folder, LABELS)
     assert len(paths) == 11 and np.bincount(y).tolist() == [0, 6, 5]
     with pytest.raises(ValueError, match="does not exist"):
@@ -218,18 +202,16 @@ def test_the_confirmed_cells_are_read_and_bad_folders_refused_with_a_reason(tmp_
 def test_the_release_step_refuses_before_any_work(
     tmp_path, capsys, source, cells, site, out, message
 ):
-    folder = cells_folder(tmp_path, {"lymphocyte": cells, "neutrophil": 6})
+    folder = confirmed_cells(tmp_path, {"lymphocyte": cells, "neutrophil": 6}, "lisc")
     args = ["--from", str(MODELS_ROOT / source), "--cells", str(folder), "--site", site]
     err = refused_before_any_work(site_main, tmp_path, capsys, out, args, name="2.8.0-lab")
     assert message in err
 
 
 def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(tmp_path):
-    folder = cells_folder(
-        tmp_path, {"lymphocyte": 8, "monocyte": 8, "neutrophil": 8, "eosinophil": 6}, lab="tecom"
-    )
+    folder = confirmed_cells(tmp_path, TECOM_CELLS, "tecom")
     out = tmp_path / "2.8.0-tecom"
-    argv = [str(out), "--from", str(SOURCE), "--cells", str(folder), "--site", "TECOM lab"]
+    argv = [str(out), "--from", str(SITE_SOURCE), "--cells", str(folder), "--site", "TECOM lab"]
     assert site_main(argv) == 0
     card = json.loads((out / "model.json").read_text())
     sa = card["site_adaptation"]
@@ -247,7 +229,7 @@ def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(t
     # the server takes it as an upload, and the app's classifier runs it like any release
     release = check_release((out / "model.json").read_bytes(), (out / "model.tflite").read_bytes())
     assert release.version == "2.8.0-tecom"
-    new, source = Classifier(out), Classifier(SOURCE)
+    new, source = Classifier(out), Classifier(SITE_SOURCE)
     crop = sorted((LABS / "tecom" / "neutrophil").glob("*"))[-1]  # not among the confirmed
     result = new.classify(str(crop))
     assert result["label"] in card["labels"] and "cam" in result
@@ -256,20 +238,16 @@ def test_a_real_adapted_release_is_checked_measured_and_accepted_by_the_server(t
 
 
 def test_a_lab_at_another_magnification_becomes_familiar_and_other_images_stay_out(
-    tmp_path,
+    magnified_tecom_release, tmp_path
 ):
+    """tecom's crops at twice the magnification: 2.8.0 flags nearly all of them unfamiliar.
+    The adapted release finds the lab's other cells familiar, still flags malaria crops and
+    generated images, and its model.keras reloads with the lab's component."""
     import keras
 
     import training.model  # noqa: F401  (registers the custom layers)
 
-    """tecom's crops at twice the magnification: 2.8.0 flags nearly all of them unfamiliar.
-    The adapted release finds the lab's other cells familiar, and still flags malaria crops
-    and generated images."""
-    per_label = {"lymphocyte": 8, "monocyte": 8, "neutrophil": 8, "eosinophil": 6}
-    folder = cells_folder(tmp_path, per_label, lab="tecom", zoom=True)
-    out = tmp_path / "2.8.0-tecom-100x"
-    argv = [str(out), "--from", str(SOURCE), "--cells", str(folder), "--site", "TECOM at 100x"]
-    assert site_main(argv) == 0
+    out = magnified_tecom_release
     card = json.loads((out / "model.json").read_text())
     familiarity = card["site_adaptation"]["familiarity"]
     assert familiarity["site_component"]
@@ -280,13 +258,9 @@ def test_a_lab_at_another_magnification_becomes_familiar_and_other_images_stay_o
     assert "like the lab's cells" in (out / "report.md").read_text()
     check_release((out / "model.json").read_bytes(), (out / "model.tflite").read_bytes())
 
-    new, source = Classifier(out), Classifier(SOURCE)
+    new, source = Classifier(out), Classifier(SITE_SOURCE)
     below = card["decision"]["unfamiliar_below"]
-    other_cells = []  # never among the confirmed: the last crops of each label
-    for label in per_label:
-        for path in sorted((LABS / "tecom" / label).glob("*"))[-5:]:
-            zoomed(path).save(tmp_path / "cell.png")
-            other_cells.append(load_image(tmp_path / "cell.png", new.size))
+    other_cells = [load_image(p, new.size) for p in unconfirmed_magnified_cells(tmp_path)]
     source_familiar = [source.model.predict(rgb)[1] >= below for rgb in other_cells]
     new_familiar = [new.model.predict(rgb)[1] >= below for rgb in other_cells]
     assert np.mean(source_familiar) < 0.3 and np.mean(new_familiar) >= 0.8

@@ -61,9 +61,19 @@ def site_adaptation_of(card: dict[str, Any]) -> dict[str, Any] | None:
                 key: tuple(f"{100 * float(f[key]):.1f}%" for f in (before, after))
                 for key in ("right", "wrong_calls_confident")
             },
+            "lab_familiarity": _lab_familiarity(adapted.get("familiarity")),
         }
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def _lab_familiarity(familiarity) -> tuple[str, str] | None:
+    """The share of the lab's cells `unfamiliar` before and after (out of fold) when the release
+    learned them as a familiarity component; None otherwise (or for older cards)."""
+    if not isinstance(familiarity, dict) or familiarity.get("site_component") is not True:
+        return None
+    before, after = familiarity["unfamiliar"]["lab_cells_out_of_fold"]
+    return f"{100 * float(before):.1f}%", f"{100 * float(after):.1f}%"
 
 
 @bp.get("/admin/models")

@@ -226,6 +226,10 @@ def test_a_release_adapted_to_one_lab_shows_that_labs_figures_and_where_it_belon
             "before": {"right": 0.656, "wrong_calls_confident": 0.011},
             "after": {"right": 0.894, "wrong_calls_confident": 0.071},
         },
+        "familiarity": {  # the lab's cells were unfamiliar: familiarity learned them
+            "site_component": True,
+            "unfamiliar": {"lab_cells_out_of_fold": [0.967, 0.0]},
+        },
     }
     assert _publish_zip(client, _adapted(releases["v1"], "1.0.0-hx", adapted)).status_code == 302
     broken = {"site": "Lab Y", "cells": "many"}  # unreadable: the page still shows
@@ -234,12 +238,19 @@ def test_a_release_adapted_to_one_lab_shows_that_labs_figures_and_where_it_belon
     assert (
         "Adapted to Hospital X haematology from 32 confirmed cells: right on them "
         "(cross-validated) 65.6% → 89.4%; wrong calls marked confident 1.1% → 7.1%. "
-        "Activate it only on a server whose phones all work at that laboratory."
+        "Activate it only on a server whose phones all work at that laboratory. It also "
+        "learned what the lab's cells look like, so they are no longer flagged as unfamiliar: "
+        "unfamiliar among them 96.7% → 0.0%."
     ) in " ".join(page.split())
     assert "Lab Y" not in page and page.count("Adapted to") == 1
     french = client.get(MODELS, headers={"Accept-Language": "fr"}).text
     page = " ".join(html.unescape(french).split())
     assert "Adapté à Hospital X haematology à partir de 32 cellules confirmées" in page
+    assert "inconnues parmi elles 96.7% → 0.0%" in page
+    adapted["familiarity"]["site_component"] = False  # familiarity kept: nothing said of it
+    assert _publish_zip(client, _adapted(releases["v2"], "2.0.0-hx", adapted)).status_code == 302
+    page = html.unescape(client.get(MODELS).text)
+    assert page.count("Adapted to Hospital X") == 2 and page.count("It also learned") == 1
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from PIL import Image
 
 from backend import create_app, db
 from backend.config import TestConfig
+from bench.file_lock import locked
 from bench.inputs import DATASETS, MODELS_ROOT, cell_jpeg_b64, malaria_release, version_key
 from bench.pwa_driver import forget_pwa_built
 from tests.pg_cluster import PostgresCluster
@@ -265,14 +266,22 @@ def unconfirmed_magnified_cells(tmp: Path, per_label: int = 5) -> list[Path]:
 @pytest.fixture(scope="session")
 def magnified_tecom_release(tmp_path_factory) -> Path:
     """2.8.0 adapted by training.site_release to 30 of tecom's crops at twice the magnification
-    (about 1.5 min): its familiarity gains the lab's component."""
+    (about 1.5 min): its familiarity gains the lab's component. Built once, also when parallel
+    workers ask for it (`make test`): built twice, it loaded the machine under the other
+    worker's browser tests."""
     from training.site_release import main as site_main
 
-    tmp = tmp_path_factory.mktemp("site")
-    cells = confirmed_cells(tmp, TECOM_CELLS, "tecom", zoom=True)
-    out = tmp / "2.8.0-tecom-100x"
-    args = [str(out), "--from", str(SITE_SOURCE), "--cells", str(cells), "--site", "TECOM at 100x"]
-    assert site_main(args) == 0
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the folder the session's workers share
+    out = root / "site" / "2.8.0-tecom-100x"
+    with locked(root / "site.lock"):
+        if not (out / "model.json").is_file():  # the folder appears whole (derived_release)
+            shutil.rmtree(root / "site", ignore_errors=True)  # a worker's failed try
+            cells = confirmed_cells(root / "site", TECOM_CELLS, "tecom", zoom=True)
+            args = [str(out), "--from", str(SITE_SOURCE), "--cells", str(cells),
+                    "--site", "TECOM at 100x"]  # fmt: skip
+            assert site_main(args) == 0
     return out
 
 

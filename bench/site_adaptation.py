@@ -29,9 +29,11 @@ from training.site_release import (
     both_views_figures,
     dataset_images,
     familiarity_of,
+    familiarity_of_layer,
     features_of,
     network_parts,
     never_white_cells,
+    own_view,
     refit_familiarity,
     stratified_folds,
 )
@@ -63,16 +65,15 @@ def run_features(run: Path) -> dict:
     images, y = lab_images(lab, card)
     views, _, statistics = features_of(features_model, images)
     parts = {"card": card, "lab": lab, "views": views, "statistics": statistics, "y": y}
-    for name, split in (("anchor", "train"), ("held", "val"), ("test", "test")):
+    for name, split in (("anchor", "train"), ("held", "val")):
         pixels, labels = dataset_images(card, split)
-        test_views, _, test_statistics = features_of(features_model, pixels)
-        parts[name] = (test_views[0], labels)
-        if name == "test":
-            parts["test_views"], parts["test_statistics"] = test_views, test_statistics
+        parts[name] = (own_view(features_model, pixels)[0], labels)
+    pixels, parts["test_y"] = dataset_images(card, "test")
+    parts["test_views"], _, parts["test_statistics"] = features_of(features_model, pixels)
     never, _ = never_white_cells(card["input"]["shape"][1])
-    parts["never"] = features_model.predict(never.astype(np.float32), 32, verbose=0)[2]
+    parts["never"] = own_view(features_model, never)[2]
     parts["W0"], parts["b0"] = dense.get_weights()
-    parts["moments"] = familiarity_layer.mean.numpy(), familiarity_layer.scale.numpy()
+    parts["moments"] = familiarity_of_layer(familiarity_layer)
     return parts
 
 
@@ -105,7 +106,7 @@ def measure(parts: dict, k: int, draws: int) -> dict:
         for name, (W, b, site) in layers.items():
             for key, scored_views, scored_statistics, truth in (
                 (name, views[:, query], statistics[query], y[query]),
-                (f"pbc_{name}", parts["test_views"], parts["test_statistics"], parts["test"][1]),
+                (f"pbc_{name}", parts["test_views"], parts["test_statistics"], parts["test_y"]),
             ):
                 familiarity = familiarity_of(scored_statistics, moments, site)
                 rows[key].append(

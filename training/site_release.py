@@ -229,14 +229,17 @@ def never_white_cells(size: int) -> tuple[np.ndarray, str]:
     )
 
 
-def with_site_familiarity(model, moments: tuple, site: tuple):
-    """`model` with its Familiarity layer replaced by one that also holds the lab's component
-    (every other layer shared, weights and all)."""
+def familiarity_of_layer(layer) -> tuple[np.ndarray, np.ndarray]:
+    """A Familiarity layer's training-image moments (mean, scale)."""
+    return layer.mean.numpy(), layer.scale.numpy()
+
+
+def with_site_familiarity(model, old, site: tuple):
+    """`model` with its Familiarity layer `old` replaced by one that also holds the lab's
+    component (every other layer shared, weights and all)."""
     import keras
 
     from training.model import Familiarity
-
-    old = find_layer(model, "familiarity")
 
     def swap(layer):
         return Familiarity(site=True, name="familiarity") if layer is old else layer
@@ -244,7 +247,9 @@ def with_site_familiarity(model, moments: tuple, site: tuple):
     cloned = keras.models.clone_model(model, clone_function=swap, recursive=True)
     new = find_layer(cloned, "familiarity")
     for variable, value in zip(
-        (new.mean, new.scale, new.site_mean, new.site_scale), (*moments, *site), strict=True
+        (new.mean, new.scale, new.site_mean, new.site_scale),
+        (*familiarity_of_layer(old), *site),
+        strict=True,
     ):
         variable.assign(value)
     return cloned
@@ -334,12 +339,18 @@ def _nested(model):
             yield from _nested(layer)
 
 
+def own_view(features_model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Final features [N, F], familiarity [N] and its statistics [N, S] of the images as given."""
+    f, familiarity, statistics = features_model.predict(images.astype(np.float32), 32, verbose=0)
+    return f, familiarity[:, 0], statistics
+
+
 def features_of(features_model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """[2, N, F] final features of the images and of them turned, their familiarity [N] and
     its statistics [N, S] (the image's own view: familiarity is the image's)."""
-    f, familiarity, statistics = features_model.predict(images.astype(np.float32), 32, verbose=0)
+    f, familiarity, statistics = own_view(features_model, images)
     turned = features_model.predict(quarter_turn(images).astype(np.float32), 32, verbose=0)[0]
-    return np.stack([f, turned]), familiarity[:, 0], statistics
+    return np.stack([f, turned]), familiarity, statistics
 
 
 def check(
@@ -419,16 +430,16 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
     model = keras.saving.load_model(source / "model.keras", compile=False)
     features_model, dense, cam_layer, familiarity_layer = network_parts(model)
     W0, b0 = dense.get_weights()
-    moments = familiarity_layer.mean.numpy(), familiarity_layer.scale.numpy()
+    moments = familiarity_of_layer(familiarity_layer)
     images = np.stack([load_image(p, size) for p in paths])
     views, familiarity, statistics = features_of(features_model, images)
     anchor_pixels, anchor_y = dataset_images(card, "train")
     held_pixels, held_y = dataset_images(card, "val")
-    anchor = (features_of(features_model, anchor_pixels)[0][0], anchor_y)  # the image's view
-    held_views, _, held_statistics = features_of(features_model, held_pixels)
-    held = (held_views[0], held_y)
+    anchor = (own_view(features_model, anchor_pixels)[0], anchor_y)
+    held_features, _, held_statistics = own_view(features_model, held_pixels)
+    held = (held_features, held_y)
     never_images, never_described = never_white_cells(size)
-    never = features_model.predict(never_images.astype(np.float32), 32, verbose=0)[2]
+    never = own_view(features_model, never_images)[2]
     fold = stratified_folds(y, FOLDS)
     adapted = adapt(views, y, anchor, held, W0, b0, fold)
     below = card["decision"]["unfamiliar_below"]
@@ -443,7 +454,7 @@ def derive(source: Path, out: Path, cells: Path, site: str, log=print) -> dict:
     dense.set_weights([W, b])
     cam_layer.set_weights([W])
     if refit["site"] is not None:
-        model = with_site_familiarity(model, moments, refit["site"])
+        model = with_site_familiarity(model, familiarity_layer, refit["site"])
 
     def unfamiliar(familiarity) -> float:
         return round(float(np.mean(familiarity < below)), 4)

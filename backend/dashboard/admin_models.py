@@ -18,7 +18,13 @@ from backend.dashboard.forms import ConfirmForm, ModelUploadForm, first_error
 from backend.dashboard.model_uploads import release_from_form
 from backend.errors import ApiError
 from backend.model_delivery import store
-from backend.models import ModelVersion
+from backend.models import ModelVersion, Prediction
+
+# training.site_release's rule, mirrored (the server does not import the training code; a test
+# holds the two equal): a release it can adapt calls on the image's own view and a turned one,
+# and each label the lab gives needs at least this many confirmed cells.
+ADAPTABLE_FIRST_VIEW = "the image as given"
+ADAPTATION_MIN_PER_LABEL = 5
 
 
 def read_card(version: ModelVersion) -> dict[str, Any]:
@@ -76,6 +82,33 @@ def _lab_familiarity(familiarity) -> tuple[str, str] | None:
     return f"{100 * float(before):.1f}%", f"{100 * float(after):.1f}%"
 
 
+def adaptable(card: dict[str, Any]) -> bool:
+    """Whether training.site_release can adapt this release to a laboratory."""
+    views = (card.get("view_check") or {}).get("views") or [None]
+    return views[0] == ADAPTABLE_FIRST_VIEW and "site_adaptation" not in card
+
+
+def confirmed_cells(name: str, labels: list[str]) -> list[tuple[str, int, bool]]:
+    """(label, cells, enough) for each of `labels`: the calls of model `name` that a doctor or
+    admin reviewed as that label and whose cell image is stored, i.e. what `flask models
+    export-confirmed-cells` writes for training.site_release. `enough`: none (the label keeps
+    being called from the training images) or at least ADAPTATION_MIN_PER_LABEL."""
+    query = (
+        sa.select(Prediction.reviewed_label, sa.func.count())
+        .where(
+            Prediction.model_name == name,
+            Prediction.reviewed_label.in_(labels),
+            Prediction.image_path.is_not(None),
+        )
+        .group_by(Prediction.reviewed_label)
+    )
+    counts = dict(db.session.execute(query).all())
+    return [
+        (label, n := counts.get(label, 0), n == 0 or n >= ADAPTATION_MIN_PER_LABEL)
+        for label in labels
+    ]
+
+
 @bp.get("/admin/models")
 @roles_required("admin")
 def admin_models():
@@ -86,9 +119,17 @@ def _models_page(form: ModelUploadForm | None = None, status: int = 200):
     query = sa.select(ModelVersion).order_by(ModelVersion.name, ModelVersion.published_at.desc())
     versions = db.session.scalars(query).all()
     cards = {v.id: read_card(v) for v in versions}
+    adaptable_labels = {}  # model name -> labels of its newest release site_release can adapt
+    for v in versions:
+        if v.name not in adaptable_labels and adaptable(cards[v.id]):
+            adaptable_labels[v.name] = list(v.labels)
     return render_template(
         "dashboard/admin_models.html",
         versions=versions,
+        confirmed={
+            name: confirmed_cells(name, labels) for name, labels in adaptable_labels.items()
+        },
+        min_per_label=ADAPTATION_MIN_PER_LABEL,
         metrics={key: metrics_of(card) for key, card in cards.items()},
         sites={key: site_adaptation_of(card) for key, card in cards.items()},
         upload_form=form or ModelUploadForm(formdata=None),

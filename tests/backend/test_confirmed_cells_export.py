@@ -2,7 +2,11 @@
 dashboard, as synced by the phones with their images, become the confirmed-cells folder that
 `training.site_release --cells` adapts a release to this laboratory with."""
 
+import html
+import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -10,12 +14,17 @@ from flask_login import login_user
 from PIL import Image
 
 from backend import db
+from backend.dashboard.admin_models import ADAPTABLE_FIRST_VIEW, ADAPTATION_MIN_PER_LABEL
 from backend.dashboard.review import save_review
 from backend.model_delivery.cli import export_confirmed_cells_command
 from backend.models import AuditEntry, Prediction, User
 from backend.sync import cell_images
-from tests.conftest import cell_record, make_record, pbc_images, push, statuses
-from training.site_release import read_cells
+from tests.conftest import cell_record, make_record, pbc_images, publish_folder, push, statuses
+from tests.dashboard.conftest import sign_in
+from training.site_release import MIN_PER_CLASS, read_cells
+from training.view_mean_release import OWN_VIEW
+
+WBC_RELEASE = Path(__file__).parents[2] / "tflite_models" / "wbc-differential" / "2.8.0"
 
 
 def review(app, record_id: str, label: str) -> None:
@@ -90,3 +99,40 @@ def test_an_earlier_export_is_never_overwritten(app, client, auth, tmp_path):
     again = export(app, "cells", out)
     assert again.exit_code != 0 and "exists: export into a new folder" in again.output
     assert sorted(out.rglob("*")) == before
+
+
+def test_the_models_page_counts_each_labels_confirmed_cells_for_an_adaptable_release(
+    app, client, auth, releases
+):
+    assert (ADAPTABLE_FIRST_VIEW, ADAPTATION_MIN_PER_LABEL) == (OWN_VIEW, MIN_PER_CLASS)
+    sign_in(client, "admin")
+    publish_folder(app, releases["v1"])  # calls on one view: site_release cannot adapt it
+    page = client.get("/dashboard/admin/models").text
+    assert "Confirmed cells of this laboratory" not in page
+
+    publish_folder(app, WBC_RELEASE)  # it calls on both views
+    monocytes, neutrophil = pbc_images("monocyte", 5), pbc_images("neutrophil", 1)[0]
+    name = {"model_name": "wbc-differential"}
+    records = [cell_record("monocyte", path, **name) for path in monocytes]
+    records += [cell_record("neutrophil", neutrophil, **name), make_record(**name)]  # no image
+    assert set(statuses(push(client, auth.headers("tech"), records))) == {"created"}
+    for record in records[:5]:
+        review(app, record["id"], "monocyte")
+    review(app, records[5]["id"], "neutrophil")
+    review(app, records[6]["id"], "lymphocyte")  # no stored image: not counted
+
+    page = " ".join(html.unescape(client.get("/dashboard/admin/models").text).split())
+    assert page.count("Confirmed cells of this laboratory") == 1  # wbc-differential's only
+    row = r'<tr><th scope="row">(\w+)</th><td class="num">(\d+)</td> <td>(.*?)</td>'
+    counted = {
+        label: (int(n), re.sub("<[^>]+>", "", why)) for label, n, why in re.findall(row, page)
+    }
+    labels = json.loads((WBC_RELEASE / "model.json").read_text())["labels"]
+    assert counted == {
+        **{label: (0, "none: called as trained") for label in labels},
+        "monocyte": (5, "enough"),
+        "neutrophil": (1, "too few: 4 more, or leave this label's folder out of the export"),
+    }
+    french = client.get("/dashboard/admin/models", headers={"Accept-Language": "fr"}).text
+    french = " ".join(html.unescape(french).split())
+    assert "Cellules confirmées de ce laboratoire" in french and "trop peu : encore 4" in french

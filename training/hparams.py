@@ -31,6 +31,10 @@ class HParams:
     """Epochs fine-tuning the upper blocks (BatchNorm stays in inference mode)."""
     fine_tune_from: str = "block_9_expand"
     """First base layer that fine-tuning unfreezes; everything below stays frozen."""
+    weight_average_from: int = 0
+    """Fine-tuning epoch (1 = the first) from which the trainable weights are averaged after
+    every batch; the run ends with that average (stochastic weight averaging: a flatter
+    optimum, which carries better to data unlike the training set's). 0 = the last weights."""
     head_learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 5e-4
     """Peak of a cosine decay over the fine-tuning steps."""

@@ -119,6 +119,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--class-weights-from must be epoch or pbc")
     if args.augment not in AUGMENT_STRENGTHS:
         parser.error(f"--augment must be one of {', '.join(AUGMENT_STRENGTHS)}")
+    if not 0 <= args.weight_average_from <= args.fine_tune_epochs:
+        parser.error("--weight-average-from must be 0 (off) or a fine-tuning epoch")
     if args.hold_out_lab and args.other_labs is None:
         parser.error("--hold-out-lab needs --other-labs: it names one of the other labs")
     return args
@@ -201,6 +203,39 @@ def soft_targets(y: np.ndarray, n: int, smoothing: np.ndarray) -> np.ndarray:
     return one_hot * (1 - smoothing[:, None]) + smoothing[:, None] / n
 
 
+class WeightAverage(keras.callbacks.Callback):
+    """Keeps the uniform average of the trainable weights over every batch from epoch
+    `first_epoch` (1-based) of its fit on, and puts it into the model when the fit ends.
+    BatchNorm statistics are frozen in this model, so the average needs no re-estimation."""
+
+    def __init__(self, first_epoch: int):
+        super().__init__()
+        self.first_epoch = first_epoch
+        self.averaging = False
+        self.steps = 0
+        self.average: list[np.ndarray] = []
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.averaging = epoch + 1 >= self.first_epoch
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if not self.averaging:
+            return
+        self.steps += 1
+        weights = [w.numpy() for w in self.model.trainable_weights]
+        if self.steps == 1:
+            self.average = weights
+            return
+        for average, w in zip(self.average, weights, strict=True):
+            average += (w - average) / self.steps
+
+    def on_train_end(self, logs=None) -> None:
+        if self.steps:
+            for variable, average in zip(self.model.trainable_weights, self.average, strict=True):
+                variable.assign(average)
+            log(f"weights averaged over the last {self.steps} steps")
+
+
 def fit(model, x, y, labs: list[str], val, hp: HParams) -> list[dict]:
     """Head training with the base frozen, then fine-tuning of the upper blocks.
 
@@ -219,11 +254,12 @@ def fit(model, x, y, labs: list[str], val, hp: HParams) -> list[dict]:
     base.trainable = False
     history = []
 
-    def fit_stage(stage: str, epochs: int) -> dict:
+    def fit_stage(stage: str, epochs: int, callbacks=()) -> dict:
         fitted = model.fit(
             training_data(x, targets, sample_weights, hp),
             epochs=epochs,
             validation_data=val,
+            callbacks=list(callbacks),
             verbose=2,
         )
         return {"stage": stage, **fitted.history}
@@ -241,7 +277,8 @@ def fit(model, x, y, labs: list[str], val, hp: HParams) -> list[dict]:
             f"fine-tuning {n_layers} base layers from {hp.fine_tune_from}: "
             f"{hp.fine_tune_epochs} epochs"
         )
-        history.append(fit_stage("fine-tune", hp.fine_tune_epochs))
+        averaging = [WeightAverage(hp.weight_average_from)] if hp.weight_average_from else []
+        history.append(fit_stage("fine-tune", hp.fine_tune_epochs, averaging))
     return [
         {k: v if k == "stage" else [round(float(e), 4) for e in v] for k, v in stage.items()}
         for stage in history
